@@ -1,0 +1,28 @@
+# Two commands for a fresh machine: `make quickstart` (train, evaluate, predict) and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RUN := models/quickstart
+
+.PHONY: setup quickstart test clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; run make PYTHON=/path/to/python3.11"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+quickstart: setup
+	$(PY) train.py configs/quickstart.yaml --overwrite
+	$(PY) eval/evaluate.py $(RUN)/best data/article/test.jsonl --out $(RUN)/eval
+	$(PY) predict.py $(RUN)/best data/sample/sample.txt -o $(RUN)/sample.predictions.jsonl
+	@echo "model: $(RUN)/best  scores: $(RUN)/eval/report.md  predictions: $(RUN)/sample.predictions.jsonl"
+
+test: setup
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) models/quickstart

@@ -1,0 +1,1 @@
+"""Fine-tune Arabic transformer encoders on custom named-entity tag sets."""

@@ -1,0 +1,242 @@
+"""One schema for every setting: defaults live here, experiments are YAML diffs of it.
+
+`load_config("configs/x.yaml", ["--train.lr", "3e-5"])` reads the YAML file, applies dotted
+command-line overrides and validates the result before any work starts. Every mistake is a
+`ConfigError` whose one-line message names the key and what would have been valid.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from arabic_ner.errors import UserError
+
+NORMALIZATIONS = ("arabert_v02", "none")
+
+
+@dataclass
+class ModelConfig:
+    name_or_path: str = "aubmindlab/bert-base-arabertv02"  # hub name or local folder (from_pretrained)
+    normalization: str = "arabert_v02"  # text normalization the encoder was pretrained with
+    max_length: int = 128  # subwords per window, special tokens included
+    stride: int = 32  # subwords shared by consecutive windows of a long sentence
+    label_all_subwords: bool = False  # False: only a word's first subword carries its tag (-100 elsewhere)
+    dropout: float = 0.1  # dropout before the classification layer
+
+
+@dataclass
+class DataConfig:
+    train: str = "data/article/train.jsonl"  # JSONL: {"id", "text", "entities": [{start, end, label}]}
+    dev: str = "data/article/dev.jsonl"  # model selection and early stopping
+    test: str = "data/article/test.jsonl"  # scored once with model-best at the end; "" to skip
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 5e-5  # peak learning rate of AdamW
+    epochs: int = 10  # upper bound; early stopping may end sooner
+    batch_size: int = 16  # windows per step on each process
+    grad_accum: int = 1  # steps accumulated before each optimizer update
+    weight_decay: float = 0.01  # AdamW decay; never applied to biases and LayerNorm
+    warmup_ratio: float = 0.1  # fraction of updates with linear warmup, then linear decay
+    max_grad_norm: float = 1.0  # gradient clipping
+    patience: int = 3  # epochs without a better dev F1 before stopping; 0 disables early stopping
+    seed: int = 42  # python, numpy and torch seeds; also fixes the data order
+    threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    eval_batch_size: int = 32  # windows per forward pass when scoring dev and test
+
+
+@dataclass
+class Config:
+    run_name: str = "run"  # the run is written to <output_dir>/<run_name>/
+    output_dir: str = "models"  # parent folder of runs
+    entity_types: list[str] = field(default_factory=lambda: ["ARMED_GROUP", "SECURITY_UNIT", "CASUALTY"])  # the tag set, in label order
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.run_name
+
+
+class ConfigError(UserError):
+    pass
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML follows YAML 1.1, where `3e-5` is a string; accept it as a float, as people mean."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*\.?\d*|\.\d+)[eE][-+]?\d+$|^[-+]?(?:\d[\d_]*\.\d*|\.\d+)$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}{line}: invalid YAML ({problem})") from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+    """Defaults, then the YAML file, then `--dotted.key value` overrides; validated."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+        values = parse_yaml(text, str(path)) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: a config is a mapping of keys to values")
+    config = _build(Config, values, prefix="", where=str(path or "defaults"))
+    for key, raw in _pairs(overrides):
+        _set(config, key, raw, where="command line")
+    validate(config)
+    return config
+
+
+def _pairs(overrides: list[str]):
+    items = list(overrides)
+    while items:
+        flag = items.pop(0)
+        if not flag.startswith("--"):
+            raise ConfigError(f"unexpected argument {flag!r}; overrides look like --train.lr 3e-5")
+        key = flag[2:]
+        if "=" in key:
+            key, raw = key.split("=", 1)
+        elif items:
+            raw = items.pop(0)
+        else:
+            raise ConfigError(f"--{key}: missing value")
+        yield key, raw
+
+
+def _build(cls, values: dict, prefix: str, where: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: '{prefix.rstrip('.')}' must be a mapping with keys {_names(cls)}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(f"{where}: unknown key '{prefix}{key}'; valid keys: {_names(cls)}")
+        if dataclasses.is_dataclass(hints[key]):
+            kwargs[key] = _build(hints[key], value, f"{prefix}{key}.", where)
+        else:
+            kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}", where)
+    return cls(**kwargs)
+
+
+def _set(config: Config, dotted: str, raw: str, where: str) -> None:
+    """Set one dotted key from its command-line text: YAML for numbers, lists and booleans,
+    verbatim for string keys (so `--data.test ""` is the empty string and `--run_name 7` a name)."""
+    *parents, leaf = dotted.split(".")
+    node, prefix = config, ""
+    for name in parents:
+        if not dataclasses.is_dataclass(node) or name not in _field_names(node):
+            raise ConfigError(f"{where}: unknown key '{prefix}{name}'; valid keys: {_names(node)}")
+        node, prefix = getattr(node, name), f"{prefix}{name}."
+    if not dataclasses.is_dataclass(node) or leaf not in _field_names(node):
+        raise ConfigError(f"{where}: unknown key '{dotted}'; valid keys: {_names(node)}")
+    hint = typing.get_type_hints(type(node))[leaf]
+    value = raw if hint is str else parse_yaml(raw, f"--{dotted}")
+    if dataclasses.is_dataclass(hint):
+        setattr(node, leaf, _build(hint, value, f"{dotted}.", where))
+    else:
+        setattr(node, leaf, _coerce(value, hint, dotted, where))
+
+
+def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: '{key}' must be a list of {item.__name__}, got {value!r}")
+        return [_coerce(v, item, key, where) for v in value]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    elif origin in (typing.Union, types.UnionType):
+        raise TypeError(f"union types are not supported in the config schema ({key})")
+    raise ConfigError(f"{where}: '{key}' must be {hint.__name__}, got {value!r}")
+
+
+def validate(config: Config) -> None:
+    """Value checks that types alone cannot express; one line naming the key."""
+    def need(ok: bool, key: str, message: str) -> None:
+        if not ok:
+            raise ConfigError(f"'{key}' {message}, got {_get(config, key)!r}")
+
+    types_ = config.entity_types
+    need(len(types_) > 0, "entity_types", "must declare at least one entity type")
+    for name in types_:
+        need(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) is not None, "entity_types",
+             f"must hold names made of letters, digits and _ (bad: {name!r})")
+    need(len(set(types_)) == len(types_), "entity_types", "must not repeat a type")
+    need(config.run_name != "" and "/" not in config.run_name, "run_name", "must be a plain folder name")
+    m, t = config.model, config.train
+    need(m.name_or_path != "", "model.name_or_path", "must name a hub model or a local folder")
+    need(m.normalization in NORMALIZATIONS, "model.normalization", f"must be one of {', '.join(NORMALIZATIONS)}")
+    need(m.max_length >= 8, "model.max_length", "must be at least 8")
+    need(0 <= m.stride < m.max_length // 2, "model.stride", "must be >= 0 and below half of model.max_length")
+    need(0.0 <= m.dropout < 1.0, "model.dropout", "must be in [0, 1)")
+    need(config.data.train != "", "data.train", "must name a JSONL file")
+    need(config.data.dev != "", "data.dev", "must name a JSONL file")
+    need(t.lr > 0, "train.lr", "must be > 0")
+    need(t.epochs >= 1, "train.epochs", "must be >= 1")
+    need(t.batch_size >= 1, "train.batch_size", "must be >= 1")
+    need(t.eval_batch_size >= 1, "train.eval_batch_size", "must be >= 1")
+    need(t.grad_accum >= 1, "train.grad_accum", "must be >= 1")
+    need(t.weight_decay >= 0, "train.weight_decay", "must be >= 0")
+    need(0.0 <= t.warmup_ratio < 1.0, "train.warmup_ratio", "must be in [0, 1)")
+    need(t.max_grad_norm > 0, "train.max_grad_norm", "must be > 0")
+    need(t.patience >= 0, "train.patience", "must be >= 0")
+    need(t.threads >= 0, "train.threads", "must be >= 0")
+
+
+def to_dict(config: Config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def dump_yaml(config: Config) -> str:
+    return yaml.safe_dump(to_dict(config), sort_keys=False, allow_unicode=True)
+
+
+def _get(config: Config, dotted: str) -> Any:
+    node = config
+    for name in dotted.split("."):
+        node = getattr(node, name)
+    return node
+
+
+def _field_names(node) -> list[str]:
+    return [f.name for f in dataclasses.fields(node)]
+
+
+def _names(node) -> str:
+    return ", ".join(_field_names(node))

@@ -1,0 +1,87 @@
+"""The corpus format: one JSON object per line, `{"id", "text", "entities": [{start, end, label}]}`.
+
+Offsets are `[start, end)` Python character offsets into `text`. Reading checks every record and
+names the file and line of the first problem.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from arabic_ner.errors import UserError
+
+
+class CorpusError(UserError):
+    pass
+
+
+def read_jsonl(path: str | Path, entity_types: Iterable[str] | None = None) -> list[dict]:
+    """Read and check a corpus file; with `entity_types`, a label outside the tag set is an error."""
+    path = Path(path)
+    allowed = set(entity_types) if entity_types is not None else None
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CorpusError(f"{path}:{line}: not UTF-8 text") from None
+    records = []
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CorpusError(f"{where}: not valid JSON ({exc.msg})") from None
+        check_record(record, where, allowed)
+        record.setdefault("id", f"{path.stem}-{number}")
+        records.append(record)
+    if not records:
+        raise CorpusError(f"{path}: no records")
+    return records
+
+
+def check_record(record: object, where: str, allowed: set[str] | None = None) -> None:
+    if not isinstance(record, dict):
+        raise CorpusError(f"{where}: a record is a JSON object with 'text' and 'entities'")
+    where = f"{where} (id {record['id']})" if "id" in record else where
+    text = record.get("text")
+    if not isinstance(text, str):
+        raise CorpusError(f"{where}: missing or non-string 'text'")
+    entities = record.get("entities", None)
+    if not isinstance(entities, list):
+        raise CorpusError(f"{where}: missing 'entities' (a list, empty when the text has none)")
+    previous_end, previous = 0, None
+    for entity in sorted(entities, key=_start_of):
+        if not isinstance(entity, dict) or not {"start", "end", "label"} <= entity.keys():
+            raise CorpusError(f"{where}: an entity needs 'start', 'end' and 'label', got {entity!r}")
+        start, end, label = entity["start"], entity["end"], entity["label"]
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+            raise CorpusError(f"{where}: entity offsets [{start}, {end}) outside the text (length {len(text)})")
+        if allowed is not None and label not in allowed:
+            raise CorpusError(f"{where}: label {label!r} is not in the tag set ({', '.join(sorted(allowed))})")
+        if previous is not None and start < previous_end:
+            raise CorpusError(f"{where}: entities [{previous['start']}, {previous['end']}) and [{start}, {end}) overlap")
+        previous_end, previous = end, entity
+
+
+def _start_of(entity: object) -> int:
+    start = entity.get("start") if isinstance(entity, dict) else None
+    return start if isinstance(start, int) else -1
+
+
+def write_jsonl(path: str | Path, records: Iterable[dict]) -> None:
+    """Write records atomically: a reader never sees a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    tmp.replace(path)

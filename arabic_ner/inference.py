@@ -1,0 +1,67 @@
+"""Running a token-classification model over sentences: windows in, IOB2 word tags out."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from accelerate.utils import gather_object
+
+from arabic_ner.encoding import Sentence, Window, WindowEncoder, merge_windows
+from arabic_ner.labels import repair_iob2
+
+
+@dataclass
+class Tagged:
+    tags: list[str]  # valid IOB2, one per word
+    scores: list[float]  # probability of each word's tag
+
+
+def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, accelerator=None) -> list[np.ndarray]:
+    """Softmax probabilities per subword of every window.
+
+    Windows are sorted by length and padded per batch only as far as the batch's longest.
+    Under accelerate each process runs every n-th batch and the results are gathered.
+    """
+    order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if accelerator is not None:
+        batches = batches[accelerator.process_index::accelerator.num_processes]
+    device = next(model.parameters()).device
+    results: list[tuple[int, np.ndarray]] = []
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for batch in batches:
+            width = max(len(windows[i].input_ids) for i in batch)
+            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                n = len(windows[i].input_ids)
+                ids[row, :n] = torch.tensor(windows[i].input_ids)
+                mask[row, :n] = 1
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            results += [(i, probs[row, :len(windows[i].input_ids)]) for row, i in enumerate(batch)]
+    model.train(was_training)
+    if accelerator is not None:
+        results = [r for part in gather_object([results]) for r in part]
+    out: list[np.ndarray | None] = [None] * len(windows)
+    for i, p in results:
+        out[i] = p
+    return out
+
+
+def tag_sentences(model, encoder: WindowEncoder, sentences: list[Sentence], batch_size: int,
+                  accelerator=None) -> list[Tagged]:
+    """IOB2 tags for every word of every sentence (long sentences windowed, never truncated)."""
+    windows = encoder.encode(sentences)
+    pad_id = encoder.tokenizer.pad_token_id or 0
+    probs = window_probs(model, windows, pad_id, batch_size, accelerator)
+    id2label = model.config.id2label
+    tagged = []
+    for word_probs in merge_windows(sentences, windows, probs, len(id2label)):
+        best = word_probs.argmax(axis=-1)
+        tags = repair_iob2([id2label[int(i)] for i in best])
+        tagged.append(Tagged(tags, word_probs[np.arange(len(best)), best].tolist()))
+    return tagged

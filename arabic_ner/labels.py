@@ -1,0 +1,50 @@
+"""The label inventory of a tag set, and IOB2 sequences over it.
+
+Labels are never inferred from data: `O`, then `B-X`, `I-X` for each declared type X, in order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    entity_types: tuple[str, ...]
+
+    @property
+    def labels(self) -> list[str]:
+        return ["O"] + [f"{prefix}-{t}" for t in self.entity_types for prefix in ("B", "I")]
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(enumerate(self.labels))
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.labels)}
+
+    def inside_id(self, label_id: int) -> int:
+        """The I- label of the same type (O stays O): for subwords after a word's first."""
+        label = self.labels[label_id]
+        return label_id if label == "O" else self.label2id["I-" + label[2:]]
+
+
+def repair_iob2(tags: list[str]) -> list[str]:
+    """Make a tag sequence valid IOB2: an `I-X` that does not continue an X entity starts one."""
+    fixed = []
+    for i, tag in enumerate(tags):
+        if tag.startswith("I-") and (i == 0 or fixed[-1][2:] != tag[2:]):
+            tag = "B-" + tag[2:]
+        fixed.append(tag)
+    return fixed
+
+
+def tags_to_spans(tags: list[str]) -> list[tuple[int, int, str]]:
+    """Entities of a valid IOB2 sequence as `(first_word, last_word + 1, type)`."""
+    spans: list[tuple[int, int, str]] = []
+    for i, tag in enumerate(tags):
+        if tag.startswith("B-"):
+            spans.append((i, i + 1, tag[2:]))
+        elif tag.startswith("I-") and spans and spans[-1][1] == i and spans[-1][2] == tag[2:]:
+            spans[-1] = (spans[-1][0], i + 1, tag[2:])
+    return spans

@@ -1,0 +1,56 @@
+"""The `README.md` (model card) and `scores.json` written into every saved model folder."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from arabic_ner.config import Config, dump_yaml
+
+
+def data_summary(config: Config, splits: dict[str, list[dict]]) -> dict:
+    """Per split: its file, sentence count and entity count per type."""
+    summary = {}
+    for name, records in splits.items():
+        counts = Counter(e["label"] for r in records for e in r["entities"])
+        summary[name] = {"file": getattr(config.data, name), "sentences": len(records),
+                         "entities": {t: counts.get(t, 0) for t in config.entity_types}}
+    return summary
+
+
+def write_model_card(folder: Path, config: Config, data: dict, scores: dict) -> None:
+    folder = Path(folder)
+    (folder / "scores.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    lines = [
+        f"# {config.run_name}",
+        "",
+        f"Token-classification model fine-tuned from `{config.model.name_or_path}` with arabic_ner.",
+        "",
+        "## Tag set",
+        "",
+        ", ".join(f"`{t}`" for t in config.entity_types) + " (IOB2 labels: "
+        + " ".join(["O"] + [f"B-{t} I-{t}" for t in config.entity_types]) + ")",
+        "",
+        f"Text normalization: `{config.model.normalization}`; window {config.model.max_length} subwords, "
+        f"stride {config.model.stride}.",
+        "",
+        "## Data",
+        "",
+        "| split | file | sentences | " + " | ".join(config.entity_types) + " |",
+        "|---|---|---|" + "---|" * len(config.entity_types),
+    ]
+    for name, row in data.items():
+        lines.append(f"| {name} | `{row['file']}` | {row['sentences']} | "
+                     + " | ".join(str(row["entities"][t]) for t in config.entity_types) + " |")
+    lines += ["", f"## Scores (strict IOB2 entity F1, seqeval; epoch {scores.get('epoch')})", ""]
+    for split in ("dev", "test"):
+        result = scores.get(split)
+        if not result:
+            continue
+        lines.append(f"- {split}: F1 {result['f1']:.4f} (P {result['precision']:.4f}, R {result['recall']:.4f}, "
+                     f"{result['support']} entities); per type: "
+                     + ", ".join(f"{t} {v['f1']:.4f}" for t, v in result["per_type"].items()))
+    lines += ["", "## Config", "", "```yaml", dump_yaml(config).rstrip(), "```", "",
+              "Load with `transformers.pipeline(\"token-classification\", model=FOLDER)` or this project's "
+              "`predict.py FOLDER ARTICLE.txt` (which applies the normalization above and windows long text).", ""]
+    (folder / "README.md").write_text("\n".join(lines), encoding="utf-8")

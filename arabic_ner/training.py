@@ -1,0 +1,272 @@
+"""`train(config) -> metrics`: fine-tune an encoder for token classification with accelerate.
+
+The same function runs on one CPU and under `accelerate launch` on several processes. The run
+folder holds `config.yaml` (the resolved config), `metrics.jsonl` (one line per epoch),
+`metrics.json` (the summary), `best/` (highest dev F1) and `last/` (the latest state, from which
+`resume=True` continues: weights, optimizer, scheduler, RNG and position in the data order).
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator, DataLoaderConfiguration
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import DataCollatorForTokenClassification, get_linear_schedule_with_warmup
+
+from arabic_ner.config import Config, dump_yaml
+from arabic_ner.corpus import read_jsonl
+from arabic_ner.encoding import Sentence, WindowEncoder, entities_from_tags, to_sentence
+from arabic_ner.errors import UserError
+from arabic_ner.inference import tag_sentences
+from arabic_ner.labels import LabelSet
+from arabic_ner.metrics import score_records
+from arabic_ner.model import TextSettings, load_encoder, load_trained
+from arabic_ner.model_card import data_summary, write_model_card
+
+STATE_FILE = "training_state.pt"
+
+
+class Interrupted(Exception):
+    """Ctrl-C during training, after `last/` was saved."""
+
+
+def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict:
+    accelerator = Accelerator(
+        gradient_accumulation_steps=config.train.grad_accum,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    log = _logger(accelerator)
+    run_dir = config.run_dir
+    _check_run_dir(run_dir, resume, overwrite)
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    set_seed(config.train.seed)
+
+    label_set = LabelSet(tuple(config.entity_types))
+    splits = {name: read_jsonl(path, config.entity_types) for name, path in
+              (("train", config.data.train), ("dev", config.data.dev), ("test", config.data.test)) if path}
+    sentences = {name: [to_sentence(r, config.model.normalization) for r in records]
+                 for name, records in splits.items()}
+
+    model, tokenizer = load_encoder(config.model.name_or_path, label_set, config.model.dropout)
+    encoder = WindowEncoder(tokenizer, config.model.max_length, config.model.stride, label_set,
+                            config.model.label_all_subwords)
+    features = [{"input_ids": w.input_ids, "attention_mask": [1] * len(w.input_ids), "labels": w.labels}
+                for w in encoder.encode(sentences["train"])]
+    log(f"train: {len(sentences['train'])} sentences, {len(features)} windows; "
+        f"dev: {len(sentences['dev'])} sentences; labels: {' '.join(label_set.labels)}")
+
+    loader = DataLoader(features, batch_size=config.train.batch_size, shuffle=True,
+                        collate_fn=DataCollatorForTokenClassification(tokenizer))
+    optimizer = _adamw(model, config)
+    updates_per_epoch = math.ceil(len(loader) / accelerator.num_processes / config.train.grad_accum)
+    total_updates = updates_per_epoch * config.train.epochs * accelerator.num_processes
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.train.warmup_ratio * total_updates), total_updates)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+
+    progress = {"epoch": 0, "batch": 0, "best_f1": -1.0, "best_epoch": 0, "bad_epochs": 0}
+    if resume:
+        progress = _load_state(run_dir / "last", accelerator, model, optimizer, scheduler)
+        log(f"resuming {run_dir} at epoch {progress['epoch'] + 1}, batch {progress['batch']}")
+    elif accelerator.is_main_process:
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True)
+        (run_dir / "config.yaml").write_text(dump_yaml(config), encoding="utf-8")
+    accelerator.wait_for_everyone()
+
+    settings = TextSettings(list(config.entity_types), config.model.normalization,
+                            config.model.max_length, config.model.stride)
+    data = data_summary(config, splits)
+    saver = _Saver(accelerator, model, tokenizer, optimizer, scheduler, settings, config, data)
+    try:
+        for epoch in range(progress["epoch"], config.train.epochs):
+            started = time.time()
+            train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, progress)
+            dev = evaluate(accelerator.unwrap_model(model), encoder, splits["dev"], sentences["dev"],
+                           config.entity_types, config.train.eval_batch_size, accelerator)
+            improved = dev["f1"] > progress["best_f1"]
+            progress.update(epoch=epoch + 1, batch=0)
+            if improved:
+                progress.update(best_f1=dev["f1"], best_epoch=epoch + 1, bad_epochs=0)
+            else:
+                progress["bad_epochs"] += 1
+            record = {"epoch": epoch + 1, "train_loss": round(train_loss, 4), "lr": scheduler.get_last_lr()[0],
+                      "seconds": round(time.time() - started, 2), "dev": dev}
+            log(f"epoch {epoch + 1}: train loss {train_loss:.4f}, dev strict F1 {dev['f1']:.4f}"
+                + (" (best)" if improved else ""))
+            saver.save("last", progress, dev)
+            if improved:
+                saver.save("best", progress, dev)
+            if accelerator.is_main_process:
+                with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+            if config.train.patience and progress["bad_epochs"] >= config.train.patience:
+                log(f"early stop: no better dev F1 for {config.train.patience} epochs")
+                break
+    except KeyboardInterrupt:
+        saver.save("last", progress, None)
+        log(f"interrupted: state saved to {run_dir / 'last'}; continue with --resume")
+        raise Interrupted() from None
+
+    return _finish(accelerator, config, encoder, splits, sentences, data, progress, log)
+
+
+def evaluate(model, encoder: WindowEncoder, records: list[dict], sentences: list[Sentence],
+             entity_types: list[str], batch_size: int, accelerator=None) -> dict:
+    """Strict IOB2 entity scores of `model` on gold records, every word included."""
+    tagged = tag_sentences(model, encoder, sentences, batch_size, accelerator)
+    predicted = [entities_from_tags(s, t.tags) for s, t in zip(sentences, tagged)]
+    return score_records(records, predicted, entity_types)
+
+
+def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Config, epoch: int, progress: dict) -> float:
+    model.train()
+    loader.set_epoch(epoch)  # the seeded sampler then gives the same order after a resume
+    skip = progress["batch"] if progress["epoch"] == epoch else 0
+    batches = accelerator.skip_first_batches(loader, skip) if skip else loader
+    bar = tqdm(total=len(loader), initial=skip, desc=f"epoch {epoch + 1}/{config.train.epochs}",
+               disable=not accelerator.is_local_main_process, leave=False, file=sys.stderr)
+    losses = []
+    done = skip
+    for batch in batches:
+        with accelerator.accumulate(model):
+            loss = model(**batch).loss
+            accelerator.backward(loss)
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(model.parameters(), config.train.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+        done += 1
+        if accelerator.sync_gradients:  # a resume restarts after the last optimizer update
+            progress.update(epoch=epoch, batch=done)
+        losses.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+    bar.close()
+    mean = torch.tensor(np.mean(losses) if losses else 0.0, device=accelerator.device)
+    return accelerator.reduce(mean, reduction="mean").item()
+
+
+def _adamw(model, config: Config) -> torch.optim.Optimizer:
+    """AdamW with no weight decay on biases and LayerNorm weights, as BERT was trained."""
+    no_decay = {id(p) for m in model.modules() if isinstance(m, torch.nn.LayerNorm) for p in m.parameters()}
+    no_decay |= {id(p) for name, p in model.named_parameters() if name.endswith("bias")}
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if id(p) not in no_decay], "weight_decay": config.train.weight_decay},
+        {"params": [p for p in params if id(p) in no_decay], "weight_decay": 0.0},
+    ]
+    # The fused kernel makes the step over a large embedding matrix many times faster on CPU.
+    return torch.optim.AdamW(groups, lr=config.train.lr, fused=True)
+
+
+class _Saver:
+    """Writes `best/` and `last/` atomically: a crash mid-save leaves the previous copy whole."""
+
+    def __init__(self, accelerator, model, tokenizer, optimizer, scheduler, settings, config, data):
+        self.accelerator, self.model, self.tokenizer = accelerator, model, tokenizer
+        self.optimizer, self.scheduler = optimizer, scheduler
+        self.settings, self.config, self.data = settings, config, data
+
+    def save(self, name: str, progress: dict, dev: dict | None) -> None:
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        target = self.config.run_dir / name
+        tmp = target.with_name(name + ".tmp")
+        if acc.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+            acc.unwrap_model(self.model).save_pretrained(tmp, safe_serialization=True)
+            self.tokenizer.save_pretrained(tmp)
+            self.settings.save(tmp)
+            (tmp / "config.yaml").write_text(dump_yaml(self.config), encoding="utf-8")
+            write_model_card(tmp, self.config, self.data, {"epoch": progress["epoch"], "dev": dev})
+            if name == "last":
+                torch.save({"progress": progress, "optimizer": self.optimizer.state_dict(),
+                            "scheduler": self.scheduler.state_dict()}, tmp / STATE_FILE)
+        acc.wait_for_everyone()
+        if name == "last":  # each process keeps its own random state (dropout)
+            torch.save(_rng_state(), tmp / f"rng_{acc.process_index}.pt")
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            old = target.with_name(name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if target.exists():
+                target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        acc.wait_for_everyone()
+
+
+def _load_state(last: Path, accelerator, model, optimizer, scheduler) -> dict:
+    state_file = last / STATE_FILE
+    if not state_file.exists():
+        raise UserError(f"{last}: nothing to resume (no {STATE_FILE}); start without --resume")
+    from safetensors.torch import load_file
+
+    accelerator.unwrap_model(model).load_state_dict(load_file(last / "model.safetensors"))
+    state = torch.load(state_file, weights_only=False)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    rng = last / f"rng_{accelerator.process_index}.pt"
+    if rng.exists():
+        _set_rng_state(torch.load(rng, weights_only=False))
+    return state["progress"]
+
+
+def _rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def _finish(accelerator, config: Config, encoder, splits, sentences, data, progress, log) -> dict:
+    """Score model-best on the test split; write the summary and the card's test scores."""
+    run_dir = config.run_dir
+    best_dir = run_dir / "best"
+    summary = {"run_dir": str(run_dir), "best_epoch": progress["best_epoch"], "dev_f1": progress["best_f1"]}
+    if "test" in sentences:
+        model, _, _ = load_trained(best_dir, device=str(accelerator.device))
+        test = evaluate(model, encoder, splits["test"], sentences["test"], config.entity_types,
+                        config.train.eval_batch_size, accelerator)
+        summary["test"] = test
+        log(f"test (model-best, epoch {progress['best_epoch']}): strict F1 {test['f1']:.4f} "
+            f"P {test['precision']:.4f} R {test['recall']:.4f}")
+    if accelerator.is_main_process:
+        (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        best_dev = json.loads((best_dir / "scores.json").read_text(encoding="utf-8"))["dev"]
+        write_model_card(best_dir, config, data, {"epoch": progress["best_epoch"], "dev": best_dev,
+                                                  "test": summary.get("test")})
+    accelerator.wait_for_everyone()
+    return summary
+
+
+def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    if resume and not (run_dir / "last").exists():
+        raise UserError(f"{run_dir}: nothing to resume (no last/ folder)")
+    if not resume and not overwrite and run_dir.exists() and any(run_dir.iterdir()):
+        raise UserError(f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to "
+                        f"replace it, or --run_name NAME")
+
+
+def _logger(accelerator):
+    def log(message: str) -> None:
+        if accelerator.is_main_process:
+            tqdm.write(message, file=sys.stderr)
+    return log
+

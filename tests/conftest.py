@@ -1,0 +1,67 @@
+"""Shared fixtures: a tiny BERT and tokenizer built offline, and a small annotated corpus."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+SENTENCES = [
+    ("قتل تنظيم داعش خمسة جنود في بغداد", [("تنظيم داعش", "ARMED_GROUP"), ("خمسة جنود", "CASUALTY")]),
+    ("اعلنت القوات الامنية اعتقال عنصرين من داعش", [("القوات الامنية", "SECURITY_UNIT"), ("داعش", "ARMED_GROUP")]),
+    ("وقال جهاز مكافحة الارهاب ان الحشد الشعبي شارك", [("جهاز مكافحة الارهاب", "SECURITY_UNIT"), ("الحشد الشعبي", "SECURITY_UNIT")]),
+    ("اصيب 12 مدنيا في هجوم لداعش على البصرة", [("12 مدنيا", "CASUALTY"), ("داعش", "ARMED_GROUP")]),
+    ("وصل الوفد الى البصرة امس", []),
+    ("قتلت الشرطة الاتحادية ثلاثة مسلحين من داعش", [("الشرطة الاتحادية", "SECURITY_UNIT"), ("ثلاثة مسلحين", "CASUALTY"), ("داعش", "ARMED_GROUP")]),
+]
+
+
+def make_record(i: int, text: str, spans: list[tuple[str, str]]) -> dict:
+    entities, pos = [], 0
+    for surface, label in spans:
+        start = text.index(surface, pos)
+        entities.append({"start": start, "end": start + len(surface), "label": label})
+        pos = start + len(surface)
+    return {"id": f"s{i}", "text": text, "entities": entities}
+
+
+@pytest.fixture(scope="session")
+def records() -> list[dict]:
+    return [make_record(i, text, spans) for i, (text, spans) in enumerate(SENTENCES)]
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory, records) -> Path:
+    folder = tmp_path_factory.mktemp("corpus")
+    for name in ("train", "dev", "test"):
+        with (folder / f"{name}.jsonl").open("w", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer BERT with a WordPiece vocabulary learnt from SENTENCES."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    corpus = [t for t, _ in SENTENCES] * 3 + ["لـ(المدى)، 2019م \"داعش\" ارهابي واصابت آخر"]
+    tok.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials))
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
+                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    fast.save_pretrained(folder)
+    config = BertConfig(vocab_size=fast.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    return folder

@@ -1,0 +1,77 @@
+import pytest
+
+from arabic_ner.config import Config, ConfigError, dump_yaml, load_config, parse_yaml
+
+
+def write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_hold_the_production_model():
+    config = load_config()
+    assert config.model.name_or_path == "aubmindlab/bert-base-arabertv02"
+    assert config.entity_types == ["ARMED_GROUP", "SECURITY_UNIT", "CASUALTY"]
+
+
+@pytest.mark.parametrize("text, key, expected", [
+    ("train: {lr: 3e-5}", "lr", 3e-5),
+    ("train: {lr: 3.0e-5}", "lr", 3e-5),
+    ("train: {lr: 1}", "lr", 1.0),
+    ("train: {epochs: 4}", "epochs", 4),
+])
+def test_yaml_numbers(tmp_path, text, key, expected):
+    value = getattr(load_config(write(tmp_path, text)).train, key)
+    assert value == expected and isinstance(value, type(expected))
+
+
+def test_overrides_beat_the_file(tmp_path):
+    path = write(tmp_path, "run_name: a\ntrain: {lr: 1e-4}")
+    config = load_config(path, ["--train.lr", "3e-5", "--run_name=b", "--model.label_all_subwords", "true",
+                                "--data.test", ""])
+    assert (config.train.lr, config.run_name, config.model.label_all_subwords, config.data.test) == (3e-5, "b", True, "")
+
+
+@pytest.mark.parametrize("text, overrides, message", [
+    ("trian: {lr: 1}", [], "unknown key 'trian'; valid keys: run_name, output_dir, entity_types, model, data, train"),
+    ("train: {lrr: 1}", [], "unknown key 'train.lrr'; valid keys: lr, epochs"),
+    ("", ["--train.lrr", "1"], "unknown key 'train.lrr'; valid keys: lr, epochs"),
+    ("", ["--nope.lr", "1"], "unknown key 'nope'"),
+    ("train: {lr: fast}", [], "'train.lr' must be float, got 'fast'"),
+    ("train: {epochs: 2.5}", [], "'train.epochs' must be int, got 2.5"),
+    ("model: {label_all_subwords: 1}", [], "'model.label_all_subwords' must be bool"),
+    ("entity_types: ARMED_GROUP", [], "'entity_types' must be a list of str"),
+    ("train: 3", [], "'train' must be a mapping with keys lr, epochs"),
+    ("", ["--train.lr", "-1"], "'train.lr' must be > 0"),
+    ("", ["--model.normalization", "farasa"], "'model.normalization' must be one of arabert_v02, none"),
+    ("entity_types: []", [], "'entity_types' must declare at least one entity type"),
+    ("entity_types: [A, A]", [], "'entity_types' must not repeat a type"),
+    ("entity_types: [B-X]", [], "must hold names made of letters, digits and _"),
+    ("", ["--model.stride", "100"], "'model.stride' must be >= 0 and below half of model.max_length"),
+    ("train: [lr", [], "invalid YAML"),
+    ("", ["--train.lr"], "--train.lr: missing value"),
+    ("", ["lr=3"], "unexpected argument 'lr=3'"),
+])
+def test_errors_name_the_key(tmp_path, text, overrides, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), overrides)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_resolved_config_round_trips(tmp_path):
+    config = load_config(None, ["--train.lr", "2e-5", "--entity_types", "[PER, LOC]"])
+    again = load_config(write(tmp_path, dump_yaml(config)))
+    assert again == config and isinstance(again, Config)
+    assert parse_yaml("1e-3", "x") == 1e-3
+
+
+@pytest.mark.parametrize("name", ["quickstart", "arabert"])
+def test_shipped_configs_load(name):
+    assert load_config(f"configs/{name}.yaml").run_name == name

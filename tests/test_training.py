@@ -1,0 +1,160 @@
+"""End to end on a tiny BERT built in the test: train, save, reload with transformers, predict."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from arabic_ner.config import load_config
+from arabic_ner.errors import UserError
+from arabic_ner.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_args(tiny_bert, corpus_dir, out, **extra):
+    args = {"run_name": "tiny", "output_dir": str(out), "model.name_or_path": str(tiny_bert),
+            "model.normalization": "arabert_v02", "model.max_length": 16, "model.stride": 4,
+            "data.train": str(corpus_dir / "train.jsonl"), "data.dev": str(corpus_dir / "dev.jsonl"),
+            "data.test": str(corpus_dir / "test.jsonl"), "train.lr": "5e-3", "train.epochs": "12",
+            "train.batch_size": "2", "train.patience": "0", **extra}
+    return [x for k, v in args.items() for x in (f"--{k}", str(v))]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_bert, corpus_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    config = load_config(None, tiny_args(tiny_bert, corpus_dir, out))
+    summary = train(config)
+    return config, summary
+
+
+def test_run_folder(trained):
+    config, summary = trained
+    run = config.run_dir
+    for name in ("config.yaml", "metrics.jsonl", "metrics.json", "best/model.safetensors", "last/model.safetensors",
+                 "best/arabic_ner.json", "best/README.md", "last/training_state.pt"):
+        assert (run / name).exists(), name
+    epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in epochs] == list(range(1, 13))
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+    assert summary["dev_f1"] == max(e["dev"]["f1"] for e in epochs)
+    # train == dev == test here: a model that learns anything memorises these six sentences
+    assert summary["test"]["f1"] > 0.8
+    assert load_config(run / "config.yaml") == config
+    card = (run / "best" / "README.md").read_text()
+    assert "CASUALTY" in card and "test: F1" in card
+
+
+def test_saved_labels_are_the_declared_tag_set(trained):
+    config, _ = trained
+    saved = json.loads((config.run_dir / "best" / "config.json").read_text())
+    assert saved["id2label"] == {"0": "O", "1": "B-ARMED_GROUP", "2": "I-ARMED_GROUP", "3": "B-SECURITY_UNIT",
+                                 "4": "I-SECURITY_UNIT", "5": "B-CASUALTY", "6": "I-CASUALTY"}
+
+
+def test_transformers_pipeline_loads_model_best(trained):
+    from transformers import pipeline
+
+    config, _ = trained
+    ner = pipeline("token-classification", model=str(config.run_dir / "best"), aggregation_strategy="first")
+    found = {(e["word"], e["entity_group"]) for e in ner("قتل تنظيم داعش خمسة جنود في بغداد")}
+    assert ("خمسة جنود", "CASUALTY") in found
+
+
+def test_predictor_gives_exact_raw_offsets(trained):
+    from arabic_ner.predictor import Predictor
+
+    config, _ = trained
+    article = "قُتِلَ تنظيـــم داعش خمسة جنود في بغداد.\n\nاعلنت القوات الامنية اعتقال عنصرين من داعش"
+    entities, = Predictor.from_folder(config.run_dir / "best").predict([article])
+    assert entities, "the memorised sentences should yield entities"
+    for e in entities:
+        assert article[e["start"]:e["end"]] == e["text"] and 0 < e["score"] <= 1
+    assert {"text": "القوات الامنية", "label": "SECURITY_UNIT"} in [
+        {"text": e["text"], "label": e["label"]} for e in entities]
+
+
+def run(*args, timeout=300, env=None):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def test_cli_evaluate_and_predict(trained, corpus_dir, tmp_path):
+    config, _ = trained
+    best = str(config.run_dir / "best")
+    result = run("eval/evaluate.py", best, str(corpus_dir / "test.jsonl"), "--out", str(tmp_path / "eval"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["support"] == 11
+    (tmp_path / "a.txt").write_text("قتل تنظيم داعش خمسة جنود في بغداد", encoding="utf-8")
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00binary")
+    out = tmp_path / "out.jsonl"
+    result = run("predict.py", best, str(tmp_path / "a.txt"), str(tmp_path / "bad.txt"), "-o", str(out))
+    assert result.returncode == 1 and "skipped" in result.stderr and "bad.txt" in result.stderr
+    line, = out.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["entities"]
+
+
+def test_unknown_label_in_data_is_an_error(tiny_bert, corpus_dir, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x", "text": "داعش", "entities": [{"start": 0, "end": 4, "label": "PER"}]}) + "\n")
+    config = load_config(None, tiny_args(tiny_bert, corpus_dir, tmp_path, **{"data.train": str(bad)}))
+    with pytest.raises(UserError, match=r"bad.jsonl:1 \(id x\): label 'PER' is not in the tag set"):
+        train(config)
+
+
+def test_existing_run_is_not_overwritten_silently(trained, tiny_bert, corpus_dir):
+    config, _ = trained
+    again = load_config(None, tiny_args(tiny_bert, corpus_dir, config.output_dir))
+    with pytest.raises(UserError, match="already holds a run; pass --resume"):
+        train(again)
+
+
+def test_arabert_offline_fails_with_one_clear_line(corpus_dir):
+    result = run("train.py", "configs/arabert.yaml", "--data.train", str(corpus_dir / "train.jsonl"),
+                 "--data.dev", str(corpus_dir / "dev.jsonl"), "--data.test", "", "--output_dir", "/tmp/unused",
+                 env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 2
+    assert "cannot load model 'aubmindlab/bert-base-arabertv02'" in result.stderr
+    assert "--model.name_or_path" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_saves_last_and_resume_continues(tiny_bert, corpus_dir, tmp_path):
+    args = ["train.py", "configs/quickstart.yaml",
+            *tiny_args(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "500", "train.batch_size": "1",
+                                                            "data.test": ""})]
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    state = tmp_path / "tiny" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not state.exists() or len(state.read_text().splitlines()) < 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted: state saved" in err
+    import torch
+
+    progress = torch.load(tmp_path / "tiny" / "last" / "training_state.pt", weights_only=False)["progress"]
+    assert progress["epoch"] >= 2
+    done = len(state.read_text().splitlines())
+    result = run(*args[:-2], "--train.epochs", str(done + 1), "--data.test", "", "--resume")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"resuming {tmp_path / 'tiny'} at epoch" in result.stderr
+    assert len(state.read_text().splitlines()) >= done + 1
+
+
+def test_accelerate_launch_two_processes(tiny_bert, corpus_dir, tmp_path):
+    launcher = Path(sys.executable).with_name("accelerate")
+    result = subprocess.run([str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+                             "--mixed_precision", "no", "--dynamo_backend", "no", "train.py",
+                             "configs/quickstart.yaml", *tiny_args(tiny_bert, corpus_dir, tmp_path,
+                                                                   **{"train.epochs": "3"})],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["best_epoch"] >= 1 and (tmp_path / "tiny" / "best" / "model.safetensors").exists()
+    assert len((tmp_path / "tiny" / "metrics.jsonl").read_text().splitlines()) == 3
