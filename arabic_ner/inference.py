@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sys
+
 import numpy as np
 import torch
 from accelerate.utils import gather_object
+from tqdm.auto import tqdm
 
 from arabic_ner.encoding import Sentence, Window, WindowEncoder, merge_windows
 from arabic_ner.labels import repair_iob2
@@ -17,11 +20,13 @@ class Tagged:
     scores: list[float]  # probability of each word's tag
 
 
-def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, accelerator=None) -> list[np.ndarray]:
+def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, accelerator=None,
+                 progress: str | None = None) -> list[np.ndarray]:
     """Softmax probabilities per subword of every window.
 
     Windows are sorted by length and padded per batch only as far as the batch's longest.
     Under accelerate each process runs every n-th batch and the results are gathered.
+    `progress` names a progress bar (on stderr); None shows none.
     """
     order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
@@ -32,7 +37,8 @@ def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, acc
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        for batch in batches:
+        for batch in tqdm(batches, desc=progress, disable=progress is None, unit="batch", leave=False,
+                          file=sys.stderr):
             width = max(len(windows[i].input_ids) for i in batch)
             ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -53,11 +59,11 @@ def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, acc
 
 
 def tag_sentences(model, encoder: WindowEncoder, sentences: list[Sentence], batch_size: int,
-                  accelerator=None) -> list[Tagged]:
+                  accelerator=None, progress: str | None = None) -> list[Tagged]:
     """IOB2 tags for every word of every sentence (long sentences windowed, never truncated)."""
     windows = encoder.encode(sentences)
     pad_id = encoder.tokenizer.pad_token_id or 0
-    probs = window_probs(model, windows, pad_id, batch_size, accelerator)
+    probs = window_probs(model, windows, pad_id, batch_size, accelerator, progress)
     id2label = model.config.id2label
     tagged = []
     for word_probs in merge_windows(sentences, windows, probs, len(id2label)):

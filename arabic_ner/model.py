@@ -12,11 +12,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from transformers import AutoModelForTokenClassification, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from arabic_ner.errors import UserError
 from arabic_ner.labels import LabelSet
 
 SETTINGS_FILE = "arabic_ner.json"
+
+# transformers' load report lists the new classification head as "missing" on every run, and its
+# per-load progress bar clutters batch jobs: the heads are new by design, so keep loads quiet.
+hf_logging.set_verbosity_error()
+hf_logging.disable_progress_bar()
 
 
 @dataclass

@@ -27,7 +27,8 @@ class Predictor:
             for start, end in split_sentences(text):
                 sentences.append(self._sentence(text, start, end))
                 owner.append(i)
-        tagged = tag_sentences(self.model, self.encoder, sentences, self.batch_size, self.accelerator)
+        tagged = tag_sentences(self.model, self.encoder, sentences, self.batch_size, self.accelerator,
+                               progress=f"tagging {len(texts)} texts")
         out: list[list[dict]] = [[] for _ in texts]
         for i, sentence, result in zip(owner, sentences, tagged):
             out[i] += entities_from_tags(sentence, result.tags, result.scores)

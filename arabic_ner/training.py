@@ -63,6 +63,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                             config.model.label_all_subwords)
     features = [{"input_ids": w.input_ids, "attention_mask": [1] * len(w.input_ids), "labels": w.labels}
                 for w in encoder.encode(sentences["train"])]
+    log(f"model: {config.model.name_or_path} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters)")
     log(f"train: {len(sentences['train'])} sentences, {len(features)} windows; "
         f"dev: {len(sentences['dev'])} sentences; labels: {' '.join(label_set.labels)}")
 

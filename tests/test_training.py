@@ -28,7 +28,8 @@ def tiny_args(tiny_bert, corpus_dir, out, **extra):
 @pytest.fixture(scope="module")
 def trained(tiny_bert, corpus_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    config = load_config(None, tiny_args(tiny_bert, corpus_dir, out))
+    # configs/arabert.yaml pointed at a local BERT folder, as a user with a local AraBERT copy would
+    config = load_config(ROOT / "configs" / "arabert.yaml", tiny_args(tiny_bert, corpus_dir, out))
     summary = train(config)
     return config, summary
 
@@ -158,3 +159,21 @@ def test_accelerate_launch_two_processes(tiny_bert, corpus_dir, tmp_path):
     summary = json.loads(result.stdout)
     assert summary["best_epoch"] >= 1 and (tmp_path / "tiny" / "best" / "model.safetensors").exists()
     assert len((tmp_path / "tiny" / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_arabert_tokenizer_with_normalization(corpus_dir, tmp_path):
+    """AraBERT v0.2's real WordPiece vocabulary (from ../shared) under a small random BERT."""
+    vocab = Path(ROOT).parent / "shared" / "tokenizers" / "arabertv02"
+    if not vocab.exists():
+        pytest.skip(f"{vocab} absent: the AraBERT tokenizer test needs ../shared")
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    folder = tmp_path / "arabert-shaped"
+    tokenizer = AutoTokenizer.from_pretrained(vocab)
+    tokenizer.save_pretrained(folder)
+    BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, intermediate_size=64)).save_pretrained(folder)
+    config = load_config(ROOT / "configs" / "arabert.yaml",
+                         tiny_args(folder, corpus_dir, tmp_path, **{"train.epochs": "2", "model.max_length": "32"}))
+    summary = train(config)
+    assert summary["test"]["support"] == 11
