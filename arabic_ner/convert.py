@@ -1,0 +1,230 @@
+"""Converters between the corpus JSONL and other annotation formats.
+
+    python -m arabic_ner.convert to-conll IN.jsonl OUT.tsv
+    python -m arabic_ner.convert from-conll IN.tsv OUT.jsonl
+    python -m arabic_ner.convert from-labelstudio EXPORT.json OUT.jsonl
+    python -m arabic_ner.convert from-doccano EXPORT.jsonl OUT.jsonl
+    python -m arabic_ner.convert to-labelstudio IN.jsonl OUT.json [--as predictions|annotations]
+
+CoNLL is `token<TAB>tag` per line in IOB2 with a blank line between sentences (ANERcorp's
+format); tokens are the project's words, and a CoNLL file read back gets its tokens joined by one
+space. Label Studio's JSON export (full or JSON-MIN) and doccano's JSONL export (`label` as
+`[start, end, label]` triples, or `entities` with `start_offset`/`end_offset`) are both read.
+Output files are written whole or not at all.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+from arabic_ner.corpus import CorpusError, check_record, read_jsonl, write_jsonl
+from arabic_ner.encoding import word_tags
+from arabic_ner.errors import run_cli
+from arabic_ner.labels import repair_iob2, tags_to_spans
+from arabic_ner.words import word_spans
+
+LABEL_STUDIO_FROM, LABEL_STUDIO_TO = "label", "text"  # names in the labeling config <Labels name=.. toName=..>
+
+
+def to_conll(records: list[dict]) -> str:
+    blocks = []
+    for record in records:
+        spans = word_spans(record["text"])
+        tags = word_tags(spans, record["entities"])
+        blocks.append("".join(f"{record['text'][s:e]}\t{tag}\n" for (s, e), tag in zip(spans, tags)))
+    return "\n".join(blocks)
+
+
+def from_conll(content: str, name: str, repaired: list[str] | None = None) -> list[dict]:
+    """Records of a CoNLL file. A stray `I-X` (one that continues no X entity, as ANERcorp has a
+    few) is an error, unless a `repaired` list is given: then it starts an entity and its place
+    is appended to the list."""
+    records, tokens, tags = [], [], []
+
+    def flush():
+        if tokens:
+            text, starts = "", []
+            for token in tokens:
+                starts.append(len(text) + (1 if text else 0))
+                text = f"{text} {token}" if text else token
+            entities = [{"start": starts[a], "end": starts[b - 1] + len(tokens[b - 1]), "label": label}
+                        for a, b, label in tags_to_spans(_valid_iob2(tags, f"{name}: sentence {len(records) + 1}",
+                                                                     repaired))]
+            records.append({"id": f"{Path(name).stem}-{len(records) + 1}", "text": text, "entities": entities})
+            tokens.clear()
+            tags.clear()
+
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            flush()
+            continue
+        parts = line.split("\t") if "\t" in line else line.split()
+        if len(parts) < 2:
+            raise CorpusError(f"{name}:{number}: expected 'token<TAB>tag', got {line!r}")
+        token, tag = parts[0], parts[-1]
+        if tag != "O" and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
+            raise CorpusError(f"{name}:{number}: {tag!r} is not an IOB2 tag (O, B-X, I-X)")
+        tokens.append(token)
+        tags.append(tag)
+    flush()
+    return records
+
+
+def _valid_iob2(tags: list[str], where: str, repaired: list[str] | None) -> list[str]:
+    fixed = repair_iob2(tags)
+    for i, (tag, new) in enumerate(zip(tags, fixed)):
+        if tag != new:
+            if repaired is None:
+                raise CorpusError(f"{where}, token {i + 1}: {tag} does not continue an entity")
+            repaired.append(f"{where}, token {i + 1}")
+    return fixed
+
+
+def from_labelstudio(content: str, name: str) -> list[dict]:
+    tasks = _json(content, name)
+    if not isinstance(tasks, list):
+        raise CorpusError(f"{name}: a Label Studio export is a JSON list of tasks")
+    records = []
+    for n, task in enumerate(tasks, start=1):
+        where = f"{name}: task {n}"
+        if not isinstance(task, dict):
+            raise CorpusError(f"{where}: not a JSON object")
+        if "data" in task:  # full JSON export: the latest annotation wins, else the first prediction
+            text = task["data"].get("text") if isinstance(task["data"], dict) else None
+            results = _latest_result(task, where)
+            spans = [r.get("value", {}) for r in results if r.get("type") == "labels"]
+        else:  # JSON-MIN export
+            text = task.get("text")
+            spans = task.get("label", [])
+        if not isinstance(text, str):
+            raise CorpusError(f"{where}: no text (expected data.text)")
+        entities = []
+        for span in spans:
+            labels = span.get("labels") or []
+            if not (isinstance(span.get("start"), int) and isinstance(span.get("end"), int) and len(labels) == 1):
+                raise CorpusError(f"{where}: a span needs integer start/end and exactly one label, got {span!r}")
+            entities.append({"start": span["start"], "end": span["end"], "label": labels[0]})
+        task_id = task.get("id", n)
+        record_id = task["data"].get("id", task_id) if isinstance(task.get("data"), dict) else task_id
+        records.append({"id": str(record_id), "text": text, "entities": sorted(entities, key=lambda e: e["start"])})
+    return records
+
+
+def _latest_result(task: dict, where: str) -> list[dict]:
+    annotations = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+    if annotations:
+        latest = max(annotations, key=lambda a: (a.get("updated_at") or "", a.get("id") or 0))
+        return latest.get("result") or []
+    predictions = task.get("predictions") or []
+    return predictions[0].get("result") or [] if predictions else []
+
+
+def to_labelstudio(records: list[dict], kind: str = "predictions", model_version: str = "arabic_ner") -> list[dict]:
+    """Tasks for Label Studio's import, spans as `predictions` (pre-annotations to correct) or
+    `annotations`; labeling config: `<Labels name="label" toName="text">` over `<Text name="text">`."""
+    tasks = []
+    for record in records:
+        result = []
+        for i, e in enumerate(record["entities"]):
+            value = {"start": e["start"], "end": e["end"], "text": record["text"][e["start"]:e["end"]],
+                     "labels": [e["label"]]}
+            if "score" in e:
+                value["score"] = e["score"]
+            result.append({"id": f"{record['id']}-{i}", "from_name": LABEL_STUDIO_FROM, "to_name": LABEL_STUDIO_TO,
+                           "type": "labels", "value": value})
+        entry = {"result": result}
+        if kind == "predictions":
+            entry["model_version"] = model_version
+        tasks.append({"data": {"id": record["id"], "text": record["text"]}, kind: [entry]})
+    return tasks
+
+
+def from_doccano(content: str, name: str) -> list[dict]:
+    records = []
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = _json(line, f"{name}:{number}")
+        where = f"{name}:{number}"
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise CorpusError(f"{where}: a doccano record needs 'text'")
+        if isinstance(row.get("entities"), list):
+            spans = [(e.get("start_offset"), e.get("end_offset"), e.get("label")) for e in row["entities"]]
+        else:
+            spans = row.get("label", row.get("labels", []))
+        entities = []
+        for span in spans:
+            if not (isinstance(span, (list, tuple)) and len(span) == 3):
+                raise CorpusError(f"{where}: expected [start, end, label], got {span!r}")
+            entities.append({"start": span[0], "end": span[1], "label": span[2]})
+        records.append({"id": str(row.get("id", number)), "text": row["text"],
+                        "entities": sorted(entities, key=lambda e: e["start"] if isinstance(e["start"], int) else -1)})
+    return records
+
+
+def _json(content: str, where: str):
+    try:
+        return json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise CorpusError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _write_text(path: Path, content: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(content, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _checked(records: list[dict], name: str) -> list[dict]:
+    for n, record in enumerate(records, start=1):
+        check_record(record, f"{name}: record {n}")
+    return records
+
+
+IMPORTERS: dict[str, Callable[[str, str], list[dict]]] = {
+    "from-labelstudio": from_labelstudio, "from-doccano": from_doccano}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["to-conll", "from-conll", "to-labelstudio", *IMPORTERS])
+    parser.add_argument("input", type=Path)
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--repair", action="store_true",
+                        help="from-conll: let a stray I-X start an entity (reported) instead of failing")
+    parser.add_argument("--as", dest="kind", choices=["predictions", "annotations"], default="predictions",
+                        help="to-labelstudio: import the spans as pre-annotations (default) or annotations")
+    args = parser.parse_args()
+    if args.command == "from-conll":
+        repaired: list[str] | None = [] if args.repair else None
+        records = _checked(from_conll(_read(args.input), str(args.input), repaired), str(args.input))
+        for place in repaired or []:
+            print(f"warning: {place}: stray I- tag now starts an entity", file=sys.stderr)
+        write_jsonl(args.output, records)
+    elif args.command in IMPORTERS:
+        records = _checked(IMPORTERS[args.command](_read(args.input), str(args.input)), str(args.input))
+        write_jsonl(args.output, records)
+    else:
+        records = read_jsonl(args.input)
+        if args.command == "to-conll":
+            _write_text(args.output, to_conll(records))
+        else:
+            _write_text(args.output, json.dumps(to_labelstudio(records, args.kind), ensure_ascii=False, indent=1))
+    print(f"wrote {len(records)} records to {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,139 @@
+"""Check annotated corpus files: `python -m arabic_ner.validate FILE.jsonl... [--types A,B,C]`.
+
+Errors (exit status 1): broken JSON or fields, offsets out of range, overlapping spans, labels
+outside the tag set, a span that starts or ends in white space or punctuation, duplicate ids,
+the same text in two files (a leak between splits). Warnings: a span that starts with a clitic
+the spec keeps outside (`لداعش`, `والحشد` tagged whole). Prints entity counts per label and file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from arabic_ner.config import Config
+from arabic_ner.corpus import CorpusError, check_record
+from arabic_ner.errors import run_cli
+
+CLITICS = "وفبكل"  # one-letter proclitics glued to the next word; the spec keeps them outside spans
+
+
+@dataclass
+class Problem:
+    message: str  # starts with the place: file:line (id ...)
+    error: bool = True
+
+    def __str__(self) -> str:
+        return f"{'error' if self.error else 'warning'}: {self.message}"
+
+
+def validate_files(paths: list[Path], entity_types: list[str]) -> tuple[list[Problem], dict[str, Counter]]:
+    """All problems found in `paths`, and entity counts per label for each file."""
+    problems: list[Problem] = []
+    counts: dict[str, Counter] = {}
+    seen_ids: dict[str, str] = {}
+    seen_texts: dict[str, str] = {}
+    loaded: list[tuple[str, dict]] = []
+    for path in paths:
+        counts[str(path)] = Counter()
+        for where, record in _records(path, problems):
+            try:
+                check_record(record, where, set(entity_types))
+            except CorpusError as exc:
+                problems.append(Problem(str(exc)))
+                continue
+            where = f"{where} (id {record.get('id')})"
+            rid = str(record.get("id"))
+            if "id" not in record:
+                problems.append(Problem(f"{where}: missing 'id'"))
+            elif rid in seen_ids:
+                problems.append(Problem(f"{where}: duplicate id, first at {seen_ids[rid]}"))
+            else:
+                seen_ids[rid] = where
+            text_key = record["text"].strip()
+            first = seen_texts.get(text_key)
+            if first is not None and not first.startswith(f"{path}:"):
+                problems.append(Problem(f"{where}: same text as {first} (a sentence in two splits)"))
+            seen_texts.setdefault(text_key, where)
+            problems += _span_problems(record, where)
+            counts[str(path)].update(e["label"] for e in record["entities"])
+            loaded.append((where, record))
+    problems += _clitic_warnings(loaded)
+    return problems, counts
+
+
+def _records(path: Path, problems: list[Problem]):
+    try:
+        content = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        problems.append(Problem(f"{path}: no such file"))
+        return
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(f"{path}: not UTF-8 text (byte {exc.start})"))
+        return
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"{path}:{number}", json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(f"{path}:{number}: not valid JSON ({exc.msg})"))
+
+
+def _span_problems(record: dict, where: str) -> list[Problem]:
+    problems = []
+    text = record["text"]
+    for e in record["entities"]:
+        surface = text[e["start"]:e["end"]]
+        for side, char in (("starts", surface[0]), ("ends", surface[-1])):
+            if char.isspace() or _is_punct(char):
+                problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {side} with "
+                                               f"{'white space' if char.isspace() else 'punctuation'}: {surface!r}"))
+    return problems
+
+
+def _clitic_warnings(loaded: list[tuple[str, dict]]) -> list[Problem]:
+    # A span whose first word is a clitic plus a word that starts spans elsewhere in the corpus
+    # (`لداعش` where `داعش` is tagged), or a clitic before the article (`والحشد`), most likely
+    # took the clitic in.
+    first_words = {r["text"][e["start"]:e["end"]].split()[0] for _, r in loaded for e in r["entities"]}
+    warnings = []
+    for where, record in loaded:
+        for e in record["entities"]:
+            word = record["text"][e["start"]:e["end"]].split()[0]
+            if len(word) > 2 and word[0] in CLITICS and (word[1:] in first_words or word[1:].startswith("ال")
+                                                          or word.startswith("لل")):
+                warnings.append(Problem(f"{where}: span {word!r} ({e['label']}) starts with the clitic "
+                                               f"{word[0]!r}, which the spec keeps outside", error=False))
+    return warnings
+
+
+def _is_punct(char: str) -> bool:
+    return unicodedata.category(char)[0] in "PS"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="+", type=Path, help="corpus JSONL files (e.g. the train/dev/test splits)")
+    parser.add_argument("--types", default=",".join(Config().entity_types),
+                        help="comma-separated tag set (default: %(default)s)")
+    args = parser.parse_args()
+    types = [t for t in args.types.split(",") if t]
+    problems, counts = validate_files(args.files, types)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    width = max(len(p) for p in counts)
+    print(f"{'file':<{width}}  " + "  ".join(f"{t:>13}" for t in types) + "  total")
+    for path, counter in counts.items():
+        print(f"{path:<{width}}  " + "  ".join(f"{counter[t]:>13}" for t in types) + f"  {sum(counter.values()):>5}")
+    errors = sum(p.error for p in problems)
+    print(f"{errors} errors, {len(problems) - errors} warnings")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,150 @@
+"""Validator and converters: round trips, and one clear error per kind of bad input."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from arabic_ner.convert import from_conll, from_doccano, from_labelstudio, to_conll, to_labelstudio
+from arabic_ner.corpus import CorpusError, read_jsonl
+from arabic_ner.validate import validate_files
+from conftest import SHARED
+
+ROOT = Path(__file__).resolve().parents[1]
+TYPES = ["ARMED_GROUP", "SECURITY_UNIT", "CASUALTY"]
+
+
+def test_conll_round_trip(records):
+    conll = to_conll(records)
+    assert conll.splitlines()[:3] == ["قتل\tO", "تنظيم\tB-ARMED_GROUP", "داعش\tI-ARMED_GROUP"]
+    back = from_conll(conll, "x.tsv")
+    assert to_conll(back) == conll
+    # CoNLL works on whole words: a clitic glued to a name comes back inside the span
+    assert [[b["text"][e["start"]:e["end"]] for e in b["entities"]] for b in back][3] == ["12 مدنيا", "لداعش"]
+    assert [[e["label"] for e in b["entities"]] for b in back] == [[e["label"] for e in r["entities"]] for r in records]
+
+
+def test_anercorp_round_trip():
+    path = SHARED / "corpora" / "anercorp" / "dev.tsv"
+    if not path.exists():
+        pytest.skip(f"{path} absent: needs ../shared")
+    content = path.read_text(encoding="utf-8")
+    repaired = []
+    records = from_conll(content, str(path), repaired)
+    assert len(records) > 400 and repaired, "ANERcorp's dev split has a few stray I- tags"
+    rows = [line.split("\t") for line in content.splitlines() if line.strip()]
+    tags = [tag for _, tag in rows]
+    assert sum(t.startswith("B-") for t in tags) + len(repaired) == sum(len(r["entities"]) for r in records)
+    assert " ".join(r["text"] for r in records).split(" ") == [token for token, _ in rows]
+    with pytest.raises(CorpusError, match="does not continue an entity"):
+        from_conll(content, str(path), None)
+
+
+@pytest.mark.parametrize("kind", ["predictions", "annotations"])
+def test_label_studio_round_trip(records, kind):
+    tasks = to_labelstudio(records, kind)
+    assert tasks[0][kind][0]["result"][0]["value"]["labels"] == ["ARMED_GROUP"]
+    assert from_labelstudio(json.dumps(tasks), "export.json") == records
+
+
+def test_label_studio_latest_annotation_wins_and_json_min():
+    task = {"id": 7, "data": {"text": "قتل جندي"}, "annotations": [
+        {"id": 1, "updated_at": "2026-01-01", "result": [{"type": "labels", "value": {"start": 0, "end": 3, "labels": ["CASUALTY"]}}]},
+        {"id": 2, "updated_at": "2026-02-01", "result": [{"type": "labels", "value": {"start": 4, "end": 8, "labels": ["CASUALTY"]}}]},
+    ]}
+    rec, = from_labelstudio(json.dumps([task]), "e.json")
+    assert rec["entities"] == [{"start": 4, "end": 8, "label": "CASUALTY"}] and rec["id"] == "7"
+    minimal = [{"id": 3, "text": "قتل جندي", "label": [{"start": 4, "end": 8, "text": "جندي", "labels": ["CASUALTY"]}]}]
+    assert from_labelstudio(json.dumps(minimal), "m.json")[0]["entities"] == rec["entities"]
+
+
+@pytest.mark.parametrize("line", [
+    '{"id": 1, "text": "قتل جندي", "label": [[4, 8, "CASUALTY"]]}',
+    '{"id": 1, "text": "قتل جندي", "entities": [{"id": 9, "label": "CASUALTY", "start_offset": 4, "end_offset": 8}]}',
+])
+def test_doccano_import(line):
+    rec, = from_doccano(line + "\n", "d.jsonl")
+    assert rec == {"id": "1", "text": "قتل جندي", "entities": [{"start": 4, "end": 8, "label": "CASUALTY"}]}
+
+
+@pytest.mark.parametrize("content, message", [
+    ("قتل\tI-CASUALTY\n", "I-CASUALTY does not continue an entity"),
+    ("قتل\tCASUALTY\n", "'CASUALTY' is not an IOB2 tag"),
+    ("قتل\n", "x.tsv:1: expected 'token<TAB>tag'"),
+])
+def test_bad_conll(content, message):
+    with pytest.raises(CorpusError, match=message):
+        from_conll(content, "x.tsv", None)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"text": "abc", "entities": [{"start": 0, "end": 9, "label": "CASUALTY"}]}', r"c.jsonl:1: entity offsets \[0, 9\) outside the text"),
+    ('{"text": "abc"}', "c.jsonl:1: missing 'entities'"),
+    ('{"entities": []}', "c.jsonl:1: missing or non-string 'text'"),
+    ('{"text": "abc", "entities": [{"start": 0, "end": 1, "label": "PER"}]}', "label 'PER' is not in the tag set"),
+    ('{"text": "abc", "entities": [{"start": 0, "end": 2, "label": "CASUALTY"}, {"start": 1, "end": 3, "label": "CASUALTY"}]}', "overlap"),
+    ('{"text": "abc", ', "c.jsonl:1: not valid JSON"),
+])
+def test_bad_jsonl(tmp_path, content, message):
+    path = tmp_path / "c.jsonl"
+    path.write_text(content + "\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=message):
+        read_jsonl(path, TYPES)
+
+
+def test_non_utf8_names_the_line(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b'{"text": "a", "entities": []}\n{"text": "\xff"}\n')
+    with pytest.raises(CorpusError, match="c.jsonl:2: not UTF-8"):
+        read_jsonl(path)
+
+
+def write(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_validator_finds_each_problem(tmp_path):
+    a = write(tmp_path / "train.jsonl", [
+        {"id": "1", "text": "هجوم لداعش امس", "entities": [{"start": 5, "end": 10, "label": "ARMED_GROUP"}]},
+        {"id": "2", "text": "قتل داعش جندي", "entities": [{"start": 4, "end": 8, "label": "ARMED_GROUP"},
+                                                             {"start": 8, "end": 13, "label": "CASUALTY"}]},
+        {"id": "3", "text": "نص مكرر", "entities": []},
+    ])
+    b = write(tmp_path / "test.jsonl", [
+        {"id": "3", "text": "نص آخر", "entities": []},
+        {"id": "4", "text": "نص مكرر", "entities": []},
+        {"id": "5", "text": "داعش.", "entities": [{"start": 0, "end": 5, "label": "ARMED_GROUP"}]},
+    ])
+    problems, counts = validate_files([a, b], TYPES)
+    text = "\n".join(map(str, problems))
+    assert "warning: " in text and "starts with the clitic 'ل'" in text
+    assert "(id 2): span [8, 13) CASUALTY starts with white space" in text
+    assert "test.jsonl:1 (id 3): duplicate id" in text
+    assert "test.jsonl:2 (id 4): same text as" in text
+    assert "test.jsonl:3 (id 5): span [0, 5) ARMED_GROUP ends with punctuation" in text
+    assert counts[str(a)]["ARMED_GROUP"] == 2
+
+
+def test_validator_command_exit_status(tmp_path):
+    good = write(tmp_path / "good.jsonl", [{"id": "1", "text": "قتل جندي", "entities": [
+        {"start": 4, "end": 8, "label": "CASUALTY"}]}])
+    result = subprocess.run([sys.executable, "-m", "arabic_ner.validate", str(good)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "0 errors" in result.stdout
+    bad = write(tmp_path / "bad.jsonl", [{"id": "1", "text": "قتل جندي", "entities": [
+        {"start": 3, "end": 8, "label": "CASUALTY"}]}])
+    result = subprocess.run([sys.executable, "-m", "arabic_ner.validate", str(bad)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "bad.jsonl:1 (id 1): span [3, 8)" in result.stderr
+
+
+def test_converter_command_writes_nothing_on_bad_input(tmp_path):
+    src = tmp_path / "in.tsv"
+    src.write_text("قتل\tB-CASUALTY\nجندي\tI-X\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = subprocess.run([sys.executable, "-m", "arabic_ner.convert", "from-conll", str(src), str(out)],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
