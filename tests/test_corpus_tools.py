@@ -148,3 +148,29 @@ def test_converter_command_writes_nothing_on_bad_input(tmp_path):
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_split_keeps_groups_together_and_is_deterministic(tmp_path):
+    rows = []
+    for p in range(20):
+        for s in range(3):
+            label = ["ARMED_GROUP", "SECURITY_UNIT", "CASUALTY"][(p + s) % 3]
+            rows.append({"id": f"p{p}-s{s}", "paragraph": p, "text": f"جملة {p} {s}",
+                         "entities": [{"start": 0, "end": 4, "label": label}]})
+    corpus = write(tmp_path / "all.jsonl", rows)
+    outs = []
+    for run in ("a", "b"):
+        result = subprocess.run([sys.executable, "-m", "arabic_ner.split", str(corpus), "--out", str(tmp_path / run),
+                                 "--folds", "4"], cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        outs.append({name: (tmp_path / run / name).read_text() for name in
+                     ("train.jsonl", "dev.jsonl", "test.jsonl", "folds.json")})
+    assert outs[0] == outs[1]
+    parts = {name: [json.loads(line) for line in outs[0][name].splitlines()] for name in
+             ("train.jsonl", "dev.jsonl", "test.jsonl")}
+    paragraphs = [{r["paragraph"] for r in part} for part in parts.values()]
+    assert not (paragraphs[0] & paragraphs[1] or paragraphs[0] & paragraphs[2] or paragraphs[1] & paragraphs[2])
+    assert sum(map(len, parts.values())) == 60 and 36 <= len(parts["train.jsonl"]) <= 48
+    folds = json.loads(outs[0]["folds.json"])["folds"]
+    assert sorted(i for f in folds for i in f) == sorted(r["id"] for r in rows)
+    assert all(12 <= len(f) <= 18 for f in folds)

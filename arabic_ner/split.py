@@ -1,0 +1,95 @@
+"""Deterministic, grouped, stratified splits of a corpus file.
+
+    python -m arabic_ner.split data/article/article.jsonl --group-by paragraph --out data/article
+
+writes `train.jsonl`, `dev.jsonl`, `test.jsonl` and `folds.json` (k folds for cross-validation)
+beside each other. Records of one group (a paragraph, an article) always stay together, so no
+sentence's neighbours leak into another split. Groups are dealt in a seeded order, each to the
+split whose share of sentences and of entities of each type lags its target most: the result
+depends only on the data, the fractions and the seed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from arabic_ner.corpus import read_jsonl, write_jsonl
+from arabic_ner.errors import UserError, run_cli
+
+
+def assign_groups(records: list[dict], group_by: str, targets: list[float], seed: int) -> list[list[str]]:
+    """Group keys per bin, bins filled towards `targets` (fractions summing to 1)."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for n, record in enumerate(records, start=1):
+        if group_by not in record:
+            raise UserError(f"record {n} (id {record.get('id')}) has no {group_by!r} field to group by")
+        groups[str(record[group_by])].append(record)
+    keys = sorted(groups)
+    random.Random(seed).shuffle(keys)
+    # The heaviest groups first, so the small ones can even out what they leave.
+    keys.sort(key=lambda k: -len(groups[k]))
+    features = sorted({e["label"] for r in records for e in r["entities"]})
+
+    def weights(group: list[dict]) -> Counter:
+        counts = Counter({"_sentences": len(group)})
+        counts.update(e["label"] for r in group for e in r["entities"])
+        return counts
+
+    totals = weights(records)
+    filled = [Counter() for _ in targets]
+    bins: list[list[str]] = [[] for _ in targets]
+    for key in keys:
+        w = weights(groups[key])
+
+        def lag(i: int) -> float:
+            return sum(targets[i] * totals[f] - filled[i][f] for f in ["_sentences", *features] if w[f]) / (
+                targets[i] or 1e-9)
+
+        best = max(range(len(targets)), key=lambda i: (lag(i), -i))
+        bins[best].append(key)
+        filled[best].update(w)
+    return bins
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", type=Path, help="the whole annotated corpus (JSONL)")
+    parser.add_argument("--group-by", default="paragraph", help="record field whose groups stay together")
+    parser.add_argument("--fractions", default="0.7,0.15,0.15", help="train,dev,test (default: %(default)s)")
+    parser.add_argument("--folds", type=int, default=5, help="folds for cross-validation (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=13, help="order in which groups are dealt (default: %(default)s)")
+    parser.add_argument("--out", type=Path, help="output folder (default: beside the corpus)")
+    args = parser.parse_args()
+    fractions = [float(x) for x in args.fractions.split(",")]
+    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) <= 0:
+        raise UserError(f"--fractions {args.fractions}: three positive numbers summing to 1")
+    if args.folds < 2:
+        raise UserError(f"--folds {args.folds}: at least 2")
+    records = read_jsonl(args.corpus)
+    out = args.out or args.corpus.parent
+    out.mkdir(parents=True, exist_ok=True)
+    group_of = {r["id"]: str(r[args.group_by]) if args.group_by in r else None for r in records}
+
+    splits = assign_groups(records, args.group_by, fractions, args.seed)
+    for name, keys in zip(("train", "dev", "test"), splits):
+        chosen = [r for r in records if group_of[r["id"]] in set(keys)]
+        write_jsonl(out / f"{name}.jsonl", chosen)
+        counts = Counter(e["label"] for r in chosen for e in r["entities"])
+        print(f"{name}: {len(keys)} groups, {len(chosen)} records, "
+              + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=sys.stderr)
+    folds = assign_groups(records, args.group_by, [1 / args.folds] * args.folds, args.seed)
+    fold_ids = [[r["id"] for r in records if group_of[r["id"]] in set(keys)] for keys in folds]
+    tmp = out / "folds.json.tmp"
+    tmp.write_text(json.dumps({"corpus": args.corpus.name, "group_by": args.group_by, "seed": args.seed,
+                               "folds": fold_ids}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out / "folds.json")
+    print(f"folds: {', '.join(str(len(f)) for f in fold_ids)} records", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
