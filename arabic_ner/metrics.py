@@ -1,30 +1,48 @@
-"""Entity scores with seqeval: strict IOB2 matching, micro-averaged, and per type."""
+"""Entity scores with seqeval: strict IOB2 matching (the headline), conlleval-style matching, per
+type, micro and macro averages, and a bootstrap confidence interval."""
 from __future__ import annotations
 
 import warnings
 
+import numpy as np
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
 from arabic_ner.encoding import word_tags
+from arabic_ner.labels import tags_to_spans
 from arabic_ner.words import word_spans
+
+_ZERO = {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0}
 
 
 def entity_scores(gold: list[list[str]], pred: list[list[str]], entity_types: list[str]) -> dict:
-    """Strict IOB2 entity precision, recall and F1 (micro), and the same per declared type.
+    """Strict IOB2 entity precision, recall and F1, micro-averaged (the headline), per declared
+    type (zeros and support 0 for a type absent from both sides), and macro-averaged; and the same
+    under seqeval's default, conlleval-style matching, which also counts entities that begin with a
+    stray `I-`."""
+    strict = _report(gold, pred, mode="strict")
+    default = _report(gold, pred, mode=None)
+    return {
+        **_row(strict.get("micro avg", _ZERO)),
+        "per_type": {name: _row(strict.get(name, _ZERO)) for name in entity_types},
+        "macro": _macro(strict, entity_types),
+        "default_mode": {**_row(default.get("micro avg", _ZERO)), "macro": _macro(default, entity_types)},
+    }
 
-    A type with no gold and no predicted entity gets zeros and support 0, so every run reports
-    the same keys.
-    """
+
+def _report(gold, pred, mode):
     with warnings.catch_warnings():  # numpy warns about means over no entities at all
         warnings.simplefilter("ignore", RuntimeWarning)
-        report = classification_report(gold, pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
-    micro = report.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0})
-    per_type = {}
-    for name in entity_types:
-        row = report.get(name, {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0})
-        per_type[name] = _row(row)
-    return {**_row(micro), "per_type": per_type}
+        kwargs = {"mode": "strict", "scheme": IOB2} if mode == "strict" else {}
+        return classification_report(gold, pred, output_dict=True, zero_division=0, **kwargs)
+
+
+def _macro(report: dict, entity_types: list[str]) -> dict:
+    """Unweighted mean over the declared types that occur in gold or predictions."""
+    rows = [_row(report[t]) for t in entity_types if t in report]
+    if not rows:
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in ("precision", "recall", "f1")}
 
 
 def _row(row: dict) -> dict:
@@ -32,15 +50,44 @@ def _row(row: dict) -> dict:
             "f1": round(float(row["f1-score"]), 4), "support": int(row["support"])}
 
 
-def score_records(gold: list[dict], predicted: list[list[dict]], entity_types: list[str]) -> dict:
-    """Scores of predicted char-span entities against gold records, at the word level.
+def record_tags(gold: list[dict], predicted: list[list[dict]]) -> tuple[list[list[str]], list[list[str]]]:
+    """Gold and predicted char-span entities as IOB2 tags over the same words of each raw text.
 
-    Both sides are mapped to IOB2 tags over the same words of the raw text (the project's word
-    tokenizer, not the model's), so that models with different tokenizers are comparable.
+    The words come from the project's word tokenizer, not the model's, so that models with
+    different tokenizers are scored on the same units; a word overlapping a span takes its label.
     """
     gold_tags, pred_tags = [], []
     for record, entities in zip(gold, predicted, strict=True):
         spans = word_spans(record["text"])
         gold_tags.append(word_tags(spans, record["entities"]))
         pred_tags.append(word_tags(spans, entities))
-    return entity_scores(gold_tags, pred_tags, entity_types)
+    return gold_tags, pred_tags
+
+
+def score_records(gold: list[dict], predicted: list[list[dict]], entity_types: list[str]) -> dict:
+    """`entity_scores` of predicted char-span entities against gold records, at the word level."""
+    return entity_scores(*record_tags(gold, predicted), entity_types)
+
+
+def bootstrap_f1(gold: list[list[str]], pred: list[list[str]], samples: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of strict micro F1 over sentences resampled with replacement.
+
+    Counts per sentence come from exact (strict) span matches of valid IOB2 sequences, which is
+    what seqeval's strict mode counts there; resampling then only sums counts.
+    """
+    counts = np.array([_strict_counts(g, p) for g, p in zip(gold, pred, strict=True)], dtype=np.int64)
+    if len(counts) == 0:
+        return 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(counts), size=(samples, len(counts)))
+    tp, n_pred, n_gold = (counts[picks][..., i].sum(axis=1) for i in range(3))
+    denominator = n_pred + n_gold
+    f1 = np.divide(2 * tp, denominator, out=np.zeros(samples), where=denominator > 0)
+    low, high = np.percentile(f1, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return round(float(low), 4), round(float(high), 4)
+
+
+def _strict_counts(gold: list[str], pred: list[str]) -> tuple[int, int, int]:
+    g, p = set(tags_to_spans(gold)), set(tags_to_spans(pred))
+    return len(g & p), len(p), len(g)

@@ -90,7 +90,10 @@ def test_cli_evaluate_and_predict(trained, corpus_dir, tmp_path):
     best = str(config.run_dir / "best")
     result = run("eval/evaluate.py", best, str(corpus_dir / "test.jsonl"), "--out", str(tmp_path / "eval"))
     assert result.returncode == 0, result.stderr
-    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["support"] == 11
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["support"] == 11 and metrics["f1_ci95"][0] <= metrics["f1"] <= metrics["f1_ci95"][1]
+    assert {"errors.jsonl", "errors.md", "report.md"} <= {p.name for p in (tmp_path / "eval").iterdir()}
+    assert "Strict entity F1" in result.stdout
     (tmp_path / "a.txt").write_text("قتل تنظيم داعش خمسة جنود في بغداد", encoding="utf-8")
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00binary")
     out = tmp_path / "out.jsonl"
@@ -177,3 +180,19 @@ def test_arabert_tokenizer_with_normalization(corpus_dir, tmp_path):
                          tiny_args(folder, corpus_dir, tmp_path, **{"train.epochs": "2", "model.max_length": "32"}))
     summary = train(config)
     assert summary["test"]["support"] == 11
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "no records"),
+    ("not json\n", "not valid JSON"),
+    ('{"text": "داعش", "entities": [{"start": 0, "end": 4, "label": "PER"}]}\n',
+     "label 'PER' is not in the tag set.*was trained on ARMED_GROUP, SECURITY_UNIT, CASUALTY"),
+])
+def test_evaluate_bad_input(trained, tmp_path, content, message):
+    config, _ = trained
+    data = tmp_path / "gold.jsonl"
+    data.write_text(content, encoding="utf-8")
+    result = run("eval/evaluate.py", str(config.run_dir / "best"), str(data))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    import re
+    assert re.search(message, result.stderr), result.stderr

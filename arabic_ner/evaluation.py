@@ -1,0 +1,50 @@
+"""Evaluating a saved model on a gold file: scores, interval and error analysis, as plain data."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from arabic_ner.analysis import analyse, format_errors
+from arabic_ner.corpus import CorpusError, read_jsonl
+from arabic_ner.errors import UserError
+from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags
+from arabic_ner.model import TextSettings
+from arabic_ner.report import format_report
+from arabic_ner.words import word_spans
+
+
+def evaluate_model(model_dir: Path, data: Path, batch_size: int = 32, bootstrap: int = 1000, seed: int = 0) -> dict:
+    settings = TextSettings.load(model_dir)
+    try:
+        records = read_jsonl(data, settings.entity_types)
+    except CorpusError as exc:
+        if "is not in the tag set" in str(exc):
+            raise UserError(f"{exc}; the model {model_dir} was trained on {', '.join(settings.entity_types)}") from None
+        raise
+
+    from arabic_ner.predictor import Predictor
+
+    predicted = Predictor.from_folder(model_dir, batch_size=batch_size).predict([r["text"] for r in records])
+    gold_tags, pred_tags = record_tags(records, predicted)
+    scores = entity_scores(gold_tags, pred_tags, settings.entity_types)
+    interval = bootstrap_f1(gold_tags, pred_tags, bootstrap, seed) if bootstrap else None
+    if interval:
+        scores["f1_ci95"] = list(interval)
+    analysis = analyse(records, gold_tags, pred_tags, [word_spans(r["text"]) for r in records], settings.entity_types)
+    scores["confusion"], scores["error_kinds"] = analysis["confusion"], analysis["error_kinds"]
+    report = format_report(scores, f"{model_dir} on {data}", interval)
+    return {"scores": scores, "analysis": analysis, "report": report}
+
+
+def write_evaluation(result: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "metrics.json": json.dumps(result["scores"], indent=2, ensure_ascii=False) + "\n",
+        "report.md": result["report"] + "\n" + format_errors(result["analysis"]),
+        "errors.jsonl": "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in result["analysis"]["errors"]),
+        "errors.md": format_errors(result["analysis"]),
+    }
+    for name, content in files.items():
+        tmp = out / (name + ".tmp")
+        tmp.write_text(content, encoding="utf-8")
+        tmp.replace(out / name)

@@ -1,0 +1,155 @@
+"""The scorer: hand-worked tables, a golden check against seqeval, the interval and error kinds."""
+import random
+
+import pytest
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2
+
+from arabic_ner.analysis import analyse
+from arabic_ner.convert import from_conll
+from arabic_ner.labels import tags_to_spans
+from arabic_ner.metrics import bootstrap_f1, entity_scores, score_records
+from arabic_ner.words import word_spans
+from conftest import SHARED
+
+TYPES = ["A", "B"]
+
+
+@pytest.mark.parametrize("gold, pred, strict_f1, default_f1, macro_f1", [
+    # exact match
+    ([["B-A", "I-A", "O", "B-B"]], [["B-A", "I-A", "O", "B-B"]], 1.0, 1.0, 1.0),
+    # a stray I- is an entity for conlleval-style matching only
+    ([["B-A", "I-A", "O", "B-B"]], [["I-A", "I-A", "O", "B-B"]], 0.6667, 1.0, 0.5),
+    # micro vs macro: A has 3 entities all found, B one entity missed
+    ([["B-A", "O", "B-A", "O", "B-A", "O", "B-B"]], [["B-A", "O", "B-A", "O", "B-A", "O", "O"]], 0.8571, 0.8571, 0.5),
+    # empty predictions
+    ([["B-A", "O"]], [["O", "O"]], 0.0, 0.0, 0.0),
+    # empty gold: every prediction is a false positive
+    ([["O", "O"]], [["B-B", "O"]], 0.0, 0.0, 0.0),
+    # nothing anywhere
+    ([["O"]], [["O"]], 0.0, 0.0, 0.0),
+    # boundary error
+    ([["B-A", "I-A"]], [["B-A", "O"]], 0.0, 0.0, 0.0),
+])
+def test_hand_worked_scores(gold, pred, strict_f1, default_f1, macro_f1):
+    scores = entity_scores(gold, pred, TYPES)
+    assert scores["f1"] == strict_f1
+    assert scores["default_mode"]["f1"] == default_f1
+    assert scores["macro"]["f1"] == macro_f1
+    assert set(scores["per_type"]) == set(TYPES)
+
+
+def test_per_type_precision_recall_support():
+    scores = entity_scores([["B-A", "O", "B-B", "B-B"]], [["B-A", "B-A", "B-B", "O"]], TYPES)
+    assert scores["per_type"]["A"] == {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "support": 1}
+    assert scores["per_type"]["B"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
+    assert (scores["precision"], scores["recall"], scores["support"]) == (0.6667, 0.6667, 3)
+
+
+SYNTHETIC = """قال\tO
+مصدر\tO
+في\tO
+وزارة\tB-ORG
+الداخلية\tI-ORG
+ان\tO
+احمد\tB-PERS
+علي\tI-PERS
+زار\tO
+بغداد\tB-LOC
+.\tO
+
+وصل\tO
+الوفد\tO
+الى\tO
+البصرة\tB-LOC
+مع\tO
+الامم\tB-ORG
+المتحدة\tI-ORG
+"""
+
+
+def perturb(tags: list[list[str]], seed: int) -> list[list[str]]:
+    """Predictions with every kind of error, made from gold tags."""
+    rng = random.Random(seed)
+    types = sorted({t[2:] for seq in tags for t in seq if t != "O"})
+    out = []
+    for seq in tags:
+        seq = list(seq)
+        for first, last, label in tags_to_spans(seq):
+            roll = rng.random()
+            if roll < 0.15:
+                seq[first:last] = ["O"] * (last - first)
+            elif roll < 0.3:
+                other = rng.choice(types)
+                seq[first:last] = [f"B-{other}"] + [f"I-{other}"] * (last - first - 1)
+            elif roll < 0.4 and last - first > 1:
+                seq[last - 1] = "O"
+        for i in range(len(seq)):
+            if seq[i] == "O" and rng.random() < 0.03:
+                seq[i] = f"B-{rng.choice(types)}"
+        out.append(seq)
+    return out
+
+
+def conll_files():
+    yield "synthetic", SYNTHETIC
+    for split in ("dev", "test"):
+        path = SHARED / "corpora" / "anercorp" / f"{split}.tsv"
+        if path.exists():
+            yield split, path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name, content", list(conll_files()), ids=lambda x: x if len(x) < 20 else "")
+def test_golden_against_seqeval_on_anercorp_format(name, content):
+    """Our path (CoNLL -> char spans -> words of the raw text -> seqeval) gives seqeval's own numbers
+    computed straight on the file's tags."""
+    repaired = []
+    gold_records = from_conll(content, name, repaired)
+    gold_tags = [[line.split("\t")[-1] for line in block.splitlines() if line.strip()]
+                 for block in content.split("\n\n") if block.strip()]
+    from arabic_ner.labels import repair_iob2
+    gold_tags = [repair_iob2(seq) for seq in gold_tags]
+    pred_tags = perturb(gold_tags, seed=1)
+    pred_entities = []
+    for record, seq in zip(gold_records, pred_tags):
+        starts = [0]
+        for token in record["text"].split(" ")[:-1]:
+            starts.append(starts[-1] + len(token) + 1)
+        tokens = record["text"].split(" ")
+        pred_entities.append([{"start": starts[a], "end": starts[b - 1] + len(tokens[b - 1]), "label": label}
+                              for a, b, label in tags_to_spans(seq)])
+    types = sorted({t[2:] for seq in gold_tags for t in seq if t != "O"})
+    ours = score_records(gold_records, pred_entities, types)
+    reference = classification_report(gold_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True,
+                                      zero_division=0)
+    assert ours["f1"] == round(reference["micro avg"]["f1-score"], 4)
+    assert ours["support"] == reference["micro avg"]["support"]
+    for t in types:
+        assert ours["per_type"][t]["f1"] == round(reference[t]["f1-score"], 4)
+        assert ours["per_type"][t]["support"] == reference[t]["support"]
+    assert ours["macro"]["f1"] == round(reference["macro avg"]["f1-score"], 4)
+
+
+def test_bootstrap_interval_brackets_the_score_and_is_seeded():
+    gold = [["B-A", "O", "B-B"]] * 30 + [["B-A", "I-A"]] * 30
+    pred = [["B-A", "O", "O"]] * 30 + [["B-A", "I-A"]] * 30
+    f1 = entity_scores(gold, pred, TYPES)["f1"]
+    low, high = bootstrap_f1(gold, pred, samples=500, seed=3)
+    assert low <= f1 <= high and low < high
+    assert bootstrap_f1(gold, pred, samples=500, seed=3) == (low, high)
+    assert bootstrap_f1([["B-A"]] * 5, [["B-A"]] * 5) == (1.0, 1.0)
+
+
+def test_error_kinds_and_confusion():
+    text = "w0 w1 w2 w3 w4 w5 w6 w7"
+    record = {"id": "x", "text": text}
+    gold = ["B-A", "I-A", "O", "B-B", "O", "B-A", "O", "O"]
+    pred = ["B-A", "O", "O", "B-A", "O", "O", "O", "B-B"]
+    result = analyse([record], [gold], [pred], [word_spans(text)], TYPES)
+    assert result["error_kinds"] == {"boundary": 1, "type": 1, "missed": 1, "spurious": 1}
+    assert result["confusion"]["A"] == {"A": 1, "B": 0, "(missed)": 1}
+    assert result["confusion"]["B"] == {"A": 1, "B": 0, "(missed)": 0}
+    assert result["confusion"]["(spurious)"]["B"] == 1
+    negatives = [e for e in result["errors"] if e["side"] == "false_negative"]
+    assert [(e["kind"], e["text"]) for e in negatives] == [("boundary", "w0 w1"), ("type", "w3"), ("missed", "w5")]
+    assert negatives[0]["context"].startswith("[[w0 w1]]")
