@@ -196,3 +196,19 @@ def test_evaluate_bad_input(trained, tmp_path, content, message):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     import re
     assert re.search(message, result.stderr), result.stderr
+
+
+def test_crossval_reports_mean_and_std(tiny_bert, corpus_dir, records, tmp_path):
+    corpus = tmp_path / "all.jsonl"
+    corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
+                              for i, r in enumerate(records * 2)), encoding="utf-8")
+    args = tiny_args(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "2"})
+    result = run("eval/crossval.py", "configs/quickstart.yaml", "--corpus", str(corpus), "--folds", "3",
+                 "--seeds", "2", *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "strict F1 over 6 runs:" in result.stdout and "CASUALTY:" in result.stdout
+    summary = json.loads((tmp_path / "tiny-cv" / "crossval.json").read_text())
+    assert len(summary["f1"]["values"]) == 6 and summary["runs"] == 6
+    runs = [json.loads(line) for line in (tmp_path / "tiny-cv" / "runs.jsonl").read_text().splitlines()]
+    assert {(r["fold"], r["seed"]) for r in runs} == {(k, 42 + s) for k in range(3) for s in range(2)}
+    assert not (tmp_path / "tiny-cv" / "fold0-seed0" / "best").exists()
