@@ -3,48 +3,97 @@
 INPUT is a .txt file (one article), a folder (its .txt files, recursively), a .jsonl file (one
 article per line, text in --text-field, other fields carried to the output) or `-` for stdin.
 Each output line is `{"id": ..., "entities": [{"start", "end", "label", "text", "score"}]}` with
-offsets into the article exactly as read.
+offsets into the article exactly as read (`text == article[start:end]`). Optional outputs: CoNLL
+(word, tag), Label Studio tasks with the entities as predictions to correct, and an HTML page.
+Every output file is written to a temporary name and renamed when complete. Exit status 1 when
+an input was skipped (not UTF-8, binary). Under `accelerate launch` the processes share the batches
+and the main process writes the outputs in input order.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from arabic_ner.errors import UserError, run_cli
-from arabic_ner.articles import read_articles
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model_dir", help="a model folder written by train.py (run/best or run/last)")
+    parser.add_argument("model_dir", type=Path, help="a model folder written by train.py (run/best or run/last)")
     parser.add_argument("inputs", nargs="+", help=".txt files, folders, .jsonl files or - for stdin")
-    parser.add_argument("-o", "--output", help="JSONL file to write (default: stdout)")
-    parser.add_argument("--text-field", default="text", help="field holding the text in .jsonl inputs")
-    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("-o", "--output", type=Path, help="JSONL file to write (default: stdout)")
+    parser.add_argument("--conll", type=Path, help="also write word<TAB>tag lines, a blank line between articles")
+    parser.add_argument("--labelstudio", type=Path, help="also write Label Studio tasks with the entities as predictions")
+    parser.add_argument("--html", type=Path, help="also write a self-contained HTML page of the tagged articles")
+    parser.add_argument("--text-field", default="text", help="field holding the text in .jsonl inputs (default: text)")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when present, else cpu)")
+    parser.add_argument("--int8", action="store_true", help="dynamic int8 quantization of the Linear layers (CPU)")
     args = parser.parse_args()
-    if not Path(args.model_dir).is_dir():
+    if not args.model_dir.is_dir():
         raise UserError(f"{args.model_dir}: no such model folder")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
 
+    import torch
+    from accelerate import PartialState
+    from tqdm.auto import tqdm
+
+    from arabic_ner.articles import read_articles
     from arabic_ner.predictor import Predictor
 
-    predictor = Predictor.from_folder(args.model_dir, args.device, args.batch_size)
     articles, skipped = read_articles(args.inputs, args.text_field)
-    results = predictor.predict([a.pop("_text") for a in articles])
-    lines = [json.dumps({**a, "entities": entities}, ensure_ascii=False) for a, entities in zip(articles, results)]
-    if args.output:
-        out = Path(args.output)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        tmp.replace(out)
-        print(f"wrote {len(lines)} articles, {sum(map(len, results))} entities to {out}", file=sys.stderr)
-    else:
-        sys.stdout.write("".join(line + "\n" for line in lines))
-    for name, reason in skipped:
-        print(f"skipped {name}: {reason}", file=sys.stderr)
+    state = PartialState()
+    distributed = state.num_processes > 1
+    device = args.device or (str(state.device) if distributed else ("cuda" if torch.cuda.is_available() else "cpu"))
+    if args.int8 and device != "cpu":
+        raise UserError("--int8 runs on the CPU only; drop --device or --int8")
+    predictor = Predictor.from_folder(args.model_dir, device, args.batch_size, args.int8,
+                                      accelerator=state if distributed else None)
+    texts = [a.pop("_text") for a in articles]
+    started = time.time()
+    bar = tqdm(total=len(texts), unit="article", disable=not state.is_main_process, file=sys.stderr)
+    results = []
+    for entities in predictor.predict_iter(texts):
+        results.append(entities)
+        bar.update(1)
+    bar.close()
+    if state.is_main_process:
+        _write_outputs(args, articles, texts, results, predictor.settings.entity_types)
+        seconds = time.time() - started
+        print(f"tagged {len(texts)} articles ({sum(len(t.split()) for t in texts)} words) in {seconds:.1f} s, "
+              f"{sum(map(len, results))} entities", file=sys.stderr)
+        for name, reason in skipped:
+            print(f"skipped {name}: {reason}", file=sys.stderr)
     return 1 if skipped else 0
+
+
+def _write_outputs(args, articles, texts, results, entity_types) -> None:
+    from arabic_ner.convert import to_conll, to_labelstudio
+    from arabic_ner.render import render_html
+
+    lines = "".join(json.dumps({**a, "entities": e}, ensure_ascii=False) + "\n" for a, e in zip(articles, results))
+    if args.output:
+        _atomic(args.output, lines)
+    else:
+        sys.stdout.write(lines)
+    records = [{"id": str(a["id"]), "text": t, "entities": e} for a, t, e in zip(articles, texts, results)]
+    if args.conll:
+        _atomic(args.conll, to_conll(records))
+    if args.labelstudio:
+        _atomic(args.labelstudio, json.dumps(to_labelstudio(records, "predictions", args.model_dir.name),
+                                             ensure_ascii=False, indent=1))
+    if args.html:
+        _atomic(args.html, render_html(records, entity_types, title=f"{args.model_dir}"))
+
+
+def _atomic(path: Path, content: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(content, encoding="utf-8")
+    tmp.replace(path)
 
 
 if __name__ == "__main__":

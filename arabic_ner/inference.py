@@ -32,7 +32,7 @@ def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, acc
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     if accelerator is not None:
         batches = batches[accelerator.process_index::accelerator.num_processes]
-    device = next(model.parameters()).device
+    device = model.device
     results: list[tuple[int, np.ndarray]] = []
     was_training = model.training
     model.eval()
