@@ -7,11 +7,14 @@ folder holds `config.yaml` (the resolved config), `metrics.jsonl` (one line per 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -96,22 +99,23 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
             train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, progress)
             dev = evaluate(accelerator.unwrap_model(model), encoder, splits["dev"], sentences["dev"],
                            config.entity_types, config.train.eval_batch_size, accelerator)
-            improved = dev["f1"] > progress["best_f1"]
-            progress.update(epoch=epoch + 1, batch=0)
-            if improved:
-                progress.update(best_f1=dev["f1"], best_epoch=epoch + 1, bad_epochs=0)
-            else:
-                progress["bad_epochs"] += 1
-            record = {"epoch": epoch + 1, "train_loss": round(train_loss, 4), "lr": scheduler.get_last_lr()[0],
-                      "seconds": round(time.time() - started, 2), "dev": dev}
-            log(f"epoch {epoch + 1}: train loss {train_loss:.4f}, dev strict F1 {dev['f1']:.4f}"
-                + (" (best)" if improved else ""))
-            saver.save("last", progress, dev)
-            if improved:
-                saver.save("best", progress, dev)
-            if accelerator.is_main_process:
-                with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(record) + "\n")
+            with _interrupts_deferred():  # the epoch's record, progress and saves land together or not at all
+                improved = dev["f1"] > progress["best_f1"]
+                progress.update(epoch=epoch + 1, batch=0)
+                if improved:
+                    progress.update(best_f1=dev["f1"], best_epoch=epoch + 1, bad_epochs=0)
+                else:
+                    progress["bad_epochs"] += 1
+                record = {"epoch": epoch + 1, "train_loss": round(train_loss, 4), "lr": scheduler.get_last_lr()[0],
+                          "seconds": round(time.time() - started, 2), "dev": dev}
+                log(f"epoch {epoch + 1}: train loss {train_loss:.4f}, dev strict F1 {dev['f1']:.4f}"
+                    + (" (best)" if improved else ""))
+                saver.save("last", progress, dev)
+                if improved:
+                    saver.save("best", progress, dev)
+                if accelerator.is_main_process:
+                    with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
+                        f.write(json.dumps(record) + "\n")
             if config.train.patience and progress["bad_epochs"] >= config.train.patience:
                 log(f"early stop: no better dev F1 for {config.train.patience} epochs")
                 break
@@ -224,6 +228,22 @@ def _load_state(last: Path, accelerator, model, optimizer, scheduler) -> dict:
     if rng.exists():
         _set_rng_state(torch.load(rng, weights_only=False))
     return state["progress"]
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold Ctrl-C until the block ends, then raise it: bookkeeping is never half done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _rng_state() -> dict:
