@@ -35,6 +35,7 @@ from arabic_ner.labels import LabelSet
 from arabic_ner.metrics import score_records
 from arabic_ner.model import TextSettings, load_encoder, load_trained
 from arabic_ner.model_card import data_summary, write_model_card
+from arabic_ner.offline_encoder import ensure_offline_encoder
 
 STATE_FILE = "training_state.pt"
 
@@ -61,6 +62,9 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     sentences = {name: [to_sentence(r, config.model.normalization) for r in records]
                  for name, records in splits.items()}
 
+    if accelerator.is_main_process:
+        ensure_offline_encoder(config.model.name_or_path, log)
+    accelerator.wait_for_everyone()
     model, tokenizer = load_encoder(config.model.name_or_path, label_set, config.model.dropout)
     encoder = WindowEncoder(tokenizer, config.model.max_length, config.model.stride, label_set,
                             config.model.label_all_subwords)

