@@ -16,10 +16,30 @@ class CorpusError(UserError):
     pass
 
 
-def read_jsonl(path: str | Path, entity_types: Iterable[str] | None = None) -> list[dict]:
-    """Read and check a corpus file; with `entity_types`, a label outside the tag set is an error."""
+CONLL_SUFFIXES = (".tsv", ".conll", ".bio")
+
+
+def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None) -> list[dict]:
+    """A corpus file: JSONL, or CoNLL (`token<TAB>tag`, ANERcorp's format) by its suffix.
+
+    CoNLL tokens are joined by single spaces into each record's text; a stray `I-X` there
+    starts an entity, as conlleval reads it.
+    """
     path = Path(path)
+    if path.suffix not in CONLL_SUFFIXES:
+        return read_jsonl(path, entity_types)
+    from arabic_ner.convert import from_conll  # convert builds on this module
+
+    records = from_conll(_read_text(path), str(path), repaired=[])
     allowed = set(entity_types) if entity_types is not None else None
+    for n, record in enumerate(records, start=1):
+        check_record(record, f"{path}: sentence {n}", allowed)
+    if not records:
+        raise CorpusError(f"{path}: no records")
+    return records
+
+
+def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -27,10 +47,17 @@ def read_jsonl(path: str | Path, entity_types: Iterable[str] | None = None) -> l
     except OSError as exc:
         raise CorpusError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        content = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise CorpusError(f"{path}:{line}: not UTF-8 text") from None
+
+
+def read_jsonl(path: str | Path, entity_types: Iterable[str] | None = None) -> list[dict]:
+    """Read and check a corpus file; with `entity_types`, a label outside the tag set is an error."""
+    path = Path(path)
+    allowed = set(entity_types) if entity_types is not None else None
+    content = _read_text(path)
     records = []
     for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():

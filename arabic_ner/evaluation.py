@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from arabic_ner.analysis import analyse, format_errors
-from arabic_ner.corpus import CorpusError, read_jsonl
+from arabic_ner.corpus import CorpusError, read_corpus
 from arabic_ner.errors import UserError
 from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags
 from arabic_ner.model import TextSettings
@@ -16,7 +16,7 @@ from arabic_ner.words import word_spans
 def evaluate_model(model_dir: Path, data: Path, batch_size: int = 32, bootstrap: int = 1000, seed: int = 0) -> dict:
     settings = TextSettings.load(model_dir)
     try:
-        records = read_jsonl(data, settings.entity_types)
+        records = read_corpus(data, settings.entity_types)
     except CorpusError as exc:
         if "is not in the tag set" in str(exc):
             raise UserError(f"{exc}; the model {model_dir} was trained on {', '.join(settings.entity_types)}") from None

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from transformers import DataCollatorForTokenClassification, get_linear_schedule_with_warmup
 
 from arabic_ner.config import Config, dump_yaml
-from arabic_ner.corpus import read_jsonl
+from arabic_ner.corpus import read_corpus
 from arabic_ner.encoding import Sentence, WindowEncoder, entities_from_tags, to_sentence
 from arabic_ner.errors import UserError
 from arabic_ner.inference import tag_sentences
@@ -57,7 +57,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     set_seed(config.train.seed)
 
     label_set = LabelSet(tuple(config.entity_types))
-    splits = {name: read_jsonl(path, config.entity_types) for name, path in
+    splits = {name: read_corpus(path, config.entity_types) for name, path in
               (("train", config.data.train), ("dev", config.data.dev), ("test", config.data.test)) if path}
     sentences = {name: [to_sentence(r, config.model.normalization) for r in records]
                  for name, records in splits.items()}

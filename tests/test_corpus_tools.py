@@ -174,3 +174,17 @@ def test_split_keeps_groups_together_and_is_deterministic(tmp_path):
     folds = json.loads(outs[0]["folds.json"])["folds"]
     assert sorted(i for f in folds for i in f) == sorted(r["id"] for r in rows)
     assert all(12 <= len(f) <= 18 for f in folds)
+
+
+def test_shipped_article_corpus_is_valid():
+    folder = ROOT / "data" / "article"
+    splits = [folder / f"{name}.jsonl" for name in ("train", "dev", "test")]
+    problems, counts = validate_files(splits, TYPES)
+    assert not [p for p in problems if p.error], problems
+    article = (folder / "article.txt").read_text(encoding="utf-8")
+    records = read_jsonl(folder / "article.jsonl", TYPES)
+    assert all(r["text"] in article for r in records)
+    assert sorted(r["id"] for path in splits for r in read_jsonl(path)) == sorted(r["id"] for r in records)
+    folds = json.loads((folder / "folds.json").read_text())["folds"]
+    assert sorted(i for f in folds for i in f) == sorted(r["id"] for r in records)
+    assert sum(sum(c.values()) for c in counts.values()) == sum(len(r["entities"]) for r in records)
