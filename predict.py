@@ -73,27 +73,22 @@ def main() -> int:
 
 def _write_outputs(args, articles, texts, results, entity_types) -> None:
     from arabic_ner.convert import to_conll, to_labelstudio
+    from arabic_ner.files import write_atomic
     from arabic_ner.render import render_html
 
     lines = "".join(json.dumps({**a, "entities": e}, ensure_ascii=False) + "\n" for a, e in zip(articles, results))
     if args.output:
-        _atomic(args.output, lines)
+        write_atomic(args.output, lines)
     else:
         sys.stdout.write(lines)
     records = [{"id": str(a["id"]), "text": t, "entities": e} for a, t, e in zip(articles, texts, results)]
     if args.conll:
-        _atomic(args.conll, to_conll(records))
+        write_atomic(args.conll, to_conll(records))
     if args.labelstudio:
-        _atomic(args.labelstudio, json.dumps(to_labelstudio(records, "predictions", args.model_dir.name),
+        write_atomic(args.labelstudio, json.dumps(to_labelstudio(records, "predictions", args.model_dir.name),
                                              ensure_ascii=False, indent=1))
     if args.html:
-        _atomic(args.html, render_html(records, entity_types, title=f"{args.model_dir}"))
-
-
-def _atomic(path: Path, content: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(content, encoding="utf-8")
-    tmp.replace(path)
+        write_atomic(args.html, render_html(records, entity_types, title=f"{args.model_dir}"))
 
 
 if __name__ == "__main__":

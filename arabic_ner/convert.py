@@ -23,6 +23,7 @@ from typing import Callable
 from arabic_ner.corpus import CorpusError, check_record, read_jsonl, write_jsonl
 from arabic_ner.encoding import word_tags
 from arabic_ner.errors import run_cli
+from arabic_ner.files import write_atomic
 from arabic_ner.labels import repair_iob2, tags_to_spans
 from arabic_ner.words import word_spans
 
@@ -181,12 +182,6 @@ def _read(path: Path) -> str:
         raise CorpusError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
-def _write_text(path: Path, content: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(content, encoding="utf-8")
-    tmp.replace(path)
-
-
 def _checked(records: list[dict], name: str) -> list[dict]:
     for n, record in enumerate(records, start=1):
         check_record(record, f"{name}: record {n}")
@@ -219,9 +214,9 @@ def main() -> int:
     else:
         records = read_jsonl(args.input)
         if args.command == "to-conll":
-            _write_text(args.output, to_conll(records))
+            write_atomic(args.output, to_conll(records))
         else:
-            _write_text(args.output, json.dumps(to_labelstudio(records, args.kind), ensure_ascii=False, indent=1))
+            write_atomic(args.output, json.dumps(to_labelstudio(records, args.kind), ensure_ascii=False, indent=1))
     print(f"wrote {len(records)} records to {args.output}", file=sys.stderr)
     return 0
 

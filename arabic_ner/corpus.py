@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterable
 
 from arabic_ner.errors import UserError
+from arabic_ner.files import write_atomic
 
 
 class CorpusError(UserError):
@@ -106,9 +107,4 @@ def _start_of(entity: object) -> int:
 
 def write_jsonl(path: str | Path, records: Iterable[dict]) -> None:
     """Write records atomically: a reader never sees a half-written file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+    write_atomic(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))

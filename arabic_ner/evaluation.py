@@ -7,6 +7,7 @@ from pathlib import Path
 from arabic_ner.analysis import analyse, format_errors
 from arabic_ner.corpus import CorpusError, read_corpus
 from arabic_ner.errors import UserError
+from arabic_ner.files import write_atomic
 from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags
 from arabic_ner.model import TextSettings
 from arabic_ner.report import format_report
@@ -45,6 +46,4 @@ def write_evaluation(result: dict, out: Path) -> None:
         "errors.md": format_errors(result["analysis"]),
     }
     for name, content in files.items():
-        tmp = out / (name + ".tmp")
-        tmp.write_text(content, encoding="utf-8")
-        tmp.replace(out / name)
+        write_atomic(out / name, content)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from arabic_ner.corpus import read_jsonl, write_jsonl
 from arabic_ner.errors import UserError, run_cli
+from arabic_ner.files import write_atomic
 
 
 def assign_groups(records: list[dict], group_by: str, targets: list[float], seed: int) -> list[list[str]]:
@@ -83,10 +84,8 @@ def main() -> int:
               + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=sys.stderr)
     folds = assign_groups(records, args.group_by, [1 / args.folds] * args.folds, args.seed)
     fold_ids = [[r["id"] for r in records if group_of[r["id"]] in set(keys)] for keys in folds]
-    tmp = out / "folds.json.tmp"
-    tmp.write_text(json.dumps({"corpus": args.corpus.name, "group_by": args.group_by, "seed": args.seed,
-                               "folds": fold_ids}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(out / "folds.json")
+    write_atomic(out / "folds.json", json.dumps({"corpus": args.corpus.name, "group_by": args.group_by,
+                                                 "seed": args.seed, "folds": fold_ids}, ensure_ascii=False, indent=1) + "\n")
     print(f"folds: {', '.join(str(len(f)) for f in fold_ids)} records", file=sys.stderr)
     return 0
 

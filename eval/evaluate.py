@@ -9,7 +9,6 @@ default (conlleval-style) mode. Writes to DIR (default: beside the model, MODEL_
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
