@@ -65,3 +65,25 @@ def tiny_bert(tmp_path_factory) -> Path:
                         intermediate_size=64, max_position_embeddings=128)
     BertModel(config).save_pretrained(folder)
     return folder
+
+
+def tiny_args(tiny_bert, corpus_dir, out, **extra) -> list[str]:
+    """Command-line overrides that point a config at the tiny BERT and the small corpus."""
+    args = {"run_name": "tiny", "output_dir": str(out), "model.name_or_path": str(tiny_bert),
+            "model.normalization": "arabert_v02", "model.max_length": 16, "model.stride": 4,
+            "data.train": str(corpus_dir / "train.jsonl"), "data.dev": str(corpus_dir / "dev.jsonl"),
+            "data.test": str(corpus_dir / "test.jsonl"), "train.lr": "5e-3", "train.epochs": "12",
+            "train.batch_size": "2", "train.patience": "0", **extra}
+    return [x for k, v in args.items() for x in (f"--{k}", str(v))]
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_bert, corpus_dir, tmp_path_factory):
+    """configs/arabert.yaml pointed at a local BERT folder, as a user with a local AraBERT copy would."""
+    from arabic_ner.config import load_config
+    from arabic_ner.training import train
+
+    out = tmp_path_factory.mktemp("runs")
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "arabert.yaml",
+                         tiny_args(tiny_bert, corpus_dir, out))
+    return config, train(config)

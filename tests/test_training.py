@@ -12,26 +12,9 @@ import pytest
 from arabic_ner.config import load_config
 from arabic_ner.errors import UserError
 from arabic_ner.training import train
+from conftest import tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def tiny_args(tiny_bert, corpus_dir, out, **extra):
-    args = {"run_name": "tiny", "output_dir": str(out), "model.name_or_path": str(tiny_bert),
-            "model.normalization": "arabert_v02", "model.max_length": 16, "model.stride": 4,
-            "data.train": str(corpus_dir / "train.jsonl"), "data.dev": str(corpus_dir / "dev.jsonl"),
-            "data.test": str(corpus_dir / "test.jsonl"), "train.lr": "5e-3", "train.epochs": "12",
-            "train.batch_size": "2", "train.patience": "0", **extra}
-    return [x for k, v in args.items() for x in (f"--{k}", str(v))]
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_bert, corpus_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs")
-    # configs/arabert.yaml pointed at a local BERT folder, as a user with a local AraBERT copy would
-    config = load_config(ROOT / "configs" / "arabert.yaml", tiny_args(tiny_bert, corpus_dir, out))
-    summary = train(config)
-    return config, summary
 
 
 def test_run_folder(trained):

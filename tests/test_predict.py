@@ -1,0 +1,124 @@
+"""Prediction on raw articles: exact offsets on hard text, whole long articles, outputs."""
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from arabic_ner import predictor as predictor_module
+from arabic_ner.predictor import Predictor
+from arabic_ner.words import word_spans
+from conftest import SHARED
+
+ROOT = Path(__file__).resolve().parents[1]
+HARD = ("قُتِلَ تنظيـــم داعش ٥ جنود 😀 في\u200cبغداد. اعلنت القوات الامنية (ISIS) اعتقال عنصرين من داعش!\n\n"
+        "\ufeffوقال جهاز مكافحة الارهاب ان الحشد الشعبي شارك؟ نعم؛ 12 مدنيا")
+
+
+@pytest.fixture(scope="module")
+def predictor(trained):
+    config, _ = trained
+    return Predictor.from_folder(config.run_dir / "best", batch_size=4)
+
+
+def test_offsets_are_exact_on_hard_text(predictor):
+    entities, = predictor.predict([HARD])
+    assert entities
+    for e in entities:
+        assert HARD[e["start"]:e["end"]] == e["text"] and e["text"] == e["text"].strip()
+        assert 0 < e["score"] <= 1
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n  ", "\u200c"])
+def test_empty_articles_have_no_entities(predictor, text):
+    assert predictor.predict([text]) == [[]]
+
+
+def test_long_article_every_word_tagged_and_chunks_agree(predictor, monkeypatch):
+    sentence = "قتلت الشرطة الاتحادية ثلاثة مسلحين من داعش " * 30  # one sentence, far past the window
+    article = (sentence.strip() + ".\n") * 3
+    whole, = predictor.predict([article])
+    tagged_words = set()
+    for s, e in [(e["start"], e["end"]) for e in whole]:
+        tagged_words |= {span for span in word_spans(article) if s <= span[0] and span[1] <= e}
+    assert len(tagged_words) > 90  # the memorised entity words are found all along the article
+    monkeypatch.setattr(predictor_module, "CHUNK_SENTENCES", 1)
+    assert predictor.predict(["", article, "داعش"]) [1] == whole
+
+
+def test_int8_agrees_with_fp32(trained):
+    config, _ = trained
+    fp32 = Predictor.from_folder(config.run_dir / "best").predict([HARD])
+    int8 = Predictor.from_folder(config.run_dir / "best", int8=True).predict([HARD])
+    keys = lambda ents: [(e["start"], e["end"], e["label"]) for e in ents[0]]
+    assert len(set(keys(fp32)) & set(keys(int8))) >= 0.8 * len(keys(fp32))
+
+
+class _Checker(HTMLParser):
+    VOID = {"meta", "br", "img", "link", "input", "hr"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.marks = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.stack.append(tag)
+        if tag == "mark":
+            self.marks.append(dict(attrs)["class"])
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack.pop() == tag, f"unbalanced </{tag}>"
+
+
+def test_cli_outputs(trained, tmp_path):
+    config, _ = trained
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text(HARD, encoding="utf-8")
+    (tmp_path / "docs" / "sub").mkdir()
+    (tmp_path / "docs" / "sub" / "b.txt").write_text("قتل تنظيم داعش خمسة جنود", encoding="utf-8")
+    news = tmp_path / "news.jsonl"
+    news.write_text(json.dumps({"id": "n1", "source": "x", "body": "اعلنت القوات الامنية"}, ensure_ascii=False) + "\n")
+    out = tmp_path / "out.jsonl"
+    result = subprocess.run(
+        [sys.executable, "predict.py", str(config.run_dir / "best"), str(tmp_path / "docs"), str(news), "-",
+         "--text-field", "body", "-o", str(out), "--html", str(tmp_path / "view.html"),
+         "--conll", str(tmp_path / "tags.tsv"), "--labelstudio", str(tmp_path / "ls.json")],
+        cwd=ROOT, input="داعش", capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == [str(tmp_path / "docs" / "a.txt"), str(tmp_path / "docs" / "sub" / "b.txt"),
+                                       "n1", "stdin"]
+    assert rows[2]["source"] == "x" and "body" not in rows[2]
+    texts = [HARD, "قتل تنظيم داعش خمسة جنود", "اعلنت القوات الامنية", "داعش"]
+    for row, text in zip(rows, texts):
+        assert all(text[e["start"]:e["end"]] == e["text"] for e in row["entities"])
+    tasks = json.loads((tmp_path / "ls.json").read_text(encoding="utf-8"))
+    assert tasks[0]["data"]["text"] == HARD and "predictions" in tasks[0]
+    assert (tmp_path / "tags.tsv").read_text(encoding="utf-8").count("\n\n") == 3
+    page = (tmp_path / "view.html").read_text(encoding="utf-8")
+    checker = _Checker()
+    checker.feed(page)
+    assert not checker.stack and checker.marks and 'dir="rtl"' in page
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_cli_errors(trained, tmp_path):
+    config, _ = trained
+    result = subprocess.run([sys.executable, "predict.py", str(tmp_path / "nope"), "x.txt"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "no such model folder" in result.stderr
+    result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), str(tmp_path / "missing.txt")],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "missing.txt: no such file or folder" in result.stderr
+
+
+def test_real_articles_offsets(predictor):
+    path = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path} absent: the real-article run needs ../shared")
+    texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()[:40]]
+    for text, entities in zip(texts, predictor.predict(texts)):
+        assert all(text[e["start"]:e["end"]] == e["text"] for e in entities)
