@@ -114,13 +114,16 @@ def test_ctrl_c_saves_last_and_resume_continues(tiny_bert, corpus_dir, tmp_path)
     args = ["train.py", "configs/quickstart.yaml",
             *tiny_args(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "500", "train.batch_size": "1",
                                                             "data.test": ""})]
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    state = tmp_path / "tiny" / "metrics.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and (not state.exists() or len(state.read_text().splitlines()) < 2):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    log = tmp_path / "train.log"  # a file, not a pipe: a full pipe would block the child's progress bars
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stderr=stderr, text=True)
+        state = tmp_path / "tiny" / "metrics.jsonl"
+        deadline = time.time() + 300
+        while time.time() < deadline and (not state.exists() or len(state.read_text().splitlines()) < 2):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=300)
+    err = log.read_text()
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted: state saved" in err
     import torch
