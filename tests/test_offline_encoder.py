@@ -136,8 +136,12 @@ def test_trimmed_vocabulary_changes_nothing_on_arabic_and_latin(folders):
     batch_f = t_f(SENTENCES + MIXED, padding=True, return_tensors="pt")
     with torch.no_grad():
         assert torch.equal(m_t(**batch_t).last_hidden_state, m_f(**batch_f).last_hidden_state)
-    other = t_t("مرحبا 你好")["input_ids"]
-    assert t_t.unk_token_id in other and t_t.unk_token_id not in t_t(SENTENCES[0])["input_ids"]
+    for other, arabic in [("你好", "مرحبا داعش"), ("Москва:", "قتل جندي"), ("😀", "الحشد الشعبي")]:
+        text = f"{other} {arabic}"  # another script becomes <unk>; the Arabic words segment as before
+        pieces = t_f.tokenize(arabic)
+        assert t_t.tokenize(text)[-len(pieces):] == pieces
+        assert t_t.unk_token_id in t_t(text)["input_ids"]
+    assert t_t.unk_token_id not in t_t(SENTENCES[0])["input_ids"]
 
 
 def test_build_is_cached_and_checked(folders, tmp_path):
