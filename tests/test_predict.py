@@ -122,3 +122,25 @@ def test_real_articles_offsets(predictor):
     texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()[:40]]
     for text, entities in zip(texts, predictor.predict(texts)):
         assert all(text[e["start"]:e["end"]] == e["text"] for e in entities)
+
+
+def test_accelerate_launch_shares_the_work_and_keeps_input_order(trained, tmp_path):
+    config, _ = trained
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    texts = [HARD, "قتل تنظيم داعش خمسة جنود", "", "اعلنت القوات الامنية اعتقال عنصرين من داعش. " * 20]
+    for i, text in enumerate(texts):
+        (docs / f"{i}.txt").write_text(text, encoding="utf-8")
+    single, double = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    args = ["predict.py", str(config.run_dir / "best"), str(docs), "--batch-size", "2"]
+    assert subprocess.run([sys.executable, *args, "-o", str(single)], cwd=ROOT).returncode == 0
+    launcher = Path(sys.executable).with_name("accelerate")
+    result = subprocess.run([str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+                             "--mixed_precision", "no", "--dynamo_backend", "no", *args, "-o", str(double)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    one = [json.loads(line) for line in single.read_text(encoding="utf-8").splitlines()]
+    two = [json.loads(line) for line in double.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in two] == [str(docs / f"{i}.txt") for i in range(4)]
+    strip = lambda rows: [[(e["start"], e["end"], e["label"]) for e in r["entities"]] for r in rows]
+    assert strip(two) == strip(one)
