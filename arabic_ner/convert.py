@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from arabic_ner.corpus import CorpusError, check_record, read_jsonl, write_jsonl
+from arabic_ner.corpus import CorpusError, check_record, read_jsonl, read_text, write_jsonl
 from arabic_ner.encoding import word_tags
 from arabic_ner.errors import run_cli
 from arabic_ner.files import write_atomic
@@ -173,15 +173,6 @@ def _json(content: str, where: str):
         raise CorpusError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise CorpusError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-
-
 def _checked(records: list[dict], name: str) -> list[dict]:
     for n, record in enumerate(records, start=1):
         check_record(record, f"{name}: record {n}")
@@ -204,12 +195,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.command == "from-conll":
         repaired: list[str] | None = [] if args.repair else None
-        records = _checked(from_conll(_read(args.input), str(args.input), repaired), str(args.input))
+        records = _checked(from_conll(read_text(args.input), str(args.input), repaired), str(args.input))
         for place in repaired or []:
             print(f"warning: {place}: stray I- tag now starts an entity", file=sys.stderr)
         write_jsonl(args.output, records)
     elif args.command in IMPORTERS:
-        records = _checked(IMPORTERS[args.command](_read(args.input), str(args.input)), str(args.input))
+        records = _checked(IMPORTERS[args.command](read_text(args.input), str(args.input)), str(args.input))
         write_jsonl(args.output, records)
     else:
         records = read_jsonl(args.input)

@@ -31,7 +31,7 @@ def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None) -> 
         return read_jsonl(path, entity_types)
     from arabic_ner.convert import from_conll  # convert builds on this module
 
-    records = from_conll(_read_text(path), str(path), repaired=[])
+    records = from_conll(read_text(path), str(path), repaired=[])
     allowed = set(entity_types) if entity_types is not None else None
     for n, record in enumerate(records, start=1):
         check_record(record, f"{path}: sentence {n}", allowed)
@@ -40,7 +40,8 @@ def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None) -> 
     return records
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """A corpus file as text; a missing file or bytes that are not UTF-8 are a CorpusError naming the line."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -58,7 +59,7 @@ def read_jsonl(path: str | Path, entity_types: Iterable[str] | None = None) -> l
     """Read and check a corpus file; with `entity_types`, a label outside the tag set is an error."""
     path = Path(path)
     allowed = set(entity_types) if entity_types is not None else None
-    content = _read_text(path)
+    content = read_text(path)
     records = []
     for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arabic_ner.config import Config
-from arabic_ner.corpus import CorpusError, check_record
+from arabic_ner.corpus import CorpusError, check_record, read_text
 from arabic_ner.errors import run_cli
 
 CLITICS = "وفبكل"  # one-letter proclitics glued to the next word; the spec keeps them outside spans
@@ -68,12 +68,9 @@ def validate_files(paths: list[Path], entity_types: list[str]) -> tuple[list[Pro
 
 def _records(path: Path, problems: list[Problem]):
     try:
-        content = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        problems.append(Problem(f"{path}: no such file"))
-        return
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(f"{path}: not UTF-8 text (byte {exc.start})"))
+        content = read_text(path)
+    except CorpusError as exc:
+        problems.append(Problem(str(exc)))
         return
     for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():
