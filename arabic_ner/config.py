@@ -43,6 +43,7 @@ class TrainConfig:
     lr: float = 5e-5  # peak learning rate of AdamW
     epochs: int = 10  # upper bound; early stopping may end sooner
     batch_size: int = 16  # windows per step on each process
+    group_by_length: bool = False  # batch windows of similar length (less padding; pays off from a few thousand windows)
     grad_accum: int = 1  # steps accumulated before each optimizer update
     weight_decay: float = 0.01  # AdamW decay; never applied to biases and LayerNorm
     warmup_ratio: float = 0.1  # fraction of updates with linear warmup, then linear decay

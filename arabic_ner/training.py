@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.utils import set_seed
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 from transformers import DataCollatorForTokenClassification, get_linear_schedule_with_warmup
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_corpus
@@ -74,7 +75,9 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     log(f"train: {len(sentences['train'])} sentences, {len(features)} windows; "
         f"dev: {len(sentences['dev'])} sentences; labels: {' '.join(label_set.labels)}")
 
-    loader = DataLoader(features, batch_size=config.train.batch_size, shuffle=True,
+    sampler = (EpochLengthGroupedSampler([len(f["input_ids"]) for f in features], config.train.batch_size,
+                                         config.train.seed) if config.train.group_by_length else RandomSampler(features))
+    loader = DataLoader(features, batch_size=config.train.batch_size, sampler=sampler,
                         collate_fn=DataCollatorForTokenClassification(tokenizer))
     optimizer = _adamw(model, config)
     updates_per_epoch = math.ceil(len(loader) / accelerator.num_processes / config.train.grad_accum)
@@ -166,6 +169,23 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
     bar.close()
     mean = torch.tensor(np.mean(losses) if losses else 0.0, device=accelerator.device)
     return accelerator.reduce(mean, reduction="mean").item()
+
+
+class EpochLengthGroupedSampler(LengthGroupedSampler):
+    """transformers' length-grouped order, drawn afresh each epoch from (seed, epoch).
+
+    Random batches of ANERcorp's windows hold about twice as many subwords as they need, most of
+    them padding; grouped, 1.02 times. The order depends only on seed and epoch (accelerate calls
+    `set_epoch`), so a resumed run replays it exactly.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int):
+        super().__init__(batch_size, lengths=lengths, generator=torch.Generator())
+        self.seed = seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.generator.manual_seed(self.seed + epoch)
 
 
 def _adamw(model, config: Config) -> torch.optim.Optimizer:
