@@ -188,3 +188,16 @@ def test_shipped_article_corpus_is_valid():
     folds = json.loads((folder / "folds.json").read_text())["folds"]
     assert sorted(i for f in folds for i in f) == sorted(r["id"] for r in records)
     assert sum(sum(c.values()) for c in counts.values()) == sum(len(r["entities"]) for r in records)
+
+
+@pytest.mark.parametrize("text, span, warned", [
+    ("هجوم والحشد الشعبي", "والحشد الشعبي", True),  # the conjunction glued to the article
+    ("مقتل والي تلعفر", "والي تلعفر", False),  # governor: the و is the root's
+    ("ذبح والديه", "والديه", False),  # his parents
+])
+def test_clitic_warning_spares_root_letters(tmp_path, text, span, warned):
+    start = text.index(span)
+    path = write(tmp_path / "c.jsonl", [{"id": "1", "text": text,
+                                         "entities": [{"start": start, "end": start + len(span), "label": "CASUALTY"}]}])
+    problems, _ = validate_files([path], TYPES)
+    assert any("starts with the clitic" in str(p) for p in problems) == warned
