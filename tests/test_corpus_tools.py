@@ -201,3 +201,26 @@ def test_clitic_warning_spares_root_letters(tmp_path, text, span, warned):
                                          "entities": [{"start": start, "end": start + len(span), "label": "CASUALTY"}]}])
     problems, _ = validate_files([path], TYPES)
     assert any("starts with the clitic" in str(p) for p in problems) == warned
+
+
+def test_shipped_news_corpus_is_valid_and_split_by_story():
+    folder = ROOT / "data" / "news"
+    splits = {name: read_jsonl(folder / f"{name}.jsonl", TYPES) for name in ("train", "dev", "test")}
+    problems, counts = validate_files([folder / f"{name}.jsonl" for name in splits]
+                                      + [ROOT / "data" / "article" / f"{name}.jsonl" for name in splits], TYPES)
+    assert not [p for p in problems if p.error], problems
+    records = read_jsonl(folder / "news.jsonl", TYPES)
+    assert sorted(r["id"] for part in splits.values() for r in part) == sorted(r["id"] for r in records)
+    stories = [{r["story"] for r in part} for part in splits.values()]
+    assert not (stories[0] & stories[1] or stories[0] & stories[2] or stories[1] & stories[2])
+    assert len(records) >= 600 and len({r["article"] for r in records}) >= 60
+    assert sum(e["label"] == "CASUALTY" for r in records for e in r["entities"]) >= 250
+
+
+def test_news_sentences_are_verbatim_from_saudinewsnet():
+    source = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
+    if not source.exists():
+        pytest.skip(f"{source} absent: checking the news sentences against their articles needs ../shared")
+    articles = {a["id"]: a["text"] for a in map(json.loads, source.read_text(encoding="utf-8").splitlines())}
+    for r in read_jsonl(ROOT / "data" / "news" / "news.jsonl", TYPES):
+        assert r["text"] in articles[r["article"]], r["id"]

@@ -1,0 +1,110 @@
+"""Choose the articles and paragraphs of the news corpus, and cut them into sentences to annotate.
+
+    python data/news/select_sentences.py ../shared/corpora/saudinewsnet/security_articles.jsonl OUT.jsonl
+
+Deterministic: the same input gives the same output. CASUALTY is the rarest type, so most
+articles are those that mention people killed or wounded most often (a count of harm words); a
+seeded random sample of the other articles keeps the real mix of topics and of sentences with no
+entity. From each article the leading paragraphs are taken whole, up to a sentence budget, since
+news leads carry the who-did-what-to-whom; a paragraph is never cut, and articles whose first
+paragraph alone exceeds the budget (text without paragraph breaks) are passed over.
+
+SaudiNewsNet holds the same wire story from several papers, so every record also gets `story`:
+the first article id of its group of near-duplicates (articles whose chosen sentences share
+STORY_OVERLAP of their word 4-grams, joined transitively). Splits keep a story together.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from collections import defaultdict
+from itertools import combinations
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from arabic_ner.sentences import split_sentences  # noqa: E402
+
+HARM = re.compile(r"مقتل|قتل|قتلى|قتيل|إصاب|اصاب|جرح|جريح|مصرع|مصاب|استشهاد|شهيد|شهداء|ضحايا|حتف")
+CASUALTY_RICH = 58  # articles taken by harm-word count, most first
+OTHERS = 17  # articles drawn at random from the rest
+SENTENCE_BUDGET = 10  # leading sentences per article, whole paragraphs only
+MIN_SENTENCES = 5  # leading paragraphs must reach this many sentences
+SEED = 2026
+STORY_OVERLAP = 0.1  # share of the shorter text's word 4-grams found in the other
+
+
+def paragraphs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every non-blank line of `text`: SaudiNewsNet puts one paragraph per line."""
+    spans, pos = [], 0
+    for line in text.split("\n"):
+        if line.strip():
+            spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return spans
+
+
+def lead(article: dict) -> list[dict]:
+    """Sentence records of the article's leading whole paragraphs, within SENTENCE_BUDGET."""
+    text, records = article["text"], []
+    for p, (start, end) in enumerate(paragraphs(text), 1):
+        sentences = [(start + s, start + e) for s, e in split_sentences(text[start:end])]
+        if records and len(records) + len(sentences) > SENTENCE_BUDGET:
+            break
+        if len(sentences) > SENTENCE_BUDGET:
+            return []
+        records += [{"id": f"{article['id']}-p{p:02d}-s{k}", "article": article["id"], "story": "", "paragraph": p,
+                     "text": text[s:e], "entities": []} for k, (s, e) in enumerate(sentences, 1)]
+    return records if len(records) >= MIN_SENTENCES else []
+
+
+def select(articles: list[dict]) -> list[dict]:
+    usable = {a["id"]: lead(a) for a in articles}
+    usable = {k: v for k, v in usable.items() if v}
+    ranked = sorted(usable, key=lambda k: -sum(len(HARM.findall(r["text"])) for r in usable[k]))
+    rich = ranked[:CASUALTY_RICH]
+    others = random.Random(SEED).sample(sorted(set(usable) - set(rich)), OTHERS)
+    return [r for k in sorted(rich + others) for r in usable[k]]
+
+
+def mark_stories(records: list[dict]) -> None:
+    """Set `story` on each record: articles that retell the same wire story share one."""
+    text = defaultdict(list)
+    for r in records:
+        text[r["article"]].append(r["text"])
+    grams = {a: {tuple(w[i:i + 4]) for i in range(len(w) - 3)} for a, w in
+             ((a, " ".join(t).split()) for a, t in text.items())}
+    story = {a: a for a in grams}
+
+    def root(a: str) -> str:
+        while story[a] != a:
+            a = story[a]
+        return a
+
+    for a, b in combinations(sorted(grams), 2):
+        shared = len(grams[a] & grams[b]) / max(1, min(len(grams[a]), len(grams[b])))
+        if shared >= STORY_OVERLAP:
+            story[max(root(a), root(b))] = min(root(a), root(b))
+    for r in records:
+        r["story"] = root(r["article"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("articles", type=Path)
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args()
+    articles = [json.loads(line) for line in args.articles.read_text(encoding="utf-8").splitlines()]
+    records = select(articles)
+    mark_stories(records)
+    with args.out.open("w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    print(f"{len(records)} sentences from {len({r['article'] for r in records})} articles, "
+          f"{len({r['story'] for r in records})} stories -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
