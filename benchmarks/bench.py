@@ -1,0 +1,302 @@
+"""Speed and memory: the project's predict path against transformers' pipeline, and training.
+
+    python benchmarks/bench.py [--model models/news/best] [--articles 40] [--threads 2]
+                               [--device cpu] [--no-training] [--quickstart] [--json OUT.json]
+
+Measures, in one run, with the same threads and inputs, and prints as tables:
+- the machine's fp32 matrix-multiply rate (the roofline);
+- for the trained model (`--model`) and for a model of AraBERT-base's shape (12 layers, hidden 768,
+  64,000-piece vocabulary, random weights, AraBERT v0.2's tokenizer from ../shared when present):
+  words and articles per second of `Predictor` (fp32 and dynamic int8) and of
+  `pipeline("token-classification", aggregation_strategy="first")` at its default batch size and
+  its best of a few, start-up (loading) included and excluded; the fraction of the roofline the
+  fp32 path reaches (2 FLOPs, one multiply-add, per non-embedding parameter per subword);
+  entities found by both paths, and int8's entity agreement with fp32;
+- training on the article corpus for both models: subword tokens per second, seconds per epoch,
+  peak memory; and, with `--quickstart`, the quickstart's train + evaluate + predict wall time.
+Inputs: the first `--articles` real articles of ../shared/corpora/saudinewsnet when present, else
+the project's article repeated (said in the output). Nothing here is a test: it measures and prints.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from arabic_ner.sentences import split_sentences
+
+SHARED = ROOT.parent / "shared"
+NEWS = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
+ARABERT_TOKENIZER = SHARED / "tokenizers" / "arabertv02"
+PIPELINE_BATCHES = (8, 32, 64)  # candidates for the pipeline's best batch size (its default is 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "news" / "best",
+                        help="a trained model folder (default: models/news/best)")
+    parser.add_argument("--articles", type=int, default=40, help="real articles to tag (default: 40)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads (default: all cores)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda adds fp16 and bf16 runs)")
+    parser.add_argument("--no-training", action="store_true", help="skip the training measurements")
+    parser.add_argument("--quickstart", action="store_true", help="also time the quickstart's three commands")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if not (args.model / "arabic_ner.json").exists():
+        sys.exit(f"error: {args.model}: not a trained model folder; train one first "
+                 f"(python train.py configs/news.yaml) or pass --model")
+
+    import torch
+    torch.set_num_threads(args.threads)
+    results: dict = {"machine": machine(args.threads), "roofline_gflops": matmul_gflops(args.device)}
+    texts, source = articles(args.articles)
+    results["inputs"] = {"source": source, "articles": len(texts), "words": sum(len(t.split()) for t in texts)}
+    print(f"# Benchmark\n\n{results['machine']}; roofline (fp32 matmul): {results['roofline_gflops']:.1f} GFLOP/s\n"
+          f"inputs: {len(texts)} articles, {results['inputs']['words']:,} words ({source})\n")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        arabert, tokenizer_note = arabert_shaped(Path(tmp) / "arabert-shaped", args.model)
+        models = {"trained (" + args.model.as_posix() + ")": args.model,
+                  f"AraBERT-base shape, random ({tokenizer_note})": arabert}
+        results["predict"] = {name: predict_speed(folder, texts, args.device, results["roofline_gflops"])
+                              for name, folder in models.items()}
+        print_predict(results["predict"])
+        if not args.no_training:
+            results["training"] = {name: train_speed(folder, Path(tmp) / f"run{i}", args.threads)
+                                   for i, (name, folder) in enumerate(models.items())}
+            print_training(results["training"])
+    if args.quickstart:
+        results["quickstart_seconds"] = quickstart_seconds()
+        print(f"\nquickstart (train + evaluate + predict, environment already installed): "
+              f"{results['quickstart_seconds']:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def machine(threads: int) -> str:
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {threads} threads"
+
+
+def matmul_gflops(device: str, n: int = 1024, seconds: float = 2.0) -> float:
+    """Best sustained fp32 matrix-multiply rate: the ceiling for an encoder's Linear layers."""
+    import torch
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        for _ in range(5):
+            torch.mm(a, b)
+        if device != "cpu":
+            torch.cuda.synchronize()
+        best = max(best, 5 * 2 * n ** 3 / (time.perf_counter() - started) / 1e9)
+    return best
+
+
+def articles(limit: int) -> tuple[list[str], str]:
+    if NEWS.exists():
+        texts = [json.loads(line)["text"] for line in NEWS.read_text(encoding="utf-8").splitlines()[:limit]]
+        return texts, f"the first {len(texts)} articles of {NEWS.relative_to(ROOT.parent)}"
+    article = (ROOT / "data" / "article" / "article.txt").read_text(encoding="utf-8")
+    return [article] * limit, f"{NEWS} absent: data/article/article.txt repeated {limit} times"
+
+
+def arabert_shaped(folder: Path, trained: Path) -> tuple[Path, str]:
+    """A randomly initialised BERT-base (vocabulary 64,000) saved as a trained-model folder."""
+    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+
+    from arabic_ner.model import TextSettings
+    settings = TextSettings.load(trained)
+    if ARABERT_TOKENIZER.exists():
+        tokenizer, note = AutoTokenizer.from_pretrained(str(ARABERT_TOKENIZER)), "AraBERT v0.2 tokenizer"
+        settings.normalization = "arabert_v02"
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(str(trained))
+        note = f"{ARABERT_TOKENIZER} absent: the trained model's tokenizer, 64,000-row embedding"
+    labels = ["O"] + [f"{p}-{t}" for t in settings.entity_types for p in ("B", "I")]
+    config = BertConfig(vocab_size=64000, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                        intermediate_size=3072, max_position_embeddings=512, num_labels=len(labels),
+                        id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    BertForTokenClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    settings.save(folder)
+    return folder, note
+
+
+def predict_speed(folder: Path, texts: list[str], device: str, roofline: float) -> dict:
+    import torch
+
+    from arabic_ner.predictor import Predictor
+    words = sum(len(t.split()) for t in texts)
+    out: dict = {}
+    runs = [("fp32", {})] + ([("int8", {"int8": True})] if device == "cpu" else
+                             [("fp16", {"dtype": torch.float16}), ("bf16", {"dtype": torch.bfloat16})])
+    entities = {}
+    for name, options in runs:
+        started = time.perf_counter()
+        predictor = Predictor.from_folder(folder, device, int8=options.get("int8", False))
+        if "dtype" in options:
+            predictor.model.to(options["dtype"])
+        loaded = time.perf_counter()
+        entities[name] = predictor.predict(texts)
+        done = time.perf_counter()
+        out[name] = rates(words, len(texts), done - loaded, done - started)
+        if name == "fp32":
+            tokens = sum(len(w.input_ids) for w in predictor.encoder.encode(
+                [predictor._sentence(t, s, e) for t in texts for s, e in split_sentences(t)]))
+            flops = 2 * non_embedding_parameters(predictor.model) * tokens
+            out[name]["roofline_fraction"] = flops / (done - loaded) / (roofline * 1e9)
+        del predictor
+    for name, found in entities.items():
+        if name != "fp32":
+            out[name]["agreement_with_fp32"] = agreement(entities["fp32"], found)
+    out.update(pipeline_speed(folder, texts, device, words, entities["fp32"]))
+    return out
+
+
+def pipeline_speed(folder: Path, texts: list[str], device: str, words: int, ours: list[list[dict]]) -> dict:
+    """transformers' pipeline on the same sentences (it has no sentence splitter of its own)."""
+    from transformers import pipeline
+    pieces = [(i, s, t[s:e]) for i, t in enumerate(texts) for s, e in split_sentences(t)]
+    out = {}
+    for batch in (1, *PIPELINE_BATCHES):
+        started = time.perf_counter()
+        tagger = pipeline("token-classification", model=str(folder), aggregation_strategy="first", device=device)
+        loaded = time.perf_counter()
+        found = tagger([p[2] for p in pieces], batch_size=batch)
+        done = time.perf_counter()
+        out[f"pipeline batch {batch}"] = rates(words, len(texts), done - loaded, done - started)
+        if batch == 1:
+            theirs: list[list[dict]] = [[] for _ in texts]
+            for (i, start, sentence), spans in zip(pieces, found):
+                for e in spans:
+                    # The pipeline's words are white-space words: its spans start at the leading
+                    # space (SentencePiece's ▁) and keep punctuation glued to the word, which
+                    # the project's words leave out. Trim both before comparing.
+                    s, t = e["start"], e["end"]
+                    while s < t and (sentence[s].isspace() or _punct(sentence[s])):
+                        s += 1
+                    while t > s and (sentence[t - 1].isspace() or _punct(sentence[t - 1])):
+                        t -= 1
+                    theirs[i].append({"start": start + s, "end": start + t, "label": e["entity_group"]})
+            out["pipeline batch 1"]["agreement_with_fp32"] = agreement(ours, theirs)
+    return out
+
+
+def _punct(char: str) -> bool:
+    return unicodedata.category(char)[0] in "PS"
+
+
+def rates(words: int, articles: int, run: float, total: float) -> dict:
+    return {"seconds": run, "seconds_with_startup": total, "words_per_s": words / run,
+            "words_per_s_with_startup": words / total, "articles_per_s": articles / run}
+
+
+def agreement(a: list[list[dict]], b: list[list[dict]]) -> dict:
+    """Entities (span and label) found by both, and their F1 of agreement."""
+    key = [{(e["start"], e["end"], e["label"]) for e in x} for x in a], [{(e["start"], e["end"], e["label"]) for e in x} for x in b]
+    both = sum(len(x & y) for x, y in zip(*key))
+    na, nb = sum(map(len, key[0])), sum(map(len, key[1]))
+    return {"both": both, "only_first": na - both, "only_second": nb - both,
+            "f1": 2 * both / (na + nb) if na + nb else 1.0}
+
+
+def non_embedding_parameters(model) -> int:
+    import torch
+    embeddings = {id(p) for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
+    total = 0
+    for p in model.parameters():
+        if id(p) not in embeddings:
+            total += p.numel()
+    # A quantized model keeps its Linear weights outside `parameters()`: count them from the modules.
+    for m in model.modules():
+        if type(m).__name__ == "Linear" and hasattr(m, "weight") and callable(m.weight):
+            total += m.weight().numel()
+    return total
+
+
+def train_speed(model: Path, run_dir: Path, threads: int) -> dict:
+    """Two epochs of the quickstart config on the article corpus, in a child process."""
+    from arabic_ner.config import load_config
+    from arabic_ner.corpus import read_corpus
+    from arabic_ner.encoding import WindowEncoder, to_sentence
+    from arabic_ner.model import TextSettings, load_tokenizer
+    settings = TextSettings.load(model)
+    args = ["--model.name_or_path", str(model), "--model.normalization", settings.normalization,
+            "--output_dir", str(run_dir.parent), "--run_name", run_dir.name, "--train.epochs", "2",
+            "--train.threads", str(threads), "--data.test", ""]
+    config = load_config(ROOT / "configs" / "quickstart.yaml", args)
+    encoder = WindowEncoder(load_tokenizer(str(model)), config.model.max_length, config.model.stride)
+    records = read_corpus(config.data.train, config.entity_types)
+    tokens = sum(len(w.input_ids) for w in encoder.encode([to_sentence(r, settings.normalization) for r in records]))
+    log = run_dir.parent / f"{run_dir.name}.log"  # a file, not a pipe: a full pipe would stall the child
+    started = time.perf_counter()
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, "train.py", "configs/quickstart.yaml", *args], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(proc.pid, 0)  # the child's own peak memory, not the benchmark's
+    wall = time.perf_counter() - started
+    if status != 0:
+        sys.exit(f"error: training {model} failed:\n{log.read_text()[-2000:]}")
+    epochs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    epoch = epochs[-1]["seconds"]  # the second epoch: no first-step warm-up; dev scoring included
+    return {"train_tokens": tokens, "seconds_per_epoch": epoch, "tokens_per_s": tokens / epoch,
+            "peak_memory_gb": usage.ru_maxrss / 1024 ** 2, "wall_seconds": wall}
+
+
+def quickstart_seconds() -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "quickstart"
+        steps = [["train.py", "configs/quickstart.yaml", "--output_dir", tmp],
+                 ["eval/evaluate.py", str(run / "best"), "data/article/test.jsonl", "--out", str(run / "eval")],
+                 ["predict.py", str(run / "best"), "data/sample/sample.txt", "-o", str(run / "sample.jsonl")]]
+        started = time.perf_counter()
+        for step in steps:
+            subprocess.run([sys.executable, *step], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        return time.perf_counter() - started
+
+
+def print_predict(results: dict) -> None:
+    for model, runs in results.items():
+        base = runs["pipeline batch 1"]
+        print(f"\n## Predict: {model}\n")
+        print("| path | words/s | articles/s | words/s with start-up | × pipeline default (with start-up) "
+              "| roofline | entity agreement with fp32 |")
+        print("|---|---|---|---|---|---|---|")
+        for name, r in runs.items():
+            agree = r.get("agreement_with_fp32")
+            agree_text = (f"{100 * agree['f1']:.1f}% ({agree['both']} both, {agree['only_first']} fp32 only, "
+                          f"{agree['only_second']} {name.split()[0]} only)") if agree else ""
+            roof = f"{100 * r['roofline_fraction']:.0f}%" if "roofline_fraction" in r else ""
+            print(f"| {name} | {r['words_per_s']:,.0f} | {r['articles_per_s']:.2f} | {r['words_per_s_with_startup']:,.0f} "
+                  f"| {r['words_per_s'] / base['words_per_s']:.2f} ({r['words_per_s_with_startup'] / base['words_per_s_with_startup']:.2f}) "
+                  f"| {roof} | {agree_text} |")
+
+
+def print_training(results: dict) -> None:
+    print("\n## Training (configs/quickstart.yaml, article train split, 2 epochs)\n")
+    print("| model | subword tokens/s | s/epoch (with dev scoring) | peak memory |")
+    print("|---|---|---|---|")
+    for model, r in results.items():
+        print(f"| {model} | {r['tokens_per_s']:,.0f} | {r['seconds_per_epoch']:.1f} | {r['peak_memory_gb']:.2f} GB |")
+
+
+if __name__ == "__main__":
+    main()
