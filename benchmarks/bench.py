@@ -220,15 +220,7 @@ def agreement(a: list[list[dict]], b: list[list[dict]]) -> dict:
 def non_embedding_parameters(model) -> int:
     import torch
     embeddings = {id(p) for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
-    total = 0
-    for p in model.parameters():
-        if id(p) not in embeddings:
-            total += p.numel()
-    # A quantized model keeps its Linear weights outside `parameters()`: count them from the modules.
-    for m in model.modules():
-        if type(m).__name__ == "Linear" and hasattr(m, "weight") and callable(m.weight):
-            total += m.weight().numel()
-    return total
+    return sum(p.numel() for p in model.parameters() if id(p) not in embeddings)
 
 
 def train_speed(model: Path, run_dir: Path, threads: int) -> dict:
