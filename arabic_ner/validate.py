@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from arabic_ner.config import Config
 from arabic_ner.corpus import CorpusError, check_record, read_text
 from arabic_ner.errors import run_cli
+from arabic_ner.words import is_punct
 
 CLITICS = "وفبكل"  # one-letter proclitics glued to the next word; the spec keeps them outside spans
 # Words whose first letters look like a clitic before the article but belong to the root
@@ -90,7 +90,7 @@ def _span_problems(record: dict, where: str) -> list[Problem]:
     for e in record["entities"]:
         surface = text[e["start"]:e["end"]]
         for side, char in (("starts", surface[0]), ("ends", surface[-1])):
-            if char.isspace() or _is_punct(char):
+            if char.isspace() or is_punct(char):
                 problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {side} with "
                                                f"{'white space' if char.isspace() else 'punctuation'}: {surface!r}"))
     return problems
@@ -110,10 +110,6 @@ def _clitic_warnings(loaded: list[tuple[str, dict]]) -> list[Problem]:
                 warnings.append(Problem(f"{where}: span {word!r} ({e['label']}) starts with the clitic "
                                                f"{word[0]!r}, which the spec keeps outside", error=False))
     return warnings
-
-
-def _is_punct(char: str) -> bool:
-    return unicodedata.category(char)[0] in "PS"
 
 
 def main() -> int:

@@ -6,6 +6,7 @@ invisible format characters (zero-width joiners, direction marks, BOM) belong to
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _MARKS = "\u0300-\u036f\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
 _INVISIBLE = "\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff"
@@ -15,3 +16,8 @@ WORD = re.compile(rf"(?:[^\W_]|[{_MARKS}])+|[^\s{_INVISIBLE}{_MARKS}]")
 def word_spans(text: str) -> list[tuple[int, int]]:
     """`(start, end)` of every word of `text`."""
     return [m.span() for m in WORD.finditer(text)]
+
+
+def is_punct(char: str) -> bool:
+    """Punctuation or symbol (Unicode categories P* and S*): never the edge of an entity."""
+    return unicodedata.category(char)[0] in "PS"

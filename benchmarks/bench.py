@@ -27,12 +27,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from arabic_ner.sentences import split_sentences
+from arabic_ner.words import is_punct
 
 SHARED = ROOT.parent / "shared"
 NEWS = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
@@ -190,17 +190,13 @@ def pipeline_speed(folder: Path, texts: list[str], device: str, words: int, ours
                     # space (SentencePiece's ▁) and keep punctuation glued to the word, which
                     # the project's words leave out. Trim both before comparing.
                     s, t = e["start"], e["end"]
-                    while s < t and (sentence[s].isspace() or _punct(sentence[s])):
+                    while s < t and (sentence[s].isspace() or is_punct(sentence[s])):
                         s += 1
-                    while t > s and (sentence[t - 1].isspace() or _punct(sentence[t - 1])):
+                    while t > s and (sentence[t - 1].isspace() or is_punct(sentence[t - 1])):
                         t -= 1
                     theirs[i].append({"start": start + s, "end": start + t, "label": e["entity_group"]})
             out["pipeline batch 1"]["agreement_with_fp32"] = agreement(ours, theirs)
     return out
-
-
-def _punct(char: str) -> bool:
-    return unicodedata.category(char)[0] in "PS"
 
 
 def rates(words: int, articles: int, run: float, total: float) -> dict:
