@@ -5,6 +5,7 @@ from typing import Iterable, Iterator
 
 from arabic_ner.encoding import Sentence, WindowEncoder, entities_from_tags, to_sentence
 from arabic_ner.inference import tag_sentences
+from arabic_ner.int8 import quantize_int8
 from arabic_ner.model import TextSettings, load_trained
 from arabic_ner.sentences import split_sentences
 
@@ -46,8 +47,8 @@ class Predictor:
         i = -1
         for i, text in enumerate(texts):
             done[i] = []
-            for start, end in split_sentences(text):
-                pending.append((i, self._sentence(text, start, end)))
+            for sentence in self.sentences(text):
+                pending.append((i, sentence))
                 if len(pending) >= CHUNK_SENTENCES:
                     self._tag(pending, done)
                     pending = []
@@ -65,19 +66,10 @@ class Predictor:
         for (i, sentence), result in zip(pending, tagged):
             done[i] += entities_from_tags(sentence, result.tags, result.scores)
 
-    def _sentence(self, text: str, start: int, end: int) -> Sentence:
-        """A sentence whose word spans are offsets into the whole `text`."""
-        piece = to_sentence({"id": "", "text": text[start:end]}, self.settings.normalization)
-        return Sentence(piece.id, text, piece.tokens, [(s + start, e + start) for s, e in piece.spans])
+    def sentences(self, text: str) -> Iterator[Sentence]:
+        """The sentences of `text` as the model reads them: words normalized as in training, word
+        spans in offsets into the whole `text`."""
+        for start, end in split_sentences(text):
+            piece = to_sentence({"id": "", "text": text[start:end]}, self.settings.normalization)
+            yield Sentence(piece.id, text, piece.tokens, [(s + start, e + start) for s, e in piece.spans])
 
-
-def quantize_int8(model):
-    """Dynamic int8 quantization of every Linear layer (weights int8, activations quantized on the
-    fly): CPU only, for speed; the embeddings and LayerNorms stay in fp32."""
-    import warnings
-
-    import torch
-
-    with warnings.catch_warnings():  # torch deprecates the quantized tensor API in favour of torchao
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

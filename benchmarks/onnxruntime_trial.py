@@ -1,0 +1,121 @@
+"""ONNX Runtime against PyTorch on the project's predict path: is it worth a dependency?
+
+    pip install onnxruntime onnx onnxscript   # not project dependencies
+    python benchmarks/onnxruntime_trial.py [--model models/news/best] [--articles 40] [--threads 2]
+
+Exports the trained model with `torch.onnx.export` (dynamo), applies ONNX Runtime's BERT graph
+fusions, quantizes a copy with ONNX Runtime's dynamic int8 (per-channel weights), then tags the
+same articles through `Predictor` with each engine in place of the PyTorch model and prints words
+per second and entity agreement with PyTorch fp32. Loading and export are not timed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench import agreement, articles
+
+
+class OrtModel:
+    """The few parts of a transformers model that `inference.window_probs` uses, over an ORT session."""
+
+    training = False
+
+    def __init__(self, path: Path, config, threads: int):
+        import onnxruntime as ort
+        import torch
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.config, self.device = config, torch.device("cpu")
+
+    def eval(self):
+        return self
+
+    def train(self, mode: bool = True):
+        return self
+
+    def __call__(self, input_ids, attention_mask):
+        import torch
+        logits = self.session.run(None, {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()})[0]
+        return type("Output", (), {"logits": torch.from_numpy(logits)})
+
+
+def export(model, folder: Path) -> tuple[Path, Path]:
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    class Logits(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    raw, fused, int8 = folder / "model.onnx", folder / "fused.onnx", folder / "int8.onnx"
+    example = (torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))
+    batch, length = torch.export.Dim("batch"), torch.export.Dim("length", max=512)
+    torch.onnx.export(Logits(model.eval()), example, str(raw), input_names=["input_ids", "attention_mask"],
+                      output_names=["logits"], dynamic_shapes=({0: batch, 1: length}, {0: batch, 1: length}),
+                      dynamo=True, verbose=False)
+    config = model.config
+    optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
+                   hidden_size=config.hidden_size).save_model_to_file(str(fused))
+    quantize_dynamic(str(fused), str(int8), per_channel=True, weight_type=QuantType.QInt8)
+    return fused, int8
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "news" / "best", help="a trained model folder")
+    parser.add_argument("--articles", type=int, default=40, help="real articles to tag (default: 40)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads (default: all cores)")
+    args = parser.parse_args()
+    try:
+        import onnxruntime
+    except ImportError:
+        sys.exit("error: onnxruntime is not installed: pip install onnxruntime onnx onnxscript")
+    if not (args.model / "arabic_ner.json").exists():
+        sys.exit(f"error: {args.model}: not a trained model folder")
+    import torch
+
+    from arabic_ner.predictor import Predictor
+    torch.set_num_threads(args.threads)
+    texts, source = articles(args.articles)
+    words = sum(len(t.split()) for t in texts)
+    print(f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}, {args.threads} threads; "
+          f"{len(texts)} articles, {words:,} words ({source})\n")
+    predictor = Predictor.from_folder(args.model)
+    torch_model = predictor.model
+    predictor.predict(texts[:1])  # warm-up, untimed
+    with tempfile.TemporaryDirectory() as tmp:
+        fused, int8 = export(torch_model, Path(tmp))
+        engines = {"PyTorch fp32": lambda: torch_model,
+                   "PyTorch int8 (--int8)": lambda: Predictor.from_folder(args.model, int8=True).model,
+                   "ONNX Runtime fp32, fused": lambda: OrtModel(fused, torch_model.config, args.threads),
+                   "ONNX Runtime int8 (dynamic, per-channel)": lambda: OrtModel(int8, torch_model.config, args.threads)}
+        print("| engine | words/s | entity agreement with PyTorch fp32 |\n|---|---|---|")
+        reference = None
+        for name, make in engines.items():
+            predictor.model = make()
+            predictor.predict(texts[:1])
+            started = time.perf_counter()
+            found = predictor.predict(texts)
+            seconds = time.perf_counter() - started
+            reference = reference or found
+            a = agreement(reference, found)
+            print(f"| {name} | {words / seconds:,.0f} | {100 * a['f1']:.1f}% ({a['only_first']} only in fp32, "
+                  f"{a['only_second']} only here) |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
