@@ -219,6 +219,8 @@ def pipeline_parity(folder: Path, predictor, sentences: list[tuple[int, object]]
     causes = {"windowed": 0, "bare piece": 0, "other": 0}
     theirs_keys: list[set] = [set() for _ in texts]
     for k, ((text, sentence), spans) in enumerate(zip(sentences, found)):
+        if not sentence.tokens:  # e.g. a line of direction marks: no words, no entities either way
+            continue
         starts = []  # where each word starts in the pipeline's " ".join(words)
         for word in sentence.tokens:
             starts.append(starts[-1] + len(sentence.tokens[len(starts) - 1]) + 1 if starts else 0)

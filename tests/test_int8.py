@@ -20,6 +20,19 @@ def test_close_to_fp32(shape, bias):
     assert relative_error(out, linear(x)) < 0.02
 
 
+def test_small_weight_rows_keep_their_precision():
+    # One scale per output channel: rows 1000x smaller than others keep their own precision
+    # (with one scale for the whole matrix they would round to zero).
+    torch.manual_seed(0)
+    linear = nn.Linear(384, 64)
+    with torch.no_grad():
+        linear.weight *= torch.logspace(-3, 0, 64)[:, None]
+        linear.bias.zero_()
+    x = torch.randn(16, 384)
+    small = slice(0, 8)
+    assert relative_error(Int8Linear(linear)(x)[:, small], linear(x)[:, small]) < 0.02
+
+
 def test_one_loud_token_costs_the_others_nothing():
     # Per-token scales: a token with huge activations in the batch must not coarsen the others'
     # quantization (a single per-batch scale would: their error grows ~1000x here).

@@ -1,12 +1,14 @@
-"""ONNX Runtime against PyTorch on the project's predict path: is it worth a dependency?
+"""The engines we did not choose, against the ones we did, on the project's predict path.
 
-    pip install onnxruntime onnx onnxscript   # not project dependencies
-    python benchmarks/onnxruntime_trial.py [--model models/news/best] [--articles 40] [--threads 2]
+    python benchmarks/engines.py [--model models/news/best] [--articles 40] [--threads 2]
 
-Exports the trained model with `torch.onnx.export` (dynamo), applies ONNX Runtime's BERT graph
-fusions, quantizes a copy with ONNX Runtime's dynamic int8 (per-channel weights), then tags the
-same articles through `Predictor` with each engine in place of the PyTorch model and prints words
-per second and entity agreement with PyTorch fp32. Loading and export are not timed.
+Tags the same articles through `Predictor` with each engine in place of the model and prints
+words per second and entity agreement with PyTorch fp32 (loading, export, quantizing untimed):
+- PyTorch fp32 and `--int8` (arabic_ner/int8.py: per-token activation scales), the defaults;
+- PyTorch's `torch.ao.quantization.quantize_dynamic` (one activation scale per batch);
+- with `pip install onnxruntime onnx onnxscript` (not project dependencies; skipped, and said,
+  without them): the model exported by `torch.onnx.export` (dynamo) with ONNX Runtime's BERT graph
+  fusions, fp32, and a copy quantized by ONNX Runtime's dynamic int8 (per-channel weights).
 """
 from __future__ import annotations
 
@@ -48,6 +50,18 @@ class OrtModel:
         return type("Output", (), {"logits": torch.from_numpy(logits)})
 
 
+def torch_dynamic_int8(folder: Path):
+    import warnings
+
+    import torch
+
+    from arabic_ner.model import load_trained
+    model = load_trained(folder, "cpu")[0]
+    with warnings.catch_warnings():  # torch deprecates this API in favour of torchao
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 def export(model, folder: Path) -> tuple[Path, Path]:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -83,7 +97,7 @@ def main() -> None:
     try:
         import onnxruntime
     except ImportError:
-        sys.exit("error: onnxruntime is not installed: pip install onnxruntime onnx onnxscript")
+        onnxruntime = None
     if not (args.model / "arabic_ner.json").exists():
         sys.exit(f"error: {args.model}: not a trained model folder")
     import torch
@@ -92,17 +106,21 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     texts, source = articles(args.articles)
     words = sum(len(t.split()) for t in texts)
-    print(f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}, {args.threads} threads; "
+    runtime = f"onnxruntime {onnxruntime.__version__}" if onnxruntime else \
+        "onnxruntime not installed (pip install onnxruntime onnx onnxscript): its rows are skipped"
+    print(f"torch {torch.__version__}, {runtime}, {args.threads} threads; "
           f"{len(texts)} articles, {words:,} words ({source})\n")
     predictor = Predictor.from_folder(args.model)
     torch_model = predictor.model
     predictor.predict(texts[:1])  # warm-up, untimed
     with tempfile.TemporaryDirectory() as tmp:
-        fused, int8 = export(torch_model, Path(tmp))
         engines = {"PyTorch fp32": lambda: torch_model,
                    "PyTorch int8 (--int8)": lambda: Predictor.from_folder(args.model, int8=True).model,
-                   "ONNX Runtime fp32, fused": lambda: OrtModel(fused, torch_model.config, args.threads),
-                   "ONNX Runtime int8 (dynamic, per-channel)": lambda: OrtModel(int8, torch_model.config, args.threads)}
+                   "PyTorch quantize_dynamic int8": lambda: torch_dynamic_int8(args.model)}
+        if onnxruntime:
+            fused, int8 = export(torch_model, Path(tmp))
+            engines["ONNX Runtime fp32, fused"] = lambda: OrtModel(fused, torch_model.config, args.threads)
+            engines["ONNX Runtime int8 (dynamic, per-channel)"] = lambda: OrtModel(int8, torch_model.config, args.threads)
         print("| engine | words/s | entity agreement with PyTorch fp32 |\n|---|---|---|")
         reference = None
         for name, make in engines.items():
