@@ -120,6 +120,7 @@ def articles(limit: int) -> tuple[list[str], str]:
 
 def arabert_shaped(folder: Path, trained: Path) -> tuple[Path, str]:
     """A randomly initialised BERT-base (vocabulary 64,000) saved as a trained-model folder."""
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
 
     from arabic_ner.model import TextSettings
@@ -134,6 +135,7 @@ def arabert_shaped(folder: Path, trained: Path) -> tuple[Path, str]:
     config = BertConfig(vocab_size=64000, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                         intermediate_size=3072, max_position_embeddings=512, num_labels=len(labels),
                         id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    torch.manual_seed(0)  # the same random model in every run
     BertForTokenClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     settings.save(folder)
@@ -221,9 +223,10 @@ def pipeline_parity(folder: Path, predictor, sentences: list[tuple[int, object]]
     for k, ((text, sentence), spans) in enumerate(zip(sentences, found)):
         if not sentence.tokens:  # e.g. a line of direction marks: no words, no entities either way
             continue
-        starts = []  # where each word starts in the pipeline's " ".join(words)
+        starts, at = [], 0  # where each word starts in the pipeline's " ".join(words)
         for word in sentence.tokens:
-            starts.append(starts[-1] + len(sentence.tokens[len(starts) - 1]) + 1 if starts else 0)
+            starts.append(at)
+            at += len(word) + 1
         theirs = {(sentence.spans[bisect_right(starts, e["start"]) - 1][0],
                    sentence.spans[bisect_right(starts, e["end"] - 1) - 1][1], e["entity_group"]) for e in spans}
         lo, hi = sentence.spans[0][0], sentence.spans[-1][1]
