@@ -6,6 +6,7 @@ Tags the same articles through `Predictor` with each engine in place of the mode
 words per second and entity agreement with PyTorch fp32 (loading, export, quantizing untimed):
 - PyTorch fp32 and `--int8` (arabic_ner/int8.py: per-token activation scales), the defaults;
 - PyTorch's `torch.ao.quantization.quantize_dynamic` (one activation scale per batch);
+- `torch.compile` (inductor, weights frozen, dynamic shapes), compiled in the untimed warm-up;
 - with `pip install onnxruntime onnx onnxscript` (not project dependencies; skipped, and said,
   without them): the model exported by `torch.onnx.export` (dynamo) with ONNX Runtime's BERT graph
   fusions, fp32, and a copy quantized by ONNX Runtime's dynamic int8 (per-channel weights).
@@ -62,6 +63,15 @@ def torch_dynamic_int8(folder: Path):
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
+def compiled(folder: Path):
+    import torch
+    import torch._inductor.config
+
+    from arabic_ner.model import load_trained
+    torch._inductor.config.freezing = True  # weights as constants: lets inductor pre-pack them
+    return torch.compile(load_trained(folder, "cpu")[0], dynamic=True)
+
+
 def export(model, folder: Path) -> tuple[Path, Path]:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -116,22 +126,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engines = {"PyTorch fp32": lambda: torch_model,
                    "PyTorch int8 (--int8)": lambda: Predictor.from_folder(args.model, int8=True).model,
-                   "PyTorch quantize_dynamic int8": lambda: torch_dynamic_int8(args.model)}
+                   "PyTorch quantize_dynamic int8": lambda: torch_dynamic_int8(args.model),
+                   "PyTorch fp32, torch.compile": lambda: compiled(args.model)}
         if onnxruntime:
             fused, int8 = export(torch_model, Path(tmp))
             engines["ONNX Runtime fp32, fused"] = lambda: OrtModel(fused, torch_model.config, args.threads)
             engines["ONNX Runtime int8 (dynamic, per-channel)"] = lambda: OrtModel(int8, torch_model.config, args.threads)
-        print("| engine | words/s | entity agreement with PyTorch fp32 |\n|---|---|---|")
+        print("| engine | words/s | set-up and first article (s) | entity agreement with PyTorch fp32 |\n|---|---|---|---|")
         reference = None
         for name, make in engines.items():
+            started = time.perf_counter()
             predictor.model = make()
             predictor.predict(texts[:1])
+            setup = time.perf_counter() - started
             started = time.perf_counter()
             found = predictor.predict(texts)
             seconds = time.perf_counter() - started
             reference = reference or found
             a = agreement(reference, found)
-            print(f"| {name} | {words / seconds:,.0f} | {100 * a['f1']:.1f}% ({a['only_first']} only in fp32, "
+            print(f"| {name} | {words / seconds:,.0f} | {setup:.1f} | {100 * a['f1']:.1f}% ({a['only_first']} only in fp32, "
                   f"{a['only_second']} only here) |", flush=True)
 
 
