@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from bisect import bisect_right
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,10 +165,10 @@ def predict_speed(folder: Path, texts: list[str], device: str, roofline: float) 
         out[name] = rates(words, len(texts), done - loaded, done - started)
         if name == "fp32":
             sentences = [(i, s) for i, t in enumerate(texts) for s in predictor.sentences(t)]
-            tokens = sum(len(w.input_ids) for w in predictor.encoder.encode([s for _, s in sentences]))
-            flops = 2 * non_embedding_parameters(predictor.model) * tokens
+            windows = predictor.encoder.encode([s for _, s in sentences])
+            flops = 2 * non_embedding_parameters(predictor.model) * sum(len(w.input_ids) for w in windows)
             out[name]["roofline_fraction"] = flops / (done - loaded) / (roofline * 1e9)
-            out["parity"] = pipeline_parity(folder, predictor, sentences, texts, entities["fp32"], device)
+            out["parity"] = pipeline_parity(folder, predictor, sentences, windows, texts, entities["fp32"], device)
         del predictor
     for name, found in entities.items():
         if name != "fp32":
@@ -191,8 +192,8 @@ def pipeline_speed(folder: Path, texts: list[str], device: str, words: int) -> d
     return out
 
 
-def pipeline_parity(folder: Path, predictor, sentences: list[tuple[int, object]], texts: list[str],
-                    ours: list[list[dict]], device: str) -> dict:
+def pipeline_parity(folder: Path, predictor, sentences: list[tuple[int, object]], windows: list,
+                    texts: list[str], ours: list[list[dict]], device: str) -> dict:
     """Entities of the pipeline against the project's fp32 path, the model reading the same words.
 
     On raw text the pipeline splits words at white space only (punctuation stays glued on) and
@@ -212,9 +213,7 @@ def pipeline_parity(folder: Path, predictor, sentences: list[tuple[int, object]]
     with warnings.catch_warnings():  # "Tokenizer does not support real words", once per subword
         warnings.simplefilter("ignore", UserWarning)
         found = tagger([s.tokens for _, s in sentences], is_split_into_words=True, batch_size=8)
-    windows: dict[int, int] = {}
-    for w in predictor.encoder.encode([s for _, s in sentences]):
-        windows[w.sentence] = windows.get(w.sentence, 0) + 1
+    windows_of = Counter(w.sentence for w in windows)
     tokenizer = predictor.encoder.tokenizer
     pieces = tokenizer([s.tokens for _, s in sentences], is_split_into_words=True, add_special_tokens=False)
     ours_keys = [{(e["start"], e["end"], e["label"]) for e in x} for x in ours]
@@ -240,7 +239,7 @@ def pipeline_parity(folder: Path, predictor, sentences: list[tuple[int, object]]
         first = {span[0]: j for j, span in enumerate(sentence.spans)}
         last = {span[1]: j for j, span in enumerate(sentence.spans)}
         touched = {j + d for a, b, _ in mine ^ theirs for j in range(first[a], last[b] + 1) for d in (-1, 0, 1)}
-        if windows.get(k, 1) > 1:
+        if windows_of[k] > 1:
             causes["windowed"] += 1
         elif bare & touched:
             causes["bare piece"] += 1
