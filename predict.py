@@ -32,6 +32,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when present, else cpu)")
     parser.add_argument("--int8", action="store_true", help="int8 matrix multiplies in the Linear layers, ~2x faster (CPU only)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the model first: ~30 s more start-up, then 10-20%% faster; for long jobs")
     args = parser.parse_args()
     if not args.model_dir.is_dir():
         raise UserError(f"{args.model_dir}: no such model folder")
@@ -51,8 +53,10 @@ def main() -> int:
     device = args.device or (str(state.device) if distributed else ("cuda" if torch.cuda.is_available() else "cpu"))
     if args.int8 and device != "cpu":
         raise UserError("--int8 runs on the CPU only; drop --device or --int8")
+    if args.compile and state.is_main_process:
+        print("compiling the model (about 30 s on 2 CPU cores)", file=sys.stderr)
     predictor = Predictor.from_folder(args.model_dir, device, args.batch_size, args.int8,
-                                      accelerator=state if distributed else None)
+                                      accelerator=state if distributed else None, compile=args.compile)
     texts = [a.pop("_text") for a in articles]
     started = time.time()
     bar = tqdm(total=len(texts), unit="article", disable=not state.is_main_process, file=sys.stderr)

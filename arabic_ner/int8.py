@@ -7,8 +7,14 @@ token with large activations then costs every other token its precision. On the 
 changed 9-16% of the entities found; per-token scales change about 1%, for 8% more time (numbers
 in the README). torchao's int8 config does the same maths but ran 1.5x slower in eager mode here.
 For inference only: the forward pass works in place and has no gradient.
+
+Each layer keeps its fp32 weights too, so that the few windows where int8 may have tipped a
+word's tag (the top two tags closer than `inference.RECHECK_MARGIN`) are re-run in fp32 (`fp32`).
 """
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -26,8 +32,11 @@ class Int8Linear(nn.Module):
         self.register_buffer("weight_scale", scale)
         self.register_buffer("bias", None if linear.bias is None else linear.bias.detach().float())
         self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.linear, self.exact = linear, False  # fp32, used while `exact` (see `fp32`)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.exact:
+            return self.linear(x)
         rows = x.reshape(-1, self.in_features).float()  # scales in fp32 even for half inputs
         # max |x| per token, from amax and amin: faster here than abs().amax() or vector_norm(inf)
         scale = torch.maximum(rows.amax(1, keepdim=True), rows.amin(1, keepdim=True).neg_())
@@ -51,3 +60,20 @@ def quantize_int8(model: nn.Module) -> nn.Module:
             if isinstance(child, nn.Linear):
                 setattr(parent, name, Int8Linear(child))
     return model
+
+
+def int8_layers(model: nn.Module) -> list[Int8Linear]:
+    return [m for m in model.modules() if isinstance(m, Int8Linear)]
+
+
+@contextmanager
+def fp32(model: nn.Module) -> Iterator[nn.Module]:
+    """Inside, every `Int8Linear` of `model` multiplies in fp32 with its original weights."""
+    layers = int8_layers(model)
+    for layer in layers:
+        layer.exact = True
+    try:
+        yield model
+    finally:
+        for layer in layers:
+            layer.exact = False

@@ -1,10 +1,11 @@
 """Entities with exact character offsets in raw articles, from a trained model folder."""
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
+from arabic_ner.compiled import CompiledTagger
 from arabic_ner.encoding import Sentence, WindowEncoder, entities_from_tags, to_sentence
-from arabic_ner.inference import tag_sentences
+from arabic_ner.inference import RECHECK_MARGIN, tag_sentences
 from arabic_ner.int8 import quantize_int8
 from arabic_ner.model import TextSettings, load_trained
 from arabic_ner.sentences import split_sentences
@@ -19,13 +20,17 @@ class Predictor:
         self.model, self.settings = model, settings
         self.encoder = WindowEncoder(tokenizer, settings.max_length, settings.stride)
         self.batch_size, self.accelerator = batch_size, accelerator
+        self.recheck_margin = RECHECK_MARGIN  # int8 only: see inference.tag_sentences
 
     @classmethod
     def from_folder(cls, model_dir, device: str = "cpu", batch_size: int = 32, int8: bool = False,
-                    accelerator=None) -> "Predictor":
+                    accelerator=None, compile: bool = False) -> Predictor:
+        """`int8`: int8 matrix multiplies (CPU only); `compile`: torch.compile first (~30 s)."""
         model, tokenizer, settings = load_trained(model_dir, device)
         if int8:
             model = quantize_int8(model)
+        if compile:
+            model = CompiledTagger(model, freeze=not int8)
         return cls(model, tokenizer, settings, batch_size, accelerator)
 
     def predict(self, texts: list[str]) -> list[list[dict]]:
@@ -62,7 +67,8 @@ class Predictor:
         if not pending:
             return
         sentences = [s for _, s in pending]
-        tagged = tag_sentences(self.model, self.encoder, sentences, self.batch_size, self.accelerator)
+        tagged = tag_sentences(self.model, self.encoder, sentences, self.batch_size, self.accelerator,
+                               recheck_margin=self.recheck_margin)
         for (i, sentence), result in zip(pending, tagged):
             done[i] += entities_from_tags(sentence, result.tags, result.scores)
 

@@ -7,7 +7,8 @@ Measures, in one run, with the same threads and inputs, and prints as tables:
 - the machine's fp32 matrix-multiply rate (the roofline);
 - for the trained model (`--model`) and for a model of AraBERT-base's shape (12 layers, hidden 768,
   64,000-piece vocabulary, random weights, AraBERT v0.2's tokenizer from ../shared when present):
-  words and articles per second of `Predictor` (fp32 and dynamic int8) and of
+  words and articles per second of `Predictor` (fp32 eager and compiled; int8 with and without
+  its fp32 re-check of close calls) and of
   `pipeline("token-classification", aggregation_strategy="first")` at its default batch size and
   its best of a few, start-up (loading) included and excluded; the fraction of the roofline the
   fp32 path reaches (2 FLOPs, one multiply-add, per non-embedding parameter per subword);
@@ -149,16 +150,20 @@ def predict_speed(folder: Path, texts: list[str], device: str, roofline: float) 
     from arabic_ner.predictor import Predictor
     words = sum(len(t.split()) for t in texts)
     out: dict = {}
-    runs = [("fp32", {})] + ([("int8", {"int8": True})] if device == "cpu" else
-                             [("fp16", {"dtype": torch.float16}), ("bf16", {"dtype": torch.bfloat16})])
+    runs = [("fp32", {}), ("fp32 compiled", {"compile": True})]
+    runs += ([("int8", {"int8": True}), ("int8, no fp32 re-check", {"int8": True, "recheck_margin": 0.0})]
+             if device == "cpu" else
+             [("fp16", {"dtype": torch.float16}), ("bf16", {"dtype": torch.bfloat16})])
     # One untimed pass first, so that no timed run pays for the process's first use of the kernels.
     Predictor.from_folder(folder, device).predict(texts[:1])
-    entities = {}
+    entities, flops = {}, 0
     for name, options in runs:
         started = time.perf_counter()
-        predictor = Predictor.from_folder(folder, device, int8=options.get("int8", False))
+        predictor = Predictor.from_folder(folder, device, int8=options.get("int8", False),
+                                          compile=options.get("compile", False))
         if "dtype" in options:
             predictor.model.to(options["dtype"])
+        predictor.recheck_margin = options.get("recheck_margin", predictor.recheck_margin)
         loaded = time.perf_counter()
         entities[name] = predictor.predict(texts)
         done = time.perf_counter()
@@ -167,8 +172,9 @@ def predict_speed(folder: Path, texts: list[str], device: str, roofline: float) 
             sentences = [(i, s) for i, t in enumerate(texts) for s in predictor.sentences(t)]
             windows = predictor.encoder.encode([s for _, s in sentences])
             flops = 2 * non_embedding_parameters(predictor.model) * sum(len(w.input_ids) for w in windows)
-            out[name]["roofline_fraction"] = flops / (done - loaded) / (roofline * 1e9)
             out["parity"] = pipeline_parity(folder, predictor, sentences, windows, texts, entities["fp32"], device)
+        if name.startswith("fp32"):
+            out[name]["roofline_fraction"] = flops / (done - loaded) / (roofline * 1e9)
         del predictor
     for name, found in entities.items():
         if name != "fp32":

@@ -6,7 +6,7 @@ Tags the same articles through `Predictor` with each engine in place of the mode
 words per second and entity agreement with PyTorch fp32 (loading, export, quantizing untimed):
 - PyTorch fp32 and `--int8` (arabic_ner/int8.py: per-token activation scales), the defaults;
 - PyTorch's `torch.ao.quantization.quantize_dynamic` (one activation scale per batch);
-- `torch.compile` (inductor, weights frozen, dynamic shapes), compiled in the untimed warm-up;
+- `torch.compile` (`--compile`: inductor, weights frozen, dynamic shapes), compiled in the set-up;
 - with `pip install onnxruntime onnx onnxscript` (not project dependencies; skipped, and said,
   without them): the model exported by `torch.onnx.export` (dynamo) with ONNX Runtime's BERT graph
   fusions, fp32, and a copy quantized by ONNX Runtime's dynamic int8 (per-channel weights).
@@ -61,15 +61,6 @@ def torch_dynamic_int8(folder: Path):
     with warnings.catch_warnings():  # torch deprecates this API in favour of torchao
         warnings.simplefilter("ignore")
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-
-def compiled(folder: Path):
-    import torch
-    import torch._inductor.config
-
-    from arabic_ner.model import load_trained
-    torch._inductor.config.freezing = True  # weights as constants: lets inductor pre-pack them
-    return torch.compile(load_trained(folder, "cpu")[0], dynamic=True)
 
 
 def export(model, folder: Path) -> tuple[Path, Path]:
@@ -127,7 +118,8 @@ def main() -> None:
         engines = {"PyTorch fp32": lambda: torch_model,
                    "PyTorch int8 (--int8)": lambda: Predictor.from_folder(args.model, int8=True).model,
                    "PyTorch quantize_dynamic int8": lambda: torch_dynamic_int8(args.model),
-                   "PyTorch fp32, torch.compile": lambda: compiled(args.model)}
+                   "PyTorch fp32, torch.compile (--compile)":
+                       lambda: Predictor.from_folder(args.model, compile=True).model}
         if onnxruntime:
             fused, int8 = export(torch_model, Path(tmp))
             engines["ONNX Runtime fp32, fused"] = lambda: OrtModel(fused, torch_model.config, args.threads)

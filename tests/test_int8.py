@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from arabic_ner.int8 import Int8Linear, quantize_int8
+from arabic_ner.int8 import Int8Linear, fp32, quantize_int8
 
 
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -50,6 +50,19 @@ def test_quantize_replaces_every_linear():
     x = torch.randn(5, 8)
     expected = model(x)
     quantize_int8(model)
-    assert not any(isinstance(m, nn.Linear) for m in model.modules())
     assert sum(isinstance(m, Int8Linear) for m in model.modules()) == 2
+    assert not any(isinstance(m, nn.Linear) for m in [model[0], *model[2]])  # the fp32 ones only inside
     assert relative_error(model(x), expected) < 0.05
+
+
+def test_fp32_context_restores_the_exact_model():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 4))
+    x = torch.randn(5, 8)
+    expected = model(x)
+    quantize_int8(model)
+    int8_out = model(x)
+    assert not torch.equal(int8_out, expected)
+    with fp32(model):
+        assert torch.equal(model(x), expected)
+    assert torch.equal(model(x), int8_out)

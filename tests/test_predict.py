@@ -5,9 +5,12 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from arabic_ner import inference
 from arabic_ner import predictor as predictor_module
+from arabic_ner.encoding import Window
 from arabic_ner.predictor import Predictor
 from arabic_ner.words import word_spans
 from conftest import SHARED
@@ -54,6 +57,41 @@ def test_int8_agrees_with_fp32(trained):
     int8 = Predictor.from_folder(config.run_dir / "best", int8=True).predict([HARD])
     keys = lambda ents: [(e["start"], e["end"], e["label"]) for e in ents[0]]
     assert len(set(keys(fp32)) & set(keys(int8))) >= 0.8 * len(keys(fp32))
+
+
+def test_compiled_matches_eager_and_compiles_once(trained):
+    import torch._dynamo
+    config, _ = trained
+    eager = Predictor.from_folder(config.run_dir / "best", batch_size=4)
+    compiled = Predictor.from_folder(config.run_dir / "best", batch_size=4, compile=True)
+    texts = [HARD, "داعش", HARD + " " + HARD]  # batches of 4 windows, of 1, and of new lengths
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        found = [compiled.predict([t]) for t in texts]
+    for ours, reference in zip(found, [eager.predict([t]) for t in texts]):
+        assert [{**e, "score": pytest.approx(e["score"], abs=1e-4)} for e in reference[0]] == ours[0]
+
+
+@pytest.mark.parametrize("margin, same_as_fp32", [(1.01, True), (0.0, False)])
+def test_int8_close_calls_are_rechecked_in_fp32(trained, margin, same_as_fp32):
+    # Every word's top two tags are within 1.01 of each other: every window is re-run in fp32.
+    config, _ = trained
+    fp32 = Predictor.from_folder(config.run_dir / "best").predict([HARD])
+    int8 = Predictor.from_folder(config.run_dir / "best", int8=True)
+    int8.recheck_margin = margin
+    assert (int8.predict([HARD]) == fp32) == same_as_fp32
+
+
+@pytest.mark.parametrize("probs, heads, close", [
+    ([[0.5, 0.45, 0.05]], [True], True),
+    ([[0.5, 0.45, 0.05]], [False], False),  # not a word's first subword: its tag is never read
+    ([[0.9, 0.05, 0.05], [0.6, 0.1, 0.3]], [True, True], False),
+    ([[0.9, 0.05, 0.05], [0.35, 0.3, 0.35]], [True, True], True),
+    ([[0.9, 0.05, 0.05], [0.35, 0.3, 0.35]], [True, False], False),
+])
+def test_close_call(probs, heads, close):
+    window = Window(sentence=0, first=0, input_ids=[0] * len(heads), word_ids=[0] * len(heads), heads=heads,
+                    labels=None)
+    assert inference.close_call(window, np.array(probs)) == close
 
 
 class _Checker(HTMLParser):
