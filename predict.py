@@ -51,6 +51,12 @@ def main() -> int:
     state = PartialState()
     distributed = state.num_processes > 1
     device = args.device or (str(state.device) if distributed else ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise UserError(f"--device {device}: not a device name (cpu, cuda, cuda:1, ...)") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: no CUDA device here (torch {torch.__version__}); use --device cpu")
     if args.int8 and device != "cpu":
         raise UserError("--int8 runs on the CPU only; drop --device or --int8")
     if args.compile and state.is_main_process:

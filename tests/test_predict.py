@@ -151,6 +151,9 @@ def test_cli_errors(trained, tmp_path):
     result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), str(tmp_path / "missing.txt")],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "missing.txt: no such file or folder" in result.stderr
+    result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), "-", "--device", "gpu0"],
+                            cwd=ROOT, capture_output=True, text=True, input="داعش")
+    assert result.returncode == 2 and "--device gpu0: not a device name" in result.stderr
 
 
 def test_real_articles_offsets(predictor):
