@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--html", type=Path, help="also write a self-contained HTML page of the tagged articles")
     parser.add_argument("--text-field", default="text", help="field holding the text in .jsonl inputs (default: text)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when present, else cpu)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when present and not --int8, else cpu)")
     parser.add_argument("--int8", action="store_true", help="int8 matrix multiplies in the Linear layers, ~2x faster (CPU only)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model first: ~30 s more start-up, then 10-20%% faster; for long jobs")
@@ -50,15 +50,20 @@ def main() -> int:
     articles, skipped = read_articles(args.inputs, args.text_field)
     state = PartialState()
     distributed = state.num_processes > 1
-    device = args.device or (str(state.device) if distributed else ("cuda" if torch.cuda.is_available() else "cpu"))
+    if args.device:
+        device = args.device
+    elif args.int8:  # int8 is CPU-only, so it picks the CPU even where a GPU is present
+        device = "cpu"
+    else:
+        device = str(state.device) if distributed else ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         kind = torch.device(device).type
     except RuntimeError:
         raise UserError(f"--device {device}: not a device name (cpu, cuda, cuda:1, ...)") from None
     if kind == "cuda" and not torch.cuda.is_available():
         raise UserError(f"--device {device}: no CUDA device here (torch {torch.__version__}); use --device cpu")
-    if args.int8 and device != "cpu":
-        raise UserError("--int8 runs on the CPU only; drop --device or --int8")
+    if args.int8 and kind != "cpu":
+        raise UserError(f"--int8 runs on the CPU only; --device {device} is not the CPU")
     if args.compile and state.is_main_process:
         print("compiling the model (about 30 s on 2 CPU cores)", file=sys.stderr)
     predictor = Predictor.from_folder(args.model_dir, device, args.batch_size, args.int8,

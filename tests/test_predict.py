@@ -154,6 +154,9 @@ def test_cli_errors(trained, tmp_path):
     result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), "-", "--device", "gpu0"],
                             cwd=ROOT, capture_output=True, text=True, input="داعش")
     assert result.returncode == 2 and "--device gpu0: not a device name" in result.stderr
+    result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), "-", "--int8", "--device", "cpu:0"],
+                            cwd=ROOT, capture_output=True, text=True, input="داعش")
+    assert result.returncode == 0, result.stderr  # cpu:0 is the CPU too
 
 
 def test_real_articles_offsets(predictor):
