@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from arabic_ner.errors import UserError, run_cli
+from arabic_ner.errors import UserError, plural, run_cli
 
 
 def main() -> int:
@@ -40,14 +40,19 @@ def main() -> int:
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
 
+    from arabic_ner.articles import input_files, read_articles
+    from arabic_ner.files import check_output_files
+
+    check_output_files({"-o": args.output, "--conll": args.conll, "--labelstudio": args.labelstudio,
+                        "--html": args.html}, [f for item in args.inputs for f in input_files(item)])
+    articles, skipped = read_articles(args.inputs, args.text_field)
+
     import torch
     from accelerate import PartialState
     from tqdm.auto import tqdm
 
-    from arabic_ner.articles import read_articles
     from arabic_ner.predictor import Predictor
 
-    articles, skipped = read_articles(args.inputs, args.text_field)
     state = PartialState()
     distributed = state.num_processes > 1
     if args.device:
@@ -79,8 +84,8 @@ def main() -> int:
     if state.is_main_process:
         _write_outputs(args, articles, texts, results, predictor.settings.entity_types)
         seconds = time.time() - started
-        print(f"tagged {len(texts)} articles ({sum(len(t.split()) for t in texts)} words) in {seconds:.1f} s, "
-              f"{sum(map(len, results))} entities", file=sys.stderr)
+        print(f"tagged {plural(len(texts), 'article')} ({plural(sum(len(t.split()) for t in texts), 'word')}) "
+              f"in {seconds:.1f} s, {plural(sum(map(len, results)), 'entity', 'entities')}", file=sys.stderr)
         for name, reason in skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
     return 1 if skipped else 0

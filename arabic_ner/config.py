@@ -73,7 +73,18 @@ class ConfigError(UserError):
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML follows YAML 1.1, where `3e-5` is a string; accept it as a float, as people mean."""
+    """PyYAML follows YAML 1.1, where `3e-5` is a string; accept it as a float, as people mean.
+    And PyYAML keeps the last of two equal keys, silently; here that is an error."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 _Loader.add_implicit_resolver(
@@ -102,6 +113,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            raise ConfigError(f"{path}:{line}: not UTF-8 text") from None
         values = parse_yaml(text, str(path)) or {}
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: a config is a mapping of keys to values")

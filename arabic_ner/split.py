@@ -19,15 +19,17 @@ from pathlib import Path
 
 from arabic_ner.corpus import read_jsonl, write_jsonl
 from arabic_ner.errors import UserError, run_cli
-from arabic_ner.files import write_atomic
+from arabic_ner.files import check_output_files, make_output_folder, write_atomic
 
 
-def assign_groups(records: list[dict], group_by: str, targets: list[float], seed: int) -> list[list[str]]:
-    """Group keys per bin, bins filled towards `targets` (fractions summing to 1)."""
+def assign_groups(records: list[dict], group_by: str, targets: list[float], seed: int, where: str = "corpus"
+                  ) -> list[list[str]]:
+    """Group keys per bin, bins filled towards `targets` (fractions summing to 1); `where` names
+    the records' file in errors."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for n, record in enumerate(records, start=1):
         if group_by not in record:
-            raise UserError(f"record {n} (id {record.get('id')}) has no {group_by!r} field to group by")
+            raise UserError(f"{where}: record {n} (id {record.get('id')}) has no {group_by!r} field to group by")
         groups[str(record[group_by])].append(record)
     keys = sorted(groups)
     random.Random(seed).shuffle(keys)
@@ -72,17 +74,21 @@ def main() -> int:
         raise UserError(f"--folds {args.folds}: at least 2")
     records = read_jsonl(args.corpus)
     out = args.out or args.corpus.parent
-    out.mkdir(parents=True, exist_ok=True)
-    group_of = {r["id"]: str(r[args.group_by]) if args.group_by in r else None for r in records}
+    make_output_folder(out, "--out")
+    check_output_files({f"--out ({name})": out / f"{name}.jsonl" for name in ("train", "dev", "test")}, [args.corpus])
+    splits = assign_groups(records, args.group_by, fractions, args.seed, where=str(args.corpus))
+    folds = assign_groups(records, args.group_by, [1 / args.folds] * args.folds, args.seed, where=str(args.corpus))
+    if not all(folds):
+        raise UserError(f"--folds {args.folds}: {args.corpus} has only {sum(map(len, folds))} {args.group_by} groups; "
+                        f"use at most that many folds")
+    group_of = {r["id"]: str(r[args.group_by]) for r in records}
 
-    splits = assign_groups(records, args.group_by, fractions, args.seed)
     for name, keys in zip(("train", "dev", "test"), splits):
         chosen = [r for r in records if group_of[r["id"]] in set(keys)]
         write_jsonl(out / f"{name}.jsonl", chosen)
         counts = Counter(e["label"] for r in chosen for e in r["entities"])
         print(f"{name}: {len(keys)} groups, {len(chosen)} records, "
               + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=sys.stderr)
-    folds = assign_groups(records, args.group_by, [1 / args.folds] * args.folds, args.seed)
     fold_ids = [[r["id"] for r in records if group_of[r["id"]] in set(keys)] for keys in folds]
     write_atomic(out / "folds.json", json.dumps({"corpus": args.corpus.name, "group_by": args.group_by,
                                                  "seed": args.seed, "folds": fold_ids}, ensure_ascii=False, indent=1) + "\n")

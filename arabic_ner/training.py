@@ -31,6 +31,7 @@ from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_corpus
 from arabic_ner.encoding import Sentence, WindowEncoder, entities_from_tags, to_sentence
 from arabic_ner.errors import UserError
+from arabic_ner.files import make_output_folder
 from arabic_ner.inference import tag_sentences
 from arabic_ner.labels import LabelSet
 from arabic_ner.metrics import score_records
@@ -86,8 +87,17 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
     progress = {"epoch": 0, "batch": 0, "best_f1": -1.0, "best_epoch": 0, "bad_epochs": 0}
+    # The random state (dropout) as it was when `progress` last moved, which is what `last/` must
+    # hold for a resume to replay the run exactly; and, on a resume mid-epoch, the state to put
+    # back just before the first batch (after the data loader's own draw for its new iterator).
+    rng = {"at_progress": _rng_state(), "before_batch": None}
     if resume:
-        progress = _load_state(run_dir / "last", accelerator, model, optimizer, scheduler)
+        progress, state = _load_state(run_dir / "last", accelerator, model, optimizer, scheduler)
+        if state is not None and progress["batch"]:
+            rng["before_batch"] = state
+        elif state is not None:
+            _set_rng_state(state)
+        rng["at_progress"] = state or _rng_state()
         log(f"resuming {run_dir} at epoch {progress['epoch'] + 1}, batch {progress['batch']}")
     elif accelerator.is_main_process:
         if run_dir.exists():
@@ -103,12 +113,13 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     try:
         for epoch in range(progress["epoch"], config.train.epochs):
             started = time.time()
-            train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, progress)
+            train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, progress, rng)
             dev = evaluate(accelerator.unwrap_model(model), encoder, splits["dev"], sentences["dev"],
                            config.entity_types, config.train.eval_batch_size, accelerator)
             with _interrupts_deferred():  # the epoch's record, progress and saves land together or not at all
                 improved = dev["f1"] > progress["best_f1"]
                 progress.update(epoch=epoch + 1, batch=0)
+                rng["at_progress"] = _rng_state()
                 if improved:
                     progress.update(best_f1=dev["f1"], best_epoch=epoch + 1, bad_epochs=0)
                 else:
@@ -117,7 +128,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                           "seconds": round(time.time() - started, 2), "dev": dev}
                 log(f"epoch {epoch + 1}: train loss {train_loss:.4f}, dev strict F1 {dev['f1']:.4f}"
                     + (" (best)" if improved else ""))
-                saver.save("last", progress, dev)
+                saver.save("last", progress, dev, rng["at_progress"])
                 if improved:
                     saver.save("best", progress, dev)
                 if accelerator.is_main_process:
@@ -127,7 +138,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                 log(f"early stop: no better dev F1 for {config.train.patience} epochs")
                 break
     except KeyboardInterrupt:
-        saver.save("last", progress, None)
+        saver.save("last", progress, None, rng["at_progress"])
         log(f"interrupted: state saved to {run_dir / 'last'}; continue with --resume")
         raise Interrupted() from None
 
@@ -142,17 +153,25 @@ def evaluate(model, encoder: WindowEncoder, records: list[dict], sentences: list
     return score_records(records, predicted, entity_types)
 
 
-def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Config, epoch: int, progress: dict) -> float:
+def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Config, epoch: int, progress: dict,
+                 rng: dict) -> float:
+    """One epoch (or its rest, after a resume). Ctrl-C is held until the batch under way is done, so
+    that `progress`, the weights and `rng["at_progress"]` always describe the same point."""
     model.train()
     loader.set_epoch(epoch)  # the seeded sampler then gives the same order after a resume
     skip = progress["batch"] if progress["epoch"] == epoch else 0
     batches = accelerator.skip_first_batches(loader, skip) if skip else loader
     bar = tqdm(total=len(loader), initial=skip, desc=f"epoch {epoch + 1}/{config.train.epochs}",
                disable=not accelerator.is_local_main_process, leave=False, file=sys.stderr)
-    losses = []
+    # A resume mid-epoch carries the losses of the batches before the cut, so that the epoch's mean
+    # loss is the one the uninterrupted run reports.
+    losses = list(rng["before_batch"].get("losses", [])) if skip and rng["before_batch"] else []
     done = skip
     for batch in batches:
-        with accelerator.accumulate(model):
+        if rng["before_batch"] is not None:
+            _set_rng_state(rng["before_batch"])
+            rng["before_batch"] = None
+        with _interrupts_deferred(), accelerator.accumulate(model):
             loss = model(**batch).loss
             accelerator.backward(loss)
             if accelerator.sync_gradients:
@@ -160,13 +179,17 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
-        done += 1
-        if accelerator.sync_gradients:  # a resume restarts after the last optimizer update
-            progress.update(epoch=epoch, batch=done)
-        losses.append(loss.item())
+            done += 1
+            losses.append(loss.item())
+            if accelerator.sync_gradients:  # a resume restarts after the last optimizer update
+                progress.update(epoch=epoch, batch=done)
+                rng["at_progress"] = {**_rng_state(), "losses": list(losses)}
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
     bar.close()
+    if rng["before_batch"] is not None:  # resumed after the epoch's last batch: nothing was left to run
+        _set_rng_state(rng["before_batch"])
+        rng["before_batch"] = None
     mean = torch.tensor(np.mean(losses) if losses else 0.0, device=accelerator.device)
     return accelerator.reduce(mean, reduction="mean").item()
 
@@ -209,7 +232,9 @@ class _Saver:
         self.optimizer, self.scheduler = optimizer, scheduler
         self.settings, self.config, self.data = settings, config, data
 
-    def save(self, name: str, progress: dict, dev: dict | None) -> None:
+    def save(self, name: str, progress: dict, dev: dict | None, rng: dict | None = None) -> None:
+        """`rng`: the random state (dropout) to store in `last/`, and the current epoch's losses so far;
+        each process stores its own."""
         acc = self.accelerator
         acc.wait_for_everyone()
         target = self.config.run_dir / name
@@ -225,8 +250,8 @@ class _Saver:
                 torch.save({"progress": progress, "optimizer": self.optimizer.state_dict(),
                             "scheduler": self.scheduler.state_dict()}, tmp / STATE_FILE)
         acc.wait_for_everyone()
-        if name == "last":  # each process keeps its own random state (dropout)
-            torch.save(_rng_state(), tmp / f"rng_{acc.process_index}.pt")
+        if name == "last":
+            torch.save(rng or _rng_state(), tmp / f"rng_{acc.process_index}.pt")
         acc.wait_for_everyone()
         if acc.is_main_process:
             old = target.with_name(name + ".old")
@@ -238,7 +263,8 @@ class _Saver:
         acc.wait_for_everyone()
 
 
-def _load_state(last: Path, accelerator, model, optimizer, scheduler) -> dict:
+def _load_state(last: Path, accelerator, model, optimizer, scheduler) -> tuple[dict, dict | None]:
+    """Restores weights, optimizer and scheduler; returns the progress and this process's random state."""
     state_file = last / STATE_FILE
     if not state_file.exists():
         raise UserError(f"{last}: nothing to resume (no {STATE_FILE}); start without --resume")
@@ -249,9 +275,7 @@ def _load_state(last: Path, accelerator, model, optimizer, scheduler) -> dict:
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     rng = last / f"rng_{accelerator.process_index}.pt"
-    if rng.exists():
-        _set_rng_state(torch.load(rng, weights_only=False))
-    return state["progress"]
+    return state["progress"], torch.load(rng, weights_only=False) if rng.exists() else None
 
 
 @contextlib.contextmanager
@@ -271,13 +295,18 @@ def _interrupts_deferred():
 
 
 def _rng_state() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():  # dropout on a GPU draws from its own generator
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _finish(accelerator, config: Config, encoder, splits, sentences, data, progress, log) -> dict:
@@ -302,6 +331,11 @@ def _finish(accelerator, config: Config, encoder, splits, sentences, data, progr
 
 
 def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    if resume and overwrite:
+        raise UserError("--resume continues a run and --overwrite replaces it: pass one of them")
+    make_output_folder(run_dir.parent, "output_dir")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir}: is a file, not a run folder; change run_name or output_dir")
     if resume and not (run_dir / "last").exists():
         raise UserError(f"{run_dir}: nothing to resume (no last/ folder)")
     if not resume and not overwrite and run_dir.exists() and any(run_dir.iterdir()):

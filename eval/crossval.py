@@ -28,7 +28,7 @@ def crossval(config, corpus: Path, folds: int, seeds: int, group_by: str, keep_m
     from arabic_ner.training import train
 
     records = read_jsonl(corpus, config.entity_types)
-    bins = assign_groups(records, group_by, [1 / folds] * folds, seed=13)
+    bins = assign_groups(records, group_by, [1 / folds] * folds, seed=13, where=str(corpus))
     fold_records = [[r for r in records if str(r[group_by]) in set(keys)] for keys in bins]
     if any(not f for f in fold_records):
         raise UserError(f"{corpus}: too few {group_by} groups for {folds} folds")

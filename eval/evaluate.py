@@ -15,24 +15,31 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
+from arabic_ner.files import make_output_folder  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_dir", type=Path, help="a model folder written by train.py")
-    parser.add_argument("data", type=Path, help="annotated JSONL: {id, text, entities: [{start, end, label}]}")
+    parser.add_argument("data", type=Path, help="annotated JSONL ({id, text, entities: [{start, end, label}]}), "
+                        "or CoNLL (.tsv, .conll, .bio: token<TAB>tag)")
     parser.add_argument("--out", type=Path, help="output folder (default: MODEL_DIR/eval-<data name>)")
-    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the interval (0: none)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: %(default)s)")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the interval, 0 for none (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
     args = parser.parse_args()
     if not args.model_dir.is_dir():
         raise UserError(f"{args.model_dir}: no such model folder")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
+    if args.bootstrap < 0:
+        raise UserError(f"--bootstrap {args.bootstrap}: must be 0 (no interval) or more")
+    out = args.out or args.model_dir / f"eval-{args.data.stem}"
+    make_output_folder(out, "--out")  # before the work, so that a bad path costs nothing
 
     from arabic_ner.evaluation import evaluate_model, write_evaluation
 
     result = evaluate_model(args.model_dir, args.data, args.batch_size, args.bootstrap, args.seed)
-    out = args.out or args.model_dir / f"eval-{args.data.stem}"
     write_evaluation(result, out)
     print(result["report"])
     print(f"wrote metrics.json, report.md, errors.jsonl and errors.md to {out}", file=sys.stderr)

@@ -50,6 +50,7 @@ def test_overrides_beat_the_file(tmp_path):
     ("entity_types: [B-X]", [], "must hold names made of letters, digits and _"),
     ("", ["--model.stride", "100"], "'model.stride' must be >= 0 and below half of model.max_length"),
     ("train: [lr", [], "invalid YAML"),
+    ("train: {lr: 1e-4}\ntrain: {epochs: 2}", [], "c.yaml:2: invalid YAML (key 'train' appears twice"),
     ("", ["--train.lr"], "--train.lr: missing value"),
     ("", ["lr=3"], "unexpected argument 'lr=3'"),
 ])
@@ -58,6 +59,13 @@ def test_errors_name_the_key(tmp_path, text, overrides, message):
         load_config(write(tmp_path, text), overrides)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_non_utf8_config_names_the_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"train:\n  lr: 1e-4\n  # caf\xe9\n")
+    with pytest.raises(ConfigError, match="c.yaml:3: not UTF-8 text"):
+        load_config(path)
 
 
 def test_missing_file(tmp_path):

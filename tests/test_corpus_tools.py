@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from arabic_ner.convert import from_conll, from_doccano, from_labelstudio, to_conll, to_labelstudio
-from arabic_ner.corpus import CorpusError, read_jsonl
+from arabic_ner.corpus import CorpusError, read_corpus, read_jsonl
 from arabic_ner.validate import validate_files
 from conftest import SHARED
 
@@ -85,6 +85,9 @@ def test_bad_conll(content, message):
     ('{"text": "abc", "entities": [{"start": 0, "end": 1, "label": "PER"}]}', "label 'PER' is not in the tag set"),
     ('{"text": "abc", "entities": [{"start": 0, "end": 2, "label": "CASUALTY"}, {"start": 1, "end": 3, "label": "CASUALTY"}]}', "overlap"),
     ('{"text": "abc", ', "c.jsonl:1: not valid JSON"),
+    ('{"text": "ab\\ud800c", "entities": []}', r"c.jsonl:1: 'text' holds a lone surrogate \(U\+D800\) at character 2"),
+    ('{"text": "abc", "entities": [{"start": "x", "end": 2, "label": "CASUALTY"}]}', "whole numbers, got start 'x'"),
+    ('{"text": "abc", "entities": [{"start": true, "end": 2, "label": "CASUALTY"}]}', "whole numbers, got start True"),
 ])
 def test_bad_jsonl(tmp_path, content, message):
     path = tmp_path / "c.jsonl"
@@ -140,6 +143,14 @@ def test_validator_command_exit_status(tmp_path):
     assert result.returncode == 1 and "bad.jsonl:1 (id 1): span [3, 8)" in result.stderr
 
 
+def test_training_reader_accepts_a_stray_inside_tag_with_a_warning(tmp_path, capsys):
+    path = tmp_path / "c.tsv"
+    path.write_text("قتل\tO\nجندي\tI-CASUALTY\n", encoding="utf-8")
+    record, = read_corpus(path, TYPES)
+    assert [e["label"] for e in record["entities"]] == ["CASUALTY"]
+    assert capsys.readouterr().err.startswith(f"warning: {path}: 1 stray I- tag read as starting an entity")
+
+
 def test_converter_command_writes_nothing_on_bad_input(tmp_path):
     src = tmp_path / "in.tsv"
     src.write_text("قتل\tB-CASUALTY\nجندي\tI-X\n", encoding="utf-8")
@@ -148,6 +159,30 @@ def test_converter_command_writes_nothing_on_bad_input(tmp_path):
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--folds", "100"], "--folds 100: {corpus} has only 3 paragraph groups; use at most that many folds"),
+    (["--group-by", "story"], "{corpus}: record 1 (id a) has no 'story' field to group by"),
+    (["--out", "{corpus}"], "--out {corpus}: is a file, not a folder"),
+])
+def test_split_errors(tmp_path, args, message):
+    corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": "نص", "entities": []}
+                                             for i, p in zip("abcd", (1, 1, 2, 3))])
+    args = [a.format(corpus=corpus) for a in args]
+    result = subprocess.run([sys.executable, "-m", "arabic_ner.split", str(corpus), *args], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr == f"error: {message.format(corpus=corpus)}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.jsonl"]  # nothing written
+
+
+def test_converter_refuses_to_write_over_its_input(tmp_path):
+    corpus = write(tmp_path / "c.jsonl", [{"id": "a", "text": "نص", "entities": []}])
+    before = corpus.read_bytes()
+    result = subprocess.run([sys.executable, "-m", "arabic_ner.convert", "to-conll", str(corpus), str(corpus)],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "is also an input" in result.stderr
+    assert corpus.read_bytes() == before
 
 
 def test_split_keeps_groups_together_and_is_deterministic(tmp_path):

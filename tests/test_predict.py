@@ -157,6 +157,13 @@ def test_cli_errors(trained, tmp_path):
     result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), "-", "--int8", "--device", "cpu:0"],
                             cwd=ROOT, capture_output=True, text=True, input="داعش")
     assert result.returncode == 0, result.stderr  # cpu:0 is the CPU too
+    article = tmp_path / "a.txt"
+    article.write_text("داعش", encoding="utf-8")
+    for output, message in ((article, "is also an input"), (tmp_path / "no" / "o.jsonl", "no such folder")):
+        result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), str(article),
+                                 "-o", str(output)], cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert article.read_text(encoding="utf-8") == "داعش"
 
 
 def test_real_articles_offsets(predictor):

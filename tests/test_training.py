@@ -138,6 +138,52 @@ def test_ctrl_c_saves_last_and_resume_continues(tiny_bert, corpus_dir, tmp_path)
     assert len(state.read_text().splitlines()) >= done + 1
 
 
+def test_interrupt_mid_epoch_then_resume_replays_the_run_exactly(tiny_bert, corpus_dir, tmp_path, monkeypatch):
+    """Ctrl-C arrives in the middle of a forward pass (dropout half drawn); the resumed run must end
+    with the very weights and losses of a run never interrupted."""
+    import torch
+    from safetensors.torch import load_file
+
+    import arabic_ner.training as training
+    from arabic_ner.training import Interrupted
+
+    def config(name):
+        return load_config(ROOT / "configs" / "quickstart.yaml", tiny_args(
+            tiny_bert, corpus_dir, tmp_path, run_name=name, **{"train.epochs": "3", "train.batch_size": "1",
+                                                                "data.test": "", "model.dropout": "0.3"}))
+
+    whole = config("whole")
+    train(whole)
+
+    calls = {"n": 0}
+    load_encoder = training.load_encoder
+
+    def interrupting_encoder(*args, **kwargs):
+        model, tokenizer = load_encoder(*args, **kwargs)
+
+        def ctrl_c(module, inputs):
+            calls["n"] += 1
+            if calls["n"] == 10:  # epoch 2, batch 3 (6 training windows, then 1 dev batch, per epoch)
+                signal.raise_signal(signal.SIGINT)
+        model.bert.encoder.layer[0].register_forward_pre_hook(ctrl_c)
+        return model, tokenizer
+
+    cut = config("cut")
+    monkeypatch.setattr(training, "load_encoder", interrupting_encoder)
+    with pytest.raises(Interrupted):
+        train(cut)
+    monkeypatch.setattr(training, "load_encoder", load_encoder)
+    progress = torch.load(cut.run_dir / "last" / "training_state.pt", weights_only=False)["progress"]
+    assert progress["epoch"] == 1 and progress["batch"] > 0  # the cut fell inside an epoch
+    train(cut, resume=True)
+
+    def losses(run):
+        return [json.loads(line)["train_loss"] for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert losses(cut) == losses(whole) and len(losses(whole)) == 3
+    a, b = (load_file(run.run_dir / "last" / "model.safetensors") for run in (whole, cut))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_accelerate_launch_two_processes(tiny_bert, corpus_dir, tmp_path):
     launcher = Path(sys.executable).with_name("accelerate")
     result = subprocess.run([str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
@@ -184,6 +230,32 @@ def test_evaluate_bad_input(trained, tmp_path, content, message):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     import re
     assert re.search(message, result.stderr), result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bootstrap", "-5"], "--bootstrap -5: must be 0 (no interval) or more"),
+    (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
+    (["--out", "{file}"], "--out {file}: is a file, not a folder"),
+])
+def test_evaluate_bad_options(trained, corpus_dir, tmp_path, args, message):
+    config, _ = trained
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    result = run("eval/evaluate.py", str(config.run_dir / "best"), str(corpus_dir / "test.jsonl"),
+                 *[a.format(file=taken) for a in args])
+    assert result.returncode == 2 and result.stderr == f"error: {message.format(file=taken)}\n"
+
+
+def test_run_folder_problems_are_one_line(tiny_bert, corpus_dir, tmp_path):
+    (tmp_path / "file").write_text("x")
+    for extra, message in (({"output_dir": str(tmp_path / "file")}, "output_dir .*/file: is a file, not a folder"),
+                           ({"run_name": "file"}, "file: is a file, not a run folder")):
+        config = load_config(None, tiny_args(tiny_bert, corpus_dir, tmp_path, **extra))
+        with pytest.raises(UserError, match=message):
+            train(config)
+    config = load_config(None, tiny_args(tiny_bert, corpus_dir, tmp_path))
+    with pytest.raises(UserError, match="pass one of them"):
+        train(config, resume=True, overwrite=True)
 
 
 def test_crossval_reports_mean_and_std(tiny_bert, corpus_dir, records, tmp_path):
