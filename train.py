@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 
 from arabic_ner.config import load_config
 from arabic_ner.errors import run_cli
@@ -22,11 +21,10 @@ def main() -> int:
     args, overrides = parser.parse_known_args()
     config = load_config(args.config, overrides)
 
-    from arabic_ner.training import Interrupted, train  # heavy imports after the config is known good
-
-    # A job started in the background by a script inherits SIGINT ignored; `kill -INT` should still
-    # save the run and stop it (the Ctrl-C path), not be dropped half the time.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from arabic_ner.training import (  # heavy imports after the config is known good
+        Interrupted,
+        train,
+    )
 
     try:
         summary = train(config, resume=args.resume, overwrite=args.overwrite)

@@ -2,8 +2,9 @@
 command-line wrapper that makes it so."""
 from __future__ import annotations
 
+import signal
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 
 class UserError(Exception):
@@ -12,6 +13,9 @@ class UserError(Exception):
 
 def run_cli(main: Callable[[], int | None]) -> None:
     """Run a command's `main`, turning a UserError into `error: ...` and exit status 2."""
+    # A job started in the background by a script inherits SIGINT ignored; `kill -INT` should still
+    # stop it the way Ctrl-C does (training saves its state first), not be dropped.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         status = main()
     except UserError as exc:

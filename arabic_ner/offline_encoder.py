@@ -322,7 +322,10 @@ def main() -> int:
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out}: is a file, not a folder")
     started = time.time()
-    folder = build_offline_encoder(args.out, trim=not args.no_trim, archives=args.from_archive)
+    try:
+        folder = build_offline_encoder(args.out, trim=not args.no_trim, archives=args.from_archive)
+    except OSError as exc:  # e.g. a folder that cannot be created or written
+        raise UserError(f"{exc.filename or args.out}: {exc.strerror}") from None
     size = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
     print(f"{folder}: {size:.0f} MiB ({time.time() - started:.1f} s)", file=sys.stderr)
     return 0
