@@ -49,9 +49,9 @@ def main() -> int:
 
     import torch
     from accelerate import PartialState
-    from tqdm.auto import tqdm
 
     from arabic_ner.predictor import Predictor
+    from arabic_ner.progress import progress_bar
 
     state = PartialState()
     distributed = state.num_processes > 1
@@ -75,7 +75,7 @@ def main() -> int:
                                       accelerator=state if distributed else None, compile=args.compile)
     texts = [a.pop("_text") for a in articles]
     started = time.time()
-    bar = tqdm(total=len(texts), unit="article", disable=not state.is_main_process, file=sys.stderr)
+    bar = progress_bar(total=len(texts), unit="article", disable=not state.is_main_process)
     results = []
     for entities in predictor.predict_iter(texts):
         results.append(entities)

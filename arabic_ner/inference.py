@@ -3,16 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sys
-
 import numpy as np
 import torch
 from accelerate.utils import gather_object
-from tqdm.auto import tqdm
 
 from arabic_ner.encoding import Sentence, Window, WindowEncoder, merge_windows
 from arabic_ner.int8 import fp32, int8_layers
 from arabic_ner.labels import repair_iob2
+from arabic_ner.progress import progress_bar
 
 # An int8 model's windows where some word's top two tag probabilities are closer than this are
 # re-run in fp32. On the news model (120 articles) that was 1.2% of the windows, for 4% of the
@@ -43,8 +41,7 @@ def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, acc
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        for batch in tqdm(batches, desc=progress, disable=progress is None, unit="batch", leave=False,
-                          file=sys.stderr):
+        for batch in progress_bar(batches, desc=progress, disable=progress is None, unit="batch", leave=False):
             width = max(len(windows[i].input_ids) for i in batch)
             ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)

@@ -37,6 +37,7 @@ from arabic_ner.labels import LabelSet
 from arabic_ner.metrics import score_records
 from arabic_ner.model import TextSettings, load_encoder, load_trained
 from arabic_ner.model_card import data_summary, write_model_card
+from arabic_ner.progress import progress_bar
 from arabic_ner.offline_encoder import ensure_offline_encoder
 
 STATE_FILE = "training_state.pt"
@@ -161,8 +162,8 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
     loader.set_epoch(epoch)  # the seeded sampler then gives the same order after a resume
     skip = progress["batch"] if progress["epoch"] == epoch else 0
     batches = accelerator.skip_first_batches(loader, skip) if skip else loader
-    bar = tqdm(total=len(loader), initial=skip, desc=f"epoch {epoch + 1}/{config.train.epochs}",
-               disable=not accelerator.is_local_main_process, leave=False, file=sys.stderr)
+    bar = progress_bar(total=len(loader), initial=skip, desc=f"epoch {epoch + 1}/{config.train.epochs}",
+                       disable=not accelerator.is_local_main_process, leave=False)
     # A resume mid-epoch carries the losses of the batches before the cut, so that the epoch's mean
     # loss is the one the uninterrupted run reports.
     losses = list(rng["before_batch"].get("losses", [])) if skip and rng["before_batch"] else []
