@@ -111,6 +111,18 @@ def test_arabert_offline_fails_with_one_clear_line(corpus_dir):
     assert "--model.name_or_path" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_unreachable_hub_fails_at_once_without_retries(monkeypatch, capfd):
+    from arabic_ner.model import load_tokenizer
+
+    for name in ("HF_HUB_OFFLINE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens
+    started = time.time()
+    with pytest.raises(UserError, match="the model hub could not be reached"):
+        load_tokenizer("aubmindlab/bert-base-arabertv02")
+    assert time.time() - started < 10 and "Retrying" not in capfd.readouterr().err
+
+
 def test_ctrl_c_saves_last_and_resume_continues(tiny_bert, corpus_dir, tmp_path):
     args = ["train.py", "configs/quickstart.yaml",
             *tiny_args(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "500", "train.batch_size": "1",
