@@ -6,7 +6,7 @@ Each output line is `{"id": ..., "entities": [{"start", "end", "label", "text", 
 offsets into the article exactly as read (`text == article[start:end]`). Optional outputs: CoNLL
 (word, tag), Label Studio tasks with the entities as predictions to correct, and an HTML page.
 Every output file is written to a temporary name and renamed when complete. Exit status 1 when
-an input was skipped (not UTF-8, binary). Under `accelerate launch` the processes share the batches
+an input was skipped (not UTF-8, binary). Under `accelerate launch` or torchrun the processes share the batches
 and the main process writes the outputs in input order.
 """
 from __future__ import annotations
@@ -49,11 +49,14 @@ def main() -> int:
 
     import torch
     from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
 
     from arabic_ner.predictor import Predictor
     from arabic_ner.progress import progress_bar
 
-    state = PartialState()
+    # As accelerate's Accelerator does (training): without it, processes started by torchrun on a
+    # machine with no GPU would each run alone and tag everything.
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     distributed = state.num_processes > 1
     if args.device:
         device = args.device
@@ -85,7 +88,8 @@ def main() -> int:
         _write_outputs(args, articles, texts, results, predictor.settings.entity_types)
         seconds = time.time() - started
         print(f"tagged {plural(len(texts), 'article')} ({plural(sum(len(t.split()) for t in texts), 'word')}) "
-              f"in {seconds:.1f} s, {plural(sum(map(len, results)), 'entity', 'entities')}", file=sys.stderr)
+              f"in {seconds:.1f} s, {plural(sum(map(len, results)), 'entity', 'entities')}"
+              + (f" on {state.num_processes} processes" if distributed else ""), file=sys.stderr)
         for name, reason in skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
     return 1 if skipped else 0

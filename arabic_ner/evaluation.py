@@ -7,7 +7,7 @@ from pathlib import Path
 from arabic_ner.analysis import analyse, format_errors
 from arabic_ner.corpus import CorpusError, read_corpus
 from arabic_ner.errors import UserError
-from arabic_ner.files import write_atomic
+from arabic_ner.files import make_output_folder, write_atomic
 from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags
 from arabic_ner.model import TextSettings
 from arabic_ner.report import format_report
@@ -38,7 +38,7 @@ def evaluate_model(model_dir: Path, data: Path, batch_size: int = 32, bootstrap:
 
 
 def write_evaluation(result: dict, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    make_output_folder(out, "output folder")
     files = {
         "metrics.json": json.dumps(result["scores"], indent=2, ensure_ascii=False) + "\n",
         "report.md": result["report"] + "\n" + format_errors(result["analysis"]),

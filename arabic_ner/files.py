@@ -36,6 +36,19 @@ def check_output_files(outputs: dict[str, Path | None], inputs: list[Path] = ())
         seen[key] = option
 
 
+def check_output_folder(path: Path, option: str) -> None:
+    """The folder `path` exists or can be created (nothing is created yet: a run that then fails on
+    its input leaves no empty folder behind)."""
+    path = Path(path).absolute()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{option} {path}: is a file, not a folder")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"{option} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise UserError(f"{option} {path}: folder {existing} is not writable")
+
+
 def make_output_folder(path: Path, option: str) -> None:
     """Create the folder `path` (and its parents), or fail with one line naming `option`."""
     path = Path(path)

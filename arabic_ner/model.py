@@ -98,9 +98,10 @@ def load_trained(model_dir: str | Path, device: str = "cpu"):
 def _hub_reachable(name_or_path: str) -> bool:
     """False when `name_or_path` is a hub name and the hub cannot be reached: loading then reads the
     local cache only, at once, instead of five retries (about 30 s of "Retrying in 8s" lines) first."""
-    if os.path.isdir(name_or_path) or os.environ.get("HF_HUB_OFFLINE"):
+    if os.path.isdir(name_or_path) or os.environ.get("HF_HUB_OFFLINE", "").upper() in {"1", "ON", "YES", "TRUE"}:
         return True  # a folder needs no hub; offline mode already skips it
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                                       "all_proxy")):
         return True  # only the proxy knows: let huggingface_hub try
     return _endpoint_answers(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from arabic_ner.errors import UserError, run_cli
-from arabic_ner.files import make_output_folder
+from arabic_ner.files import check_output_folder
 
 DEFAULT_DIR = Path("models/encoders/multilingual-e5-small")
 
@@ -318,9 +318,7 @@ def main() -> int:
     for archive in args.from_archive:
         if not archive.is_file():
             raise UserError(f"--from-archive {archive}: no such file")
-    make_output_folder(args.out.parent, "--out")
-    if args.out.exists() and not args.out.is_dir():
-        raise UserError(f"--out {args.out}: is a file, not a folder")
+    check_output_folder(args.out, "--out")
     started = time.time()
     try:
         folder = build_offline_encoder(args.out, trim=not args.no_trim, archives=args.from_archive)

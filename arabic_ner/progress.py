@@ -14,6 +14,7 @@ LOG_INTERVAL = 30.0  # seconds between redraws when stderr is not a terminal
 
 def progress_bar(iterable=None, **kwargs) -> tqdm:
     """A tqdm bar on stderr (its arguments), redrawn at most every LOG_INTERVAL s into a file."""
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty():  # tqdm's monitor thread also redraws after `maxinterval`
         kwargs.setdefault("mininterval", LOG_INTERVAL)
+        kwargs.setdefault("maxinterval", LOG_INTERVAL)
     return tqdm(iterable, file=sys.stderr, **kwargs)

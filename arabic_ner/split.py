@@ -19,7 +19,7 @@ from pathlib import Path
 
 from arabic_ner.corpus import read_jsonl, write_jsonl
 from arabic_ner.errors import UserError, run_cli
-from arabic_ner.files import check_output_files, make_output_folder, write_atomic
+from arabic_ner.files import check_output_files, check_output_folder, make_output_folder, write_atomic
 
 
 def assign_groups(records: list[dict], group_by: str, targets: list[float], seed: int, where: str = "corpus"
@@ -74,14 +74,17 @@ def main() -> int:
         raise UserError(f"--folds {args.folds}: at least 2")
     records = read_jsonl(args.corpus)
     out = args.out or args.corpus.parent
-    make_output_folder(out, "--out")
-    check_output_files({f"--out ({name})": out / f"{name}.jsonl" for name in ("train", "dev", "test")}, [args.corpus])
+    check_output_folder(out, "--out")
+    if out.is_dir():  # the splits may overwrite files there, but never the corpus itself
+        check_output_files({f"--out ({name})": out / f"{name}.jsonl" for name in ("train", "dev", "test")},
+                           [args.corpus])
     splits = assign_groups(records, args.group_by, fractions, args.seed, where=str(args.corpus))
     folds = assign_groups(records, args.group_by, [1 / args.folds] * args.folds, args.seed, where=str(args.corpus))
     if not all(folds):
         raise UserError(f"--folds {args.folds}: {args.corpus} has only {sum(map(len, folds))} {args.group_by} groups; "
                         f"use at most that many folds")
     group_of = {r["id"]: str(r[args.group_by]) for r in records}
+    make_output_folder(out, "--out")
 
     for name, keys in zip(("train", "dev", "test"), splits):
         chosen = [r for r in records if group_of[r["id"]] in set(keys)]

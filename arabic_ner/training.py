@@ -7,7 +7,6 @@ folder holds `config.yaml` (the resolved config), `metrics.jsonl` (one line per 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import random
@@ -17,6 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import torch
@@ -31,19 +31,19 @@ from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_corpus
 from arabic_ner.encoding import Sentence, WindowEncoder, entities_from_tags, to_sentence
 from arabic_ner.errors import UserError
-from arabic_ner.files import make_output_folder
+from arabic_ner.files import check_output_folder, make_output_folder
 from arabic_ner.inference import tag_sentences
 from arabic_ner.labels import LabelSet
 from arabic_ner.metrics import score_records
 from arabic_ner.model import TextSettings, load_encoder, load_trained
 from arabic_ner.model_card import data_summary, write_model_card
-from arabic_ner.progress import progress_bar
 from arabic_ner.offline_encoder import ensure_offline_encoder
+from arabic_ner.progress import progress_bar
 
 STATE_FILE = "training_state.pt"
 
 
-class Interrupted(Exception):
+class Interrupted(KeyboardInterrupt):
     """Ctrl-C during training, after `last/` was saved."""
 
 
@@ -103,7 +103,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     elif accelerator.is_main_process:
         if run_dir.exists():
             shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True)
+        make_output_folder(run_dir, "output_dir")
         (run_dir / "config.yaml").write_text(dump_yaml(config), encoding="utf-8")
     accelerator.wait_for_everyone()
 
@@ -112,12 +112,13 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     data = data_summary(config, splits)
     saver = _Saver(accelerator, model, tokenizer, optimizer, scheduler, settings, config, data)
     try:
-        for epoch in range(progress["epoch"], config.train.epochs):
-            started = time.time()
-            train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, progress, rng)
-            dev = evaluate(accelerator.unwrap_model(model), encoder, splits["dev"], sentences["dev"],
-                           config.entity_types, config.train.eval_batch_size, accelerator)
-            with _interrupts_deferred():  # the epoch's record, progress and saves land together or not at all
+        with _StopRequests(accelerator) as stop:
+            for epoch in range(progress["epoch"], config.train.epochs):
+                started = time.time()
+                train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, progress,
+                                          rng, stop)
+                dev = evaluate(accelerator.unwrap_model(model), encoder, splits["dev"], sentences["dev"],
+                               config.entity_types, config.train.eval_batch_size, accelerator)
                 improved = dev["f1"] > progress["best_f1"]
                 progress.update(epoch=epoch + 1, batch=0)
                 rng["at_progress"] = _rng_state()
@@ -135,9 +136,11 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                 if accelerator.is_main_process:
                     with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
                         f.write(json.dumps(record) + "\n")
-            if config.train.patience and progress["bad_epochs"] >= config.train.patience:
-                log(f"early stop: no better dev F1 for {config.train.patience} epochs")
-                break
+                if stop.requested():
+                    raise KeyboardInterrupt
+                if config.train.patience and progress["bad_epochs"] >= config.train.patience:
+                    log(f"early stop: no better dev F1 for {config.train.patience} epochs")
+                    break
     except KeyboardInterrupt:
         saver.save("last", progress, None, rng["at_progress"])
         log(f"interrupted: state saved to {run_dir / 'last'}; continue with --resume")
@@ -155,9 +158,9 @@ def evaluate(model, encoder: WindowEncoder, records: list[dict], sentences: list
 
 
 def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Config, epoch: int, progress: dict,
-                 rng: dict) -> float:
-    """One epoch (or its rest, after a resume). Ctrl-C is held until the batch under way is done, so
-    that `progress`, the weights and `rng["at_progress"]` always describe the same point."""
+                 rng: dict, stop: _StopRequests) -> float:
+    """One epoch (or its rest, after a resume). A Ctrl-C stops it between batches, so that `progress`,
+    the weights and `rng["at_progress"]` always describe the same point."""
     model.train()
     loader.set_epoch(epoch)  # the seeded sampler then gives the same order after a resume
     skip = progress["batch"] if progress["epoch"] == epoch else 0
@@ -172,7 +175,7 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
         if rng["before_batch"] is not None:
             _set_rng_state(rng["before_batch"])
             rng["before_batch"] = None
-        with _interrupts_deferred(), accelerator.accumulate(model):
+        with accelerator.accumulate(model):
             loss = model(**batch).loss
             accelerator.backward(loss)
             if accelerator.sync_gradients:
@@ -184,9 +187,13 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
             losses.append(loss.item())
             if accelerator.sync_gradients:  # a resume restarts after the last optimizer update
                 progress.update(epoch=epoch, batch=done)
-                rng["at_progress"] = {**_rng_state(), "losses": list(losses)}
+                # `losses` only grows within an epoch: its length marks the point, without a copy
+                rng["at_progress"] = {**_rng_state(), "losses": losses, "n_losses": len(losses)}
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", refresh=False)  # drawn by update, when it draws
         bar.update(1)
-        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        if stop.requested():
+            bar.close()
+            raise KeyboardInterrupt
     bar.close()
     if rng["before_batch"] is not None:  # resumed after the epoch's last batch: nothing was left to run
         _set_rng_state(rng["before_batch"])
@@ -252,7 +259,10 @@ class _Saver:
                             "scheduler": self.scheduler.state_dict()}, tmp / STATE_FILE)
         acc.wait_for_everyone()
         if name == "last":
-            torch.save(rng or _rng_state(), tmp / f"rng_{acc.process_index}.pt")
+            state = dict(rng or _rng_state())
+            if "n_losses" in state:
+                state["losses"] = state["losses"][: state.pop("n_losses")]
+            torch.save(state, tmp / f"rng_{acc.process_index}.pt")
         acc.wait_for_everyone()
         if acc.is_main_process:
             old = target.with_name(name + ".old")
@@ -279,20 +289,33 @@ def _load_state(last: Path, accelerator, model, optimizer, scheduler) -> tuple[d
     return state["progress"], torch.load(rng, weights_only=False) if rng.exists() else None
 
 
-@contextlib.contextmanager
-def _interrupts_deferred():
-    """Hold Ctrl-C until the block ends, then raise it: bookkeeping is never half done."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
+class _StopRequests:
+    """Ctrl-C during training is noted, not raised where it lands: the loop asks `requested()` between
+    batches and after each epoch's bookkeeping, so a stop never falls between an optimizer step and
+    the record of it, nor halfway through saving. Under `accelerate launch` the processes agree
+    (any one asked, all stop, at the same batch): one process stopping alone would leave the
+    others waiting for it in the next collective call, for ever."""
+
+    def __init__(self, accelerator):
+        self.accelerator, self.caught, self.previous = accelerator, False, None
+
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _note(self, *_) -> None:
+        self.caught = True
+
+    def requested(self) -> bool:
+        if self.accelerator.num_processes == 1:
+            return self.caught
+        flag = torch.tensor([float(self.caught)], device=self.accelerator.device)
+        return self.accelerator.reduce(flag, reduction="sum").item() > 0
 
 
 def _rng_state() -> dict:
@@ -334,9 +357,9 @@ def _finish(accelerator, config: Config, encoder, splits, sentences, data, progr
 def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     if resume and overwrite:
         raise UserError("--resume continues a run and --overwrite replaces it: pass one of them")
-    make_output_folder(run_dir.parent, "output_dir")
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"{run_dir}: is a file, not a run folder; change run_name or output_dir")
+    check_output_folder(run_dir.parent, "output_dir")
     if resume and not (run_dir / "last").exists():
         raise UserError(f"{run_dir}: nothing to resume (no last/ folder)")
     if not resume and not overwrite and run_dir.exists() and any(run_dir.iterdir()):

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
-from arabic_ner.files import make_output_folder  # noqa: E402
+from arabic_ner.files import check_output_folder  # noqa: E402
 
 
 def main() -> int:
@@ -35,7 +35,7 @@ def main() -> int:
     if args.bootstrap < 0:
         raise UserError(f"--bootstrap {args.bootstrap}: must be 0 (no interval) or more")
     out = args.out or args.model_dir / f"eval-{args.data.stem}"
-    make_output_folder(out, "--out")  # before the work, so that a bad path costs nothing
+    check_output_folder(out, "--out")  # before the work, so that a bad path costs nothing
 
     from arabic_ner.evaluation import evaluate_model, write_evaluation
 

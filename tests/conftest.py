@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# Two processes on the CPU, as on GPUs: `accelerate launch --cpu --num_processes 2` would start one
+# process (its CPU launcher without MPI), so torchrun starts them, with ACCELERATE_USE_CPU set.
+TWO_CPU_PROCESSES = [str(Path(sys.executable).with_name("torchrun")), "--standalone", "--nproc_per_node", "2"]
 
 SENTENCES = [
     ("قتل تنظيم داعش خمسة جنود في بغداد", [("تنظيم داعش", "ARMED_GROUP"), ("خمسة جنود", "CASUALTY")]),

@@ -51,6 +51,7 @@ def test_overrides_beat_the_file(tmp_path):
     ("", ["--model.stride", "100"], "'model.stride' must be >= 0 and below half of model.max_length"),
     ("train: [lr", [], "invalid YAML"),
     ("train: {lr: 1e-4}\ntrain: {epochs: 2}", [], "c.yaml:2: invalid YAML (key 'train' appears twice"),
+    ("train: {[lr]: 1}", [], "invalid YAML (found unhashable key)"),
     ("", ["--train.lr"], "--train.lr: missing value"),
     ("", ["lr=3"], "unexpected argument 'lr=3'"),
 ])
@@ -59,6 +60,11 @@ def test_errors_name_the_key(tmp_path, text, overrides, message):
         load_config(write(tmp_path, text), overrides)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_yaml_merge_keys_still_work(tmp_path):
+    config = load_config(write(tmp_path, "train: {<<: {lr: 1e-4, epochs: 3}, epochs: 4}"), [])
+    assert (config.train.lr, config.train.epochs) == (1e-4, 4)
 
 
 def test_non_utf8_config_names_the_line(tmp_path):

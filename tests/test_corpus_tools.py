@@ -165,6 +165,7 @@ def test_converter_command_writes_nothing_on_bad_input(tmp_path):
     (["--folds", "100"], "--folds 100: {corpus} has only 3 paragraph groups; use at most that many folds"),
     (["--group-by", "story"], "{corpus}: record 1 (id a) has no 'story' field to group by"),
     (["--out", "{corpus}"], "--out {corpus}: is a file, not a folder"),
+    (["--out", "{corpus}.d", "--folds", "9"], "--folds 9: {corpus} has only 3 paragraph groups; use at most that many folds"),
 ])
 def test_split_errors(tmp_path, args, message):
     corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": "نص", "entities": []}

@@ -6,7 +6,7 @@ import pytest
 
 from arabic_ner.articles import read_articles
 from arabic_ner.errors import UserError
-from arabic_ner.files import check_output_files, make_output_folder, write_atomic
+from arabic_ner.files import check_output_files, check_output_folder, make_output_folder, write_atomic
 
 
 @pytest.mark.parametrize("outputs, message", [
@@ -39,6 +39,14 @@ def test_output_folder(tmp_path):
         make_output_folder(tmp_path / "f", "--out")
     with pytest.raises(UserError, match="--out .*/f/g: cannot create the folder"):
         make_output_folder(tmp_path / "f" / "g", "--out")
+
+
+def test_output_folder_check_creates_nothing(tmp_path):
+    check_output_folder(tmp_path / "a" / "b", "--out")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(UserError, match=f"--out {tmp_path}/f/g: {tmp_path}/f is a file, not a folder"):
+        check_output_folder(tmp_path / "f" / "g", "--out")
 
 
 def test_write_atomic_failure_is_one_line_and_leaves_nothing(tmp_path):

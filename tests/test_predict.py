@@ -1,5 +1,6 @@
 """Prediction on raw articles: exact offsets on hard text, whole long articles, outputs."""
 import json
+import os
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -13,7 +14,7 @@ from arabic_ner import predictor as predictor_module
 from arabic_ner.encoding import Window
 from arabic_ner.predictor import Predictor
 from arabic_ner.words import word_spans
-from conftest import SHARED
+from conftest import SHARED, TWO_CPU_PROCESSES
 
 ROOT = Path(__file__).resolve().parents[1]
 HARD = ("قُتِلَ تنظيـــم داعش ٥ جنود 😀 في\u200cبغداد. اعلنت القوات الامنية (ISIS) اعتقال عنصرين من داعش!\n\n"
@@ -185,11 +186,10 @@ def test_accelerate_launch_shares_the_work_and_keeps_input_order(trained, tmp_pa
     single, double = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
     args = ["predict.py", str(config.run_dir / "best"), str(docs), "--batch-size", "2"]
     assert subprocess.run([sys.executable, *args, "-o", str(single)], cwd=ROOT).returncode == 0
-    launcher = Path(sys.executable).with_name("accelerate")
-    result = subprocess.run([str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-                             "--mixed_precision", "no", "--dynamo_backend", "no", *args, "-o", str(double)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(TWO_CPU_PROCESSES + [*args, "-o", str(double)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "ACCELERATE_USE_CPU": "true"})
     assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("tagged 4 articles") == 1 and "on 2 processes" in result.stderr
     one = [json.loads(line) for line in single.read_text(encoding="utf-8").splitlines()]
     two = [json.loads(line) for line in double.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in two] == [str(docs / f"{i}.txt") for i in range(4)]

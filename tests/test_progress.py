@@ -9,10 +9,12 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_bars_redraw_rarely_into_a_log_file(monkeypatch):
+def test_bars_redraw_rarely_into_a_log_file_and_live_on_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stderr", io.StringIO())
-    for _ in progress_bar(range(1000), desc="x"):
-        pass
-    assert sys.stderr.getvalue().count("\r") <= 3  # first draw, final draw; not one per item
+    bar = progress_bar(total=10)
+    assert bar.mininterval == bar.maxinterval == LOG_INTERVAL
+    bar.close()
     monkeypatch.setattr(sys, "stderr", _Terminal())
-    assert progress_bar(range(3)).mininterval < LOG_INTERVAL
+    bar = progress_bar(total=10)
+    assert bar.mininterval < 1 and bar.maxinterval < LOG_INTERVAL
+    bar.close()

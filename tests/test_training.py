@@ -13,7 +13,7 @@ import pytest
 from arabic_ner.config import load_config
 from arabic_ner.errors import UserError
 from arabic_ner.training import train
-from conftest import tiny_args
+from conftest import TWO_CPU_PROCESSES, tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,7 +119,7 @@ def test_unreachable_hub_fails_at_once_without_retries(monkeypatch, capfd):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens
     started = time.time()
     with pytest.raises(UserError, match="the model hub could not be reached"):
-        load_tokenizer("aubmindlab/bert-base-arabertv02")
+        load_tokenizer("arabic-ner-tests/no-such-model")  # never in a local cache either
     assert time.time() - started < 10 and "Retrying" not in capfd.readouterr().err
 
 
@@ -196,15 +196,14 @@ def test_interrupt_mid_epoch_then_resume_replays_the_run_exactly(tiny_bert, corp
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_accelerate_launch_two_processes(tiny_bert, corpus_dir, tmp_path):
-    launcher = Path(sys.executable).with_name("accelerate")
-    result = subprocess.run([str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-                             "--mixed_precision", "no", "--dynamo_backend", "no", "train.py",
-                             "configs/quickstart.yaml", *tiny_args(tiny_bert, corpus_dir, tmp_path,
-                                                                   **{"train.epochs": "3",
-                                                                      "train.group_by_length": "true"})],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+def test_two_processes(tiny_bert, corpus_dir, tmp_path):
+    result = subprocess.run(TWO_CPU_PROCESSES + ["train.py", "configs/quickstart.yaml",
+                                                 *tiny_args(tiny_bert, corpus_dir, tmp_path,
+                                                            **{"train.epochs": "3", "train.group_by_length": "true"})],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "ACCELERATE_USE_CPU": "true"})
     assert result.returncode == 0, result.stderr[-3000:]
+    assert {p.name for p in (tmp_path / "tiny" / "last").glob("rng_*.pt")} == {"rng_0.pt", "rng_1.pt"}
     summary = json.loads(result.stdout)
     assert summary["best_epoch"] >= 1 and (tmp_path / "tiny" / "best" / "model.safetensors").exists()
     assert len((tmp_path / "tiny" / "metrics.jsonl").read_text().splitlines()) == 3
