@@ -1,6 +1,7 @@
 """Fine-tune an encoder on a tag set: `python train.py configs/quickstart.yaml [--train.lr 3e-5 ...]`.
 
-Works the same under `accelerate launch [--cpu --num_processes 2] train.py CONFIG`.
+Works the same under `accelerate launch --multi_gpu --num_processes N train.py CONFIG` and, on CPUs,
+`ACCELERATE_USE_CPU=true torchrun --standalone --nproc_per_node N train.py CONFIG`.
 """
 from __future__ import annotations
 
