@@ -1,10 +1,12 @@
 """Entities with exact character offsets in raw articles, from a trained model folder."""
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 
 from arabic_ner.compiled import CompiledTagger
 from arabic_ner.encoding import Sentence, WindowEncoder, entities_from_tags, to_sentence
+from arabic_ner.errors import UserError
 from arabic_ner.inference import RECHECK_MARGIN, tag_sentences
 from arabic_ner.int8 import quantize_int8
 from arabic_ner.model import TextSettings, load_trained
@@ -24,13 +26,21 @@ class Predictor:
 
     @classmethod
     def from_folder(cls, model_dir, device: str = "cpu", batch_size: int = 32, int8: bool = False,
-                    accelerator=None, compile: bool = False) -> Predictor:
-        """`int8`: int8 matrix multiplies (CPU only); `compile`: torch.compile first (~30 s)."""
+                    accelerator=None, compile: bool = False, compile_or_fallback: bool = False) -> Predictor:
+        """`int8`: int8 matrix multiplies (CPU only); `compile`: torch.compile first (~30 s), where a
+        failure (inductor needs a C++ compiler on the CPU) is an error, or with `compile_or_fallback`
+        a warning, and the model runs uncompiled."""
         model, tokenizer, settings = load_trained(model_dir, device)
         if int8:
             model = quantize_int8(model)
         if compile:
-            model = CompiledTagger(model, freeze=not int8)
+            try:
+                model = CompiledTagger(model, freeze=not int8)
+            except Exception as exc:  # whatever inductor raises: the eager model still works
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                if not compile_or_fallback:
+                    raise UserError(f"--compile: torch.compile failed ({reason}); run without --compile") from None
+                print(f"warning: torch.compile failed ({reason}); tagging without it", file=sys.stderr)
         return cls(model, tokenizer, settings, batch_size, accelerator)
 
     def predict(self, texts: list[str]) -> list[list[dict]]:

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from arabic_ner import inference
+from arabic_ner.compiled import worth_compiling
 from arabic_ner import predictor as predictor_module
 from arabic_ner.encoding import Window
+from arabic_ner.errors import UserError
 from arabic_ner.predictor import Predictor
 from arabic_ner.words import word_spans
 from conftest import SHARED, TWO_CPU_PROCESSES
@@ -70,6 +72,33 @@ def test_compiled_matches_eager_and_compiles_once(trained):
         found = [compiled.predict([t]) for t in texts]
     for ours, reference in zip(found, [eager.predict([t]) for t in texts]):
         assert [{**e, "score": pytest.approx(e["score"], abs=1e-4)} for e in reference[0]] == ours[0]
+
+
+@pytest.mark.parametrize("words, device, int8, compile", [
+    (400_000, "cpu", False, True),
+    (399_999, "cpu", False, False),  # the ~30 s of compiling would not be repaid
+    (10**7, "cpu", True, False),  # an int8 model compiled was not faster
+    (10**7, "cuda", False, False),  # not measured on a GPU
+    (10**7, "cpu:0", False, True),
+])
+def test_worth_compiling(words, device, int8, compile):
+    assert worth_compiling(words, device, int8) == compile
+
+
+@pytest.mark.parametrize("fallback", [True, False])
+def test_compile_failure_falls_back_or_is_one_line(trained, monkeypatch, capsys, fallback):
+    def broken(*args, **kwargs):
+        raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nmore detail")
+    monkeypatch.setattr(predictor_module, "CompiledTagger", broken)
+    config, _ = trained
+    if fallback:
+        predictor = Predictor.from_folder(config.run_dir / "best", compile=True, compile_or_fallback=True)
+        assert predictor.predict(["داعش"]) is not None
+        assert capsys.readouterr().err == ("warning: torch.compile failed (InvalidCxxCompiler: No working C++ "
+                                           "compiler found); tagging without it\n")
+    else:
+        with pytest.raises(UserError, match=r"^--compile: torch.compile failed \(InvalidCxxCompiler: No working"):
+            Predictor.from_folder(config.run_dir / "best", compile=True)
 
 
 @pytest.mark.parametrize("margin, same_as_fp32", [(1.01, True), (0.0, False)])
