@@ -118,7 +118,8 @@ def unicode_problem(text: str) -> str | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        return f"holds a lone surrogate (U+{ord(text[exc.start]):04X}) at character {exc.start}, which is not valid Unicode"
+        code = ord(text[exc.start])
+        return f"holds a lone surrogate (U+{code:04X}) at character {exc.start}, which is not valid Unicode"
     return None
 
 
