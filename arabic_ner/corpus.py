@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Callable, Iterable
 
 from arabic_ner.errors import UserError, plural
 from arabic_ner.files import write_atomic
@@ -21,11 +21,12 @@ class CorpusError(UserError):
 CONLL_SUFFIXES = (".tsv", ".conll", ".bio")
 
 
-def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None) -> list[dict]:
+def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None,
+                warn: Callable[[str], None] | None = None) -> list[dict]:
     """A corpus file: JSONL, or CoNLL (`token<TAB>tag`, ANERcorp's format) by its suffix.
 
     CoNLL tokens are joined by single spaces into each record's text; a stray `I-X` there
-    starts an entity, as conlleval reads it.
+    starts an entity, as conlleval reads it, and `warn` (default: print to stderr) says so.
     """
     path = Path(path)
     if path.suffix not in CONLL_SUFFIXES:
@@ -35,15 +36,19 @@ def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None) -> 
     repaired: list[str] = []
     records = from_conll(read_text(path), str(path), repaired)
     if repaired:  # accepted, as conlleval accepts them, but not silently: they may be annotation slips
-        print(f"warning: {path}: {plural(len(repaired), 'stray I- tag')} read as starting an entity "
-              f"(first: {repaired[0]}); "
-              f"`python -m arabic_ner.convert from-conll {path} OUT.jsonl` lists them all", file=sys.stderr)
+        (warn or _to_stderr)(f"warning: {path}: {plural(len(repaired), 'stray I- tag')} read as starting an "
+                             f"entity (first: {repaired[0]}); `python -m arabic_ner.convert from-conll {path} "
+                             f"OUT.jsonl` lists them all")
     allowed = set(entity_types) if entity_types is not None else None
     for n, record in enumerate(records, start=1):
         check_record(record, f"{path}: sentence {n}", allowed)
     if not records:
         raise CorpusError(f"{path}: no records")
     return records
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def read_text(path: Path) -> str:

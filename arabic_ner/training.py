@@ -60,7 +60,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     set_seed(config.train.seed)
 
     label_set = LabelSet(tuple(config.entity_types))
-    splits = {name: read_corpus(path, config.entity_types) for name, path in
+    splits = {name: read_corpus(path, config.entity_types, warn=log) for name, path in
               (("train", config.data.train), ("dev", config.data.dev), ("test", config.data.test)) if path}
     sentences = {name: [to_sentence(r, config.model.normalization) for r in records]
                  for name, records in splits.items()}
