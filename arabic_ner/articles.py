@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from arabic_ner.corpus import unicode_problem
+from arabic_ner.corpus import numbered_lines, unicode_problem
 from arabic_ner.errors import UserError
 
 
@@ -64,7 +64,7 @@ def _decode(data: bytes, name: str, skipped: list) -> str | None:
 
 def _jsonl_articles(path: Path, content: str, text_field: str) -> list[dict]:
     articles = []
-    for number, line in enumerate(content.splitlines(), start=1):
+    for number, line in numbered_lines(content):
         if not line.strip():
             continue
         try:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from arabic_ner.corpus import CorpusError, check_record, read_jsonl, read_text, write_jsonl
+from arabic_ner.corpus import CorpusError, check_record, numbered_lines, read_jsonl, read_text, write_jsonl
 from arabic_ner.encoding import word_tags
 from arabic_ner.errors import run_cli
 from arabic_ner.files import check_output_files, write_atomic
@@ -58,7 +58,7 @@ def from_conll(content: str, name: str, repaired: list[str] | None = None) -> li
             tokens.clear()
             tags.clear()
 
-    for number, line in enumerate(content.splitlines(), start=1):
+    for number, line in numbered_lines(content):
         if not line.strip():
             flush()
             continue
@@ -145,7 +145,7 @@ def to_labelstudio(records: list[dict], kind: str = "predictions", model_version
 
 def from_doccano(content: str, name: str) -> list[dict]:
     records = []
-    for number, line in enumerate(content.splitlines(), start=1):
+    for number, line in numbered_lines(content):
         if not line.strip():
             continue
         row = _json(line, f"{name}:{number}")

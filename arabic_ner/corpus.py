@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from arabic_ner.errors import UserError, plural
 from arabic_ner.files import write_atomic
@@ -51,6 +51,14 @@ def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def numbered_lines(content: str) -> Iterator[tuple[int, str]]:
+    """`(line number, line)` of a JSONL or CoNLL file, split at line feeds only: `str.splitlines`
+    also splits at U+2028, U+2029 and U+0085, which `json.dumps(..., ensure_ascii=False)` leaves
+    unescaped inside strings, and so cut valid records in two."""
+    for number, line in enumerate(content.split("\n"), start=1):
+        yield number, line.removesuffix("\r")
+
+
 def read_text(path: Path) -> str:
     """A corpus file as text; a missing file or bytes that are not UTF-8 are a CorpusError naming the line."""
     try:
@@ -72,7 +80,7 @@ def read_jsonl(path: str | Path, entity_types: Iterable[str] | None = None) -> l
     allowed = set(entity_types) if entity_types is not None else None
     content = read_text(path)
     records = []
-    for number, line in enumerate(content.splitlines(), start=1):
+    for number, line in numbered_lines(content):
         if not line.strip():
             continue
         where = f"{path}:{number}"

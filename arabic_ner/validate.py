@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arabic_ner.config import Config
-from arabic_ner.corpus import CorpusError, check_record, read_text
+from arabic_ner.corpus import CorpusError, check_record, numbered_lines, read_text
 from arabic_ner.errors import run_cli
 from arabic_ner.words import is_punct
 
@@ -75,7 +75,7 @@ def _records(path: Path, problems: list[Problem]):
     except CorpusError as exc:
         problems.append(Problem(str(exc)))
         return
-    for number, line in enumerate(content.splitlines(), start=1):
+    for number, line in numbered_lines(content):
         if not line.strip():
             continue
         try:

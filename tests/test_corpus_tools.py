@@ -96,6 +96,19 @@ def test_bad_jsonl(tmp_path, content, message):
         read_jsonl(path, TYPES)
 
 
+def test_line_separators_inside_json_strings_stay_in_their_record(tmp_path):
+    # json.dumps(ensure_ascii=False) leaves U+2028, U+2029 and U+0085 as they are; str.splitlines
+    # would cut the record at each of them.
+    rows = [{"id": "a", "text": "داعش\u2028قتل\u2029\x85 جنود", "entities": [{"start": 0, "end": 4, "label": "ARMED_GROUP"}]},
+            {"id": "b", "text": "سطر\r\nثان", "entities": []}]
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows), encoding="utf-8")
+    assert [r["text"] for r in read_jsonl(path, TYPES)] == [r["text"] for r in rows]
+    result = subprocess.run([sys.executable, "-m", "arabic_ner.validate", str(path)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert "not valid JSON" not in result.stdout + result.stderr
+
+
 def test_non_utf8_names_the_line(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_bytes(b'{"text": "a", "entities": []}\n{"text": "\xff"}\n')

@@ -62,6 +62,13 @@ def test_stdin_that_is_not_utf8_is_skipped(monkeypatch):
     assert articles == [] and skipped == [("stdin", "not UTF-8 text")]
 
 
+def test_jsonl_article_keeps_its_line_separators(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"text": "داعش\u2028قتل\x85"}\n', encoding="utf-8")  # raw U+2028 and U+0085, as json.dumps writes
+    articles, _ = read_articles([str(path)])
+    assert [a["_text"] for a in articles] == ["داعش\u2028قتل\x85"]
+
+
 def test_jsonl_article_with_a_lone_surrogate_names_the_line(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text('{"text": "ok"}\n{"text": "bad \\udc80"}\n', encoding="utf-8")
