@@ -18,11 +18,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable
 
 from arabic_ner.corpus import CorpusError, check_record, numbered_lines, read_jsonl, read_text, write_jsonl
 from arabic_ner.encoding import word_tags
-from arabic_ner.errors import run_cli
+from arabic_ner.errors import plural, run_cli
 from arabic_ner.files import check_output_files, write_atomic
 from arabic_ner.labels import repair_iob2, tags_to_spans
 from arabic_ner.words import word_spans
@@ -84,7 +83,12 @@ def _valid_iob2(tags: list[str], where: str, repaired: list[str] | None) -> list
     return fixed
 
 
-def from_labelstudio(content: str, name: str) -> list[dict]:
+def from_labelstudio(content: str, name: str, predictions: bool = False,
+                     unreviewed: list[str] | None = None) -> list[dict]:
+    """Records from Label Studio's full JSON export (the latest submitted annotation of each task)
+    or JSON-MIN. A task with no submitted annotation (never reviewed, or cancelled) holds at most the
+    model's predictions, which are not gold: it is left out and its place added to `unreviewed`,
+    unless `predictions` asks for its first prediction instead."""
     tasks = _json(content, name)
     if not isinstance(tasks, list):
         raise CorpusError(f"{name}: a Label Studio export is a JSON list of tasks")
@@ -93,19 +97,30 @@ def from_labelstudio(content: str, name: str) -> list[dict]:
         where = f"{name}: task {n}"
         if not isinstance(task, dict):
             raise CorpusError(f"{where}: not a JSON object")
-        if "data" in task:  # full JSON export: the latest annotation wins, else the first prediction
+        if "data" in task:  # full JSON export
             text = task["data"].get("text") if isinstance(task["data"], dict) else None
-            results = _latest_result(task, where)
-            spans = [r.get("value", {}) for r in results if r.get("type") == "labels"]
+            results = _latest_result(task, where, predictions)
+            if results is None:
+                if unreviewed is not None:
+                    unreviewed.append(where)
+                continue
+            if not all(isinstance(r, dict) for r in results):
+                raise CorpusError(f"{where}: a result is a JSON object, got {results!r}")
+            spans = [r.get("value") for r in results if r.get("type") == "labels"]
         else:  # JSON-MIN export
             text = task.get("text")
             spans = task.get("label", [])
         if not isinstance(text, str):
             raise CorpusError(f"{where}: no text (expected data.text)")
+        if not isinstance(spans, list):
+            raise CorpusError(f"{where}: expected a list of spans, got {spans!r}")
         entities = []
         for span in spans:
+            if not isinstance(span, dict):
+                raise CorpusError(f"{where}: a span is a JSON object with start, end and labels, got {span!r}")
             labels = span.get("labels") or []
-            if not (isinstance(span.get("start"), int) and isinstance(span.get("end"), int) and len(labels) == 1):
+            if not (isinstance(span.get("start"), int) and isinstance(span.get("end"), int) and len(labels) == 1
+                    and isinstance(labels[0], str)):
                 raise CorpusError(f"{where}: a span needs integer start/end and exactly one label, got {span!r}")
             entities.append({"start": span["start"], "end": span["end"], "label": labels[0]})
         task_id = task.get("id", n)
@@ -114,13 +129,22 @@ def from_labelstudio(content: str, name: str) -> list[dict]:
     return records
 
 
-def _latest_result(task: dict, where: str) -> list[dict]:
-    annotations = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
-    if annotations:
-        latest = max(annotations, key=lambda a: (a.get("updated_at") or "", a.get("id") or 0))
+def _latest_result(task: dict, where: str, predictions: bool) -> list | None:
+    """The latest submitted annotation's result; else, if `predictions`, the first prediction's;
+    else None."""
+    annotations = task.get("annotations") or []
+    if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+        raise CorpusError(f"{where}: 'annotations' is a list of JSON objects")
+    submitted = [a for a in annotations if not a.get("was_cancelled")]
+    if submitted:
+        latest = max(submitted, key=lambda a: (a.get("updated_at") or "", a.get("id") or 0))
         return latest.get("result") or []
-    predictions = task.get("predictions") or []
-    return predictions[0].get("result") or [] if predictions else []
+    guesses = task.get("predictions") or []
+    if not predictions or not guesses:
+        return None
+    if not isinstance(guesses, list) or not isinstance(guesses[0], dict):
+        raise CorpusError(f"{where}: 'predictions' is a list of JSON objects")
+    return guesses[0].get("result") or []
 
 
 def to_labelstudio(records: list[dict], kind: str = "predictions", model_version: str = "arabic_ner") -> list[dict]:
@@ -153,6 +177,8 @@ def from_doccano(content: str, name: str) -> list[dict]:
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise CorpusError(f"{where}: a doccano record needs 'text'")
         if isinstance(row.get("entities"), list):
+            if not all(isinstance(e, dict) for e in row["entities"]):
+                raise CorpusError(f"{where}: each of 'entities' is an object with start_offset, end_offset, label")
             spans = [(e.get("start_offset"), e.get("end_offset"), e.get("label")) for e in row["entities"]]
         else:
             spans = row.get("label", row.get("labels", []))
@@ -179,17 +205,17 @@ def _checked(records: list[dict], name: str) -> list[dict]:
     return records
 
 
-IMPORTERS: dict[str, Callable[[str, str], list[dict]]] = {
-    "from-labelstudio": from_labelstudio, "from-doccano": from_doccano}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["to-conll", "from-conll", "to-labelstudio", *IMPORTERS])
+    parser.add_argument("command", choices=["to-conll", "from-conll", "to-labelstudio", "from-labelstudio",
+                                            "from-doccano"])
     parser.add_argument("input", type=Path)
     parser.add_argument("output", type=Path)
     parser.add_argument("--repair", action="store_true",
                         help="from-conll: let a stray I-X start an entity (reported) instead of failing")
+    parser.add_argument("--predictions", action="store_true",
+                        help="from-labelstudio: take a task's first prediction when it has no submitted "
+                             "annotation (by default such tasks are left out: predictions are not gold)")
     parser.add_argument("--as", dest="kind", choices=["predictions", "annotations"], default="predictions",
                         help="to-labelstudio: import the spans as pre-annotations (default) or annotations")
     args = parser.parse_args()
@@ -200,8 +226,16 @@ def main() -> int:
         for place in repaired or []:
             print(f"warning: {place}: stray I- tag now starts an entity", file=sys.stderr)
         write_jsonl(args.output, records)
-    elif args.command in IMPORTERS:
-        records = _checked(IMPORTERS[args.command](read_text(args.input), str(args.input)), str(args.input))
+    elif args.command == "from-labelstudio":
+        unreviewed: list[str] = []
+        records = _checked(from_labelstudio(read_text(args.input), str(args.input), args.predictions, unreviewed),
+                           str(args.input))
+        if unreviewed:
+            print(f"left out {plural(len(unreviewed), 'task')} with no submitted annotation (first: {unreviewed[0]}); "
+                  f"--predictions takes their predictions instead", file=sys.stderr)
+        write_jsonl(args.output, records)
+    elif args.command == "from-doccano":
+        records = _checked(from_doccano(read_text(args.input), str(args.input)), str(args.input))
         write_jsonl(args.output, records)
     else:
         records = read_jsonl(args.input)
@@ -209,7 +243,7 @@ def main() -> int:
             write_atomic(args.output, to_conll(records))
         else:
             write_atomic(args.output, json.dumps(to_labelstudio(records, args.kind), ensure_ascii=False, indent=1))
-    print(f"wrote {len(records)} records to {args.output}", file=sys.stderr)
+    print(f"wrote {plural(len(records), 'record')} to {args.output}", file=sys.stderr)
     return 0
 
 

@@ -116,8 +116,12 @@ def check_record(record: object, where: str, allowed: set[str] | None = None) ->
         start, end, label = entity["start"], entity["end"], entity["label"]
         if not (type(start) is int and type(end) is int):  # bool is an int subclass, and no offset
             raise CorpusError(f"{where}: entity offsets are whole numbers, got start {start!r}, end {end!r}")
+        if not start < end:
+            raise CorpusError(f"{where}: entity [{start}, {end}) is empty or reversed (end must exceed start)")
         if not 0 <= start < end <= len(text):
             raise CorpusError(f"{where}: entity offsets [{start}, {end}) outside the text (length {len(text)})")
+        if not isinstance(label, str) or not label:
+            raise CorpusError(f"{where}: an entity's label is a name, got {label!r}")
         if allowed is not None and label not in allowed:
             raise CorpusError(f"{where}: label {label!r} is not in the tag set ({', '.join(sorted(allowed))})")
         if previous is not None and start < previous_end:

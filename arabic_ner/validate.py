@@ -16,7 +16,7 @@ from pathlib import Path
 
 from arabic_ner.config import Config
 from arabic_ner.corpus import CorpusError, check_record, numbered_lines, read_text
-from arabic_ner.errors import run_cli
+from arabic_ner.errors import plural, run_cli
 from arabic_ner.words import is_punct
 
 CLITICS = "وفبكل"  # one-letter proclitics glued to the next word; the spec keeps them outside spans
@@ -127,7 +127,7 @@ def main() -> int:
     for path, counter in counts.items():
         print(f"{path:<{width}}  " + "  ".join(f"{counter[t]:>13}" for t in types) + f"  {sum(counter.values()):>5}")
     errors = sum(p.error for p in problems)
-    print(f"{errors} errors, {len(problems) - errors} warnings")
+    print(f"{plural(errors, 'error')}, {plural(len(problems) - errors, 'warning')}")
     return 1 if errors else 0
 
 

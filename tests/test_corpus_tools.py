@@ -45,7 +45,32 @@ def test_anercorp_round_trip():
 def test_label_studio_round_trip(records, kind):
     tasks = to_labelstudio(records, kind)
     assert tasks[0][kind][0]["result"][0]["value"]["labels"] == ["ARMED_GROUP"]
-    assert from_labelstudio(json.dumps(tasks), "export.json") == records
+    assert from_labelstudio(json.dumps(tasks), "export.json", predictions=True) == records
+    unreviewed: list[str] = []
+    gold = from_labelstudio(json.dumps(tasks), "export.json", unreviewed=unreviewed)
+    # pre-annotations nobody submitted are not gold: left out, and said
+    assert (gold, len(unreviewed)) == ((records, 0) if kind == "annotations" else ([], len(records)))
+
+
+def test_label_studio_cancelled_annotation_is_not_gold():
+    prediction = [{"type": "labels", "value": {"start": 0, "end": 3, "labels": ["CASUALTY"]}}]
+    task = {"id": 5, "data": {"text": "قتل جندي"}, "annotations": [{"id": 1, "was_cancelled": True, "result": []}],
+            "predictions": [{"result": prediction}]}
+    unreviewed: list[str] = []
+    assert from_labelstudio(json.dumps([task]), "e.json", unreviewed=unreviewed) == []
+    assert unreviewed == ["e.json: task 1"]
+
+
+@pytest.mark.parametrize("importer, content, message", [
+    (from_doccano, '{"text": "داعش", "entities": [[0, 4, "ARMED_GROUP"]]}', "x:1: each of 'entities' is an object"),
+    (from_labelstudio, '[{"data": {"text": "داعش"}, "annotations": [{"result": ["oops"]}]}]', "x: task 1: a result is"),
+    (from_labelstudio, '[{"data": {"text": "داعش"}, "annotations": [{"result": [{"type": "labels", "value": "x"}]}]}]',
+     "x: task 1: a span is a JSON object"),
+    (from_labelstudio, '[{"data": {"text": "داعش"}, "annotations": "none"}]', "'annotations' is a list"),
+])
+def test_malformed_exports_are_one_line_errors(importer, content, message):
+    with pytest.raises(CorpusError, match=message):
+        importer(content, "x")
 
 
 def test_label_studio_latest_annotation_wins_and_json_min():
@@ -88,6 +113,8 @@ def test_bad_conll(content, message):
     ('{"text": "ab\\ud800c", "entities": []}', r"c.jsonl:1: 'text' holds a lone surrogate \(U\+D800\) at character 2"),
     ('{"text": "abc", "entities": [{"start": "x", "end": 2, "label": "CASUALTY"}]}', "whole numbers, got start 'x'"),
     ('{"text": "abc", "entities": [{"start": true, "end": 2, "label": "CASUALTY"}]}', "whole numbers, got start True"),
+    ('{"text": "abc", "entities": [{"start": 2, "end": 2, "label": "CASUALTY"}]}', r"\[2, 2\) is empty or reversed"),
+    ('{"text": "abc", "entities": [{"start": 0, "end": 2, "label": ["CASUALTY"]}]}', "label is a name, got \\['CASUALTY'\\]"),
 ])
 def test_bad_jsonl(tmp_path, content, message):
     path = tmp_path / "c.jsonl"
