@@ -1,7 +1,9 @@
 """Error analysis at the entity level: what kind of mistake each false positive and negative is.
 
 Entities are word spans `(first, last + 1, type)` of valid IOB2 tags. A gold entity and a
-prediction that match exactly are correct; otherwise each error is one of
+prediction that match exactly are correct. Every other gold entity is a false negative and every
+other prediction a false positive, as in strict scoring, so the errors add up to FN + FP; each is
+judged against the entity of the other side that overlaps it most, and is one of
 - `type`: same words, other type;
 - `boundary`: same type, overlapping words;
 - `boundary+type`: overlapping words, other type;
@@ -19,9 +21,10 @@ MISSED, SPURIOUS = "(missed)", "(spurious)"
 
 def analyse(records: list[dict], gold_tags: list[list[str]], pred_tags: list[list[str]],
             word_spans: list[list[tuple[int, int]]], entity_types: list[str]) -> dict:
-    """Confusion table, error counts by kind, and every error with its sentence and context."""
+    """Confusion table (each gold entity once, by the type of the prediction that overlaps it most,
+    exact or not; and each prediction that overlaps no gold entity), error counts by kind (each
+    false negative and false positive once), and every error with its sentence and context."""
     confusion = {g: Counter() for g in [*entity_types, SPURIOUS]}
-    kinds: Counter = Counter()
     errors: list[dict] = []
     for record, gold, pred, spans in zip(records, gold_tags, pred_tags, word_spans, strict=True):
         g_spans, p_spans = tags_to_spans(gold), tags_to_spans(pred)
@@ -32,18 +35,16 @@ def analyse(records: list[dict], gold_tags: list[list[str]], pred_tags: list[lis
                 continue
             partner = _best_overlap(g, p_spans)
             confusion[g[2]][partner[2] if partner else MISSED] += 1
-            kind = _kind(g, partner)
-            kinds[kind] += 1
-            errors.append(_error(record, spans, "false_negative", kind, g, partner))
+            errors.append(_error(record, spans, "false_negative", _kind(g, partner), g, partner))
         for p in p_spans:
             if p in exact:
                 continue
             partner = _best_overlap(p, g_spans)
             if partner is None:
                 confusion[SPURIOUS][p[2]] += 1
-                kinds["spurious"] += 1
             errors.append(_error(record, spans, "false_positive", _kind(partner, p) if partner else "spurious",
                                  p, partner))
+    kinds = Counter(e["kind"] for e in errors)
     columns = [*entity_types, MISSED]
     table = {row: {col: confusion[row][col] for col in columns} for row in confusion}
     return {"confusion": table, "error_kinds": dict(kinds), "errors": errors}
@@ -82,18 +83,24 @@ def format_errors(analysis: dict) -> str:
     """The Markdown error report: confusion table, kinds, then every error with context."""
     table = analysis["confusion"]
     columns = list(next(iter(table.values())).keys())
-    lines = ["## Entity confusion (rows: gold, columns: predicted)", "",
+    lines = ["## Entity confusion", "",
+             "Rows: each gold entity once, under the type of the prediction that overlaps it most (on the "
+             "diagonal: the right type, boundaries exact or not); last row: predictions overlapping no gold "
+             "entity.", "",
              "| gold \\ predicted | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for row, cells in table.items():
         lines.append(f"| {row} | " + " | ".join(str(cells[c]) for c in columns) + " |")
     kinds = analysis["error_kinds"]
-    lines += ["", "## Errors by kind", "", ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) or "none", ""]
+    lines += ["", "## Errors by kind", "", "Each false negative and false positive below once (an entity found "
+              "with other boundaries is one of each):", "",
+              ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) or "none", ""]
     for side, title in (("false_negative", "False negatives (gold entities not found exactly)"),
                         ("false_positive", "False positives (predictions not in gold exactly)")):
         lines += [f"## {title}", ""]
         for e in analysis["errors"]:
             if e["side"] == side:
                 other = f" (other side: {e['other']['label']} «{e['other']['text']}»)" if "other" in e else ""
-                lines.append(f"- `{e['id']}` {e['kind']}: {e['label']} «{e['text']}»{other} — …{e['context']}…")
+                context = " ⏎ ".join(e["context"].splitlines())  # a line break would end the list item
+                lines.append(f"- `{e['id']}` {e['kind']}: {e['label']} «{e['text']}»{other} — …{context}…")
         lines.append("")
     return "\n".join(lines)

@@ -5,7 +5,7 @@ import pytest
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
-from arabic_ner.analysis import analyse
+from arabic_ner.analysis import analyse, format_errors
 from arabic_ner.convert import from_conll
 from arabic_ner.labels import tags_to_spans
 from arabic_ner.metrics import bootstrap_f1, entity_scores, score_records
@@ -146,10 +146,21 @@ def test_error_kinds_and_confusion():
     gold = ["B-A", "I-A", "O", "B-B", "O", "B-A", "O", "O"]
     pred = ["B-A", "O", "O", "B-A", "O", "O", "O", "B-B"]
     result = analyse([record], [gold], [pred], [word_spans(text)], TYPES)
-    assert result["error_kinds"] == {"boundary": 1, "type": 1, "missed": 1, "spurious": 1}
+    # each false negative and false positive once: boundary and type errors are one of each
+    assert result["error_kinds"] == {"boundary": 2, "type": 2, "missed": 1, "spurious": 1}
+    gold_spans, pred_spans = set(tags_to_spans(gold)), set(tags_to_spans(pred))
+    assert sum(result["error_kinds"].values()) == len(gold_spans ^ pred_spans) == len(result["errors"])
     assert result["confusion"]["A"] == {"A": 1, "B": 0, "(missed)": 1}
     assert result["confusion"]["B"] == {"A": 1, "B": 0, "(missed)": 0}
     assert result["confusion"]["(spurious)"]["B"] == 1
     negatives = [e for e in result["errors"] if e["side"] == "false_negative"]
     assert [(e["kind"], e["text"]) for e in negatives] == [("boundary", "w0 w1"), ("type", "w3"), ("missed", "w5")]
     assert negatives[0]["context"].startswith("[[w0 w1]]")
+
+
+def test_error_report_keeps_each_error_on_one_line():
+    error = {"id": "x", "side": "false_negative", "kind": "missed", "label": "A", "text": "w",
+             "context": "a\r\n[[w]]\nb"}
+    report = format_errors({"confusion": {"A": {"A": 0, "(missed)": 1}}, "error_kinds": {"missed": 1},
+                            "errors": [error]})
+    assert "- `x` missed: A «w» — …a ⏎ [[w]] ⏎ b…" in report.splitlines()
