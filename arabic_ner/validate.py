@@ -2,8 +2,10 @@
 
 Errors (exit status 1): broken JSON or fields, offsets out of range, overlapping spans, labels
 outside the tag set, a span that starts or ends in white space or punctuation, duplicate ids,
-the same text in two files (a leak between splits). Warnings: a span that starts with a clitic
-the spec keeps outside (`لداعش`, `والحشد` tagged whole). Prints entity counts per label and file.
+the same text in two files (a leak between splits), an empty text. Warnings: a span that starts
+with a clitic the spec keeps outside (`لداعش`, `والحشد` tagged whole); a span that cuts a word
+other than after such a clitic (training and evaluation read whole words, so `عش` of `داعش`
+counts as `داعش`). Prints entity counts per label and file.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 from arabic_ner.config import Config
 from arabic_ner.corpus import CorpusError, check_record, numbered_lines, read_text
 from arabic_ner.errors import plural, run_cli
-from arabic_ner.words import is_punct
+from arabic_ner.words import is_punct, word_spans
 
 CLITICS = "وفبكل"  # one-letter proclitics glued to the next word; the spec keeps them outside spans
 # Words whose first letters look like a clitic before the article but belong to the root
@@ -49,14 +51,18 @@ def validate_files(paths: list[Path], entity_types: list[str]) -> tuple[list[Pro
             except CorpusError as exc:
                 problems.append(Problem(str(exc)))
                 continue
-            where = f"{where} (id {record.get('id')})"
             rid = str(record.get("id"))
             if "id" not in record:
                 problems.append(Problem(f"{where}: missing 'id'"))
-            elif rid in seen_ids:
-                problems.append(Problem(f"{where}: duplicate id, first at {seen_ids[rid]}"))
             else:
-                seen_ids[rid] = where
+                where = f"{where} (id {rid})"
+                if rid in seen_ids:
+                    problems.append(Problem(f"{where}: duplicate id, first at {seen_ids[rid]}"))
+                else:
+                    seen_ids[rid] = where
+            if not record["text"].strip():
+                problems.append(Problem(f"{where}: empty text"))
+                continue
             text_key = record["text"].strip()
             first = seen_texts.get(text_key)
             if first is not None and not first.startswith(f"{path}:"):
@@ -87,8 +93,15 @@ def _records(path: Path, problems: list[Problem]):
 def _span_problems(record: dict, where: str) -> list[Problem]:
     problems = []
     text = record["text"]
+    words = word_spans(text)
     for e in record["entities"]:
         surface = text[e["start"]:e["end"]]
+        for start, end in words:
+            cut_start = start < e["start"] < end and not set(text[start:e["start"]]) <= set(CLITICS)
+            if cut_start or start < e["end"] < end:
+                problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {surface!r} cuts the "
+                                        f"word {text[start:end]!r}, which training and evaluation read whole",
+                                        error=False))
         for side, char in (("starts", surface[0]), ("ends", surface[-1])):
             if char.isspace() or is_punct(char):
                 problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {side} with "

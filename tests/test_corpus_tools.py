@@ -159,6 +159,10 @@ def test_validator_finds_each_problem(tmp_path):
         {"id": "3", "text": "نص آخر", "entities": []},
         {"id": "4", "text": "نص مكرر", "entities": []},
         {"id": "5", "text": "داعش.", "entities": [{"start": 0, "end": 5, "label": "ARMED_GROUP"}]},
+        {"id": "6", "text": "قتل داعشي وداعش", "entities": [{"start": 4, "end": 8, "label": "ARMED_GROUP"},
+                                                              {"start": 11, "end": 15, "label": "ARMED_GROUP"}]},
+        {"id": "7", "text": "  ", "entities": []},
+        {"text": "بلا رقم", "entities": []},
     ])
     problems, counts = validate_files([a, b], TYPES)
     text = "\n".join(map(str, problems))
@@ -167,6 +171,10 @@ def test_validator_finds_each_problem(tmp_path):
     assert "test.jsonl:1 (id 3): duplicate id" in text
     assert "test.jsonl:2 (id 4): same text as" in text
     assert "test.jsonl:3 (id 5): span [0, 5) ARMED_GROUP ends with punctuation" in text
+    assert ("warning: " + str(b) + ":4 (id 6): span [4, 8) ARMED_GROUP 'داعش' cuts the word 'داعشي'") in text
+    assert "[11, 15)" not in text  # after the clitic و, as the spec asks: no warning
+    assert f"error: {b}:5 (id 7): empty text" in text
+    assert f"error: {b}:6: missing 'id'" in text
     assert counts[str(a)]["ARMED_GROUP"] == 2
 
 
