@@ -84,15 +84,15 @@ def format_errors(analysis: dict) -> str:
     table = analysis["confusion"]
     columns = list(next(iter(table.values())).keys())
     lines = ["## Entity confusion", "",
-             "Rows: each gold entity once, under the type of the prediction that overlaps it most (on the "
-             "diagonal: the right type, boundaries exact or not); last row: predictions overlapping no gold "
-             "entity.", "",
+             ("Rows: each gold entity once, under the type of the prediction that overlaps it most (on the "
+              "diagonal: the right type, boundaries exact or not); last row: predictions overlapping no gold "
+              "entity."), "",
              "| gold \\ predicted | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for row, cells in table.items():
         lines.append(f"| {row} | " + " | ".join(str(cells[c]) for c in columns) + " |")
     kinds = analysis["error_kinds"]
-    lines += ["", "## Errors by kind", "", "Each false negative and false positive below once (an entity found "
-              "with other boundaries is one of each):", "",
+    lines += ["", "## Errors by kind", "", ("Each false negative and false positive below once (an entity found "
+                                            "with other boundaries is one of each):"), "",
               ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) or "none", ""]
     for side, title in (("false_negative", "False negatives (gold entities not found exactly)"),
                         ("false_positive", "False positives (predictions not in gold exactly)")):
