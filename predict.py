@@ -34,7 +34,7 @@ def main() -> int:
     parser.add_argument("--int8", action="store_true", help="int8 matrix multiplies in the Linear layers, ~2x faster (CPU only)")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                         help="torch.compile the model first: ~30 s more start-up, then 10-20%% faster (default: "
-                             "on for fp32 on the CPU from 400,000 words of input, where it pays off)")
+                             "on for fp32 on the CPU from 400,000 words of input per process, where it pays off)")
     args = parser.parse_args()
     if not args.model_dir.is_dir():
         raise UserError(f"{args.model_dir}: no such model folder")

@@ -93,22 +93,32 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
     if not isinstance(tasks, list):
         raise CorpusError(f"{name}: a Label Studio export is a JSON list of tasks")
     records = []
+    seen_min: set = set()
     for n, task in enumerate(tasks, start=1):
         where = f"{name}: task {n}"
         if not isinstance(task, dict):
             raise CorpusError(f"{where}: not a JSON object")
         if "data" in task:  # full JSON export
             text = task["data"].get("text") if isinstance(task["data"], dict) else None
+            if not isinstance(text, str):
+                raise CorpusError(f"{where}: no text (expected data.text)")
             results = _latest_result(task, where, predictions)
             if results is None:
                 if unreviewed is not None:
                     unreviewed.append(where)
                 continue
-            if not all(isinstance(r, dict) for r in results):
-                raise CorpusError(f"{where}: a result is a JSON object, got {results!r}")
+            if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+                raise CorpusError(f"{where}: a result is a list of JSON objects, got {results!r}")
             spans = [r.get("value") for r in results if r.get("type") == "labels"]
-        else:  # JSON-MIN export
+        else:  # JSON-MIN export: one row per submitted annotation, the newest first
             text = task.get("text")
+            if "annotation_id" in task and task["annotation_id"] is None:  # a task nobody annotated
+                if unreviewed is not None:
+                    unreviewed.append(where)
+                continue
+            if task.get("id") is not None and task["id"] in seen_min:  # an older annotation of a task
+                continue
+            seen_min.add(task.get("id"))
             spans = task.get("label", [])
         if not isinstance(text, str):
             raise CorpusError(f"{where}: no text (expected data.text)")
@@ -182,6 +192,8 @@ def from_doccano(content: str, name: str) -> list[dict]:
             spans = [(e.get("start_offset"), e.get("end_offset"), e.get("label")) for e in row["entities"]]
         else:
             spans = row.get("label", row.get("labels", []))
+            if not isinstance(spans, list):
+                raise CorpusError(f"{where}: 'label' is a list of [start, end, label] triples, got {spans!r}")
         entities = []
         for span in spans:
             if not (isinstance(span, (list, tuple)) and len(span) == 3):
@@ -231,8 +243,10 @@ def main() -> int:
         records = _checked(from_labelstudio(read_text(args.input), str(args.input), args.predictions, unreviewed),
                            str(args.input))
         if unreviewed:
+            hint = ("they hold no prediction either" if args.predictions
+                    else "--predictions takes their predictions instead")
             print(f"left out {plural(len(unreviewed), 'task')} with no submitted annotation (first: {unreviewed[0]}); "
-                  f"--predictions takes their predictions instead", file=sys.stderr)
+                  f"{hint}", file=sys.stderr)
         write_jsonl(args.output, records)
     elif args.command == "from-doccano":
         records = _checked(from_doccano(read_text(args.input), str(args.input)), str(args.input))

@@ -6,6 +6,7 @@ names the file and line of the first problem.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator
@@ -52,11 +53,10 @@ def _to_stderr(message: str) -> None:
 
 
 def numbered_lines(content: str) -> Iterator[tuple[int, str]]:
-    """`(line number, line)` of a JSONL or CoNLL file, split at line feeds only: `str.splitlines`
+    """`(line number, line)` of a JSONL or CoNLL file, split at LF, CRLF and CR only: `str.splitlines`
     also splits at U+2028, U+2029 and U+0085, which `json.dumps(..., ensure_ascii=False)` leaves
-    unescaped inside strings, and so cut valid records in two."""
-    for number, line in enumerate(content.split("\n"), start=1):
-        yield number, line.removesuffix("\r")
+    unescaped inside strings, and so cut valid records in two. (A raw CR is never inside a JSON string.)"""
+    yield from enumerate(re.split(r"\r\n|\r|\n", content), start=1)
 
 
 def read_text(path: Path) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from arabic_ner.corpus import CorpusError, check_record, numbered_lines, read_te
 from arabic_ner.errors import plural, run_cli
 from arabic_ner.words import is_punct, word_spans
 
+TATWEEL = "\u0640"
 CLITICS = "وفبكل"  # one-letter proclitics glued to the next word; the spec keeps them outside spans
 # Words whose first letters look like a clitic before the article but belong to the root
 # (governor, father, parents), seen as false alarms in the project's corpora.
@@ -97,7 +99,8 @@ def _span_problems(record: dict, where: str) -> list[Problem]:
     for e in record["entities"]:
         surface = text[e["start"]:e["end"]]
         for start, end in words:
-            cut_start = start < e["start"] < end and not set(text[start:e["start"]]) <= set(CLITICS)
+            prefix = {c for c in text[start:e["start"]] if not unicodedata.combining(c) and c != TATWEEL}
+            cut_start = start < e["start"] < end and not prefix <= set(CLITICS)
             if cut_start or start < e["end"] < end:
                 problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {surface!r} cuts the "
                                         f"word {text[start:end]!r}, which training and evaluation read whole",
@@ -113,10 +116,13 @@ def _clitic_warnings(loaded: list[tuple[str, dict]]) -> list[Problem]:
     # A span whose first word is a clitic plus a word that starts spans elsewhere in the corpus
     # (`لداعش` where `داعش` is tagged), or a clitic before the article (`والحشد`), most likely
     # took the clitic in.
-    first_words = {r["text"][e["start"]:e["end"]].split()[0] for _, r in loaded for e in r["entities"]}
+    first_words = {r["text"][e["start"]:e["end"]].split()[0] for _, r in loaded for e in r["entities"]
+                   if r["text"][e["start"]:e["end"]].strip()}
     warnings = []
     for where, record in loaded:
         for e in record["entities"]:
+            if not record["text"][e["start"]:e["end"]].strip():  # white space only: an error already
+                continue
             word = record["text"][e["start"]:e["end"]].split()[0]
             if len(word) > 2 and word not in ROOT_WAW and word[0] in CLITICS and (word[1:] in first_words or word[1:].startswith("ال")
                                                           or word.startswith("لل")):

@@ -52,6 +52,15 @@ def test_label_studio_round_trip(records, kind):
     assert (gold, len(unreviewed)) == ((records, 0) if kind == "annotations" else ([], len(records)))
 
 
+def test_label_studio_json_min_keeps_the_newest_annotation_and_leaves_out_unannotated_rows():
+    rows = [{"id": 1, "text": "قتل جندي", "annotation_id": 9, "label": [{"start": 4, "end": 8, "labels": ["CASUALTY"]}]},
+            {"id": 1, "text": "قتل جندي", "annotation_id": 3, "label": [{"start": 0, "end": 3, "labels": ["CASUALTY"]}]},
+            {"id": 2, "text": "داعش", "annotation_id": None}]
+    unreviewed: list[str] = []
+    rec, = from_labelstudio(json.dumps(rows), "m.json", unreviewed=unreviewed)
+    assert rec["entities"] == [{"start": 4, "end": 8, "label": "CASUALTY"}] and unreviewed == ["m.json: task 3"]
+
+
 def test_label_studio_cancelled_annotation_is_not_gold():
     prediction = [{"type": "labels", "value": {"start": 0, "end": 3, "labels": ["CASUALTY"]}}]
     task = {"id": 5, "data": {"text": "قتل جندي"}, "annotations": [{"id": 1, "was_cancelled": True, "result": []}],
@@ -67,6 +76,9 @@ def test_label_studio_cancelled_annotation_is_not_gold():
     (from_labelstudio, '[{"data": {"text": "داعش"}, "annotations": [{"result": [{"type": "labels", "value": "x"}]}]}]',
      "x: task 1: a span is a JSON object"),
     (from_labelstudio, '[{"data": {"text": "داعش"}, "annotations": "none"}]', "'annotations' is a list"),
+    (from_labelstudio, '[{"data": {"text": "داعش"}, "annotations": [{"result": 5}]}]', "a result is a list"),
+    (from_labelstudio, '[{"data": {}, "annotations": []}]', "x: task 1: no text"),
+    (from_doccano, '{"text": "داعش", "label": 5}', "x:1: 'label' is a list of"),
 ])
 def test_malformed_exports_are_one_line_errors(importer, content, message):
     with pytest.raises(CorpusError, match=message):
@@ -133,7 +145,14 @@ def test_line_separators_inside_json_strings_stay_in_their_record(tmp_path):
     assert [r["text"] for r in read_jsonl(path, TYPES)] == [r["text"] for r in rows]
     result = subprocess.run([sys.executable, "-m", "arabic_ner.validate", str(path)], cwd=ROOT,
                             capture_output=True, text=True)
-    assert "not valid JSON" not in result.stdout + result.stderr
+    assert result.returncode == 0 and "not valid JSON" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_conll_with_any_line_ending(newline):
+    content = newline.join(["قتل\tO", "جندي\tB-CASUALTY", "", "داعش\tB-ARMED_GROUP", ""])
+    assert [(r["text"], [e["label"] for e in r["entities"]]) for r in from_conll(content, "x.tsv")] == [
+        ("قتل جندي", ["CASUALTY"]), ("داعش", ["ARMED_GROUP"])]
 
 
 def test_non_utf8_names_the_line(tmp_path):
@@ -162,6 +181,9 @@ def test_validator_finds_each_problem(tmp_path):
         {"id": "6", "text": "قتل داعشي وداعش", "entities": [{"start": 4, "end": 8, "label": "ARMED_GROUP"},
                                                               {"start": 11, "end": 15, "label": "ARMED_GROUP"}]},
         {"id": "7", "text": "  ", "entities": []},
+        {"id": "8", "text": "قتل وَداعش وـداعش", "entities": [{"start": 6, "end": 10, "label": "ARMED_GROUP"},
+                                                                {"start": 13, "end": 17, "label": "ARMED_GROUP"}]},
+        {"id": "9", "text": "قتل  داعش", "entities": [{"start": 3, "end": 4, "label": "ARMED_GROUP"}]},
         {"text": "بلا رقم", "entities": []},
     ])
     problems, counts = validate_files([a, b], TYPES)
@@ -174,7 +196,9 @@ def test_validator_finds_each_problem(tmp_path):
     assert ("warning: " + str(b) + ":4 (id 6): span [4, 8) ARMED_GROUP 'داعش' cuts the word 'داعشي'") in text
     assert "[11, 15)" not in text  # after the clitic و, as the spec asks: no warning
     assert f"error: {b}:5 (id 7): empty text" in text
-    assert f"error: {b}:6: missing 'id'" in text
+    assert "(id 8)" not in text  # a clitic with a diacritic, or stretched by tatweel, is still a clitic
+    assert f"{b}:7 (id 9): span [3, 4) ARMED_GROUP starts with white space" in text  # and no crash
+    assert f"error: {b}:8: missing 'id'" in text
     assert counts[str(a)]["ARMED_GROUP"] == 2
 
 
@@ -197,6 +221,9 @@ def test_training_reader_accepts_a_stray_inside_tag_with_a_warning(tmp_path, cap
     record, = read_corpus(path, TYPES)
     assert [e["label"] for e in record["entities"]] == ["CASUALTY"]
     assert capsys.readouterr().err.startswith(f"warning: {path}: 1 stray I- tag read as starting an entity")
+    said: list[str] = []
+    read_corpus(path, TYPES, warn=said.append)  # training passes its main-process log
+    assert len(said) == 1 and said[0].startswith("warning:") and capsys.readouterr().err == ""
 
 
 def test_converter_command_writes_nothing_on_bad_input(tmp_path):
