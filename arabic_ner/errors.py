@@ -27,5 +27,11 @@ def run_cli(main: Callable[[], int | None]) -> None:
     sys.exit(status or 0)
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message, first line only (or its type when it has none), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n} {word if n == 1 else words or word + 's'}"

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from arabic_ner.errors import UserError
+from arabic_ner.errors import UserError, first_line
 from arabic_ner.labels import LabelSet
 
 SETTINGS_FILE = "arabic_ner.json"
@@ -88,7 +88,7 @@ def load_trained(model_dir: str | Path, device: str = "cpu"):
     try:
         model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
     except (OSError, ValueError) as exc:
-        raise UserError(f"{model_dir}: cannot load the model ({_first_line(exc)})") from None
+        raise UserError(f"{model_dir}: cannot load the model ({first_line(exc)})") from None
     labels = LabelSet(tuple(settings.entity_types)).labels
     if [model.config.id2label[i] for i in range(len(model.config.id2label))] != labels:
         raise UserError(f"{model_dir}: the model's labels do not match {SETTINGS_FILE}'s entity types")
@@ -118,14 +118,9 @@ def _endpoint_answers(endpoint: str, timeout: float = 3.0) -> bool:
 
 def _load_error(name_or_path: str, exc: Exception) -> UserError:
     if os.path.isdir(name_or_path):
-        return UserError(f"cannot load model folder {name_or_path} ({_first_line(exc)})")
+        return UserError(f"cannot load model folder {name_or_path} ({first_line(exc)})")
     return UserError(
         f"cannot load model {name_or_path!r}: it is not a local folder and the model hub could not be "
         f"reached. Download it where there is network (hf download {name_or_path} --local-dir DIR) and "
         f"pass --model.name_or_path DIR"
     )
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from arabic_ner.compiled import CompiledTagger
 from arabic_ner.encoding import Sentence, WindowEncoder, entities_from_tags, to_sentence
-from arabic_ner.errors import UserError
+from arabic_ner.errors import UserError, first_line
 from arabic_ner.inference import RECHECK_MARGIN, tag_sentences
 from arabic_ner.int8 import quantize_int8
 from arabic_ner.model import TextSettings, load_trained
@@ -37,7 +37,7 @@ class Predictor:
             try:
                 model = CompiledTagger(model, freeze=not int8)
             except Exception as exc:  # whatever inductor raises: the eager model still works
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                reason = first_line(exc)
                 if not compile_or_fallback:
                     raise UserError(f"--compile: torch.compile failed ({reason}); run without --compile") from None
                 print(f"warning: torch.compile failed ({reason}); tagging without it", file=sys.stderr)
