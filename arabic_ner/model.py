@@ -10,17 +10,22 @@ import functools
 import json
 import os
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from urllib.parse import urlparse
 
-from transformers import AutoModelForTokenClassification, AutoTokenizer
+from huggingface_hub.errors import StrictDataclassError
+from safetensors import SafetensorError, safe_open
+from tokenizers import Tokenizer
+from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from arabic_ner.errors import UserError, first_line
+from arabic_ner.config import NORMALIZATIONS
+from arabic_ner.errors import UserError, first_line, plural
 from arabic_ner.labels import LabelSet
 
 SETTINGS_FILE = "arabic_ner.json"
+WEIGHTS_FILE = "model.safetensors"
 
 # transformers' load report lists the new classification head as "missing" on every run, and its
 # per-load progress bar clutters batch jobs: the heads are new by design, so keep loads quiet.
@@ -43,32 +48,48 @@ class TextSettings:
     @classmethod
     def load(cls, folder: Path) -> "TextSettings":
         path = Path(folder) / SETTINGS_FILE
-        try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            raise UserError(f"{folder}: not a model folder trained by this project (no {SETTINGS_FILE})") from None
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise UserError(f"{path}: unreadable settings ({exc})") from None
+        if not path.exists():
+            raise UserError(f"{folder}: not a model folder trained by this project (no {SETTINGS_FILE})")
+        values = _read_json_object(path)
+        keys = [f.name for f in fields(cls)]
+        for key in values:
+            if key not in keys:
+                raise UserError(f"{path}: unknown key '{key}'; valid keys: {', '.join(keys)}")
+        for key in keys:
+            if key not in values:
+                raise UserError(f"{path}: missing key '{key}'")
+        settings = cls(**values)
+        settings._check(path)
+        return settings
+
+    def _check(self, path: Path) -> None:
+        """The checks of config.validate for these keys, and their types: the file may have been edited."""
+        def need(ok: bool, key: str, message: str) -> None:
+            if not ok:
+                raise UserError(f"{path}: '{key}' {message}, got {getattr(self, key)!r}")
+
+        types_ = self.entity_types
+        need(isinstance(types_, list) and len(types_) > 0, "entity_types", "must be a non-empty list of names")
+        need(all(isinstance(t, str) and t != "" and t == t.strip() for t in types_), "entity_types",
+             "must hold entity type names")
+        need(len(set(types_)) == len(types_), "entity_types", "must not repeat a type")
+        need(self.normalization in NORMALIZATIONS, "normalization", f"must be one of {', '.join(NORMALIZATIONS)}")
+        need(_is_int(self.max_length) and self.max_length >= 8, "max_length", "must be an integer >= 8")
+        need(_is_int(self.stride) and 0 <= self.stride < self.max_length // 2, "stride",
+             "must be an integer >= 0 and below half of max_length")
 
 
 def load_encoder(name_or_path: str, label_set: LabelSet, dropout: float):
     """Tokenizer and a token-classification model with a new head for `label_set`."""
-    tokenizer = load_tokenizer(name_or_path)
-    try:
-        model = AutoModelForTokenClassification.from_pretrained(
-            name_or_path,
-            num_labels=len(label_set.labels),
-            id2label=label_set.id2label,
-            label2id=label_set.label2id,
-            classifier_dropout=dropout,
-            local_files_only=not _hub_reachable(name_or_path),
-        )
-    except (OSError, ValueError) as exc:
-        raise _load_error(name_or_path, exc) from None
-    return model, tokenizer
+    # The model first: the tokenizer's loading reads config.json too, without _load_model's checks.
+    model = _load_model(name_or_path, new_head=True, num_labels=len(label_set.labels), id2label=label_set.id2label,
+                        label2id=label_set.label2id, classifier_dropout=dropout)
+    return model, load_tokenizer(name_or_path)
 
 
 def load_tokenizer(name_or_path: str):
+    if os.path.isdir(name_or_path):
+        _check_tokenizer_files(Path(name_or_path))
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=not _hub_reachable(name_or_path))
     except (OSError, ValueError) as exc:
@@ -84,15 +105,122 @@ def load_trained(model_dir: str | Path, device: str = "cpu"):
     if not model_dir.is_dir():
         raise UserError(f"{model_dir}: no such model folder")
     settings = TextSettings.load(model_dir)
+    if not (model_dir / "tokenizer.json").exists():  # training always writes it; transformers' own message is cryptic
+        raise UserError(f"{model_dir}: no tokenizer.json; copy the whole folder written by training")
+    model = _load_model(str(model_dir), new_head=False)  # first, as in load_encoder
     tokenizer = load_tokenizer(str(model_dir))
-    try:
-        model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{model_dir}: cannot load the model ({first_line(exc)})") from None
-    labels = LabelSet(tuple(settings.entity_types)).labels
-    if [model.config.id2label[i] for i in range(len(model.config.id2label))] != labels:
-        raise UserError(f"{model_dir}: the model's labels do not match {SETTINGS_FILE}'s entity types")
+    if model.config.id2label != LabelSet(tuple(settings.entity_types)).id2label:
+        raise UserError(f"{model_dir}: the labels in config.json do not match the entity types in {SETTINGS_FILE}")
     return model.to(device).eval(), tokenizer, settings
+
+
+def _load_model(name_or_path: str, new_head: bool, **config_values):
+    """The token-classification model of a hub name or folder; `new_head`: its classification head
+    is to be trained (an encoder), else every weight must come from the folder (a trained model)."""
+    if os.path.isdir(name_or_path):
+        _check_model_files(Path(name_or_path))
+    hub = {"local_files_only": not _hub_reachable(name_or_path)}
+    try:
+        config = AutoConfig.from_pretrained(name_or_path, **hub, **config_values)
+    except (OSError, ValueError) as exc:
+        raise _load_error(name_or_path, exc, "config.json") from None
+    except (TypeError, AttributeError, KeyError, StrictDataclassError) as exc:
+        # config.json parsed as a JSON object: these are its values of the wrong type (id2label: 5);
+        # a StrictDataclassError names the field on its first line and the problem on the next
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise UserError(f"{_file(name_or_path, 'config.json')}: a value has the wrong type ({reason})") from None
+    try:
+        # Mismatched sizes are listed in the loading info instead of raised after a report that the
+        # quiet logging hides; the checks below turn them into one line.
+        model, info = AutoModelForTokenClassification.from_pretrained(
+            name_or_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True, **hub)
+    except (OSError, ValueError) as exc:
+        raise _load_error(name_or_path, exc) from None
+    _check_loading_info(name_or_path, model, info, new_head)
+    return model
+
+
+def _check_loading_info(name_or_path: str, model, info: dict, new_head: bool) -> None:
+    weights = _file(name_or_path, WEIGHTS_FILE)
+    base = model.base_model_prefix + "."
+    # A new head replaces a trained one of another size (a grown tag set): transformers re-initialises
+    # it. Anywhere else a size mismatch means the weights are not the config's.
+    mismatched = [m for m in info["mismatched_keys"] if not new_head or m[0].startswith(base)]
+    if mismatched:
+        # a matrix tells more than its bias: [7, 32] vs [5, 32] shows the labels and the hidden size
+        key, found, expected = min(mismatched, key=lambda m: (-len(m[1]), m[0]))
+        more = len(mismatched) - 1
+        raise UserError(f"{weights}: {key} has shape {list(found)}, the config expects {list(expected)}"
+                        + (f" (and {more} more mismatched)" if more else "")
+                        + "; the weights and config.json are not from the same model")
+    # An encoder's head is new (missing by design) and its checkpoint may hold other heads
+    # (unexpected); a trained folder's weights must match its config.json exactly.
+    missing = sorted(k for k in info["missing_keys"] if not new_head or k.startswith(base))
+    unexpected = [] if new_head else sorted(info["unexpected_keys"])
+    if missing or unexpected:
+        problem = (f"the model config.json describes needs {plural(len(missing), 'weight')} not in this file "
+                   f"(e.g. {missing[0]})" if missing else f"{plural(len(unexpected), 'weight')} in this file have "
+                   f"no place in the model config.json describes (e.g. {unexpected[0]})")
+        raise UserError(f"{weights}: {problem}; the weights and config.json are not from the same model")
+
+
+def _check_model_files(folder: Path) -> None:
+    _read_json_object(folder / "config.json")
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt"):
+                pass  # opening parses the header, which must cover the file exactly: truncation shows
+        except (SafetensorError, OSError) as exc:
+            raise UserError(f"{path}: damaged weights file, truncated or not safetensors ({first_line(exc)}); "
+                            f"copy it again") from None
+
+
+def _check_tokenizer_files(folder: Path) -> None:
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        if (folder / name).exists():
+            _read_json_object(folder / name)
+    path = folder / "tokenizer.json"
+    if not path.exists():  # an encoder may have only a slow tokenizer's files, which transformers converts
+        return
+    if "added_tokens" not in _read_json_object(path):  # transformers reads it itself, before the tokenizers library
+        raise UserError(f"{path}: not a tokenizer (no 'added_tokens' key)")
+    try:
+        Tokenizer.from_file(str(path))
+    except Exception as exc:  # the tokenizers library raises bare Exceptions, for a bad file only here
+        raise UserError(f"{path}: not a tokenizer ({first_line(exc)})") from None
+
+
+def _read_json_object(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path.parent}: no {path.name}; copy the whole model folder") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    if not text.strip():
+        raise UserError(f"{path}: empty file")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: must hold a JSON object {{...}}, not {_JSON_KINDS.get(type(value), 'a value')}")
+    return value
+
+
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
+               type(None): "null"}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _file(name_or_path: str, name: str) -> str:
+    """Where an error about one of a model's files points: the file in a folder, else the hub name."""
+    return str(Path(name_or_path) / name) if os.path.isdir(name_or_path) else f"{name_or_path} ({name})"
 
 
 def _hub_reachable(name_or_path: str) -> bool:
@@ -116,9 +244,11 @@ def _endpoint_answers(endpoint: str, timeout: float = 3.0) -> bool:
         return False
 
 
-def _load_error(name_or_path: str, exc: Exception) -> UserError:
+def _load_error(name_or_path: str, exc: Exception, name: str | None = None) -> UserError:
+    """`name`: the file of the folder that could not be loaded, where known."""
     if os.path.isdir(name_or_path):
-        return UserError(f"cannot load model folder {name_or_path} ({first_line(exc)})")
+        what = _file(name_or_path, name) if name else f"model folder {name_or_path}"
+        return UserError(f"cannot load {what} ({first_line(exc)})")
     return UserError(
         f"cannot load model {name_or_path!r}: it is not a local folder and the model hub could not be "
         f"reached. Download it where there is network (hf download {name_or_path} --local-dir DIR) and "
