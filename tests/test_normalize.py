@@ -76,3 +76,31 @@ def test_golden_against_arabert_on_real_news(arabert):
             assert len(aligned.starts) == len(aligned.text)
             checked += 1
     assert checked > 1000
+
+
+# Short strings from the characters the rewritten patterns turn on (runs of letters, digits, Latin,
+# "@", ".", "-", "com", "http", spaces): the anchored patterns must give arabert's output exactly.
+_PIECES = ["ب", "داعش", "1", "٢", "a", "x", "@", ".", "-", "_", " ", "com", "http://", "www", "@http://", ".com", "م"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_golden_against_arabert_on_adversarial_strings(arabert, seed):
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(300):
+        text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 14)))
+        assert normalize(text, "arabert_v02").text == arabert.preprocess(text), text
+
+
+@pytest.mark.parametrize("run", ["ب" * 200_000, "a" * 200_000, "1" * 200_000, "a1" * 100_000, "x@" + "ب" * 200_000,
+                                 "@http://" + "a" * 200_000 + "!"])
+def test_long_runs_normalize_in_linear_time(run):
+    """Once quadratic (a 20,000-letter word took seconds, 2,000,000 characters hours) or exponential
+    ("@http://" and 30 letters: minutes). A bound loose enough for any machine, tight enough to catch
+    those."""
+    import time
+
+    started = time.perf_counter()
+    normalize(run, "arabert_v02")
+    assert time.perf_counter() - started < 5
