@@ -5,8 +5,9 @@ article per line, text in --text-field, other fields carried to the output) or `
 Each output line is `{"id": ..., "entities": [{"start", "end", "label", "text", "score"}]}` with
 offsets into the article exactly as read (`text == article[start:end]`). Optional outputs: CoNLL
 (word, tag), Label Studio tasks with the entities as predictions to correct, and an HTML page.
-Every output file is written to a temporary name and renamed when complete. Exit status 1 when
-an input was skipped (not UTF-8, binary). Under `accelerate launch` or torchrun the processes
+The output files are written to temporary names and renamed together when all are complete, so
+Ctrl-C (exit 130) or SIGTERM (exit 143) leaves all of them or none. Exit status 1 when an input was
+skipped (not UTF-8, binary), 2 when every input was. Under `accelerate launch` or torchrun the processes
 share the batches and the main process writes the outputs in input order.
 """
 from __future__ import annotations
@@ -103,23 +104,26 @@ def main() -> int:
 
 
 def _write_outputs(args, articles, texts, results, entity_types) -> None:
+    """Every output file, or none of them: a stop while they are written leaves no mix of old and new."""
     from arabic_ner.convert import to_conll, to_labelstudio
-    from arabic_ner.files import write_atomic
+    from arabic_ner.files import write_files
     from arabic_ner.render import render_html
 
     lines = "".join(json.dumps({**a, "entities": e}, ensure_ascii=False) + "\n" for a, e in zip(articles, results))
-    if args.output:
-        write_atomic(args.output, lines)
-    else:
-        sys.stdout.write(lines)
     records = [{"id": str(a["id"]), "text": t, "entities": e} for a, t, e in zip(articles, texts, results)]
+    files = {}
+    if args.output:
+        files[args.output] = lines
     if args.conll:
-        write_atomic(args.conll, to_conll(records))
+        files[args.conll] = to_conll(records)
     if args.labelstudio:
-        write_atomic(args.labelstudio, json.dumps(to_labelstudio(records, "predictions", args.model_dir.name),
-                                             ensure_ascii=False, indent=1))
+        files[args.labelstudio] = json.dumps(to_labelstudio(records, "predictions", args.model_dir.name),
+                                             ensure_ascii=False, indent=1)
     if args.html:
-        write_atomic(args.html, render_html(records, entity_types, title=f"{args.model_dir}"))
+        files[args.html] = render_html(records, entity_types, title=f"{args.model_dir}")
+    write_files(files)
+    if not args.output:
+        sys.stdout.write(lines)
 
 
 if __name__ == "__main__":

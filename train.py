@@ -17,8 +17,10 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Any config key can be overridden with a dotted flag, e.g. --train.lr 3e-5 --model.max_length 256.")
     parser.add_argument("config", help="YAML file in configs/ (only what differs from the defaults)")
-    parser.add_argument("--resume", action="store_true", help="continue the run from its last/ folder")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run from its last/ folder (a run that saved nothing yet starts afresh)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing run folder (only ever one that train.py wrote)")
     args, overrides = parser.parse_known_args()
     config = load_config(args.config, overrides)
 
@@ -29,8 +31,8 @@ def main() -> int:
 
     try:
         summary = train(config, resume=args.resume, overwrite=args.overwrite)
-    except Interrupted:
-        return 130
+    except Interrupted as exc:  # state saved, and said so: no "interrupted" line from run_cli
+        return exc.exit_status
     from accelerate import PartialState
 
     if PartialState().is_main_process:

@@ -1,17 +1,17 @@
 """Reading articles to tag: .txt files, folders of them, .jsonl files and stdin."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from arabic_ner.corpus import numbered_lines, unicode_problem
-from arabic_ner.errors import UserError
+from arabic_ner.corpus import NotText, check_id, check_json, decode_text, numbered_lines, parse_json
+from arabic_ner.errors import UserError, plural, shorten
 
 
 def read_articles(inputs: list[str], text_field: str = "text") -> tuple[list[dict], list[tuple[str, str]]]:
     """Articles as dicts with `id` (and any other .jsonl fields) and the raw text under `_text`,
-    in input order; and the `(name, reason)` of each input skipped because it is not UTF-8 text."""
+    in input order; and the `(name, reason)` of each input skipped because it is not UTF-8 text.
+    Nothing to tag at all (every input skipped) is an error."""
     articles: list[dict] = []
     skipped: list[tuple[str, str]] = []
     for item in inputs:
@@ -28,6 +28,10 @@ def read_articles(inputs: list[str], text_field: str = "text") -> tuple[list[dic
                 articles += _jsonl_articles(file, text, text_field)
             else:
                 articles.append({"id": str(file), "_text": text})
+    if not articles:  # every input skipped: an empty .jsonl or folder has failed already
+        first = f"{skipped[0][0]}: {skipped[0][1]}" if skipped else "no inputs"
+        more = f" ({plural(len(skipped) - 1, 'more input')} skipped too)" if len(skipped) > 1 else ""
+        raise UserError(f"nothing to tag: {first}{more}")
     return articles, skipped
 
 
@@ -37,7 +41,10 @@ def input_files(item: str) -> list[Path]:
         return []
     path = Path(item)
     if path.is_dir():
-        return sorted(p for p in path.rglob("*.txt") if p.is_file())
+        files = sorted(p for p in path.rglob("*.txt") if p.is_file())
+        if not files:
+            raise UserError(f"{path}: no .txt files")
+        return files
     if path.is_file():
         return [path]
     raise UserError(f"{path}: no such file or folder")
@@ -48,17 +55,15 @@ def _read_text(path: Path, skipped: list) -> str | None:
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
-    return _decode(data, str(path), skipped)
+    # In JSONL a NUL is refused by JSON, on its line; elsewhere it means a binary file.
+    return _decode(data, str(path), skipped, nul_is_binary=path.suffix != ".jsonl")
 
 
-def _decode(data: bytes, name: str, skipped: list) -> str | None:
-    if b"\x00" in data:
-        skipped.append((name, "binary file"))
-        return None
+def _decode(data: bytes, name: str, skipped: list, nul_is_binary: bool = True) -> str | None:
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        skipped.append((name, "not UTF-8 text"))
+        return decode_text(data, name, nul_is_binary)
+    except NotText as exc:
+        skipped.append((name, exc.reason))
         return None
 
 
@@ -67,16 +72,16 @@ def _jsonl_articles(path: Path, content: str, text_field: str) -> list[dict]:
     for number, line in numbered_lines(content):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        where = f"{path}:{number}"
+        record = parse_json(line, where)
         if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
-            raise UserError(f"{path}:{number}: no string field {text_field!r} (set --text-field)")
+            raise UserError(f"{where}: no string field {shorten(text_field)} (set --text-field)")
+        check_json(record, where)  # the other fields are written back out
+        if "id" in record:
+            check_id(record["id"], where)
         text = record.pop(text_field)
-        problem = unicode_problem(text)
-        if problem:
-            raise UserError(f"{path}:{number}: field {text_field!r} {problem}")
         record.setdefault("id", f"{path.name}:{number}")
         articles.append({**record, "_text": text})
+    if not articles:
+        raise UserError(f"{path}: no records")
     return articles

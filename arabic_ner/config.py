@@ -7,6 +7,7 @@ command-line overrides and validates the result before any work starts. Every mi
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -197,9 +198,13 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
             return value
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):  # YAML reads .inf and .nan; no setting here means either
+                raise ConfigError(f"{where}: '{key}' must be a finite number, got {value!r}")
             return float(value)
     elif hint is str:
         if isinstance(value, str):
+            if "\x00" in value:  # no path or name can hold one; the OS would reject it mid-run
+                raise ConfigError(f"{where}: '{key}' holds a NUL character")
             return value
     elif origin in (typing.Union, types.UnionType):
         raise TypeError(f"union types are not supported in the config schema ({key})")
@@ -218,7 +223,8 @@ def validate(config: Config) -> None:
         need(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) is not None, "entity_types",
              f"must hold names made of letters, digits and _ (bad: {name!r})")
     need(len(set(types_)) == len(types_), "entity_types", "must not repeat a type")
-    need(config.run_name != "" and "/" not in config.run_name, "run_name", "must be a plain folder name")
+    need(_plain_name(config.run_name), "run_name",
+         "must be one plain folder name (not . or .., no / or \\, no control characters, at most 200 bytes)")
     m, t = config.model, config.train
     need(m.name_or_path != "", "model.name_or_path", "must name a hub model or a local folder")
     need(m.normalization in NORMALIZATIONS, "model.normalization", f"must be one of {', '.join(NORMALIZATIONS)}")
@@ -237,6 +243,14 @@ def validate(config: Config) -> None:
     need(t.max_grad_norm > 0, "train.max_grad_norm", "must be > 0")
     need(t.patience >= 0, "train.patience", "must be >= 0")
     need(t.threads >= 0, "train.threads", "must be >= 0")
+    need(0 <= t.seed < 2**32, "train.seed", "must be in [0, 2**32) (numpy's seed range)")
+
+
+def _plain_name(name: str) -> bool:
+    """A name that stays one folder inside output_dir: `..` or `.` would make `--overwrite` remove
+    the folder above or output_dir itself."""
+    return (name not in ("", ".", "..") and name == name.strip() and len(name.encode("utf-8", "replace")) <= 200
+            and not re.search(r"[/\\\x00-\x1f\x7f]", name))
 
 
 def to_dict(config: Config) -> dict:

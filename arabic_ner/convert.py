@@ -19,9 +19,10 @@ import json
 import sys
 from pathlib import Path
 
-from arabic_ner.corpus import CorpusError, check_record, numbered_lines, read_jsonl, read_text, write_jsonl
+from arabic_ner.corpus import (CorpusError, check_id, check_json, check_record, numbered_lines, parse_json, read_jsonl,
+                               read_text, write_jsonl)
 from arabic_ner.encoding import word_tags
-from arabic_ner.errors import plural, run_cli
+from arabic_ner.errors import plural, run_cli, shorten
 from arabic_ner.files import check_output_files, write_atomic
 from arabic_ner.labels import repair_iob2, tags_to_spans
 from arabic_ner.words import word_spans
@@ -63,10 +64,12 @@ def from_conll(content: str, name: str, repaired: list[str] | None = None) -> li
             continue
         parts = line.split("\t") if "\t" in line else line.split()
         if len(parts) < 2:
-            raise CorpusError(f"{name}:{number}: expected 'token<TAB>tag', got {line!r}")
+            raise CorpusError(f"{name}:{number}: expected 'token<TAB>tag', got {shorten(line)}")
         token, tag = parts[0], parts[-1]
+        if not token.strip():  # it would join into no word, or a span of white space
+            raise CorpusError(f"{name}:{number}: empty token before the tag {shorten(tag)}")
         if tag != "O" and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
-            raise CorpusError(f"{name}:{number}: {tag!r} is not an IOB2 tag (O, B-X, I-X)")
+            raise CorpusError(f"{name}:{number}: {shorten(tag)} is not an IOB2 tag (O, B-X, I-X)")
         tokens.append(token)
         tags.append(tag)
     flush()
@@ -78,7 +81,7 @@ def _valid_iob2(tags: list[str], where: str, repaired: list[str] | None) -> list
     for i, (tag, new) in enumerate(zip(tags, fixed)):
         if tag != new:
             if repaired is None:
-                raise CorpusError(f"{where}, token {i + 1}: {tag} does not continue an entity")
+                raise CorpusError(f"{where}, token {i + 1}: {shorten(tag)} does not continue an entity")
             repaired.append(f"{where}, token {i + 1}")
     return fixed
 
@@ -89,7 +92,7 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
     or JSON-MIN. A task with no submitted annotation (never reviewed, or cancelled) holds at most the
     model's predictions, which are not gold: it is left out and its place added to `unreviewed`,
     unless `predictions` asks for its first prediction instead."""
-    tasks = _json(content, name)
+    tasks = parse_json(content, name, numbered=True)
     if not isinstance(tasks, list):
         raise CorpusError(f"{name}: a Label Studio export is a JSON list of tasks")
     records = []
@@ -98,17 +101,21 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
         where = f"{name}: task {n}"
         if not isinstance(task, dict):
             raise CorpusError(f"{where}: not a JSON object")
+        check_json(task, where)
+        record_id = _id_or(task, n, where)
         if "data" in task:  # full JSON export
-            text = task["data"].get("text") if isinstance(task["data"], dict) else None
+            data = task["data"] if isinstance(task["data"], dict) else {}
+            text = data.get("text")
             if not isinstance(text, str):
                 raise CorpusError(f"{where}: no text (expected data.text)")
+            record_id = _id_or(data, record_id, where, "data.id")
             results = _latest_result(task, where, predictions)
             if results is None:
                 if unreviewed is not None:
                     unreviewed.append(where)
                 continue
             if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
-                raise CorpusError(f"{where}: a result is a list of JSON objects, got {results!r}")
+                raise CorpusError(f"{where}: a result is a list of JSON objects, got {shorten(results)}")
             spans = [r.get("value") for r in results if r.get("type") == "labels"]
         else:  # JSON-MIN export: one row per submitted annotation, the newest first
             text = task.get("text")
@@ -116,25 +123,24 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
                 if unreviewed is not None:
                     unreviewed.append(where)
                 continue
-            if task.get("id") is not None and task["id"] in seen_min:  # an older annotation of a task
-                continue
-            seen_min.add(task.get("id"))
+            if task.get("id") is not None:
+                if task["id"] in seen_min:  # an older annotation of a task
+                    continue
+                seen_min.add(task["id"])
             spans = task.get("label", [])
         if not isinstance(text, str):
             raise CorpusError(f"{where}: no text (expected data.text)")
         if not isinstance(spans, list):
-            raise CorpusError(f"{where}: expected a list of spans, got {spans!r}")
+            raise CorpusError(f"{where}: expected a list of spans, got {shorten(spans)}")
         entities = []
         for span in spans:
             if not isinstance(span, dict):
-                raise CorpusError(f"{where}: a span is a JSON object with start, end and labels, got {span!r}")
-            labels = span.get("labels") or []
-            if not (isinstance(span.get("start"), int) and isinstance(span.get("end"), int) and len(labels) == 1
-                    and isinstance(labels[0], str)):
-                raise CorpusError(f"{where}: a span needs integer start/end and exactly one label, got {span!r}")
+                raise CorpusError(f"{where}: a span is a JSON object with start, end and labels, got {shorten(span)}")
+            labels = span.get("labels")
+            if not (type(span.get("start")) is int and type(span.get("end")) is int and isinstance(labels, list)
+                    and len(labels) == 1 and isinstance(labels[0], str)):
+                raise CorpusError(f"{where}: a span needs integer start/end and exactly one label, got {shorten(span)}")
             entities.append({"start": span["start"], "end": span["end"], "label": labels[0]})
-        task_id = task.get("id", n)
-        record_id = task["data"].get("id", task_id) if isinstance(task.get("data"), dict) else task_id
         records.append({"id": str(record_id), "text": text, "entities": sorted(entities, key=lambda e: e["start"])})
     return records
 
@@ -147,14 +153,28 @@ def _latest_result(task: dict, where: str, predictions: bool) -> list | None:
         raise CorpusError(f"{where}: 'annotations' is a list of JSON objects")
     submitted = [a for a in annotations if not a.get("was_cancelled")]
     if submitted:
-        latest = max(submitted, key=lambda a: (a.get("updated_at") or "", a.get("id") or 0))
-        return latest.get("result") or []
+        return max(submitted, key=_recency).get("result") or []
     guesses = task.get("predictions") or []
     if not predictions or not guesses:
         return None
     if not isinstance(guesses, list) or not isinstance(guesses[0], dict):
         raise CorpusError(f"{where}: 'predictions' is a list of JSON objects")
     return guesses[0].get("result") or []
+
+
+def _recency(annotation: dict) -> tuple[str, int]:
+    # Label Studio writes ISO dates, which sort as strings, and integer ids; anything else counts as
+    # oldest, rather than fail comparing a string with a number
+    updated, number = annotation.get("updated_at"), annotation.get("id")
+    return updated if isinstance(updated, str) else "", number if type(number) is int else -1
+
+
+def _id_or(obj: dict, default: str | int, where: str, field: str = "id") -> str | int:
+    """`obj`'s id, checked, or `default` where it has none (or null)."""
+    if obj.get("id") is None:
+        return default
+    check_id(obj["id"], where, field)
+    return obj["id"]
 
 
 def to_labelstudio(records: list[dict], kind: str = "predictions", model_version: str = "arabic_ner") -> list[dict]:
@@ -182,36 +202,39 @@ def from_doccano(content: str, name: str) -> list[dict]:
     for number, line in numbered_lines(content):
         if not line.strip():
             continue
-        row = _json(line, f"{name}:{number}")
         where = f"{name}:{number}"
+        row = parse_json(line, where)
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise CorpusError(f"{where}: a doccano record needs 'text'")
+        check_json(row, where)
         if isinstance(row.get("entities"), list):
-            if not all(isinstance(e, dict) for e in row["entities"]):
-                raise CorpusError(f"{where}: each of 'entities' is an object with start_offset, end_offset, label")
-            spans = [(e.get("start_offset"), e.get("end_offset"), e.get("label")) for e in row["entities"]]
+            spans = [_doccano_entity(e, where) for e in row["entities"]]
         else:
             spans = row.get("label", row.get("labels", []))
             if not isinstance(spans, list):
-                raise CorpusError(f"{where}: 'label' is a list of [start, end, label] triples, got {spans!r}")
+                raise CorpusError(f"{where}: 'label' is a list of [start, end, label] triples, got {shorten(spans)}")
         entities = []
         for span in spans:
             if not (isinstance(span, (list, tuple)) and len(span) == 3):
-                raise CorpusError(f"{where}: expected [start, end, label], got {span!r}")
+                raise CorpusError(f"{where}: expected [start, end, label], got {shorten(span)}")
             entities.append({"start": span[0], "end": span[1], "label": span[2]})
-        records.append({"id": str(row.get("id", number)), "text": row["text"],
+        records.append({"id": str(_id_or(row, number, where)), "text": row["text"],
                         "entities": sorted(entities, key=lambda e: e["start"] if isinstance(e["start"], int) else -1)})
     return records
 
 
-def _json(content: str, where: str):
-    try:
-        return json.loads(content)
-    except json.JSONDecodeError as exc:
-        raise CorpusError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+def _doccano_entity(entity: object, where: str) -> tuple:
+    if isinstance(entity, dict) and {"start_offset", "end_offset", "label"} <= entity.keys():
+        return entity["start_offset"], entity["end_offset"], entity["label"]
+    needs = f"{where}: an entity needs 'start_offset', 'end_offset' and 'label' (doccano's export)"
+    if isinstance(entity, dict) and {"start", "end"} <= entity.keys():
+        raise CorpusError(f"{needs}; this looks like the project's own JSONL, which needs no conversion")
+    raise CorpusError(f"{needs}, got {shorten(entity)}")
 
 
 def _checked(records: list[dict], name: str) -> list[dict]:
+    if not records:
+        raise CorpusError(f"{name}: no records")
     for n, record in enumerate(records, start=1):
         check_record(record, f"{name}: record {n}")
     return records
@@ -240,13 +263,13 @@ def main() -> int:
         write_jsonl(args.output, records)
     elif args.command == "from-labelstudio":
         unreviewed: list[str] = []
-        records = _checked(from_labelstudio(read_text(args.input), str(args.input), args.predictions, unreviewed),
-                           str(args.input))
-        if unreviewed:
+        records = from_labelstudio(read_text(args.input), str(args.input), args.predictions, unreviewed)
+        if unreviewed:  # said first: it may be why there are no records
             hint = ("they hold no prediction either" if args.predictions
                     else "--predictions takes their predictions instead")
             print(f"left out {plural(len(unreviewed), 'task')} with no submitted annotation (first: {unreviewed[0]}); "
                   f"{hint}", file=sys.stderr)
+        records = _checked(records, str(args.input))
         write_jsonl(args.output, records)
     elif args.command == "from-doccano":
         records = _checked(from_doccano(read_text(args.input), str(args.input)), str(args.input))

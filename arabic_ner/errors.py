@@ -2,8 +2,10 @@
 command-line wrapper that makes it so."""
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Callable
 
 
@@ -11,19 +13,61 @@ class UserError(Exception):
     """Bad input or configuration: the message names the file, line or key, and what to do."""
 
 
+class Stopped(KeyboardInterrupt):
+    """A stop asked from outside: Ctrl-C (SIGINT) or a scheduler's SIGTERM, handled alike. The command
+    stops cleanly (training saves its state first) and exits with 128 + the signal's number."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _raise_stop(signum, frame) -> None:
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def held_stops():
+    """Ctrl-C and SIGTERM wait until the block is done (a few renames that belong together), then act
+    as they would have. (Blocking the signals would not do: the kernel hands a process's signal to any
+    of its threads, and torch's threads do not block it.)"""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield
+        return
+    noted: list[int] = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: noted.append(signum)) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        if noted:
+            signal.raise_signal(noted[0])
+
+
 def run_cli(main: Callable[[], int | None]) -> None:
-    """Run a command's `main`, turning a UserError into `error: ...` and exit status 2."""
-    # A job started in the background by a script inherits SIGINT ignored; `kill -INT` should still
-    # stop it the way Ctrl-C does (training saves its state first), not be dropped.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    """Run a command's `main`, turning a UserError into `error: ...` and exit status 2, and a stop
+    (Ctrl-C, SIGTERM) into `interrupted` and exit status 130 or 143."""
+    # SIGTERM is what cluster schedulers and `kill` send: it must stop a command the way Ctrl-C does,
+    # not kill it between two writes. A job started in the background by a script inherits SIGINT
+    # ignored; `kill -INT` should still stop it the way Ctrl-C does, not be dropped.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _raise_stop)
     try:
         status = main()
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:  # Ctrl-C: outputs are written whole or not at all, so nothing to report
+    except KeyboardInterrupt as exc:  # outputs are written whole or not at all, so nothing to report
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(exc.exit_status if isinstance(exc, Stopped) else 130)
     sys.exit(status or 0)
 
 
@@ -31,6 +75,16 @@ def first_line(exc: BaseException) -> str:
     """An exception's message, first line only (or its type when it has none), for one-line errors."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """`repr(value)` for a message that quotes input, cut to `limit` characters and saying how long
+    it was: one pasted megabyte-long line should not become a megabyte-long error."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = len(value) if isinstance(value, str) else len(text)
+    return f"{text[:limit]}…({size:,} characters)"
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from arabic_ner.analysis import analyse, format_errors
 from arabic_ner.corpus import CorpusError, read_corpus
 from arabic_ner.errors import UserError
-from arabic_ner.files import make_output_folder, write_atomic
+from arabic_ner.files import make_output_folder, write_files
 from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags
 from arabic_ner.model import TextSettings
 from arabic_ner.report import format_report
@@ -45,5 +45,4 @@ def write_evaluation(result: dict, out: Path) -> None:
         "errors.jsonl": "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in result["analysis"]["errors"]),
         "errors.md": format_errors(result["analysis"]),
     }
-    for name, content in files.items():
-        write_atomic(out / name, content)
+    write_files({out / name: content for name, content in files.items()})

@@ -6,10 +6,12 @@ interrupted run) never sees half a file.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from pathlib import Path
 
-from arabic_ner.errors import UserError
+from arabic_ner.errors import UserError, held_stops
 
 
 def check_output_files(outputs: dict[str, Path | None], inputs: list[Path] = ()) -> None:
@@ -63,14 +65,53 @@ def make_output_folder(path: Path, option: str) -> None:
 
 
 def write_atomic(path: str | Path, content: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    write_files({path: content})
+
+
+def write_files(contents: dict[str | Path, str]) -> None:
+    """Write each file whole or not at all, and the set of them together: every file goes to a
+    temporary name first, then all are renamed with Ctrl-C and SIGTERM held back, so that a stop
+    leaves either all of them or none (say `-o` written and `--html` missing)."""
+    tmps = {Path(path): Path(path).with_name(Path(path).name + ".tmp") for path in contents}
     try:
-        tmp.write_text(content, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+        for (path, tmp), content in zip(tmps.items(), contents.values()):
+            try:
+                tmp.write_text(content, encoding="utf-8")
+            except OSError as exc:
+                raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+        with held_stops():
+            for path, tmp in tmps.items():
+                try:
+                    tmp.replace(path)
+                except OSError as exc:
+                    raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+    finally:  # whatever stopped it (a full disk, text UTF-8 cannot hold, Ctrl-C), leave no half file
+        for tmp in tmps.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+
+
+def replace_folder(tmp: Path, target: Path) -> None:
+    """Put the complete folder `tmp` in place of `target`. A folder cannot be renamed over a
+    non-empty one, so `target` steps aside to `<name>.old` first; `recover_swap` finishes the swap
+    if a crash falls between the two renames."""
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_swap(target: Path) -> None:
+    """Finish a `replace_folder` cut between its renames: `<name>.old` without `<name>` means the new
+    copy, `<name>.tmp`, was already complete (the old one steps aside only then)."""
+    old, tmp = (target.with_name(target.name + suffix) for suffix in (".old", ".tmp"))
+    if not target.exists() and old.is_dir():
+        try:
+            (tmp if tmp.is_dir() else old).rename(target)
+        except FileNotFoundError:  # another process of the same run finished it first
+            pass
 
 
 def _identity(path: Path) -> tuple[int, int]:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from arabic_ner.errors import UserError, run_cli
-from arabic_ner.files import check_output_folder
+from arabic_ner.files import check_output_folder, recover_swap, replace_folder
 
 DEFAULT_DIR = Path("models/encoders/multilingual-e5-small")
 
@@ -79,10 +79,16 @@ def build_offline_encoder(out_dir: Path = DEFAULT_DIR, trim: bool = True, archiv
     out_dir = Path(out_dir)
     if is_current(out_dir, trim):
         return out_dir
+    recover_swap(out_dir)
+    if out_dir.is_symlink() or out_dir.is_file() or (
+            out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / STAMP).exists()):
+        # replacing it would delete a folder this module did not build (`--out data`)
+        raise UserError(f"{out_dir}: holds files that are not an encoder built here (no {STAMP}); it is never "
+                        f"replaced: choose another --out")
     weights = read_source(WEIGHTS, archives)
     tokenizer_json = read_source(TOKENIZER, archives)
     stamp = _stamp(trim)
-    tmp = out_dir.with_name(out_dir.name + ".building")
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     model = parse_e5(weights)
@@ -97,12 +103,7 @@ def build_offline_encoder(out_dir: Path = DEFAULT_DIR, trim: bool = True, archiv
         tensors["embeddings.word_embeddings.weight"] = tensors["embeddings.word_embeddings.weight"][kept]
     _write_folder(tmp, model, tensors, tokenizer, kept)
     (tmp / STAMP).write_text(json.dumps(stamp) + "\n")
-    old = out_dir.with_name(out_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        out_dir.rename(old)
-    tmp.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(tmp, out_dir)
     return out_dir
 
 

@@ -17,9 +17,9 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from arabic_ner.corpus import read_jsonl, write_jsonl
-from arabic_ner.errors import UserError, run_cli
-from arabic_ner.files import check_output_files, check_output_folder, make_output_folder, write_atomic
+from arabic_ner.corpus import jsonl_text, read_jsonl, record_place
+from arabic_ner.errors import UserError, run_cli, shorten
+from arabic_ner.files import check_output_files, check_output_folder, make_output_folder, write_files
 
 
 def assign_groups(records: list[dict], group_by: str, targets: list[float], seed: int, where: str = "corpus"
@@ -28,9 +28,7 @@ def assign_groups(records: list[dict], group_by: str, targets: list[float], seed
     the records' file in errors."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for n, record in enumerate(records, start=1):
-        if group_by not in record:
-            raise UserError(f"{where}: record {n} (id {record.get('id')}) has no {group_by!r} field to group by")
-        groups[str(record[group_by])].append(record)
+        groups[group_key(record, group_by, f"{where}: record {n}")].append(record)
     keys = sorted(groups)
     random.Random(seed).shuffle(keys)
     # The heaviest groups first, so the small ones can even out what they leave.
@@ -58,6 +56,24 @@ def assign_groups(records: list[dict], group_by: str, targets: list[float], seed
     return bins
 
 
+def group_key(record: dict, group_by: str, where: str) -> str:
+    """The name of `record`'s group: its `group_by` field, a string or a whole number (1 and "1"
+    name one group)."""
+    if group_by not in record:
+        raise UserError(f"{record_place(where, record)} has no {shorten(group_by)} field to group by")
+    value = record[group_by]
+    if not (isinstance(value, str) or type(value) is int):
+        raise UserError(f"{record_place(where, record)} has a {shorten(group_by)} of {shorten(value)}; a group is "
+                        f"named by a string or a whole number")
+    return str(value)
+
+
+def members(records: list[dict], group_by: str, keys: list[str]) -> list[dict]:
+    """The records of the groups `keys`, in corpus order (picked by position, not by id)."""
+    chosen = set(keys)
+    return [r for r in records if str(r[group_by]) in chosen]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", type=Path, help="the whole annotated corpus (JSONL)")
@@ -72,7 +88,7 @@ def main() -> int:
         raise UserError(f"--fractions {args.fractions}: three positive numbers summing to 1")
     if args.folds < 2:
         raise UserError(f"--folds {args.folds}: at least 2")
-    records = read_jsonl(args.corpus)
+    records = read_jsonl(args.corpus, unique_ids=True)  # folds.json lists the records by id
     out = args.out or args.corpus.parent
     check_output_folder(out, "--out")
     if out.is_dir():  # the splits may overwrite files there, but never the corpus itself
@@ -83,19 +99,20 @@ def main() -> int:
     if not all(folds):
         raise UserError(f"--folds {args.folds}: {args.corpus} has only {sum(map(len, folds))} {args.group_by} groups; "
                         f"use at most that many folds")
-    group_of = {r["id"]: str(r[args.group_by]) for r in records}
-    make_output_folder(out, "--out")
-
+    files, report = {}, []
     for name, keys in zip(("train", "dev", "test"), splits):
-        chosen = [r for r in records if group_of[r["id"]] in set(keys)]
-        write_jsonl(out / f"{name}.jsonl", chosen)
+        chosen = members(records, args.group_by, keys)
+        files[out / f"{name}.jsonl"] = jsonl_text(chosen)
         counts = Counter(e["label"] for r in chosen for e in r["entities"])
-        print(f"{name}: {len(keys)} groups, {len(chosen)} records, "
-              + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=sys.stderr)
-    fold_ids = [[r["id"] for r in records if group_of[r["id"]] in set(keys)] for keys in folds]
-    write_atomic(out / "folds.json", json.dumps({"corpus": args.corpus.name, "group_by": args.group_by,
-                                                 "seed": args.seed, "folds": fold_ids}, ensure_ascii=False, indent=1) + "\n")
-    print(f"folds: {', '.join(str(len(f)) for f in fold_ids)} records", file=sys.stderr)
+        report.append(f"{name}: {len(keys)} groups, {len(chosen)} records, "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    fold_ids = [[r["id"] for r in members(records, args.group_by, keys)] for keys in folds]
+    files[out / "folds.json"] = json.dumps({"corpus": args.corpus.name, "group_by": args.group_by, "seed": args.seed,
+                                            "folds": fold_ids}, ensure_ascii=False, indent=1) + "\n"
+    report.append(f"folds: {', '.join(str(len(f)) for f in fold_ids)} records")
+    make_output_folder(out, "--out")
+    write_files(files)  # the four together: a stop never leaves new splits beside old folds
+    print("\n".join(report), file=sys.stderr)
     return 0
 
 

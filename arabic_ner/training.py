@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.utils import set_seed
+from safetensors import SafetensorError
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 from transformers import DataCollatorForTokenClassification, get_linear_schedule_with_warmup
@@ -30,8 +31,8 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_corpus
 from arabic_ner.encoding import Sentence, WindowEncoder, entities_from_tags, to_sentence
-from arabic_ner.errors import UserError
-from arabic_ner.files import check_output_folder, make_output_folder
+from arabic_ner.errors import STOP_SIGNALS, Stopped, UserError, first_line
+from arabic_ner.files import make_output_folder, replace_folder, write_atomic
 from arabic_ner.inference import tag_sentences
 from arabic_ner.labels import LabelSet
 from arabic_ner.metrics import score_records
@@ -39,12 +40,13 @@ from arabic_ner.model import TextSettings, load_encoder, load_trained
 from arabic_ner.model_card import data_summary, write_model_card
 from arabic_ner.offline_encoder import ensure_offline_encoder
 from arabic_ner.progress import progress_bar
+from arabic_ner.run_folder import check_run_dir, clear_run_dir
 
 STATE_FILE = "training_state.pt"
 
 
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during training, after `last/` was saved."""
+class Interrupted(Stopped):
+    """Ctrl-C or SIGTERM during training, after `last/` was saved."""
 
 
 def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict:
@@ -54,7 +56,9 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     )
     log = _logger(accelerator)
     run_dir = config.run_dir
-    _check_run_dir(run_dir, resume, overwrite)
+    if check_run_dir(run_dir, resume, overwrite) and resume:
+        log(f"{run_dir}: nothing saved yet, so the run starts from the beginning")
+        resume = False
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     set_seed(config.train.seed)
@@ -71,8 +75,12 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     model, tokenizer = load_encoder(config.model.name_or_path, label_set, config.model.dropout)
     encoder = WindowEncoder(tokenizer, config.model.max_length, config.model.stride, label_set,
                             config.model.label_all_subwords)
+    _check_max_length(model, config)
     features = [{"input_ids": w.input_ids, "attention_mask": [1] * len(w.input_ids), "labels": w.labels}
                 for w in encoder.encode(sentences["train"])]
+    if not features:
+        raise UserError(f"{config.data.train}: no words to train on (every text of its "
+                        f"{len(sentences['train'])} records is empty)")
     log(f"model: {config.model.name_or_path} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters)")
     log(f"train: {len(sentences['train'])} sentences, {len(features)} windows; "
         f"dev: {len(sentences['dev'])} sentences; labels: {' '.join(label_set.labels)}")
@@ -87,7 +95,9 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.train.warmup_ratio * total_updates), total_updates)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
-    progress = {"epoch": 0, "batch": 0, "best_f1": -1.0, "best_epoch": 0, "bad_epochs": 0}
+    # `history`: the epochs' records, saved in last/ with the rest, so that metrics.jsonl, rewritten
+    # from it after each save, never lacks or repeats an epoch whatever moment a run was stopped.
+    progress = {"epoch": 0, "batch": 0, "best_f1": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": []}
     # The random state (dropout) as it was when `progress` last moved, which is what `last/` must
     # hold for a resume to replay the run exactly; and, on a resume mid-epoch, the state to put
     # back just before the first batch (after the data loader's own draw for its new iterator).
@@ -99,52 +109,53 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
         elif state is not None:
             _set_rng_state(state)
         rng["at_progress"] = state or _rng_state()
+        progress.setdefault("history", _history_file(run_dir, progress["epoch"]))  # a last/ saved before history
         log(f"resuming {run_dir} at epoch {progress['epoch'] + 1}, batch {progress['batch']}")
     elif accelerator.is_main_process:
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
+        clear_run_dir(run_dir)
         make_output_folder(run_dir, "output_dir")
-        (run_dir / "config.yaml").write_text(dump_yaml(config), encoding="utf-8")
+        write_atomic(run_dir / "config.yaml", dump_yaml(config))
     accelerator.wait_for_everyone()
 
     settings = TextSettings(list(config.entity_types), config.model.normalization,
                             config.model.max_length, config.model.stride)
     data = data_summary(config, splits)
-    saver = _Saver(accelerator, model, tokenizer, optimizer, scheduler, settings, config, data)
-    try:
-        with _StopRequests(accelerator) as stop:
+    saver = _Saver(accelerator, model, tokenizer, optimizer, scheduler, settings, config, data, log)
+    # Signals are noted, not raised, from here on: the stop (and its save) happens between batches.
+    with _StopRequests(accelerator) as stop:
+        try:
             for epoch in range(progress["epoch"], config.train.epochs):
+                # checked here rather than after the save, so that a resumed run stops early too
+                if config.train.patience and progress["bad_epochs"] >= config.train.patience:
+                    log(f"early stop: no better dev F1 for {config.train.patience} epochs")
+                    break
                 started = time.time()
                 train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, progress,
                                           rng, stop)
                 dev = evaluate(accelerator.unwrap_model(model), encoder, splits["dev"], sentences["dev"],
                                config.entity_types, config.train.eval_batch_size, accelerator)
                 improved = dev["f1"] > progress["best_f1"]
-                progress.update(epoch=epoch + 1, batch=0)
+                record = {"epoch": epoch + 1, "train_loss": round(train_loss, 4), "lr": scheduler.get_last_lr()[0],
+                          "seconds": round(time.time() - started, 2), "dev": dev}
+                progress.update(epoch=epoch + 1, batch=0, history=[*progress["history"], record])
                 rng["at_progress"] = _rng_state()
                 if improved:
                     progress.update(best_f1=dev["f1"], best_epoch=epoch + 1, bad_epochs=0)
                 else:
                     progress["bad_epochs"] += 1
-                record = {"epoch": epoch + 1, "train_loss": round(train_loss, 4), "lr": scheduler.get_last_lr()[0],
-                          "seconds": round(time.time() - started, 2), "dev": dev}
                 log(f"epoch {epoch + 1}: train loss {train_loss:.4f}, dev strict F1 {dev['f1']:.4f}"
                     + (" (best)" if improved else ""))
-                saver.save("last", progress, dev, rng["at_progress"])
+                # best/ before last/: a stop between the two resumes before this epoch and redoes it
                 if improved:
                     saver.save("best", progress, dev)
-                if accelerator.is_main_process:
-                    with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
-                        f.write(json.dumps(record) + "\n")
+                saver.save("last", progress, dev, rng["at_progress"])
                 if stop.requested():
-                    raise KeyboardInterrupt
-                if config.train.patience and progress["bad_epochs"] >= config.train.patience:
-                    log(f"early stop: no better dev F1 for {config.train.patience} epochs")
-                    break
-    except KeyboardInterrupt:
-        saver.save("last", progress, None, rng["at_progress"])
+                    break  # last/ holds this very point
+        except Stopped:  # from within an epoch
+            saver.save("last", progress, None, rng["at_progress"])
+    if stop.signum:
         log(f"interrupted: state saved to {run_dir / 'last'}; continue with --resume")
-        raise Interrupted() from None
+        raise Interrupted(stop.signum)
 
     return _finish(accelerator, config, encoder, splits, sentences, data, progress, log)
 
@@ -159,8 +170,9 @@ def evaluate(model, encoder: WindowEncoder, records: list[dict], sentences: list
 
 def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Config, epoch: int, progress: dict,
                  rng: dict, stop: _StopRequests) -> float:
-    """One epoch (or its rest, after a resume). A Ctrl-C stops it between batches, so that `progress`,
-    the weights and `rng["at_progress"]` always describe the same point."""
+    """One epoch (or its rest, after a resume). A Ctrl-C or SIGTERM stops it between batches, so that
+    `progress`, the weights and `rng["at_progress"]` always describe the same point; a loss that is not
+    finite stops the run before it reaches the weights."""
     model.train()
     loader.set_epoch(epoch)  # the seeded sampler then gives the same order after a resume
     skip = progress["batch"] if progress["epoch"] == epoch else 0
@@ -177,6 +189,17 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
             rng["before_batch"] = None
         with accelerator.accumulate(model):
             loss = model(**batch).loss
+            # Checked before the backward pass: a stop here leaves this batch unapplied, and a resume
+            # replays it from the state saved at the last update.
+            reason = stop.requested(bad_loss=not torch.isfinite(loss).item())
+            if reason:
+                bar.close()
+            if reason == NONFINITE:
+                raise UserError(f"train loss is not finite ({loss.item()}) at epoch {epoch + 1}, batch {done + 1}: "
+                                f"training diverged; lower train.lr ({config.train.lr}) or raise "
+                                f"train.warmup_ratio. Epochs saved so far are kept")
+            if reason:
+                raise Stopped(reason)
             accelerator.backward(loss)
             if accelerator.sync_gradients:
                 accelerator.clip_grad_norm_(model.parameters(), config.train.max_grad_norm)
@@ -191,9 +214,6 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
                 rng["at_progress"] = {**_rng_state(), "losses": losses, "n_losses": len(losses)}
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", refresh=False)  # drawn by update, when it draws
         bar.update(1)
-        if stop.requested():
-            bar.close()
-            raise KeyboardInterrupt
     bar.close()
     if rng["before_batch"] is not None:  # resumed after the epoch's last batch: nothing was left to run
         _set_rng_state(rng["before_batch"])
@@ -233,45 +253,106 @@ def _adamw(model, config: Config) -> torch.optim.Optimizer:
 
 
 class _Saver:
-    """Writes `best/` and `last/` atomically: a crash mid-save leaves the previous copy whole."""
+    """Writes `best/` and `last/` whole or not at all: each is written to `<name>.tmp/` and swapped in
+    when complete, so a crash or a full disk mid-save leaves the previous copy as it was."""
 
-    def __init__(self, accelerator, model, tokenizer, optimizer, scheduler, settings, config, data):
+    def __init__(self, accelerator, model, tokenizer, optimizer, scheduler, settings, config, data, log):
         self.accelerator, self.model, self.tokenizer = accelerator, model, tokenizer
         self.optimizer, self.scheduler = optimizer, scheduler
-        self.settings, self.config, self.data = settings, config, data
+        self.settings, self.config, self.data, self.log = settings, config, data, log
 
     def save(self, name: str, progress: dict, dev: dict | None, rng: dict | None = None) -> None:
         """`rng`: the random state (dropout) to store in `last/`, and the current epoch's losses so far;
-        each process stores its own."""
+        each process stores its own. Saving `last/` also rewrites `metrics.jsonl` from its history."""
         acc = self.accelerator
-        acc.wait_for_everyone()
         target = self.config.run_dir / name
         tmp = target.with_name(name + ".tmp")
-        if acc.is_main_process:
-            shutil.rmtree(tmp, ignore_errors=True)
-            acc.unwrap_model(self.model).save_pretrained(tmp, safe_serialization=True)
-            self.tokenizer.save_pretrained(tmp)
-            self.settings.save(tmp)
-            (tmp / "config.yaml").write_text(dump_yaml(self.config), encoding="utf-8")
-            write_model_card(tmp, self.config, self.data, {"epoch": progress["epoch"], "dev": dev})
-            if name == "last":
-                torch.save({"progress": progress, "optimizer": self.optimizer.state_dict(),
-                            "scheduler": self.scheduler.state_dict()}, tmp / STATE_FILE)
         acc.wait_for_everyone()
+        if acc.is_main_process:
+            self._agree(_failure(lambda: self._write(tmp, name, progress, dev), tmp), target)
+        else:
+            self._agree(None, target)
         if name == "last":
-            state = dict(rng or _rng_state())
-            if "n_losses" in state:
-                state["losses"] = state["losses"][: state.pop("n_losses")]
-            torch.save(state, tmp / f"rng_{acc.process_index}.pt")
-        acc.wait_for_everyone()
+            self._agree(_failure(lambda: torch.save(_losses_so_far(rng or _rng_state()),
+                                                    tmp / f"rng_{acc.process_index}.pt"), tmp), target)
         if acc.is_main_process:
-            old = target.with_name(name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            if target.exists():
-                target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
+            replace_folder(tmp, target)
+            if name == "last":
+                lines = "".join(json.dumps(record) + "\n" for record in progress["history"])
+                try:
+                    write_atomic(self.config.run_dir / "metrics.jsonl", lines)
+                except UserError as exc:  # last/ holds the history: the next save or a resume rewrites it
+                    self.log(f"warning: {exc}")
         acc.wait_for_everyone()
+
+    def _write(self, tmp: Path, name: str, progress: dict, dev: dict | None) -> None:
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.accelerator.unwrap_model(self.model).save_pretrained(tmp, safe_serialization=True)
+        self.tokenizer.save_pretrained(tmp)
+        self.settings.save(tmp)
+        (tmp / "config.yaml").write_text(dump_yaml(self.config), encoding="utf-8")
+        write_model_card(tmp, self.config, self.data, {"epoch": progress["epoch"], "dev": dev})
+        if name == "last":
+            torch.save({"progress": progress, "optimizer": self.optimizer.state_dict(),
+                        "scheduler": self.scheduler.state_dict()}, tmp / STATE_FILE)
+
+    def _agree(self, failure: str | None, target: Path) -> None:
+        """Every process learns whether any failed to write its part (the others would otherwise wait
+        for it for ever); then all stop with one line, the temporary copy removed."""
+        failed = failure is not None
+        if self.accelerator.num_processes > 1:
+            flag = torch.tensor([float(failed)], device=self.accelerator.device)
+            failed = self.accelerator.reduce(flag, reduction="sum").item() > 0
+        if not failed:
+            return
+        if self.accelerator.is_main_process:
+            shutil.rmtree(target.with_name(target.name + ".tmp"), ignore_errors=True)
+        kept = (f"the previous {target.name}/ is kept as it was" if target.is_dir()
+                else f"no {target.name}/ was saved before")
+        raise UserError(f"cannot save {target} ({failure or 'another process failed to write'}); {kept}; "
+                        f"fix that (free some space?) and continue with --resume")
+
+
+def _failure(write, folder: Path) -> str | None:
+    """Why `write()` failed to write its files into `folder`, or None. A full disk or quota shows as
+    OSError, or as RuntimeError from torch.save's writer and SafetensorError from safetensors, whose
+    messages do not say why: the free space on the disk does."""
+    try:
+        write()
+    except OSError as exc:
+        return first_line(exc)
+    except (RuntimeError, SafetensorError) as exc:
+        free = shutil.disk_usage(next(p for p in (folder, *folder.parents) if p.exists())).free
+        return f"{first_line(exc)}; {free / 2**20:.1f} MiB free on that disk"
+    return None
+
+
+def _losses_so_far(state: dict) -> dict:
+    """`rng["at_progress"]` carries the epoch's loss list and how much of it was done at that point."""
+    state = dict(state)
+    if "n_losses" in state:
+        state["losses"] = state["losses"][: state.pop("n_losses")]
+    return state
+
+
+def _history_file(run_dir: Path, epochs: int) -> list[dict]:
+    """The epochs' records from metrics.jsonl, for a last/ saved before its state carried them."""
+    path = run_dir / "metrics.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines[:epochs]]
+
+
+def _check_max_length(model, config: Config) -> None:
+    """Windows longer than the encoder's position table would fail in the first forward pass."""
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions is None:
+        return
+    # RoBERTa-family embeddings number positions from padding_idx + 1
+    padding_idx = getattr(getattr(model.base_model, "embeddings", None), "padding_idx", None)
+    limit = positions - (padding_idx + 1 if padding_idx is not None else 0)
+    if config.model.max_length > limit:
+        raise UserError(f"'model.max_length' is {config.model.max_length}, but {config.model.name_or_path} reads at "
+                        f"most {limit} subwords per window; set it to {limit} or less")
 
 
 def _load_state(last: Path, accelerator, model, optimizer, scheduler) -> tuple[dict, dict | None]:
@@ -289,33 +370,39 @@ def _load_state(last: Path, accelerator, model, optimizer, scheduler) -> tuple[d
     return state["progress"], torch.load(rng, weights_only=False) if rng.exists() else None
 
 
+NONFINITE = -1  # _StopRequests.requested: a loss that is not finite
+
+
 class _StopRequests:
-    """Ctrl-C during training is noted, not raised where it lands: the loop asks `requested()` between
-    batches and after each epoch's bookkeeping, so a stop never falls between an optimizer step and
-    the record of it, nor halfway through saving. Under `accelerate launch` the processes agree
-    (any one asked, all stop, at the same batch): one process stopping alone would leave the
-    others waiting for it in the next collective call, for ever."""
+    """Ctrl-C and SIGTERM during training are noted, not raised where they land: the loop asks
+    `requested()` once per batch and after each epoch's bookkeeping, so a stop never falls between an
+    optimizer step and the record of it, nor halfway through saving. Under `accelerate launch` the
+    processes agree (any one asked, all stop, at the same batch): one process stopping alone would
+    leave the others waiting for it in the next collective call, for ever. A loss that is not finite
+    on any process stops them all the same way."""
 
     def __init__(self, accelerator):
-        self.accelerator, self.caught, self.previous = accelerator, False, None
+        self.accelerator, self.signum, self.previous = accelerator, 0, {}
 
     def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._note)
+            self.previous = {signum: signal.signal(signum, self._note) for signum in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
-    def _note(self, *_) -> None:
-        self.caught = True
+    def _note(self, signum, frame) -> None:
+        self.signum = signum
 
-    def requested(self) -> bool:
-        if self.accelerator.num_processes == 1:
-            return self.caught
-        flag = torch.tensor([float(self.caught)], device=self.accelerator.device)
-        return self.accelerator.reduce(flag, reduction="sum").item() > 0
+    def requested(self, bad_loss: bool = False) -> int:
+        """0 to go on; else why every process stops here: NONFINITE, or the number of the signal."""
+        if self.accelerator.num_processes > 1:
+            mine = torch.tensor([[float(bad_loss), float(self.signum)]], device=self.accelerator.device)
+            worst = self.accelerator.gather(mine).max(dim=0).values
+            bad_loss, self.signum = bool(worst[0].item()), int(worst[1].item())
+        return NONFINITE if bad_loss else self.signum
 
 
 def _rng_state() -> dict:
@@ -346,25 +433,12 @@ def _finish(accelerator, config: Config, encoder, splits, sentences, data, progr
         log(f"test (model-best, epoch {progress['best_epoch']}): strict F1 {test['f1']:.4f} "
             f"P {test['precision']:.4f} R {test['recall']:.4f}")
     if accelerator.is_main_process:
-        (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
         best_dev = json.loads((best_dir / "scores.json").read_text(encoding="utf-8"))["dev"]
         write_model_card(best_dir, config, data, {"epoch": progress["best_epoch"], "dev": best_dev,
                                                   "test": summary.get("test")})
     accelerator.wait_for_everyone()
     return summary
-
-
-def _check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
-    if resume and overwrite:
-        raise UserError("--resume continues a run and --overwrite replaces it: pass one of them")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"{run_dir}: is a file, not a run folder; change run_name or output_dir")
-    check_output_folder(run_dir.parent, "output_dir")
-    if resume and not (run_dir / "last").exists():
-        raise UserError(f"{run_dir}: nothing to resume (no last/ folder)")
-    if not resume and not overwrite and run_dir.exists() and any(run_dir.iterdir()):
-        raise UserError(f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to "
-                        f"replace it, or --run_name NAME")
 
 
 def _logger(accelerator):

@@ -10,7 +10,6 @@ counts as `داعش`). Prints entity counts per label and file.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import unicodedata
 from collections import Counter
@@ -18,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arabic_ner.config import Config
-from arabic_ner.corpus import CorpusError, check_record, numbered_lines, read_text
-from arabic_ner.errors import plural, run_cli
+from arabic_ner.corpus import CorpusError, check_record, numbered_lines, parse_json, read_text, record_place
+from arabic_ner.errors import plural, run_cli, shorten
 from arabic_ner.words import is_punct, word_spans
 
 TATWEEL = "\u0640"
@@ -47,7 +46,10 @@ def validate_files(paths: list[Path], entity_types: list[str]) -> tuple[list[Pro
     loaded: list[tuple[str, dict]] = []
     for path in paths:
         counts[str(path)] = Counter()
+        before = len(problems)
+        read = 0
         for where, record in _records(path, problems):
+            read += 1
             try:
                 check_record(record, where, set(entity_types))
             except CorpusError as exc:
@@ -57,7 +59,7 @@ def validate_files(paths: list[Path], entity_types: list[str]) -> tuple[list[Pro
             if "id" not in record:
                 problems.append(Problem(f"{where}: missing 'id'"))
             else:
-                where = f"{where} (id {rid})"
+                where = record_place(where, record)
                 if rid in seen_ids:
                     problems.append(Problem(f"{where}: duplicate id, first at {seen_ids[rid]}"))
                 else:
@@ -73,6 +75,8 @@ def validate_files(paths: list[Path], entity_types: list[str]) -> tuple[list[Pro
             problems += _span_problems(record, where)
             counts[str(path)].update(e["label"] for e in record["entities"])
             loaded.append((where, record))
+        if not read and len(problems) == before:  # an empty file; unreadable ones said why already
+            problems.append(Problem(f"{path}: no records"))
     problems += _clitic_warnings(loaded)
     return problems, counts
 
@@ -87,9 +91,9 @@ def _records(path: Path, problems: list[Problem]):
         if not line.strip():
             continue
         try:
-            yield f"{path}:{number}", json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(f"{path}:{number}: not valid JSON ({exc.msg})"))
+            yield f"{path}:{number}", parse_json(line, f"{path}:{number}")
+        except CorpusError as exc:
+            problems.append(Problem(str(exc)))
 
 
 def _span_problems(record: dict, where: str) -> list[Problem]:
@@ -102,13 +106,14 @@ def _span_problems(record: dict, where: str) -> list[Problem]:
             prefix = {c for c in text[start:e["start"]] if not unicodedata.combining(c) and c != TATWEEL}
             cut_start = start < e["start"] < end and not prefix <= set(CLITICS)
             if cut_start or start < e["end"] < end:
-                problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {surface!r} cuts the "
-                                        f"word {text[start:end]!r}, which training and evaluation read whole",
+                problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {shorten(surface)} "
+                                        f"cuts the word {shorten(text[start:end])}, which training and evaluation "
+                                        f"read whole",
                                         error=False))
         for side, char in (("starts", surface[0]), ("ends", surface[-1])):
             if char.isspace() or is_punct(char):
                 problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {side} with "
-                                               f"{'white space' if char.isspace() else 'punctuation'}: {surface!r}"))
+                                               f"{'white space' if char.isspace() else 'punctuation'}: {shorten(surface)}"))
     return problems
 
 
@@ -126,7 +131,7 @@ def _clitic_warnings(loaded: list[tuple[str, dict]]) -> list[Problem]:
             word = record["text"][e["start"]:e["end"]].split()[0]
             if len(word) > 2 and word not in ROOT_WAW and word[0] in CLITICS and (word[1:] in first_words or word[1:].startswith("ال")
                                                           or word.startswith("لل")):
-                warnings.append(Problem(f"{where}: span {word!r} ({e['label']}) starts with the clitic "
+                warnings.append(Problem(f"{where}: span {shorten(word)} ({e['label']}) starts with the clitic "
                                                f"{word[0]!r}, which the spec keeps outside", error=False))
     return warnings
 

@@ -5,7 +5,8 @@ then for every fold and seed trains a fresh model on K-2 folds, selects on the n
 scores the held-out fold (strict IOB2 entity F1). Reports per-type and overall F1 as
 mean ± standard deviation over all runs, and saves every run's numbers.
 Output: models/<run_name>-cv/{runs.jsonl, crossval.json}; model weights are deleted after
-scoring unless --keep-models.
+scoring unless --keep-models. A Ctrl-C or SIGTERM stops the run under way with its state saved;
+`--resume` keeps the finished runs (runs.jsonl) and continues from there.
 """
 from __future__ import annotations
 
@@ -22,51 +23,87 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
 
 
-def crossval(config, corpus: Path, folds: int, seeds: int, group_by: str, keep_models: bool, log=print) -> dict:
+def crossval(config, corpus: Path, folds: int, seeds: int, group_by: str, keep_models: bool, log=print,
+             resume: bool = False, overwrite: bool = False) -> dict:
+    """Train and score every (fold, seed); `resume` keeps the runs already in runs.jsonl and continues
+    the one that was cut (a Ctrl-C or SIGTERM saves its last/), `overwrite` starts them all again."""
+    from arabic_ner.config import to_dict
     from arabic_ner.corpus import read_jsonl, write_jsonl
+    from arabic_ner.files import make_output_folder, write_atomic
     from arabic_ner.split import assign_groups
     from arabic_ner.training import train
 
+    if resume and overwrite:
+        raise UserError("--resume continues a cross-validation and --overwrite replaces it: pass one of them")
     records = read_jsonl(corpus, config.entity_types)
     bins = assign_groups(records, group_by, [1 / folds] * folds, seed=13, where=str(corpus))
     fold_records = [[r for r in records if str(r[group_by]) in set(keys)] for keys in bins]
     if any(not f for f in fold_records):
         raise UserError(f"{corpus}: too few {group_by} groups for {folds} folds")
     out = Path(config.output_dir) / f"{config.run_name}-cv"
-    out.mkdir(parents=True, exist_ok=True)
+    plan = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by, "config": to_dict(config)}
+    done = _runs_so_far(out, plan, resume, overwrite)
+    make_output_folder(out, "output_dir")
+    write_atomic(out / "plan.json", json.dumps(plan, indent=2, ensure_ascii=False) + "\n")
     runs_file = out / "runs.jsonl"
-    runs_file.write_text("", encoding="utf-8")
+    write_atomic(runs_file, "".join(json.dumps(run) + "\n" for run in done.values()))
     runs = []
     for k in range(folds):
         dev_k = (k + 1) % folds
         train_records = [r for i, f in enumerate(fold_records) if i not in (k, dev_k) for r in f]
+        data_dir = out / "data" / f"fold{k}"
+        make_output_folder(data_dir, "output_dir")
+        for split, part in (("train", train_records), ("dev", fold_records[dev_k]), ("test", fold_records[k])):
+            write_jsonl(data_dir / f"{split}.jsonl", part)
         for s in range(seeds):
             name = f"fold{k}-seed{s}"
-            data_dir = out / name / "data"
-            data_dir.mkdir(parents=True, exist_ok=True)
-            for split, part in (("train", train_records), ("dev", fold_records[dev_k]), ("test", fold_records[k])):
-                write_jsonl(data_dir / f"{split}.jsonl", part)
             run_config = replace(
                 config, run_name=name, output_dir=str(out),
                 data=replace(config.data, train=str(data_dir / "train.jsonl"), dev=str(data_dir / "dev.jsonl"),
                              test=str(data_dir / "test.jsonl")),
                 train=replace(config.train, seed=config.train.seed + s))
-            log(f"[{len(runs) + 1}/{folds * seeds}] {name}: train {len(train_records)}, dev {len(fold_records[dev_k])}, "
-                f"test {len(fold_records[k])} sentences")
-            summary = train(run_config, overwrite=True)
-            run = {"fold": k, "seed": run_config.train.seed, "best_epoch": summary["best_epoch"],
-                   "dev_f1": summary["dev_f1"], "test": summary["test"]}
-            runs.append(run)
-            with runs_file.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(run) + "\n")
+            if name in done:
+                runs.append(done[name])
+            else:
+                log(f"[{len(runs) + 1}/{folds * seeds}] {name}: train {len(train_records)}, "
+                    f"dev {len(fold_records[dev_k])}, test {len(fold_records[k])} sentences")
+                # a run cut by a stop continues from its last/; one that saved nothing starts afresh
+                summary = train(run_config, resume=resume, overwrite=not resume)
+                run = {"name": name, "fold": k, "seed": run_config.train.seed, "best_epoch": summary["best_epoch"],
+                       "dev_f1": summary["dev_f1"], "test": summary["test"]}
+                runs.append(run)
+                with runs_file.open("a", encoding="utf-8") as f:  # one whole line per finished run
+                    f.write(json.dumps(run) + "\n")
             if not keep_models:
                 for folder in ("best", "last"):
-                    shutil.rmtree(out / name / folder, ignore_errors=True)
+                    shutil.rmtree(run_config.run_dir / folder, ignore_errors=True)
     result = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by, "runs": len(runs),
               "f1": _mean_std([r["test"]["f1"] for r in runs]),
               "per_type": {t: _mean_std([r["test"]["per_type"][t]["f1"] for r in runs]) for t in config.entity_types}}
-    (out / "crossval.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_atomic(out / "crossval.json", json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[str, dict]:
+    """The finished runs to keep, by name: those of runs.jsonl on --resume (when the plan is the same),
+    none on --overwrite; a folder that already holds runs needs one of the two."""
+    runs_file, plan_file = out / "runs.jsonl", out / "plan.json"
+    lines = runs_file.read_text(encoding="utf-8").splitlines() if runs_file.is_file() else []
+    if overwrite or not (lines or plan_file.exists()):
+        return {}
+    if not resume:
+        raise UserError(f"{out} already holds a cross-validation; pass --resume to continue it or --overwrite "
+                        f"to start it again")
+    try:
+        before = json.loads(plan_file.read_text(encoding="utf-8"))
+        runs = [json.loads(line) for line in lines if line.strip()]
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{out}: cannot read its plan.json or runs.jsonl ({exc}); pass --overwrite") from None
+    changed = sorted(key for key in plan if before.get(key) != plan[key])
+    if changed:
+        raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
+                        f"{', '.join(changed)}); pass --overwrite to start again")
+    return {run["name"]: run for run in runs if "name" in run}
 
 
 def _mean_std(values: list[float]) -> dict:
@@ -84,6 +121,9 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3, help="training seeds per fold (default: %(default)s)")
     parser.add_argument("--group-by", default="paragraph", help="record field kept within one fold")
     parser.add_argument("--keep-models", action="store_true", help="keep each run's best/ and last/")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the finished runs and continue the one a Ctrl-C or SIGTERM cut")
+    parser.add_argument("--overwrite", action="store_true", help="start an existing cross-validation again")
     args, overrides = parser.parse_known_args()
     if args.folds < 3:
         raise UserError(f"--folds {args.folds}: at least 3 (one to test, one to select on, the rest to train)")
@@ -94,7 +134,7 @@ def main() -> int:
 
     config = load_config(args.config, overrides)
     result = crossval(config, args.corpus, args.folds, args.seeds, args.group_by, args.keep_models,
-                      log=lambda m: print(m, file=sys.stderr))
+                      log=lambda m: print(m, file=sys.stderr), resume=args.resume, overwrite=args.overwrite)
     print(f"strict F1 over {result['runs']} runs: {result['f1']['mean']:.4f} ± {result['f1']['std']:.4f}")
     for t, v in result["per_type"].items():
         print(f"  {t}: {v['mean']:.4f} ± {v['std']:.4f}")

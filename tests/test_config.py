@@ -54,6 +54,19 @@ def test_overrides_beat_the_file(tmp_path):
     ("train: {[lr]: 1}", [], "invalid YAML (found unhashable key)"),
     ("", ["--train.lr"], "--train.lr: missing value"),
     ("", ["lr=3"], "unexpected argument 'lr=3'"),
+    # a run name that is not one folder would let --overwrite reach outside the run
+    ("", ["--run_name", ".."], "'run_name' must be one plain folder name"),
+    ("", ["--run_name", "."], "'run_name' must be one plain folder name"),
+    ("", ["--run_name", "a\\b"], "'run_name' must be one plain folder name"),
+    ("", ["--run_name", " a"], "'run_name' must be one plain folder name"),
+    ("", ["--run_name", "a\x01b"], "'run_name' must be one plain folder name"),
+    ("", ["--run_name", "a\x00b"], "'run_name' holds a NUL character"),
+    ("", ["--output_dir", "m\x00"], "'output_dir' holds a NUL character"),
+    ("", ["--train.seed", "-1"], "'train.seed' must be in [0, 2**32)"),
+    ("", ["--train.seed", str(2**32)], "'train.seed' must be in [0, 2**32)"),
+    ("", ["--train.lr", ".inf"], "'train.lr' must be a finite number, got inf"),
+    ("train: {lr: .nan}", [], "'train.lr' must be a finite number, got nan"),
+    ("", ["--model.dropout", "-.inf"], "'model.dropout' must be a finite number"),
 ])
 def test_errors_name_the_key(tmp_path, text, overrides, message):
     with pytest.raises(ConfigError) as err:

@@ -71,7 +71,9 @@ def test_label_studio_cancelled_annotation_is_not_gold():
 
 
 @pytest.mark.parametrize("importer, content, message", [
-    (from_doccano, '{"text": "داعش", "entities": [[0, 4, "ARMED_GROUP"]]}', "x:1: each of 'entities' is an object"),
+    # one message for any malformed doccano entity (issue 21)
+    (from_doccano, '{"text": "داعش", "entities": [[0, 4, "ARMED_GROUP"]]}',
+     r"x:1: an entity needs 'start_offset', 'end_offset' and 'label' \(doccano's export\), got \[0, 4, 'ARMED_GROUP'\]"),
     (from_labelstudio, '[{"data": {"text": "داعش"}, "annotations": [{"result": ["oops"]}]}]', "x: task 1: a result is"),
     (from_labelstudio, '[{"data": {"text": "داعش"}, "annotations": [{"result": [{"type": "labels", "value": "x"}]}]}]',
      "x: task 1: a span is a JSON object"),
@@ -106,9 +108,10 @@ def test_doccano_import(line):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("قتل\tI-CASUALTY\n", "I-CASUALTY does not continue an entity"),
+    ("قتل\tI-CASUALTY\n", "'I-CASUALTY' does not continue an entity"),  # quoted, and cut if long (issue 21)
     ("قتل\tCASUALTY\n", "'CASUALTY' is not an IOB2 tag"),
     ("قتل\n", "x.tsv:1: expected 'token<TAB>tag'"),
+    ("قتل\tO\n\tB-CASUALTY\n", "x.tsv:2: empty token before the tag 'B-CASUALTY'"),
 ])
 def test_bad_conll(content, message):
     with pytest.raises(CorpusError, match=message):
@@ -122,7 +125,8 @@ def test_bad_conll(content, message):
     ('{"text": "abc", "entities": [{"start": 0, "end": 1, "label": "PER"}]}', "label 'PER' is not in the tag set"),
     ('{"text": "abc", "entities": [{"start": 0, "end": 2, "label": "CASUALTY"}, {"start": 1, "end": 3, "label": "CASUALTY"}]}', "overlap"),
     ('{"text": "abc", ', "c.jsonl:1: not valid JSON"),
-    ('{"text": "ab\\ud800c", "entities": []}', r"c.jsonl:1: 'text' holds a lone surrogate \(U\+D800\) at character 2"),
+    # every string field is checked, and named one way (issue 21)
+    ('{"text": "ab\\ud800c", "entities": []}', r"c.jsonl:1: field 'text' holds a lone surrogate \(U\+D800\) at character 2"),
     ('{"text": "abc", "entities": [{"start": "x", "end": 2, "label": "CASUALTY"}]}', "whole numbers, got start 'x'"),
     ('{"text": "abc", "entities": [{"start": true, "end": 2, "label": "CASUALTY"}]}', "whole numbers, got start True"),
     ('{"text": "abc", "entities": [{"start": 2, "end": 2, "label": "CASUALTY"}]}', r"\[2, 2\) is empty or reversed"),
@@ -335,3 +339,194 @@ def test_news_sentences_are_verbatim_from_saudinewsnet():
     articles = {a["id"]: a["text"] for a in map(json.loads, source.read_text(encoding="utf-8").splitlines())}
     for r in read_jsonl(ROOT / "data" / "news" / "news.jsonl", TYPES):
         assert r["text"] in articles[r["article"]], r["id"]
+
+
+# Issue 21: hostile input gets one line, and nothing is written.
+
+def run_module(*args):
+    return subprocess.run([sys.executable, "-m", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+
+
+def assert_one_line_error(result, message):
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1 and message in result.stderr, \
+        result.stderr
+
+
+def test_split_refuses_duplicate_ids(tmp_path):
+    # folds.json lists ids: two records with one id would make a fold ambiguous (and once made
+    # silently wrong splits, the records being mapped by id)
+    corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": "نص", "entities": []}
+                                             for i, p in zip("abca", (1, 1, 2, 3))])
+    result = run_module("arabic_ner.split", corpus, "--folds", "2")
+    assert_one_line_error(result, f"{corpus}:4: duplicate id 'a', first at line 1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.jsonl"]
+
+
+@pytest.mark.parametrize("row, message", [
+    ({"id": ["a"]}, "{corpus}:1: 'id' is a string or a whole number, got ['a']"),
+    ({"id": {"a": 1}}, "{corpus}:1: 'id' is a string or a whole number, got {{'a': 1}}"),
+    ({"paragraph": [1]}, "{corpus}: record 1 (id a) has a 'paragraph' of [1]; a group is named by a string or a "
+                         "whole number"),
+    ({"paragraph": {"p": 1}}, "{corpus}: record 1 (id a) has a 'paragraph' of {{'p': 1}}"),
+])
+def test_split_ids_and_groups_are_names(tmp_path, row, message):
+    rows = [{"id": i, "paragraph": p, "text": "نص", "entities": []} for i, p in zip("abcd", (1, 1, 2, 3))]
+    rows[0].update(row)
+    corpus = write(tmp_path / "all.jsonl", rows)
+    assert_one_line_error(run_module("arabic_ner.split", corpus, "--folds", "2"), message.format(corpus=corpus))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.jsonl"]
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"id": "a\\ud800", "text": "abc", "entities": []}', r"c.jsonl:1: field 'id' holds a lone surrogate \(U\+D800\)"),
+    ('{"text": "abc", "entities": [{"start": 0, "end": 1, "label": "CAS\\udfffUALTY"}]}',
+     r"c.jsonl:1: field 'entities'\[0\]\['label'\] holds a lone surrogate \(U\+DFFF\) at character 3"),
+    ('{"text": "abc", "entities": [], "meta": {"notes": ["ok", "\\ud83d"]}}',
+     r"c.jsonl:1: field 'meta'\['notes'\]\[1\] holds a lone surrogate"),
+    ('{"text": "abc", "entities": [], "\\ud800": 1}', r"c.jsonl:1: key '\\ud800' holds a lone surrogate"),
+    ('{"id": true, "text": "abc", "entities": []}', "c.jsonl:1: 'id' is a string or a whole number, got True"),
+    ('{"id": 1.5, "text": "abc", "entities": []}', "c.jsonl:1: 'id' is a string or a whole number, got 1.5"),
+    ('{"text": NaN, "entities": []}', r"c.jsonl:1: not valid JSON \(NaN is not JSON\)"),
+    ('{"text": "abc", "entities": [], "n": 1e999}', r"c.jsonl:1: not valid JSON \('1e999' is not a finite number\)"),
+    ('{"text": "abc", "entities": [], "n": ' + "9" * 5000 + "}",
+     r"c.jsonl:1: not valid JSON \(a number of over 4,300 digits\)"),
+    ("[" * 100_000, r"c.jsonl:1: not valid JSON \(nested too deeply\)"),
+    ('{"text": "abc", "entities": [{"start": 0, "end": -' + "1" * 4000 + ', "label": "CASUALTY"}]}',
+     r"c.jsonl:1: entity \[0, -1111.*…\(4,001 characters\)\) is empty or reversed"),
+])
+def test_hostile_jsonl_is_one_line(tmp_path, line, message):
+    path = tmp_path / "c.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=message) as err:
+        read_jsonl(path, TYPES)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 300
+
+
+@pytest.mark.parametrize("command, content", [
+    ("to-conll", '{"id": "a\\ud800", "text": "abc", "entities": []}\n'),
+    ("to-labelstudio", '{"id": "a", "text": "abc", "entities": [], "x": ["\\udc00"]}\n'),
+    ("from-doccano", '{"id": 1, "text": "abc", "label": [[0, 1, "X\\ud800"]]}\n'),
+    ("from-labelstudio", '[{"id": 1, "data": {"text": "abc", "id": "\\ud800"}, "annotations": [{"result": []}]}]'),
+])
+def test_converters_refuse_lone_surrogates_anywhere_and_write_nothing(tmp_path, command, content):
+    src = tmp_path / "in.json"
+    src.write_text(content, encoding="utf-8")
+    result = run_module("arabic_ner.convert", command, src, tmp_path / "out")
+    assert_one_line_error(result, "holds a lone surrogate")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ('[{"data": {"text": "داعش"}, "annotations": [{"result": [{"type": "labels", "value": '
+     '{"start": 0, "end": 4, "labels": 7}}]}]}]', "x: task 1: a span needs integer start/end and exactly one label"),
+    ('[{"data": {"text": "داعش"}, "annotations": [{"result": [{"type": "labels", "value": '
+     '{"start": 0, "end": 4, "labels": {"a": "ARMED_GROUP"}}}]}]}]', "x: task 1: a span needs"),
+    ('[{"id": [1], "text": "داعش", "label": []}]', r"x: task 1: 'id' is a string or a whole number, got \[1\]"),
+    ('[{"id": {"a": 1}, "text": "داعش", "label": []}]', "x: task 1: 'id' is a string or a whole number"),
+    ('[{"id": 1, "data": {"text": "داعش", "id": [2]}, "annotations": [{"result": []}]}]',
+     r"x: task 1: 'data.id' is a string or a whole number, got \[2\]"),
+])
+def test_malformed_label_studio_exports_are_one_line_errors(content, message):
+    with pytest.raises(CorpusError, match=message):
+        from_labelstudio(content, "x")
+
+
+def test_label_studio_annotations_with_odd_dates_and_ids_are_read():
+    result = [{"type": "labels", "value": {"start": 4, "end": 8, "labels": ["CASUALTY"]}}]
+    annotations = [{"id": "x", "updated_at": 5, "result": []}, {"id": 2, "updated_at": "2026-02-01", "result": result},
+                   {"id": None, "updated_at": None, "result": []}, {"id": [1], "updated_at": {"d": 1}, "result": []}]
+    rec, = from_labelstudio(json.dumps([{"id": 7, "data": {"text": "قتل جندي"}, "annotations": annotations}]), "e")
+    assert rec["entities"] == [{"start": 4, "end": 8, "label": "CASUALTY"}]  # the only dated one is the latest
+
+
+@pytest.mark.parametrize("read", [
+    lambda line: from_conll(line, "x.tsv"),
+    lambda line: from_conll(f"قتل\t{line}\n", "x.tsv"),
+    lambda line: from_conll(f"قتل\tI-{line}\n", "x.tsv"),
+    lambda line: from_doccano(json.dumps({"text": "abc", "label": line}), "x"),
+    lambda line: from_doccano(json.dumps({"text": "abc", "label": [[0, 1, "A"], [line]]}), "x"),
+    lambda line: from_labelstudio(json.dumps([{"data": {"text": "abc"}, "annotations": [{"result": line}]}]), "x"),
+    lambda line: from_labelstudio(json.dumps([{"text": "abc", "label": [{"start": 0, "end": 1, "labels": [line, 1]}]}]),
+                                  "x"),
+])
+def test_long_input_is_quoted_cut_short(read):
+    with pytest.raises(CorpusError) as err:
+        read("x" * 2_000_000)
+    assert len(str(err.value)) < 300 and "2,000,0" in str(err.value), str(err.value)[:400]
+
+
+@pytest.mark.parametrize("line", [
+    '{"text": "abc", "entities": [{"start": 0, "end": 1, "label": "%s"}]}',
+    '{"text": "abc", "entities": [{"start": "%s", "end": 1, "label": "CASUALTY"}]}',
+    '{"text": "abc", "entities": ["%s"]}',
+    '{"id": "%s", "text": "abc", "entities": [{"start": 0, "end": 9, "label": "CASUALTY"}]}',
+])
+def test_long_jsonl_values_are_quoted_cut_short(tmp_path, line):
+    path = tmp_path / "c.jsonl"
+    path.write_text(line % ("x" * 2_000_000) + "\n", encoding="utf-8")
+    with pytest.raises(CorpusError) as err:
+        read_jsonl(path, TYPES)
+    assert len(str(err.value)) < 300, str(err.value)[:400]
+    problems, _ = validate_files([path], TYPES)
+    assert problems and all(len(str(p)) < 300 for p in problems)
+
+
+def test_validator_cuts_long_spans_short(tmp_path):
+    text = "داعش " * 100_000 + "."
+    path = write(tmp_path / "c.jsonl", [{"id": "1", "text": text, "entities": [
+        {"start": 1, "end": len(text), "label": "ARMED_GROUP"}]}])
+    problems, _ = validate_files([path], TYPES)
+    assert len(problems) >= 2 and all(len(str(p)) < 300 for p in problems)
+
+
+def test_validator_says_an_empty_file_has_no_records(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n \n", encoding="utf-8")
+    result = run_module("arabic_ner.validate", empty)
+    assert result.returncode == 1 and f"error: {empty}: no records" in result.stderr
+
+
+@pytest.mark.parametrize("command, content", [
+    ("from-conll", ""),
+    ("from-conll", "\n\n"),
+    ("from-doccano", "\n"),
+    ("from-labelstudio", "[]"),
+    ("from-labelstudio", '[{"id": 1, "data": {"text": "abc"}, "annotations": [], "predictions": []}]'),
+    ("to-conll", ""),
+])
+def test_converting_nothing_is_an_error(tmp_path, command, content):
+    src = tmp_path / "in.txt"
+    src.write_text(content, encoding="utf-8")
+    result = run_module("arabic_ner.convert", command, src, tmp_path / "out")
+    assert result.returncode == 2 and f"error: {src}: no records\n" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_doccano_import_of_the_projects_own_jsonl_says_so():
+    line = '{"id": 1, "text": "قتل جندي", "entities": [{"start": 4, "end": 8, "label": "CASUALTY"}]}'
+    with pytest.raises(CorpusError, match="d.jsonl:1: an entity needs 'start_offset', 'end_offset' and 'label' "
+                                          r"\(doccano's export\); this looks like the project's own JSONL, which "
+                                          "needs no conversion"):
+        from_doccano(line, "d.jsonl")
+
+
+@pytest.mark.parametrize("data, message", [
+    ('{"text": "abc", "entities": []}\n'.encode("utf-16"), "c.jsonl: UTF-16 text; convert it to UTF-8"),
+    ('{"text": "abc", "entities": []}\n'.encode("utf-16-be"), "c.jsonl: UTF-16 text; convert it to UTF-8"),
+    (b'{"text": "abc", "entities": []}\n{"text": "a\x00bc", "entities": []}\n', r"c.jsonl:2: not valid JSON"),
+])
+def test_corpus_that_is_not_utf8_says_why(tmp_path, data, message):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(data)
+    with pytest.raises(CorpusError, match=message):
+        read_jsonl(path)
+
+
+def test_utf8_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + '{"id": "a", "text": "نص", "entities": []}\n'.encode())
+    assert read_jsonl(path)[0]["text"] == "نص"
+    conll = tmp_path / "c.tsv"
+    conll.write_bytes(b"\xef\xbb\xbf" + "قتل\tO\n".encode())
+    assert read_corpus(conll)[0]["text"] == "قتل"

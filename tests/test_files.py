@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from arabic_ner.articles import read_articles
+from arabic_ner.articles import input_files, read_articles
 from arabic_ner.errors import UserError
 from arabic_ner.files import check_output_files, check_output_folder, make_output_folder, write_atomic
 
@@ -56,10 +56,12 @@ def test_write_atomic_failure_is_one_line_and_leaves_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_stdin_that_is_not_utf8_is_skipped(monkeypatch):
+def test_stdin_that_is_not_utf8_is_skipped(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"caf\xe9")))
-    articles, skipped = read_articles(["-"])
-    assert articles == [] and skipped == [("stdin", "not UTF-8 text")]
+    (tmp_path / "a.txt").write_text("نص", encoding="utf-8")
+    # with another input: nothing at all to tag is an error (issue 21)
+    articles, skipped = read_articles(["-", str(tmp_path / "a.txt")])
+    assert [a["_text"] for a in articles] == ["نص"] and skipped == [("stdin", "not UTF-8 text")]
 
 
 def test_jsonl_article_keeps_its_line_separators(tmp_path):
@@ -74,3 +76,81 @@ def test_jsonl_article_with_a_lone_surrogate_names_the_line(tmp_path):
     path.write_text('{"text": "ok"}\n{"text": "bad \\udc80"}\n', encoding="utf-8")
     with pytest.raises(UserError, match=r"a.jsonl:2: field 'text' holds a lone surrogate \(U\+DC80\)"):
         read_articles([str(path)])
+
+
+@pytest.mark.parametrize("content, fail", [
+    ("ok \ud800", None),  # not encodable: UnicodeEncodeError once the temporary file exists
+    ("ok", KeyboardInterrupt),  # Ctrl-C between writing and renaming
+])
+def test_write_atomic_leaves_no_temporary_file_whatever_the_exception(tmp_path, monkeypatch, content, fail):
+    if fail:
+        def interrupted(self, target):
+            raise fail
+        monkeypatch.setattr(type(tmp_path), "replace", interrupted)
+    with pytest.raises(UnicodeEncodeError if fail is None else fail):
+        write_atomic(tmp_path / "out.jsonl", content)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_folder_with_no_txt_files_is_an_error(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("نص", encoding="utf-8")
+    with pytest.raises(UserError, match=f"^{tmp_path / 'docs'}: no .txt files$"):
+        input_files(str(tmp_path / "docs"))
+
+
+@pytest.mark.parametrize("data", [b"", b"\n\n"])
+def test_jsonl_with_no_articles_is_an_error(tmp_path, data):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(data)
+    with pytest.raises(UserError, match=f"^{path}: no records$"):
+        read_articles([str(path)])
+
+
+def test_nothing_to_tag_is_an_error(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"caf\xe9")
+    (tmp_path / "b.txt").write_bytes(b"\x00\x01")
+    with pytest.raises(UserError, match=f"^nothing to tag: {tmp_path / 'a.txt'}: not UTF-8 text "
+                                        r"\(1 more input skipped too\)$"):
+        read_articles([str(tmp_path / "a.txt"), str(tmp_path / "b.txt")])
+
+
+@pytest.mark.parametrize("data, reason", [
+    ("قتل جندي\n".encode("utf-16"), "UTF-16 text; convert it to UTF-8"),
+    ("some text\n".encode("utf-16-le"), "UTF-16 text; convert it to UTF-8"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10", "binary file"),
+    (b"caf\xe9", "not UTF-8 text"),
+])
+def test_skipped_article_says_why(tmp_path, data, reason):
+    (tmp_path / "a.txt").write_bytes(data)
+    (tmp_path / "ok.txt").write_text("نص", encoding="utf-8")
+    articles, skipped = read_articles([str(tmp_path / "a.txt"), str(tmp_path / "ok.txt")])
+    assert [a["_text"] for a in articles] == ["نص"] and skipped == [(str(tmp_path / "a.txt"), reason)]
+
+
+def test_article_byte_order_mark_is_dropped(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbf" + "نص".encode())
+    (tmp_path / "b.jsonl").write_bytes(b"\xef\xbb\xbf" + '{"text": "نص"}\n'.encode())
+    articles, _ = read_articles([str(tmp_path / "a.txt"), str(tmp_path / "b.jsonl")])
+    assert [a["_text"] for a in articles] == ["نص", "نص"]
+
+
+def test_jsonl_article_with_a_nul_byte_names_the_line(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"text": "ok"}\n{"text": "a\x00b"}\n')
+    with pytest.raises(UserError, match=r"a.jsonl:2: not valid JSON"):
+        read_articles([str(path)])
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"text": "ok", "id": "\\ud800"}', r"a.jsonl:1: field 'id' holds a lone surrogate \(U\+D800\)"),
+    ('{"text": "ok", "meta": [{"\\udc00": 1}]}', r"a.jsonl:1: key '\\udc00' in 'meta'\[0\] holds a lone surrogate"),
+    ('{"text": "ok", "id": [1]}', r"a.jsonl:1: 'id' is a string or a whole number, got \[1\]"),
+    ('{"text": "' + "x" * 2_000_000 + '", ', "a.jsonl:1: not valid JSON"),
+])
+def test_jsonl_article_fields_are_checked(tmp_path, line, message):
+    path = tmp_path / "a.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=message) as err:
+        read_articles([str(path)])
+    assert len(str(err.value)) < 300

@@ -1,0 +1,76 @@
+"""What a run folder is, and the only code that may delete one.
+
+`models/<run_name>/` is written by training: `config.yaml` first, then `last/` (the state to resume
+from), `best/` and `metrics.jsonl` after each epoch. `--overwrite` deletes a whole folder, so it is
+allowed only on a folder that carries that mark (`config.yaml` with `metrics.jsonl` or `last/`):
+a typo in `run_name` or `output_dir` must never cost a user a folder this project did not write.
+A folder that holds `config.yaml` and nothing saved yet (a run killed in its first epoch) is
+restarted without `--overwrite`: there is nothing in it to lose.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from arabic_ner.errors import UserError
+from arabic_ner.files import check_output_folder, recover_swap
+
+CONFIG, METRICS, LAST, BEST = "config.yaml", "metrics.jsonl", "last", "best"
+# What a run holds before its first save: its config, and the temporary copies a save writes
+# before renaming them (left by a save cut short).
+_UNSAVED = {CONFIG, "last.tmp", "best.tmp", "last.old", "best.old"}
+
+
+def is_run_folder(path: Path) -> bool:
+    """`path` is a run folder this project wrote, with something saved in it."""
+    path = Path(path)
+    return (path.is_dir() and not path.is_symlink() and (path / CONFIG).is_file()
+            and ((path / METRICS).is_file() or (path / LAST).is_dir()))
+
+
+def is_unsaved_run(path: Path) -> bool:
+    """`path` holds a run that started and saved nothing (`config.yaml` and temporary copies only)."""
+    path = Path(path)
+    if not path.is_dir() or path.is_symlink() or not (path / CONFIG).is_file():
+        return False
+    return {p.name for p in path.iterdir()} <= _UNSAVED
+
+
+def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> bool:
+    """Whether the run starts afresh (True) or continues from `last/` (False); a one-line error when
+    neither is allowed. Nothing is deleted here (a swap of `last/` or `best/` cut short is finished)."""
+    if resume and overwrite:
+        raise UserError("--resume continues a run and --overwrite replaces it: pass one of them")
+    if run_dir.is_symlink():
+        raise UserError(f"{run_dir}: is a link, not a run folder; change run_name or output_dir")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir}: is a file, not a run folder; change run_name or output_dir")
+    check_output_folder(run_dir.parent, "output_dir")
+    if run_dir.is_dir():
+        for name in (LAST, BEST):
+            recover_swap(run_dir / name)
+    if not run_dir.exists() or not any(run_dir.iterdir()) or is_unsaved_run(run_dir):
+        return True  # nothing saved to lose, nothing to resume: --resume starts it (a scheduler's requeue)
+    if not is_run_folder(run_dir):
+        raise UserError(f"{run_dir} is not a run folder written by train.py (no {CONFIG} with {METRICS} or "
+                        f"{LAST}/), so it is never replaced, even with --overwrite; choose another --run_name "
+                        f"or --output_dir")
+    if resume:
+        if not (run_dir / LAST).is_dir():
+            raise UserError(f"{run_dir}: nothing to resume (no {LAST}/ folder); pass --overwrite to start again")
+        return False
+    if not overwrite:
+        raise UserError(f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to "
+                        f"replace it, or --run_name NAME")
+    return True
+
+
+def clear_run_dir(run_dir: Path) -> None:
+    """Empty `run_dir` for a fresh start: only ever a run folder, or a run that saved nothing."""
+    if is_run_folder(run_dir):
+        shutil.rmtree(run_dir)
+    elif is_unsaved_run(run_dir):
+        for entry in run_dir.iterdir():
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    elif run_dir.exists() and any(run_dir.iterdir()):  # check_run_dir refuses it first; never delete it
+        raise UserError(f"{run_dir} is not a run folder written by train.py; not removing it")

@@ -1,0 +1,290 @@
+"""No flag removes a folder that is not a run; every stop (Ctrl-C, SIGTERM, a full disk, a diverging
+loss) leaves resumable state or nothing half written."""
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from arabic_ner.config import load_config
+from arabic_ner.errors import Stopped, UserError
+from arabic_ner.files import write_files
+from arabic_ner.training import Interrupted, train
+from conftest import tiny_args
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny(tiny_bert, corpus_dir, out, **extra):
+    return load_config(ROOT / "configs" / "quickstart.yaml",
+                       tiny_args(tiny_bert, corpus_dir, out, **{"train.epochs": "2", "data.test": "", **extra}))
+
+
+# --- --overwrite removes run folders only -------------------------------------------------------
+
+@pytest.mark.parametrize("layout", [
+    {"notes.txt": "a user's file"},                      # any folder of the user's
+    {"config.yaml": "x", "notes.txt": "y"},              # a config alone is not the mark of a run
+    {"metrics.jsonl": "{}", "data.jsonl": "y"},          # nor a metrics file alone
+])
+def test_overwrite_never_removes_a_folder_that_is_not_a_run(tiny_bert, corpus_dir, tmp_path, layout):
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for name, content in layout.items():
+        (folder / name).write_text(content)
+    for resume, overwrite in ((False, True), (False, False), (True, False)):
+        with pytest.raises(UserError, match="is not a run folder written by train.py"):
+            train(tiny(tiny_bert, corpus_dir, tmp_path), resume=resume, overwrite=overwrite)
+    assert {p.name: p.read_text() for p in folder.iterdir()} == layout
+
+
+def test_overwrite_never_follows_a_link(tiny_bert, corpus_dir, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "keep.txt").write_text("x")
+    (tmp_path / "tiny").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UserError, match="is a link, not a run folder"):
+        train(tiny(tiny_bert, corpus_dir, tmp_path), overwrite=True)
+    assert (tmp_path / "elsewhere" / "keep.txt").exists()
+
+
+@pytest.mark.parametrize("name", ["..", "."])
+def test_dot_run_names_stop_before_any_work(tmp_path, name):
+    """`--run_name .. --overwrite` once removed the folder above models/ (the clone itself)."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "keep.txt").write_text("x")
+    result = subprocess.run([sys.executable, "train.py", "configs/quickstart.yaml", "--run_name", name,
+                             "--output_dir", str(models), "--overwrite"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("error: 'run_name' must be one plain folder name")
+    assert (models / "keep.txt").exists()
+
+
+def test_overwrite_replaces_a_run(tiny_bert, corpus_dir, tmp_path):
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
+    train(config)
+    (config.run_dir / "best" / "mine.txt").write_text("x")  # inside a run: the run's to replace
+    train(config, overwrite=True)
+    assert not (config.run_dir / "best" / "mine.txt").exists()
+
+
+@pytest.mark.parametrize("leftovers", [[], ["last.tmp/"], ["last.tmp/", "best.tmp/"]])
+def test_a_run_that_saved_nothing_restarts_without_overwrite(tiny_bert, corpus_dir, tmp_path, leftovers):
+    """Killed in its first epoch (SIGKILL, power loss), a run folder holds config.yaml and maybe a
+    save cut short: a rerun, or --resume, starts it again; nothing in it was worth keeping."""
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
+    config.run_dir.mkdir()
+    (config.run_dir / "config.yaml").write_text("run_name: tiny\n")
+    for name in leftovers:
+        (config.run_dir / name).mkdir()
+        (config.run_dir / name / "model.safetensors").write_bytes(b"half")
+    for resume in (False, True):
+        summary = train(config, resume=resume)
+        assert summary["best_epoch"] == 1 and not list(config.run_dir.glob("*.tmp"))
+        for path in config.run_dir.iterdir():  # back to "saved nothing" for the --resume round
+            if path.name != "config.yaml":
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def test_a_swap_cut_between_its_renames_is_finished(tiny_bert, corpus_dir, tmp_path):
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
+    train(config)
+    (config.run_dir / "last").rename(config.run_dir / "last.old")  # the crash fell right after this rename
+    train(replace(config, train=replace(config.train, epochs=2)), resume=True)
+    assert (config.run_dir / "last").is_dir() and not (config.run_dir / "last.old").exists()
+    assert len((config.run_dir / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+# --- stops: SIGTERM like Ctrl-C ---------------------------------------------------------------------
+
+def _start(args, log):
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, stderr=log, stdout=subprocess.DEVNULL, text=True)
+
+
+def _wait_for(predicate, proc, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline and not predicate() and proc.poll() is None:
+        time.sleep(0.1)
+
+
+def test_sigterm_in_the_first_epoch_saves_state_and_resumes(tiny_bert, corpus_dir, tmp_path):
+    """A scheduler's SIGTERM once saved nothing: killed in epoch 1, the folder held only config.yaml."""
+    args = ["train.py", "configs/quickstart.yaml",
+            *tiny_args(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "3", "train.batch_size": "1",
+                                                            "data.test": ""})]
+    log_file = tmp_path / "train.log"
+    with log_file.open("w") as log:
+        proc = _start(args, log)
+        _wait_for(lambda: "epoch 1/3" in log_file.read_text(), proc)  # the first batches are under way
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=300)
+    err = log_file.read_text()
+    assert proc.returncode == 143, err[-2000:]
+    assert "interrupted: state saved" in err and "Traceback" not in err
+    assert (tmp_path / "tiny" / "last" / "training_state.pt").exists()
+    result = subprocess.run([sys.executable, *args, "--resume"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"resuming {tmp_path / 'tiny'} at epoch" in result.stderr
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "tiny" / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3]
+
+
+def test_sigterm_stops_predict_with_no_output(trained, tmp_path):
+    config, _ = trained
+    article = tmp_path / "big.txt"
+    article.write_text("قتل تنظيم داعش خمسة جنود في بغداد.\n" * 20000, encoding="utf-8")
+    out, html = tmp_path / "out.jsonl", tmp_path / "view.html"
+    log_file = tmp_path / "predict.log"
+    with log_file.open("w") as log:
+        proc = _start(["predict.py", str(config.run_dir / "best"), str(article), "-o", str(out), "--html", str(html),
+                       "--no-compile"], log)
+        _wait_for(lambda: "article" in log_file.read_text(), proc)  # its progress bar: tagging has begun
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=300)
+    assert proc.returncode == 143, log_file.read_text()[-2000:]
+    assert "interrupted" in log_file.read_text() and "Traceback" not in log_file.read_text()
+    assert not out.exists() and not html.exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def _raise_on(calls: dict, n: int, exc: BaseException):
+    def hook(*_):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise exc
+    return hook
+
+
+def test_a_stop_while_writing_leaves_no_output(tmp_path, monkeypatch):
+    """The outputs of one command appear all together or not at all."""
+    calls = {"n": 0}
+    real = Path.write_text
+
+    def write_text(self, *args, **kwargs):
+        _raise_on(calls, 2, Stopped(signal.SIGTERM))()
+        return real(self, *args, **kwargs)
+    monkeypatch.setattr(Path, "write_text", write_text)
+    with pytest.raises(Stopped):
+        write_files({tmp_path / "a.jsonl": "a", tmp_path / "b.html": "b"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stop_while_renaming_waits_until_every_output_is_in_place(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = Path.replace
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(Stopped(signum)))
+
+    def replace(self, target):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # held back until both files are in place
+        return real(self, target)
+    monkeypatch.setattr(Path, "replace", replace)
+    try:
+        with pytest.raises(Stopped):
+            write_files({tmp_path / "a.jsonl": "a", tmp_path / "b.html": "b"})
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.html"]
+
+
+def test_sigterm_in_crossval_then_resume_keeps_finished_runs(tiny_bert, corpus_dir, records, tmp_path):
+    corpus = tmp_path / "all.jsonl"
+    corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
+                              for i, r in enumerate(records * 2)), encoding="utf-8")
+    args = ["eval/crossval.py", "configs/quickstart.yaml", "--corpus", str(corpus), "--folds", "3", "--seeds", "1",
+            *tiny_args(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "40", "train.batch_size": "1"})]
+    runs = tmp_path / "tiny-cv" / "runs.jsonl"
+    log_file = tmp_path / "cv.log"
+    with log_file.open("w") as log:
+        proc = _start(args, log)
+        _wait_for(lambda: runs.exists() and runs.read_text().count("\n") >= 1, proc)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=300)
+    assert proc.returncode == 143, log_file.read_text()[-2000:]
+    first = runs.read_text().splitlines()
+    assert 1 <= len(first) < 3
+    again = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 2 and "already holds a cross-validation; pass --resume" in again.stderr
+    result = subprocess.run([sys.executable, *args, "--resume"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    final = runs.read_text().splitlines()
+    assert final[:len(first)] == first and len(final) == 3
+    assert [json.loads(line)["name"] for line in final] == ["fold0-seed0", "fold1-seed0", "fold2-seed0"]
+
+
+# --- faults while training ---------------------------------------------------------------------------
+
+def test_a_full_disk_while_saving_keeps_the_previous_last(tiny_bert, corpus_dir, tmp_path, monkeypatch):
+    import torch
+
+    import arabic_ner.training as training
+
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "3"})
+    calls = {"n": 0}
+    real = torch.save
+
+    def save(obj, path, *args, **kwargs):
+        if Path(path).name == training.STATE_FILE:
+            calls["n"] += 1
+            if calls["n"] == 2:  # last/ of epoch 2
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real(obj, path, *args, **kwargs)
+    monkeypatch.setattr(training.torch, "save", save)
+    with pytest.raises(UserError, match=r"cannot save .*last \(\[Errno 28\] No space left on device\); the "
+                                        r"previous last/ is kept as it was; fix that \(free some space\?\) and continue with --resume"):
+        train(config)
+    monkeypatch.setattr(training.torch, "save", real)
+    assert not list(config.run_dir.glob("*.tmp"))
+    progress = torch.load(config.run_dir / "last" / training.STATE_FILE, weights_only=False)["progress"]
+    assert progress["epoch"] == 1
+    assert train(config, resume=True)["best_epoch"] >= 1
+    assert [json.loads(line)["epoch"] for line in (config.run_dir / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
+
+
+def test_a_diverging_loss_stops_with_one_line(tiny_bert, corpus_dir, tmp_path):
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.lr": "1e30", "train.epochs": "5",
+                                                     "train.warmup_ratio": "0", "train.max_grad_norm": "1e30"})
+    with pytest.raises(UserError, match=r"train loss is not finite \((nan|inf)\) at epoch \d, batch \d+: "
+                                        r"training diverged; lower train.lr"):
+        train(config)
+    metrics = config.run_dir / "metrics.jsonl"
+    for line in metrics.read_text().splitlines() if metrics.exists() else []:
+        json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in metrics.jsonl"))
+
+
+def test_a_corpus_of_empty_texts_is_one_line(tiny_bert, corpus_dir, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"id": "a", "text": "", "entities": []}\n{"id": "b", "text": "  ", "entities": []}\n')
+    with pytest.raises(UserError, match=r"empty.jsonl: no words to train on \(every text of its 2 records is empty\)"):
+        train(tiny(tiny_bert, corpus_dir, tmp_path, **{"data.train": str(empty)}))
+
+
+def test_max_length_beyond_the_encoder_is_one_line(tiny_bert, corpus_dir, tmp_path):
+    with pytest.raises(UserError, match=r"'model.max_length' is 4096, but .* reads at most 128 subwords per window"):
+        train(tiny(tiny_bert, corpus_dir, tmp_path, **{"model.max_length": "4096"}))
+    assert not (tmp_path / "tiny").exists()
+
+
+@pytest.mark.parametrize("layout", ["folder", "link", "file"])
+def test_the_offline_encoder_never_replaces_what_it_did_not_build(tmp_path, layout):
+    """`python -m arabic_ner.offline_encoder --out data` once renamed data/ aside and deleted it."""
+    target, mine = tmp_path / "data", tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.jsonl").write_text("x")
+    if layout == "folder":
+        target = mine
+    elif layout == "link":
+        target.symlink_to(mine)
+    else:
+        target.write_text("x")
+    result = subprocess.run([sys.executable, "-m", "arabic_ner.offline_encoder", "--out", str(target)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert (mine / "keep.jsonl").read_text() == "x"
