@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from urllib.parse import urlparse
 
-from huggingface_hub.errors import StrictDataclassError
+from huggingface_hub.errors import HFValidationError, StrictDataclassError
+from huggingface_hub.utils import validate_repo_id
 from safetensors import SafetensorError, safe_open
 from tokenizers import Tokenizer
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
@@ -244,11 +245,22 @@ def _endpoint_answers(endpoint: str, timeout: float = 3.0) -> bool:
         return False
 
 
+def _is_hub_name(name: str) -> bool:
+    """`org/name` or `name` as the hub spells repository ids; `/x`, `./x`, `~/x` or `a/b/c` are paths."""
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
 def _load_error(name_or_path: str, exc: Exception, name: str | None = None) -> UserError:
     """`name`: the file of the folder that could not be loaded, where known."""
     if os.path.isdir(name_or_path):
         what = _file(name_or_path, name) if name else f"model folder {name_or_path}"
         return UserError(f"cannot load {what} ({first_line(exc)})")
+    if not _is_hub_name(name_or_path):  # a path that is not there: the hub is no part of it
+        return UserError(f"cannot load model {name_or_path!r}: no such folder")
     return UserError(
         f"cannot load model {name_or_path!r}: it is not a local folder and the model hub could not be "
         f"reached. Download it where there is network (hf download {name_or_path} --local-dir DIR) and "

@@ -207,3 +207,11 @@ def test_train_on_damaged_encoder(tiny_bert, corpus_dir, tmp_path):
                              *tiny_args(folder, corpus_dir, tmp_path / "runs")], cwd=ROOT,
                             capture_output=True, text=True)
     assert_one_error_line(result, f"{folder}/tokenizer.json")
+
+
+@pytest.mark.parametrize("path", ["/no/such/dir", "./nope", "nope/a/b", "~/x"])
+def test_a_missing_folder_does_not_blame_the_hub(path, monkeypatch):
+    """It once said the hub was unreachable and suggested `hf download /no/such/dir`."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError, match=f"cannot load model '{re.escape(path)}': no such folder$"):
+        load_encoder(path, LabelSet(("ARMED_GROUP",)), 0.1)
