@@ -49,11 +49,11 @@ def main() -> int:
                         "--html": args.html}, [f for item in args.inputs for f in input_files(item)])
     articles, skipped = read_articles(args.inputs, args.text_field)
 
-    import torch
     from accelerate import PartialState
     from accelerate.utils import parse_flag_from_env
 
     from arabic_ner.compiled import worth_compiling
+    from arabic_ner.device import choose_device
     from arabic_ner.predictor import Predictor
     from arabic_ner.progress import progress_bar
 
@@ -61,20 +61,7 @@ def main() -> int:
     # machine with no GPU would each run alone and tag everything.
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     distributed = state.num_processes > 1
-    if args.device:
-        device = args.device
-    elif args.int8:  # int8 is CPU-only, so it picks the CPU even where a GPU is present
-        device = "cpu"
-    else:
-        device = str(state.device) if distributed else ("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        kind = torch.device(device).type
-    except RuntimeError:
-        raise UserError(f"--device {device}: not a device name (cpu, cuda, cuda:1, ...)") from None
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: no CUDA device here (torch {torch.__version__}); use --device cpu")
-    if args.int8 and kind != "cpu":
-        raise UserError(f"--int8 runs on the CPU only; --device {device} is not the CPU")
+    device = choose_device(args.device, args.int8, state)
     texts = [a.pop("_text") for a in articles]
     words = sum(len(t.split()) for t in texts)
     # each process tags its share: that share has to repay the compiling

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from arabic_ner.analysis import analyse, format_errors
@@ -14,7 +15,25 @@ from arabic_ner.report import format_report
 from arabic_ner.words import word_spans
 
 
-def evaluate_model(model_dir: Path, data: Path, batch_size: int = 32, bootstrap: int = 1000, seed: int = 0) -> dict:
+@dataclass
+class Scored:
+    scores: dict  # entity_scores: strict micro, per type, macro, conlleval-style
+    gold_tags: list[list[str]]  # IOB2 per word of each record, the project's words
+    pred_tags: list[list[str]]
+
+
+def score_model(predictor, records: list[dict], entity_types: list[str]) -> Scored:
+    """Strict IOB2 entity scores of a model on gold records, read the way `predict.py` reads text
+    (each record split into sentences, normalized, windowed). The one scoring of a model: training's
+    dev and test scores, `eval/evaluate.py` and cross-validation all come from here, so that model
+    selection and the reported figures rest on the path that prediction takes."""
+    predicted = predictor.predict([r["text"] for r in records])
+    gold_tags, pred_tags = record_tags(records, predicted)
+    return Scored(entity_scores(gold_tags, pred_tags, entity_types), gold_tags, pred_tags)
+
+
+def evaluate_model(model_dir: Path, data: Path, batch_size: int = 32, bootstrap: int = 1000, seed: int = 0,
+                   device: str = "cpu") -> dict:
     settings = TextSettings.load(model_dir)
     try:
         records = read_corpus(data, settings.entity_types)
@@ -25,13 +44,13 @@ def evaluate_model(model_dir: Path, data: Path, batch_size: int = 32, bootstrap:
 
     from arabic_ner.predictor import Predictor
 
-    predicted = Predictor.from_folder(model_dir, batch_size=batch_size).predict([r["text"] for r in records])
-    gold_tags, pred_tags = record_tags(records, predicted)
-    scores = entity_scores(gold_tags, pred_tags, settings.entity_types)
-    interval = bootstrap_f1(gold_tags, pred_tags, bootstrap, seed) if bootstrap else None
+    scored = score_model(Predictor.from_folder(model_dir, device, batch_size), records, settings.entity_types)
+    scores = scored.scores
+    interval = bootstrap_f1(scored.gold_tags, scored.pred_tags, bootstrap, seed) if bootstrap else None
     if interval:
         scores["f1_ci95"] = list(interval)
-    analysis = analyse(records, gold_tags, pred_tags, [word_spans(r["text"]) for r in records], settings.entity_types)
+    analysis = analyse(records, scored.gold_tags, scored.pred_tags, [word_spans(r["text"]) for r in records],
+                       settings.entity_types)
     scores["confusion"], scores["error_kinds"] = analysis["confusion"], analysis["error_kinds"]
     report = format_report(scores, f"{model_dir} on {data}", interval)
     return {"scores": scores, "analysis": analysis, "report": report}

@@ -64,11 +64,6 @@ def record_tags(gold: list[dict], predicted: list[list[dict]]) -> tuple[list[lis
     return gold_tags, pred_tags
 
 
-def score_records(gold: list[dict], predicted: list[list[dict]], entity_types: list[str]) -> dict:
-    """`entity_scores` of predicted char-span entities against gold records, at the word level."""
-    return entity_scores(*record_tags(gold, predicted), entity_types)
-
-
 def bootstrap_f1(gold: list[list[str]], pred: list[list[str]], samples: int = 1000, seed: int = 0,
                  level: float = 0.95) -> tuple[float, float]:
     """Percentile interval of strict micro F1 over sentences resampled with replacement.

@@ -30,15 +30,15 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_corpus
-from arabic_ner.encoding import Sentence, WindowEncoder, entities_from_tags, to_sentence
+from arabic_ner.encoding import WindowEncoder, to_sentence
 from arabic_ner.errors import STOP_SIGNALS, Stopped, UserError, first_line
 from arabic_ner.files import make_output_folder, replace_folder, write_atomic
-from arabic_ner.inference import tag_sentences
+from arabic_ner.evaluation import score_model
 from arabic_ner.labels import LabelSet
-from arabic_ner.metrics import score_records
-from arabic_ner.model import TextSettings, load_encoder, load_trained
+from arabic_ner.model import TextSettings, load_encoder
 from arabic_ner.model_card import data_summary, write_model_card
 from arabic_ner.offline_encoder import ensure_offline_encoder
+from arabic_ner.predictor import Predictor
 from arabic_ner.progress import progress_bar
 from arabic_ner.run_folder import check_run_dir, clear_run_dir
 
@@ -66,8 +66,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     label_set = LabelSet(tuple(config.entity_types))
     splits = {name: read_corpus(path, config.entity_types, warn=log) for name, path in
               (("train", config.data.train), ("dev", config.data.dev), ("test", config.data.test)) if path}
-    sentences = {name: [to_sentence(r, config.model.normalization) for r in records]
-                 for name, records in splits.items()}
+    train_sentences = [to_sentence(r, config.model.normalization) for r in splits["train"]]
 
     if accelerator.is_main_process:
         ensure_offline_encoder(config.model.name_or_path, log)
@@ -77,13 +76,13 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                             config.model.label_all_subwords)
     _check_max_length(model, config)
     features = [{"input_ids": w.input_ids, "attention_mask": [1] * len(w.input_ids), "labels": w.labels}
-                for w in encoder.encode(sentences["train"])]
+                for w in encoder.encode(train_sentences)]
     if not features:
         raise UserError(f"{config.data.train}: no words to train on (every text of its "
-                        f"{len(sentences['train'])} records is empty)")
+                        f"{len(train_sentences)} records is empty)")
     log(f"model: {config.model.name_or_path} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters)")
-    log(f"train: {len(sentences['train'])} sentences, {len(features)} windows; "
-        f"dev: {len(sentences['dev'])} sentences; labels: {' '.join(label_set.labels)}")
+    log(f"train: {len(train_sentences)} sentences, {len(features)} windows; "
+        f"dev: {len(splits['dev'])} records; labels: {' '.join(label_set.labels)}")
 
     sampler = (EpochLengthGroupedSampler([len(f["input_ids"]) for f in features], config.train.batch_size,
                                          config.train.seed) if config.train.group_by_length else RandomSampler(features))
@@ -121,6 +120,10 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                             config.model.max_length, config.model.stride)
     data = data_summary(config, splits)
     saver = _Saver(accelerator, model, tokenizer, optimizer, scheduler, settings, config, data, log)
+    # dev is read as predict.py reads text (sentences split, windowed): what selects model-best is
+    # what users will run
+    dev_reader = Predictor(accelerator.unwrap_model(model), tokenizer, settings, config.train.eval_batch_size,
+                           accelerator)
     # Signals are noted, not raised, from here on: the stop (and its save) happens between batches.
     with _StopRequests(accelerator) as stop:
         try:
@@ -132,8 +135,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                 started = time.time()
                 train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, progress,
                                           rng, stop)
-                dev = evaluate(accelerator.unwrap_model(model), encoder, splits["dev"], sentences["dev"],
-                               config.entity_types, config.train.eval_batch_size, accelerator)
+                dev = score_model(dev_reader, splits["dev"], config.entity_types).scores
                 improved = dev["f1"] > progress["best_f1"]
                 record = {"epoch": epoch + 1, "train_loss": round(train_loss, 4), "lr": scheduler.get_last_lr()[0],
                           "seconds": round(time.time() - started, 2), "dev": dev}
@@ -157,15 +159,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
         log(f"interrupted: state saved to {run_dir / 'last'}; continue with --resume")
         raise Interrupted(stop.signum)
 
-    return _finish(accelerator, config, encoder, splits, sentences, data, progress, log)
-
-
-def evaluate(model, encoder: WindowEncoder, records: list[dict], sentences: list[Sentence],
-             entity_types: list[str], batch_size: int, accelerator=None) -> dict:
-    """Strict IOB2 entity scores of `model` on gold records, every word included."""
-    tagged = tag_sentences(model, encoder, sentences, batch_size, accelerator)
-    predicted = [entities_from_tags(s, t.tags) for s, t in zip(sentences, tagged)]
-    return score_records(records, predicted, entity_types)
+    return _finish(accelerator, config, splits, data, progress, log)
 
 
 def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Config, epoch: int, progress: dict,
@@ -420,15 +414,15 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _finish(accelerator, config: Config, encoder, splits, sentences, data, progress, log) -> dict:
+def _finish(accelerator, config: Config, splits, data, progress, log) -> dict:
     """Score model-best on the test split; write the summary and the card's test scores."""
     run_dir = config.run_dir
     best_dir = run_dir / "best"
     summary = {"run_dir": str(run_dir), "best_epoch": progress["best_epoch"], "dev_f1": progress["best_f1"]}
-    if "test" in sentences:
-        model, _, _ = load_trained(best_dir, device=str(accelerator.device))
-        test = evaluate(model, encoder, splits["test"], sentences["test"], config.entity_types,
-                        config.train.eval_batch_size, accelerator)
+    if "test" in splits:
+        model_best = Predictor.from_folder(best_dir, str(accelerator.device), config.train.eval_batch_size,
+                                           accelerator=accelerator)
+        test = score_model(model_best, splits["test"], config.entity_types).scores
         summary["test"] = test
         log(f"test (model-best, epoch {progress['best_epoch']}): strict F1 {test['f1']:.4f} "
             f"P {test['precision']:.4f} R {test['recall']:.4f}")

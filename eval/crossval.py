@@ -11,105 +11,12 @@ scoring unless --keep-models. A Ctrl-C or SIGTERM stops the run under way with i
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import statistics
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
-
-
-def crossval(config, corpus: Path, folds: int, seeds: int, group_by: str, keep_models: bool, log=print,
-             resume: bool = False, overwrite: bool = False) -> dict:
-    """Train and score every (fold, seed); `resume` keeps the runs already in runs.jsonl and continues
-    the one that was cut (a Ctrl-C or SIGTERM saves its last/), `overwrite` starts them all again."""
-    from arabic_ner.config import to_dict
-    from arabic_ner.corpus import read_jsonl, write_jsonl
-    from arabic_ner.files import make_output_folder, write_atomic
-    from arabic_ner.split import assign_groups
-    from arabic_ner.training import train
-
-    if resume and overwrite:
-        raise UserError("--resume continues a cross-validation and --overwrite replaces it: pass one of them")
-    records = read_jsonl(corpus, config.entity_types)
-    bins = assign_groups(records, group_by, [1 / folds] * folds, seed=13, where=str(corpus))
-    fold_records = [[r for r in records if str(r[group_by]) in set(keys)] for keys in bins]
-    if any(not f for f in fold_records):
-        raise UserError(f"{corpus}: too few {group_by} groups for {folds} folds")
-    out = Path(config.output_dir) / f"{config.run_name}-cv"
-    plan = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by, "config": to_dict(config)}
-    done = _runs_so_far(out, plan, resume, overwrite)
-    make_output_folder(out, "output_dir")
-    write_atomic(out / "plan.json", json.dumps(plan, indent=2, ensure_ascii=False) + "\n")
-    runs_file = out / "runs.jsonl"
-    write_atomic(runs_file, "".join(json.dumps(run) + "\n" for run in done.values()))
-    runs = []
-    for k in range(folds):
-        dev_k = (k + 1) % folds
-        train_records = [r for i, f in enumerate(fold_records) if i not in (k, dev_k) for r in f]
-        data_dir = out / "data" / f"fold{k}"
-        make_output_folder(data_dir, "output_dir")
-        for split, part in (("train", train_records), ("dev", fold_records[dev_k]), ("test", fold_records[k])):
-            write_jsonl(data_dir / f"{split}.jsonl", part)
-        for s in range(seeds):
-            name = f"fold{k}-seed{s}"
-            run_config = replace(
-                config, run_name=name, output_dir=str(out),
-                data=replace(config.data, train=str(data_dir / "train.jsonl"), dev=str(data_dir / "dev.jsonl"),
-                             test=str(data_dir / "test.jsonl")),
-                train=replace(config.train, seed=config.train.seed + s))
-            if name in done:
-                runs.append(done[name])
-            else:
-                log(f"[{len(runs) + 1}/{folds * seeds}] {name}: train {len(train_records)}, "
-                    f"dev {len(fold_records[dev_k])}, test {len(fold_records[k])} sentences")
-                # a run cut by a stop continues from its last/; one that saved nothing starts afresh
-                summary = train(run_config, resume=resume, overwrite=not resume)
-                run = {"name": name, "fold": k, "seed": run_config.train.seed, "best_epoch": summary["best_epoch"],
-                       "dev_f1": summary["dev_f1"], "test": summary["test"]}
-                runs.append(run)
-                with runs_file.open("a", encoding="utf-8") as f:  # one whole line per finished run
-                    f.write(json.dumps(run) + "\n")
-            if not keep_models:
-                for folder in ("best", "last"):
-                    shutil.rmtree(run_config.run_dir / folder, ignore_errors=True)
-    result = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by, "runs": len(runs),
-              "f1": _mean_std([r["test"]["f1"] for r in runs]),
-              "per_type": {t: _mean_std([r["test"]["per_type"][t]["f1"] for r in runs]) for t in config.entity_types}}
-    write_atomic(out / "crossval.json", json.dumps(result, indent=2) + "\n")
-    return result
-
-
-def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[str, dict]:
-    """The finished runs to keep, by name: those of runs.jsonl on --resume (when the plan is the same),
-    none on --overwrite; a folder that already holds runs needs one of the two."""
-    runs_file, plan_file = out / "runs.jsonl", out / "plan.json"
-    lines = runs_file.read_text(encoding="utf-8").splitlines() if runs_file.is_file() else []
-    if overwrite or not (lines or plan_file.exists()):
-        return {}
-    if not resume:
-        raise UserError(f"{out} already holds a cross-validation; pass --resume to continue it or --overwrite "
-                        f"to start it again")
-    try:
-        before = json.loads(plan_file.read_text(encoding="utf-8"))
-        runs = [json.loads(line) for line in lines if line.strip()]
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{out}: cannot read its plan.json or runs.jsonl ({exc}); pass --overwrite") from None
-    changed = sorted(key for key in plan if before.get(key) != plan[key])
-    if changed:
-        raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
-                        f"{', '.join(changed)}); pass --overwrite to start again")
-    return {run["name"]: run for run in runs if "name" in run}
-
-
-def _mean_std(values: list[float]) -> dict:
-    return {"mean": round(statistics.mean(values), 4),
-            "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
-            "values": values}
 
 
 def main() -> int:
@@ -131,6 +38,7 @@ def main() -> int:
         raise UserError(f"--seeds {args.seeds}: at least 1")
 
     from arabic_ner.config import load_config
+    from arabic_ner.crossval import crossval
 
     config = load_config(args.config, overrides)
     result = crossval(config, args.corpus, args.folds, args.seeds, args.group_by, args.keep_models,

@@ -1,6 +1,7 @@
 """Score a trained model on annotated data: `python eval/evaluate.py MODEL_DIR DATA.jsonl [--out DIR]`.
 
-Predicts every record's text (long texts are windowed, never truncated), maps gold and predicted
+Predicts every record's text as predict.py reads text (split into sentences, long ones windowed,
+never truncated; the same scoring as training's dev and test figures), maps gold and predicted
 spans to IOB2 tags over the same words of the raw text, and scores them with seqeval. Headline:
 strict IOB2 entity micro F1 with a bootstrap 95% interval; also per type, macro, and seqeval's
 default (conlleval-style) mode. Writes to DIR (default: beside the model, MODEL_DIR/eval-NAME):
@@ -27,6 +28,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: %(default)s)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the interval, 0 for none (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present, else cpu)")
     args = parser.parse_args()
     if not args.model_dir.is_dir():
         raise UserError(f"{args.model_dir}: no such model folder")
@@ -37,9 +39,11 @@ def main() -> int:
     out = args.out or args.model_dir / f"eval-{args.data.stem}"
     check_output_folder(out, "--out")  # before the work, so that a bad path costs nothing
 
+    from arabic_ner.device import choose_device
     from arabic_ner.evaluation import evaluate_model, write_evaluation
 
-    result = evaluate_model(args.model_dir, args.data, args.batch_size, args.bootstrap, args.seed)
+    device = choose_device(args.device)
+    result = evaluate_model(args.model_dir, args.data, args.batch_size, args.bootstrap, args.seed, device)
     write_evaluation(result, out)
     print(result["report"])
     print(f"wrote metrics.json, report.md, errors.jsonl and errors.md to {out}", file=sys.stderr)

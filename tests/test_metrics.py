@@ -8,7 +8,7 @@ from seqeval.scheme import IOB2
 from arabic_ner.analysis import analyse, format_errors
 from arabic_ner.convert import from_conll
 from arabic_ner.labels import tags_to_spans
-from arabic_ner.metrics import bootstrap_f1, entity_scores, score_records
+from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags
 from arabic_ner.words import word_spans
 from conftest import SHARED
 
@@ -119,7 +119,7 @@ def test_golden_against_seqeval_on_anercorp_format(name, content):
         pred_entities.append([{"start": starts[a], "end": starts[b - 1] + len(tokens[b - 1]), "label": label}
                               for a, b, label in tags_to_spans(seq)])
     types = sorted({t[2:] for seq in gold_tags for t in seq if t != "O"})
-    ours = score_records(gold_records, pred_entities, types)
+    ours = entity_scores(*record_tags(gold_records, pred_entities), types)
     reference = classification_report(gold_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True,
                                       zero_division=0)
     assert ours["f1"] == round(reference["micro avg"]["f1-score"], 4)

@@ -1,6 +1,7 @@
 """Prediction on raw articles: exact offsets on hard text, whole long articles, outputs."""
 import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from arabic_ner import inference
 from arabic_ner.compiled import worth_compiling
@@ -194,6 +196,35 @@ def test_cli_errors(trained, tmp_path):
                                  "-o", str(output)], cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert article.read_text(encoding="utf-8") == "داعش"
+
+
+@pytest.mark.parametrize("requested, int8, expected", [
+    (None, False, "cuda" if torch.cuda.is_available() else "cpu"),
+    (None, True, "cpu"),  # int8 kernels are CPU-only, even where a GPU is present
+    ("cpu:0", True, "cpu:0"),
+    ("gpu0", False, "--device gpu0: not a device name"),
+    ("cuda", True, "--int8 runs on the CPU only" if torch.cuda.is_available() else "--device cuda: no CUDA device here"),
+] + ([] if torch.cuda.is_available() else [("cuda:1", False, "--device cuda:1: no CUDA device here")]))
+def test_choose_device(requested, int8, expected):
+    from arabic_ner.device import choose_device
+
+    if expected.startswith("--"):
+        with pytest.raises(UserError, match=re.escape(expected)):
+            choose_device(requested, int8)
+    else:
+        assert choose_device(requested, int8) == expected
+
+
+def test_evaluate_takes_device(trained, corpus_dir, tmp_path):
+    config, _ = trained
+    result = subprocess.run([sys.executable, "eval/evaluate.py", str(config.run_dir / "best"),
+                             str(corpus_dir / "test.jsonl"), "--device", "cpu", "--out", str(tmp_path / "e")],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    result = subprocess.run([sys.executable, "eval/evaluate.py", str(config.run_dir / "best"),
+                             str(corpus_dir / "test.jsonl"), "--device", "gpu0"], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and result.stderr == "error: --device gpu0: not a device name (cpu, cuda, cuda:1, ...)\n"
 
 
 def test_real_articles_offsets(predictor):

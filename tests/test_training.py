@@ -302,3 +302,48 @@ def test_length_grouped_order_is_seeded_by_epoch_and_cuts_padding():
         return sum(16 * max(lengths[i] for i in indices[k:k + 16]) for k in range(0, len(indices), 16))
     shuffled = list(np.random.default_rng(1).permutation(2000))
     assert padded(order) < 0.7 * padded(shuffled)
+
+
+def _multi_sentence_records(records: list[dict]) -> list[dict]:
+    """Pairs of the small corpus's sentences as one record each (`. ` between them), as ANERcorp and
+    real annotations have: predict.py reads such a record as two sentences."""
+    joined = []
+    for n, (a, b) in enumerate(zip(records[::2], records[1::2])):
+        shift = len(a["text"]) + 2
+        joined.append({"id": f"m{n}", "paragraph": n, "text": a["text"] + ". " + b["text"],
+                       "entities": a["entities"] + [{**e, "start": e["start"] + shift, "end": e["end"] + shift}
+                                                    for e in b["entities"]]})
+    return joined
+
+
+def test_training_evaluate_and_crossval_score_alike(tiny_bert, records, tmp_path):
+    """One scoring of a model on gold records: training's test scores (metrics.json), evaluate.py's
+    and cross-validation's are the same numbers, on records of several sentences."""
+    from arabic_ner.evaluation import evaluate_model
+    from arabic_ner.predictor import Predictor
+    from arabic_ner.crossval import crossval
+
+    gold = _multi_sentence_records(records)
+    data = tmp_path / "multi.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in gold), encoding="utf-8")
+    config = load_config(ROOT / "configs" / "quickstart.yaml", tiny_args(
+        tiny_bert, tmp_path, tmp_path, **{"data.train": str(data), "data.dev": str(data), "data.test": str(data)}))
+    summary = train(config)
+    best = config.run_dir / "best"
+    assert all(len(list(Predictor.from_folder(best).sentences(r["text"]))) == 2 for r in gold)
+    assert summary["test"]["f1"] > 0
+    keys = ("precision", "recall", "f1", "support", "per_type", "macro", "default_mode")
+    evaluated = evaluate_model(best, data, bootstrap=0)["scores"]
+    assert {k: evaluated[k] for k in keys} == {k: summary["test"][k] for k in keys}
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({**r, "id": f"{r['id']}-{copy}"}, ensure_ascii=False) + "\n"
+                              for copy in range(2) for r in gold), encoding="utf-8")
+    result = crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=lambda m: None)
+    runs = [json.loads(line) for line in (tmp_path / "tiny-cv" / "runs.jsonl").read_text().splitlines()]
+    assert len(runs) == result["runs"] == 3
+    for run in runs:
+        folder = tmp_path / "tiny-cv" / run["name"]
+        evaluated = evaluate_model(folder / "best", tmp_path / "tiny-cv" / "data" / f"fold{run['fold']}" / "test.jsonl",
+                                   bootstrap=0)["scores"]
+        assert {k: evaluated[k] for k in keys} == {k: run["test"][k] for k in keys}
