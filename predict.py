@@ -92,7 +92,8 @@ def main() -> int:
 
 def _write_outputs(args, articles, texts, results, entity_types) -> None:
     """Every output file, or none of them: a stop while they are written leaves no mix of old and new."""
-    from arabic_ner.convert import to_conll, to_labelstudio
+    from arabic_ner.conll import to_conll
+    from arabic_ner.convert import to_labelstudio
     from arabic_ner.files import write_files
     from arabic_ner.render import render_html
 

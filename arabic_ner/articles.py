@@ -4,7 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from arabic_ner.corpus import NotText, check_id, check_json, decode_text, numbered_lines, parse_json
+from arabic_ner.corpus import check_id
+from arabic_ner.textfiles import NotText, check_json, decode_text, numbered_lines, parse_json
 from arabic_ner.errors import UserError, plural, shorten
 
 

@@ -6,32 +6,14 @@ names the file and line of the first problem.
 from __future__ import annotations
 
 import json
-import math
-import re
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from collections.abc import Callable, Iterable, Iterator
 
-from arabic_ner.errors import UserError, plural, shorten
+from arabic_ner.conll import CONLL_SUFFIXES, from_conll
+from arabic_ner.errors import plural, shorten
 from arabic_ner.files import write_atomic
-
-
-class CorpusError(UserError):
-    pass
-
-
-class NotText(CorpusError):
-    """Bytes that are not UTF-8 text; `reason` says why, for a reader that skips such a file."""
-
-    def __init__(self, name: str, reason: str, line: int | None = None):
-        super().__init__(f"{name}{'' if line is None else f':{line}'}: {reason}")
-        self.reason = reason
-
-
-MAX_DEPTH = 64  # JSON nesting read; far above any export's, far below what json.dumps and repr can recurse
-
-
-CONLL_SUFFIXES = (".tsv", ".conll", ".bio")
+from arabic_ner.textfiles import CorpusError, check_json, numbered_lines, parse_json, read_text
 
 
 def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None,
@@ -44,8 +26,6 @@ def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None,
     path = Path(path)
     if path.suffix not in CONLL_SUFFIXES:
         return read_jsonl(path, entity_types)
-    from arabic_ner.convert import from_conll  # convert builds on this module
-
     repaired: list[str] = []
     records = from_conll(read_text(path), str(path), repaired)
     if repaired:  # accepted, as conlleval accepts them, but not silently: they may be annotation slips
@@ -62,108 +42,6 @@ def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None,
 
 def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr)
-
-
-def numbered_lines(content: str) -> Iterator[tuple[int, str]]:
-    """`(line number, line)` of a JSONL or CoNLL file, split at LF, CRLF and CR only: `str.splitlines`
-    also splits at U+2028, U+2029 and U+0085, which `json.dumps(..., ensure_ascii=False)` leaves
-    unescaped inside strings, and so cut valid records in two. (A raw CR is never inside a JSON string.)"""
-    yield from enumerate(re.split(r"\r\n|\r|\n", content), start=1)
-
-
-def read_text(path: Path) -> str:
-    """A corpus file as text; a missing file or bytes that are not UTF-8 are a CorpusError naming the line."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CorpusError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read ({exc.strerror})") from None
-    # A NUL is no reason to refuse the whole file: JSON refuses it on its line, which is then named.
-    return decode_text(raw, str(path), nul_is_binary=False)
-
-
-def decode_text(data: bytes, name: str, nul_is_binary: bool = True) -> str:
-    """`data` as UTF-8 text, without the byte-order mark some editors write first; else a NotText
-    saying why: UTF-16 (what Windows tools call "Unicode"), binary, or the line that is not UTF-8."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or _looks_utf16(data):
-        raise NotText(name, "UTF-16 text; convert it to UTF-8")
-    if nul_is_binary and b"\x00" in data:
-        raise NotText(name, "binary file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise NotText(name, "not UTF-8 text", data[: exc.start].count(b"\n") + 1) from None
-
-
-def _looks_utf16(data: bytes) -> bool:
-    # UTF-16 without a byte-order mark: each space, newline, digit or Latin letter puts a NUL on the
-    # same side of its two bytes (even Arabic has a space every few words); a binary file has NULs
-    # on both sides, and a stray NUL or two in a text file is no pattern.
-    head = data[:4096]
-    even, odd = head[0::2].count(0), head[1::2].count(0)
-    return len(data) % 2 == 0 and min(even, odd) == 0 and max(even, odd) >= max(8, len(head) / 16)
-
-
-def parse_json(text: str, where: str, numbered: bool = False) -> object:
-    """One JSON value, or a CorpusError naming `where` (and, if `numbered`, the line within `text`).
-    Python's json also reads NaN, Infinity and 1e999, which are not JSON and which writers would
-    echo back, and fails otherwise than with JSONDecodeError on over-deep nesting and on integers of
-    over 4,300 digits."""
-    try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
-    except json.JSONDecodeError as exc:
-        where, why = (f"{where}:{exc.lineno}" if numbered else where), exc.msg
-    except _NotJson as exc:
-        why = str(exc)
-    except RecursionError:
-        why = "nested too deeply"
-    except ValueError:  # int() refuses to read a number of over 4,300 digits
-        why = "a number of over 4,300 digits"
-    raise CorpusError(f"{where}: not valid JSON ({why})")
-
-
-class _NotJson(ValueError):
-    pass
-
-
-def _no_constant(name: str) -> float:
-    raise _NotJson(f"{name} is not JSON")
-
-
-def _finite_float(literal: str) -> float:
-    value = float(literal)
-    if not math.isfinite(value):
-        raise _NotJson(f"{shorten(literal)} is not a finite number")
-    return value
-
-
-def check_json(value: object, where: str) -> None:
-    """A parsed JSON value holds only valid Unicode strings, keys included (JSON's `\\ud800` escapes
-    decode to lone surrogates, which no tokenizer reads and no UTF-8 writer writes), and is nested
-    at most MAX_DEPTH deep (so that writing or quoting it cannot exhaust the stack)."""
-    stack: list[tuple[tuple, object]] = [((), value)]
-    while stack:
-        path, item = stack.pop()
-        if len(path) > MAX_DEPTH:
-            raise CorpusError(f"{where}: nested over {MAX_DEPTH} levels deep")
-        if isinstance(item, str):
-            problem = unicode_problem(item)
-            if problem:
-                raise CorpusError(f"{where}: field {_field(path)} {problem}")
-        elif isinstance(item, dict):
-            for key in item:
-                problem = unicode_problem(key)
-                if problem:
-                    raise CorpusError(f"{where}: key {shorten(key)}{f' in {_field(path)}' if path else ''} {problem}")
-            stack += reversed([((*path, key), child) for key, child in item.items()])
-        elif isinstance(item, list):
-            stack += reversed([((*path, i), child) for i, child in enumerate(item)])
-
-
-def _field(path: tuple) -> str:
-    """`'entities'[0]['label']`: where a value sits in a record."""
-    return shorten(path[0]) + "".join(f"[{shorten(key)}]" for key in path[1:]) if path else "value"
 
 
 def check_id(value: object, where: str, field: str = "id") -> None:
@@ -239,17 +117,6 @@ def check_record(record: object, where: str, allowed: set[str] | None = None) ->
         if previous is not None and start < previous_end:
             raise CorpusError(f"{where}: entities [{previous['start']}, {previous['end']}) and [{start}, {end}) overlap")
         previous_end, previous = end, entity
-
-
-def unicode_problem(text: str) -> str | None:
-    """Why `text` is not valid Unicode, or None. JSON's `\\ud800` escapes decode to lone surrogates,
-    which no tokenizer accepts."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        code = ord(text[exc.start])
-        return f"holds a lone surrogate (U+{code:04X}) at character {exc.start}, which is not valid Unicode"
-    return None
 
 
 def _start_of(entity: object) -> int:

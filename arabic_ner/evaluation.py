@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arabic_ner.analysis import analyse, format_errors
-from arabic_ner.corpus import CorpusError, read_corpus
+from arabic_ner.corpus import read_corpus
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_files
 from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags
 from arabic_ner.model import TextSettings
 from arabic_ner.report import format_report
+from arabic_ner.textfiles import CorpusError
 from arabic_ner.words import word_spans
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from accelerate.utils import gather_object
 
-from arabic_ner.encoding import Sentence, Window, WindowEncoder, merge_windows
+from arabic_ner.sentences import Sentence
+from arabic_ner.windows import Window, WindowEncoder, merge_windows
 from arabic_ner.int8 import fp32, int8_layers
 from arabic_ner.labels import repair_iob2
 from arabic_ner.progress import progress_bar

@@ -1,4 +1,5 @@
-"""The label inventory of a tag set, and IOB2 sequences over it.
+"""The label inventory of a tag set, IOB2 sequences over it, and the way between char-span entities
+and word tags.
 
 Labels are never inferred from data: `O`, then `B-X`, `I-X` for each declared type X, in order.
 """
@@ -48,3 +49,28 @@ def tags_to_spans(tags: list[str]) -> list[tuple[int, int, str]]:
         elif tag.startswith("I-") and spans and spans[-1][1] == i and spans[-1][2] == tag[2:]:
             spans[-1] = (spans[-1][0], i + 1, tag[2:])
     return spans
+
+
+def word_tags(spans: list[tuple[int, int]], entities: list[dict]) -> list[str]:
+    """IOB2 tags of words: a word that overlaps an entity's characters is inside it."""
+    tags = ["O"] * len(spans)
+    for entity in sorted(entities, key=lambda e: e["start"]):
+        inside = [i for i, (s, e) in enumerate(spans)
+                  if s < entity["end"] and entity["start"] < e and tags[i] == "O"]
+        for n, i in enumerate(inside):
+            tags[i] = ("B-" if n == 0 else "I-") + entity["label"]
+    return tags
+
+
+def entities_from_tags(text: str, spans: list[tuple[int, int]], tags: list[str],
+                       scores: list[float] | None = None) -> list[dict]:
+    """Char-span entities of a valid IOB2 sequence over the words at `spans` of `text`; with `scores`
+    (each word's tag probability), each entity's mean."""
+    entities = []
+    for first, last, label in tags_to_spans(tags):
+        start, end = spans[first][0], spans[last - 1][1]
+        entity = {"start": start, "end": end, "label": label, "text": text[start:end]}
+        if scores is not None:
+            entity["score"] = round(sum(scores[first:last]) / (last - first), 4)
+        entities.append(entity)
+    return entities

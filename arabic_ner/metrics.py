@@ -8,8 +8,7 @@ import numpy as np
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
-from arabic_ner.encoding import word_tags
-from arabic_ner.labels import tags_to_spans
+from arabic_ner.labels import tags_to_spans, word_tags
 from arabic_ner.words import word_spans
 
 _ZERO = {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0}

@@ -5,12 +5,13 @@ import sys
 from collections.abc import Iterable, Iterator
 
 from arabic_ner.compiled import CompiledTagger
-from arabic_ner.encoding import Sentence, WindowEncoder, entities_from_tags, to_sentence
 from arabic_ner.errors import UserError, first_line
 from arabic_ner.inference import RECHECK_MARGIN, tag_sentences
 from arabic_ner.int8 import quantize_int8
+from arabic_ner.labels import entities_from_tags
 from arabic_ner.model import TextSettings, load_trained
-from arabic_ner.sentences import split_sentences
+from arabic_ner.sentences import Sentence, split_sentences, to_sentence
+from arabic_ner.windows import WindowEncoder
 
 CHUNK_SENTENCES = 2048  # sentences tagged together; bounds memory on very long inputs
 
@@ -80,7 +81,7 @@ class Predictor:
         tagged = tag_sentences(self.model, self.encoder, sentences, self.batch_size, self.accelerator,
                                recheck_margin=self.recheck_margin)
         for (i, sentence), result in zip(pending, tagged):
-            done[i] += entities_from_tags(sentence, result.tags, result.scores)
+            done[i] += entities_from_tags(sentence.text, sentence.spans, result.tags, result.scores)
 
     def sentences(self, text: str) -> Iterator[Sentence]:
         """The sentences of `text` as the model reads them: words normalized as in training, word

@@ -30,7 +30,6 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_corpus
-from arabic_ner.encoding import WindowEncoder, to_sentence
 from arabic_ner.errors import STOP_SIGNALS, Stopped, UserError, first_line
 from arabic_ner.files import make_output_folder, replace_folder, write_atomic
 from arabic_ner.evaluation import score_model
@@ -41,6 +40,8 @@ from arabic_ner.offline_encoder import ensure_offline_encoder
 from arabic_ner.predictor import Predictor
 from arabic_ner.progress import progress_bar
 from arabic_ner.run_folder import check_run_dir, clear_run_dir
+from arabic_ner.sentences import to_sentence
+from arabic_ner.windows import WindowEncoder
 
 STATE_FILE = "training_state.pt"
 

@@ -280,7 +280,8 @@ def train_speed(model: Path, run_dir: Path, threads: int) -> dict:
     """Two epochs of the quickstart config on the article corpus, in a child process."""
     from arabic_ner.config import load_config
     from arabic_ner.corpus import read_corpus
-    from arabic_ner.encoding import WindowEncoder, to_sentence
+    from arabic_ner.sentences import to_sentence
+    from arabic_ner.windows import WindowEncoder
     from arabic_ner.model import TextSettings, load_tokenizer
     settings = TextSettings.load(model)
     args = ["--model.name_or_path", str(model), "--model.normalization", settings.normalization,

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from arabic_ner.convert import from_conll, from_doccano, from_labelstudio, to_conll, to_labelstudio
-from arabic_ner.corpus import CorpusError, read_corpus, read_jsonl
+from arabic_ner.conll import from_conll, to_conll
+from arabic_ner.convert import from_doccano, from_labelstudio, to_labelstudio
+from arabic_ner.corpus import read_corpus, read_jsonl
+from arabic_ner.textfiles import CorpusError
 from arabic_ner.validate import validate_files
 from conftest import SHARED
 

@@ -1,7 +1,9 @@
 import pytest
 from transformers import AutoTokenizer
 
-from arabic_ner.encoding import IGNORE, WindowEncoder, merge_windows, to_sentence, word_tags
+from arabic_ner.labels import word_tags
+from arabic_ner.sentences import to_sentence
+from arabic_ner.windows import IGNORE, WindowEncoder, merge_windows
 from arabic_ner.labels import LabelSet
 from arabic_ner.sentences import split_sentences
 from arabic_ner.words import word_spans

@@ -27,8 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arabic_ner.articles import read_articles
-from arabic_ner.convert import _checked, from_conll, from_doccano, from_labelstudio, to_conll, to_labelstudio
-from arabic_ner.corpus import read_corpus, read_jsonl, read_text, write_jsonl
+from arabic_ner.conll import from_conll, to_conll
+from arabic_ner.convert import _checked, from_doccano, from_labelstudio, to_labelstudio
+from arabic_ner.corpus import read_corpus, read_jsonl, write_jsonl
+from arabic_ner.textfiles import read_text
 from arabic_ner.errors import UserError
 from arabic_ner.split import assign_groups
 from arabic_ner.validate import validate_files

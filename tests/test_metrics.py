@@ -6,7 +6,7 @@ from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
 from arabic_ner.analysis import analyse, format_errors
-from arabic_ner.convert import from_conll
+from arabic_ner.conll import from_conll
 from arabic_ner.labels import tags_to_spans
 from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags
 from arabic_ner.words import word_spans

@@ -175,7 +175,8 @@ def test_pretrained_weights_matter(folders, records):
     converted encoder's loss is clearly below a randomly initialised one's (which memorises)."""
     from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification
 
-    from arabic_ner.encoding import WindowEncoder, to_sentence
+    from arabic_ner.sentences import to_sentence
+    from arabic_ner.windows import WindowEncoder
     from arabic_ner.labels import LabelSet
     from conftest import make_record
 

@@ -14,7 +14,7 @@ import torch
 from arabic_ner import inference
 from arabic_ner.compiled import worth_compiling
 from arabic_ner import predictor as predictor_module
-from arabic_ner.encoding import Window
+from arabic_ner.windows import Window
 from arabic_ner.errors import UserError
 from arabic_ner.predictor import Predictor
 from arabic_ner.words import word_spans

@@ -16,7 +16,7 @@ import pytest
 from arabic_ner.config import load_config
 from arabic_ner.errors import Stopped, UserError
 from arabic_ner.files import write_files
-from arabic_ner.training import Interrupted, train
+from arabic_ner.training import train
 from conftest import tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,5 @@
-"""From char-span records to words, and from words to the model's subword windows and back.
+"""From a sentence's words to the model's subword windows, and from their predictions back to words.
 
-record (`text`, `entities`) -> Sentence (`tokens`, `tags`, raw `spans` of each word)
 Sentence -> Window (`input_ids`, `word_ids`, `labels`): a sentence longer than the model's
 window is cut into overlapping windows at word boundaries, so no word is ever dropped; each
 word's prediction is then read from the window where it has the most context on both sides.
@@ -11,51 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arabic_ner.labels import LabelSet, tags_to_spans
-from arabic_ner.normalize import normalize
-from arabic_ner.words import word_spans
+from arabic_ner.labels import LabelSet
+from arabic_ner.sentences import Sentence
 
 IGNORE = -100  # the label that torch's cross-entropy skips
-
-
-@dataclass
-class Sentence:
-    id: str
-    text: str  # raw text, as given
-    tokens: list[str]  # words as the model sees them (after normalization)
-    spans: list[tuple[int, int]]  # raw [start, end) of each word
-    tags: list[str] | None = None  # gold IOB2 tags, one per word
-
-
-def to_sentence(record: dict, normalization: str) -> Sentence:
-    aligned = normalize(record["text"], normalization)
-    norm_spans = word_spans(aligned.text)
-    spans = [aligned.raw_span(s, e) for s, e in norm_spans]
-    tags = word_tags(spans, record["entities"]) if "entities" in record else None
-    return Sentence(record["id"], record["text"], [aligned.text[s:e] for s, e in norm_spans], spans, tags)
-
-
-def word_tags(spans: list[tuple[int, int]], entities: list[dict]) -> list[str]:
-    """IOB2 tags of words: a word that overlaps an entity's characters is inside it."""
-    tags = ["O"] * len(spans)
-    for entity in sorted(entities, key=lambda e: e["start"]):
-        inside = [i for i, (s, e) in enumerate(spans)
-                  if s < entity["end"] and entity["start"] < e and tags[i] == "O"]
-        for n, i in enumerate(inside):
-            tags[i] = ("B-" if n == 0 else "I-") + entity["label"]
-    return tags
-
-
-def entities_from_tags(sentence: Sentence, tags: list[str], scores: list[float] | None = None) -> list[dict]:
-    """Char-span entities (raw offsets) of a valid IOB2 word tag sequence."""
-    entities = []
-    for first, last, label in tags_to_spans(tags):
-        start, end = sentence.spans[first][0], sentence.spans[last - 1][1]
-        entity = {"start": start, "end": end, "label": label, "text": sentence.text[start:end]}
-        if scores is not None:
-            entity["score"] = round(float(np.mean(scores[first:last])), 4)
-        entities.append(entity)
-    return entities
 
 
 @dataclass

@@ -1,0 +1,71 @@
+"""CoNLL files: `token<TAB>tag` per line in IOB2, a blank line between sentences (ANERcorp's format).
+
+Tokens are the project's words; a file read back gets its tokens joined by one space, a new id
+and no other field.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from arabic_ner.errors import shorten
+from arabic_ner.labels import repair_iob2, tags_to_spans, word_tags
+from arabic_ner.textfiles import CorpusError, numbered_lines
+from arabic_ner.words import word_spans
+
+CONLL_SUFFIXES = (".tsv", ".conll", ".bio")
+
+
+def to_conll(records: list[dict]) -> str:
+    blocks = []
+    for record in records:
+        spans = word_spans(record["text"])
+        tags = word_tags(spans, record["entities"])
+        blocks.append("".join(f"{record['text'][s:e]}\t{tag}\n" for (s, e), tag in zip(spans, tags)))
+    return "\n".join(blocks)
+
+
+def from_conll(content: str, name: str, repaired: list[str] | None = None) -> list[dict]:
+    """Records of a CoNLL file. A stray `I-X` (one that continues no X entity, as ANERcorp has a
+    few) is an error, unless a `repaired` list is given: then it starts an entity and its place
+    is appended to the list."""
+    records, tokens, tags = [], [], []
+
+    def flush():
+        if tokens:
+            text, starts = "", []
+            for token in tokens:
+                starts.append(len(text) + (1 if text else 0))
+                text = f"{text} {token}" if text else token
+            entities = [{"start": starts[a], "end": starts[b - 1] + len(tokens[b - 1]), "label": label}
+                        for a, b, label in tags_to_spans(_valid_iob2(tags, f"{name}: sentence {len(records) + 1}",
+                                                                     repaired))]
+            records.append({"id": f"{Path(name).stem}-{len(records) + 1}", "text": text, "entities": entities})
+            tokens.clear()
+            tags.clear()
+
+    for number, line in numbered_lines(content):
+        if not line.strip():
+            flush()
+            continue
+        parts = line.split("\t") if "\t" in line else line.split()
+        if len(parts) < 2:
+            raise CorpusError(f"{name}:{number}: expected 'token<TAB>tag', got {shorten(line)}")
+        token, tag = parts[0], parts[-1]
+        if not token.strip():  # it would join into no word, or a span of white space
+            raise CorpusError(f"{name}:{number}: empty token before the tag {shorten(tag)}")
+        if tag != "O" and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
+            raise CorpusError(f"{name}:{number}: {shorten(tag)} is not an IOB2 tag (O, B-X, I-X)")
+        tokens.append(token)
+        tags.append(tag)
+    flush()
+    return records
+
+
+def _valid_iob2(tags: list[str], where: str, repaired: list[str] | None) -> list[str]:
+    fixed = repair_iob2(tags)
+    for i, (tag, new) in enumerate(zip(tags, fixed)):
+        if tag != new:
+            if repaired is None:
+                raise CorpusError(f"{where}, token {i + 1}: {shorten(tag)} does not continue an entity")
+            repaired.append(f"{where}, token {i + 1}")
+    return fixed
