@@ -3,36 +3,35 @@
 The same function runs on one CPU and under `accelerate launch` on several processes. The run
 folder holds `config.yaml` (the resolved config), `metrics.jsonl` (one line per epoch),
 `metrics.json` (the summary), `best/` (highest dev F1) and `last/` (the latest state, from which
-`resume=True` continues: weights, optimizer, scheduler, RNG and position in the data order).
+`resume=True` continues: weights, optimizer, scheduler, RNG and position in the data order; what
+is saved and how: checkpoint.py). The loop below reads in the order it runs: data, model,
+optimizer, then epochs of batches, dev scores, saves.
 """
 from __future__ import annotations
 
 import json
 import math
-import random
-import shutil
 import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Self
 
 import numpy as np
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.utils import set_seed
-from safetensors import SafetensorError
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 from transformers import DataCollatorForTokenClassification, get_linear_schedule_with_warmup
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from arabic_ner.checkpoint import Progress, Saver, Snapshot, State, load_state
 from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_corpus
-from arabic_ner.errors import STOP_SIGNALS, Stopped, UserError, first_line
-from arabic_ner.files import make_output_folder, replace_folder, write_atomic
+from arabic_ner.errors import STOP_SIGNALS, Stopped, UserError
 from arabic_ner.evaluation import score_model
+from arabic_ner.files import make_output_folder, write_atomic
 from arabic_ner.labels import LabelSet
 from arabic_ner.model import TextSettings, load_encoder
 from arabic_ner.model_card import data_summary, write_model_card
@@ -42,8 +41,6 @@ from arabic_ner.progress import progress_bar
 from arabic_ner.run_folder import check_run_dir, clear_run_dir
 from arabic_ner.sentences import to_sentence
 from arabic_ner.windows import WindowEncoder
-
-STATE_FILE = "training_state.pt"
 
 
 class Interrupted(Stopped):
@@ -95,22 +92,10 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.train.warmup_ratio * total_updates), total_updates)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
-    # `history`: the epochs' records, saved in last/ with the rest, so that metrics.jsonl, rewritten
-    # from it after each save, never lacks or repeats an epoch whatever moment a run was stopped.
-    progress = {"epoch": 0, "batch": 0, "best_f1": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": []}
-    # The random state (dropout) as it was when `progress` last moved, which is what `last/` must
-    # hold for a resume to replay the run exactly; and, on a resume mid-epoch, the state to put
-    # back just before the first batch (after the data loader's own draw for its new iterator).
-    rng = {"at_progress": _rng_state(), "before_batch": None}
+    state = State()
     if resume:
-        progress, state = _load_state(run_dir / "last", accelerator, model, optimizer, scheduler)
-        if state is not None and progress["batch"]:
-            rng["before_batch"] = state
-        elif state is not None:
-            _set_rng_state(state)
-        rng["at_progress"] = state or _rng_state()
-        progress.setdefault("history", _history_file(run_dir, progress["epoch"]))  # a last/ saved before history
-        log(f"resuming {run_dir} at epoch {progress['epoch'] + 1}, batch {progress['batch']}")
+        state = State(*load_state(run_dir / "last", accelerator, model, optimizer, scheduler))
+        log(f"resuming {run_dir} at epoch {state.progress.epoch + 1}, batch {state.progress.batch}")
     elif accelerator.is_main_process:
         clear_run_dir(run_dir)
         make_output_folder(run_dir, "output_dir")
@@ -120,7 +105,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     settings = TextSettings(list(config.entity_types), config.model.normalization,
                             config.model.max_length, config.model.stride)
     data = data_summary(config, splits)
-    saver = _Saver(accelerator, model, tokenizer, optimizer, scheduler, settings, config, data, log)
+    saver = Saver(accelerator, model, tokenizer, optimizer, scheduler, settings, config, data, log)
     # dev is read as predict.py reads text (sentences split, windowed): what selects model-best is
     # what users will run
     dev_reader = Predictor(accelerator.unwrap_model(model), tokenizer, settings, config.train.eval_batch_size,
@@ -128,60 +113,60 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     # Signals are noted, not raised, from here on: the stop (and its save) happens between batches.
     with _StopRequests(accelerator) as stop:
         try:
-            for epoch in range(progress["epoch"], config.train.epochs):
+            progress = state.progress
+            for epoch in range(progress.epoch, config.train.epochs):
                 # checked here rather than after the save, so that a resumed run stops early too
-                if config.train.patience and progress["bad_epochs"] >= config.train.patience:
+                if config.train.patience and progress.bad_epochs >= config.train.patience:
                     log(f"early stop: no better dev F1 for {config.train.patience} epochs")
                     break
                 started = time.time()
-                train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, progress,
-                                          rng, stop)
+                train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, state, stop)
                 dev = score_model(dev_reader, splits["dev"], config.entity_types).scores
-                improved = dev["f1"] > progress["best_f1"]
-                record = {"epoch": epoch + 1, "train_loss": round(train_loss, 4), "lr": scheduler.get_last_lr()[0],
-                          "seconds": round(time.time() - started, 2), "dev": dev}
-                progress.update(epoch=epoch + 1, batch=0, history=[*progress["history"], record])
-                rng["at_progress"] = _rng_state()
+                improved = dev["f1"] > progress.best_f1
+                progress.history.append({"epoch": epoch + 1, "train_loss": round(train_loss, 4),
+                                         "lr": scheduler.get_last_lr()[0], "seconds": round(time.time() - started, 2),
+                                         "dev": dev})
+                progress.epoch, progress.batch = epoch + 1, 0
+                progress.bad_epochs = 0 if improved else progress.bad_epochs + 1
                 if improved:
-                    progress.update(best_f1=dev["f1"], best_epoch=epoch + 1, bad_epochs=0)
-                else:
-                    progress["bad_epochs"] += 1
+                    progress.best_f1, progress.best_epoch = dev["f1"], epoch + 1
+                state.snapshot = Snapshot.now()
                 log(f"epoch {epoch + 1}: train loss {train_loss:.4f}, dev strict F1 {dev['f1']:.4f}"
                     + (" (best)" if improved else ""))
                 # best/ before last/: a stop between the two resumes before this epoch and redoes it
                 if improved:
                     saver.save("best", progress, dev)
-                saver.save("last", progress, dev, rng["at_progress"])
+                saver.save("last", progress, dev, state.snapshot)
                 if stop.requested():
                     break  # last/ holds this very point
         except Stopped:  # from within an epoch
-            saver.save("last", progress, None, rng["at_progress"])
+            saver.save("last", state.progress, None, state.snapshot)
     if stop.signum:
         log(f"interrupted: state saved to {run_dir / 'last'}; continue with --resume")
         raise Interrupted(stop.signum)
 
-    return _finish(accelerator, config, splits, data, progress, log)
+    return _finish(accelerator, config, splits, data, state.progress, log)
 
 
-def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Config, epoch: int, progress: dict,
-                 rng: dict, stop: _StopRequests) -> float:
+def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Config, epoch: int, state: State,
+                 stop: _StopRequests) -> float:
     """One epoch (or its rest, after a resume). A Ctrl-C or SIGTERM stops it between batches, so that
-    `progress`, the weights and `rng["at_progress"]` always describe the same point; a loss that is not
-    finite stops the run before it reaches the weights."""
+    `state.progress`, the weights and `state.snapshot` always describe the same point; a loss that is
+    not finite stops the run before it reaches the weights."""
     model.train()
     loader.set_epoch(epoch)  # the seeded sampler then gives the same order after a resume
-    skip = progress["batch"] if progress["epoch"] == epoch else 0
+    skip = state.progress.batch if state.progress.epoch == epoch else 0
     batches = accelerator.skip_first_batches(loader, skip) if skip else loader
     bar = progress_bar(total=len(loader), initial=skip, desc=f"epoch {epoch + 1}/{config.train.epochs}",
                        disable=not accelerator.is_local_main_process, leave=False)
     # A resume mid-epoch carries the losses of the batches before the cut, so that the epoch's mean
     # loss is the one the uninterrupted run reports.
-    losses = list(rng["before_batch"].get("losses", [])) if skip and rng["before_batch"] else []
+    losses = list(state.pending.losses) if skip and state.pending else []
     done = skip
     for batch in batches:
-        if rng["before_batch"] is not None:
-            _set_rng_state(rng["before_batch"])
-            rng["before_batch"] = None
+        if state.pending is not None:
+            state.pending.restore()
+            state.pending = None
         with accelerator.accumulate(model):
             loss = model(**batch).loss
             # Checked before the backward pass: a stop here leaves this batch unapplied, and a resume
@@ -204,15 +189,14 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
             done += 1
             losses.append(loss.item())
             if accelerator.sync_gradients:  # a resume restarts after the last optimizer update
-                progress.update(epoch=epoch, batch=done)
-                # `losses` only grows within an epoch: its length marks the point, without a copy
-                rng["at_progress"] = {**_rng_state(), "losses": losses, "n_losses": len(losses)}
+                state.progress.epoch, state.progress.batch = epoch, done
+                state.snapshot = Snapshot.now(losses)
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", refresh=False)  # drawn by update, when it draws
         bar.update(1)
     bar.close()
-    if rng["before_batch"] is not None:  # resumed after the epoch's last batch: nothing was left to run
-        _set_rng_state(rng["before_batch"])
-        rng["before_batch"] = None
+    if state.pending is not None:  # resumed after the epoch's last batch: nothing was left to run
+        state.pending.restore()
+        state.pending = None
     mean = torch.tensor(np.mean(losses) if losses else 0.0, device=accelerator.device)
     return accelerator.reduce(mean, reduction="mean").item()
 
@@ -247,96 +231,6 @@ def _adamw(model, config: Config) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=config.train.lr, fused=True)
 
 
-class _Saver:
-    """Writes `best/` and `last/` whole or not at all: each is written to `<name>.tmp/` and swapped in
-    when complete, so a crash or a full disk mid-save leaves the previous copy as it was."""
-
-    def __init__(self, accelerator, model, tokenizer, optimizer, scheduler, settings, config, data, log):
-        self.accelerator, self.model, self.tokenizer = accelerator, model, tokenizer
-        self.optimizer, self.scheduler = optimizer, scheduler
-        self.settings, self.config, self.data, self.log = settings, config, data, log
-
-    def save(self, name: str, progress: dict, dev: dict | None, rng: dict | None = None) -> None:
-        """`rng`: the random state (dropout) to store in `last/`, and the current epoch's losses so far;
-        each process stores its own. Saving `last/` also rewrites `metrics.jsonl` from its history."""
-        acc = self.accelerator
-        target = self.config.run_dir / name
-        tmp = target.with_name(name + ".tmp")
-        acc.wait_for_everyone()
-        if acc.is_main_process:
-            self._agree(_failure(lambda: self._write(tmp, name, progress, dev), tmp), target)
-        else:
-            self._agree(None, target)
-        if name == "last":
-            self._agree(_failure(lambda: torch.save(_losses_so_far(rng or _rng_state()),
-                                                    tmp / f"rng_{acc.process_index}.pt"), tmp), target)
-        if acc.is_main_process:
-            replace_folder(tmp, target)
-            if name == "last":
-                lines = "".join(json.dumps(record) + "\n" for record in progress["history"])
-                try:
-                    write_atomic(self.config.run_dir / "metrics.jsonl", lines)
-                except UserError as exc:  # last/ holds the history: the next save or a resume rewrites it
-                    self.log(f"warning: {exc}")
-        acc.wait_for_everyone()
-
-    def _write(self, tmp: Path, name: str, progress: dict, dev: dict | None) -> None:
-        shutil.rmtree(tmp, ignore_errors=True)
-        self.accelerator.unwrap_model(self.model).save_pretrained(tmp, safe_serialization=True)
-        self.tokenizer.save_pretrained(tmp)
-        self.settings.save(tmp)
-        (tmp / "config.yaml").write_text(dump_yaml(self.config), encoding="utf-8")
-        write_model_card(tmp, self.config, self.data, {"epoch": progress["epoch"], "dev": dev})
-        if name == "last":
-            torch.save({"progress": progress, "optimizer": self.optimizer.state_dict(),
-                        "scheduler": self.scheduler.state_dict()}, tmp / STATE_FILE)
-
-    def _agree(self, failure: str | None, target: Path) -> None:
-        """Every process learns whether any failed to write its part (the others would otherwise wait
-        for it for ever); then all stop with one line, the temporary copy removed."""
-        failed = failure is not None
-        if self.accelerator.num_processes > 1:
-            flag = torch.tensor([float(failed)], device=self.accelerator.device)
-            failed = self.accelerator.reduce(flag, reduction="sum").item() > 0
-        if not failed:
-            return
-        if self.accelerator.is_main_process:
-            shutil.rmtree(target.with_name(target.name + ".tmp"), ignore_errors=True)
-        kept = (f"the previous {target.name}/ is kept as it was" if target.is_dir()
-                else f"no {target.name}/ was saved before")
-        raise UserError(f"cannot save {target} ({failure or 'another process failed to write'}); {kept}; "
-                        f"fix that (free some space?) and continue with --resume")
-
-
-def _failure(write, folder: Path) -> str | None:
-    """Why `write()` failed to write its files into `folder`, or None. A full disk or quota shows as
-    OSError, or as RuntimeError from torch.save's writer and SafetensorError from safetensors, whose
-    messages do not say why: the free space on the disk does."""
-    try:
-        write()
-    except OSError as exc:
-        return first_line(exc)
-    except (RuntimeError, SafetensorError) as exc:
-        free = shutil.disk_usage(next(p for p in (folder, *folder.parents) if p.exists())).free
-        return f"{first_line(exc)}; {free / 2**20:.1f} MiB free on that disk"
-    return None
-
-
-def _losses_so_far(state: dict) -> dict:
-    """`rng["at_progress"]` carries the epoch's loss list and how much of it was done at that point."""
-    state = dict(state)
-    if "n_losses" in state:
-        state["losses"] = state["losses"][: state.pop("n_losses")]
-    return state
-
-
-def _history_file(run_dir: Path, epochs: int) -> list[dict]:
-    """The epochs' records from metrics.jsonl, for a last/ saved before its state carried them."""
-    path = run_dir / "metrics.jsonl"
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    return [json.loads(line) for line in lines[:epochs]]
-
-
 def _check_max_length(model, config: Config) -> None:
     """Windows longer than the encoder's position table would fail in the first forward pass."""
     positions = getattr(model.config, "max_position_embeddings", None)
@@ -348,21 +242,6 @@ def _check_max_length(model, config: Config) -> None:
     if config.model.max_length > limit:
         raise UserError(f"'model.max_length' is {config.model.max_length}, but {config.model.name_or_path} reads at "
                         f"most {limit} subwords per window; set it to {limit} or less")
-
-
-def _load_state(last: Path, accelerator, model, optimizer, scheduler) -> tuple[dict, dict | None]:
-    """Restores weights, optimizer and scheduler; returns the progress and this process's random state."""
-    state_file = last / STATE_FILE
-    if not state_file.exists():
-        raise UserError(f"{last}: nothing to resume (no {STATE_FILE}); start without --resume")
-    from safetensors.torch import load_file
-
-    accelerator.unwrap_model(model).load_state_dict(load_file(last / "model.safetensors"))
-    state = torch.load(state_file, weights_only=False)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    rng = last / f"rng_{accelerator.process_index}.pt"
-    return state["progress"], torch.load(rng, weights_only=False) if rng.exists() else None
 
 
 NONFINITE = -1  # _StopRequests.requested: a loss that is not finite
@@ -400,37 +279,22 @@ class _StopRequests:
         return NONFINITE if bad_loss else self.signum
 
 
-def _rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():  # dropout on a GPU draws from its own generator
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _finish(accelerator, config: Config, splits, data, progress, log) -> dict:
+def _finish(accelerator, config: Config, splits, data, progress: Progress, log) -> dict:
     """Score model-best on the test split; write the summary and the card's test scores."""
     run_dir = config.run_dir
     best_dir = run_dir / "best"
-    summary = {"run_dir": str(run_dir), "best_epoch": progress["best_epoch"], "dev_f1": progress["best_f1"]}
+    summary = {"run_dir": str(run_dir), "best_epoch": progress.best_epoch, "dev_f1": progress.best_f1}
     if "test" in splits:
         model_best = Predictor.from_folder(best_dir, str(accelerator.device), config.train.eval_batch_size,
                                            accelerator=accelerator)
         test = score_model(model_best, splits["test"], config.entity_types).scores
         summary["test"] = test
-        log(f"test (model-best, epoch {progress['best_epoch']}): strict F1 {test['f1']:.4f} "
+        log(f"test (model-best, epoch {progress.best_epoch}): strict F1 {test['f1']:.4f} "
             f"P {test['precision']:.4f} R {test['recall']:.4f}")
     if accelerator.is_main_process:
         write_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
         best_dev = json.loads((best_dir / "scores.json").read_text(encoding="utf-8"))["dev"]
-        write_model_card(best_dir, config, data, {"epoch": progress["best_epoch"], "dev": best_dev,
+        write_model_card(best_dir, config, data, {"epoch": progress.best_epoch, "dev": best_dev,
                                                   "test": summary.get("test")})
     accelerator.wait_for_everyone()
     return summary

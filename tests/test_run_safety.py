@@ -223,25 +223,25 @@ def test_sigterm_in_crossval_then_resume_keeps_finished_runs(tiny_bert, corpus_d
 def test_a_full_disk_while_saving_keeps_the_previous_last(tiny_bert, corpus_dir, tmp_path, monkeypatch):
     import torch
 
-    import arabic_ner.training as training
+    import arabic_ner.checkpoint as checkpoint
 
     config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "3"})
     calls = {"n": 0}
     real = torch.save
 
     def save(obj, path, *args, **kwargs):
-        if Path(path).name == training.STATE_FILE:
+        if Path(path).name == checkpoint.STATE_FILE:
             calls["n"] += 1
             if calls["n"] == 2:  # last/ of epoch 2
                 raise OSError(errno.ENOSPC, "No space left on device")
         return real(obj, path, *args, **kwargs)
-    monkeypatch.setattr(training.torch, "save", save)
+    monkeypatch.setattr(checkpoint.torch, "save", save)
     with pytest.raises(UserError, match=r"cannot save .*last \(\[Errno 28\] No space left on device\); the "
                                         r"previous last/ is kept as it was; fix that \(free some space\?\) and continue with --resume"):
         train(config)
-    monkeypatch.setattr(training.torch, "save", real)
+    monkeypatch.setattr(checkpoint.torch, "save", real)
     assert not list(config.run_dir.glob("*.tmp"))
-    progress = torch.load(config.run_dir / "last" / training.STATE_FILE, weights_only=False)["progress"]
+    progress = torch.load(config.run_dir / "last" / checkpoint.STATE_FILE, weights_only=False)["progress"]
     assert progress["epoch"] == 1
     assert train(config, resume=True)["best_epoch"] >= 1
     assert [json.loads(line)["epoch"] for line in (config.run_dir / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
