@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from arabic_ner.corpus import check_id
@@ -9,17 +10,29 @@ from arabic_ner.textfiles import NotText, check_json, decode_text, numbered_line
 from arabic_ner.errors import UserError, plural, shorten
 
 
-def read_articles(inputs: list[str], text_field: str = "text") -> tuple[list[dict], list[tuple[str, str]]]:
-    """Articles as dicts with `id` (and any other .jsonl fields) and the raw text under `_text`,
-    in input order; and the `(name, reason)` of each input skipped because it is not UTF-8 text.
-    Nothing to tag at all (every input skipped) is an error."""
-    articles: list[dict] = []
+@dataclass
+class Article:
+    """One text to tag, as read."""
+
+    id: str | int  # the file's path, `stdin`, or the .jsonl record's id (`FILE:LINE` without one)
+    text: str  # exactly as read: entity offsets point into it
+    fields: dict = field(default_factory=dict)  # a .jsonl record's other fields, written back out
+
+    def output(self, entities: list[dict]) -> dict:
+        """The output line: the record's fields as given, `id`, and the entities."""
+        return {**self.fields, "id": self.id, "entities": entities}
+
+
+def read_articles(inputs: list[str], text_field: str = "text") -> tuple[list[Article], list[tuple[str, str]]]:
+    """The articles of `inputs`, in input order; and the `(name, reason)` of each input skipped
+    because it is not UTF-8 text. Nothing to tag at all (every input skipped) is an error."""
+    articles: list[Article] = []
     skipped: list[tuple[str, str]] = []
     for item in inputs:
         if item == "-":
             text = _decode(sys.stdin.buffer.read(), "stdin", skipped)
             if text is not None:
-                articles.append({"id": "stdin", "_text": text})
+                articles.append(Article("stdin", text))
             continue
         for file in input_files(item):
             text = _read_text(file, skipped)
@@ -28,7 +41,7 @@ def read_articles(inputs: list[str], text_field: str = "text") -> tuple[list[dic
             if file.suffix == ".jsonl":
                 articles += _jsonl_articles(file, text, text_field)
             else:
-                articles.append({"id": str(file), "_text": text})
+                articles.append(Article(str(file), text))
     if not articles:  # every input skipped: an empty .jsonl or folder has failed already
         first = f"{skipped[0][0]}: {skipped[0][1]}" if skipped else "no inputs"
         more = f" ({plural(len(skipped) - 1, 'more input')} skipped too)" if len(skipped) > 1 else ""
@@ -68,7 +81,7 @@ def _decode(data: bytes, name: str, skipped: list, nul_is_binary: bool = True) -
         return None
 
 
-def _jsonl_articles(path: Path, content: str, text_field: str) -> list[dict]:
+def _jsonl_articles(path: Path, content: str, text_field: str) -> list[Article]:
     articles = []
     for number, line in numbered_lines(content):
         if not line.strip():
@@ -81,8 +94,7 @@ def _jsonl_articles(path: Path, content: str, text_field: str) -> list[dict]:
         if "id" in record:
             check_id(record["id"], where)
         text = record.pop(text_field)
-        record.setdefault("id", f"{path.name}:{number}")
-        articles.append({**record, "_text": text})
+        articles.append(Article(record.get("id", f"{path.name}:{number}"), text, record))
     if not articles:
         raise UserError(f"{path}: no records")
     return articles

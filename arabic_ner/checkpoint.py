@@ -161,7 +161,7 @@ class Saver:
         self.accelerator.unwrap_model(self.model).save_pretrained(tmp, safe_serialization=True)
         self.tokenizer.save_pretrained(tmp)
         self.settings.save(tmp)
-        (tmp / "config.yaml").write_text(dump_yaml(self.config), encoding="utf-8")
+        write_atomic(tmp / "config.yaml", dump_yaml(self.config))
         write_model_card(tmp, self.config, self.data, {"epoch": progress.epoch, "dev": dev})
         if name == "last":
             torch.save({"progress": asdict(progress), "optimizer": self.optimizer.state_dict(),

@@ -34,7 +34,7 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    train: str = "data/article/train.jsonl"  # JSONL: {"id", "text", "entities": [{start, end, label}]}
+    train: str = "data/article/train.jsonl"  # JSONL {"id", "text", "entities": [{start, end, label}]}, CoNLL or Parquet
     dev: str = "data/article/dev.jsonl"  # model selection and early stopping
     test: str = "data/article/test.jsonl"  # scored once with model-best at the end; "" to skip
 

@@ -11,19 +11,21 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from arabic_ner.conll import CONLL_SUFFIXES, from_conll
-from arabic_ner.errors import plural, shorten
+from arabic_ner.errors import first_line, plural, shorten
 from arabic_ner.files import write_atomic
 from arabic_ner.textfiles import CorpusError, check_json, numbered_lines, parse_json, read_text
 
 
 def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None,
                 warn: Callable[[str], None] | None = None) -> list[dict]:
-    """A corpus file: JSONL, or CoNLL (`token<TAB>tag`, ANERcorp's format) by its suffix.
+    """A corpus file: JSONL, CoNLL (`token<TAB>tag`, ANERcorp's format) or Parquet, by its suffix.
 
     CoNLL tokens are joined by single spaces into each record's text; a stray `I-X` there
     starts an entity, as conlleval reads it, and `warn` (default: print to stderr) says so.
     """
     path = Path(path)
+    if path.suffix == ".parquet":
+        return read_parquet(path, entity_types)
     if path.suffix not in CONLL_SUFFIXES:
         return read_jsonl(path, entity_types)
     repaired: list[str] = []
@@ -38,6 +40,31 @@ def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None,
     if not records:
         raise CorpusError(f"{path}: no records")
     return records
+
+
+def read_parquet(path: Path, entity_types: Iterable[str] | None = None) -> list[dict]:
+    """Records from a Parquet file (columns `text`, `entities` as a list of {start, end, label},
+    optional `id`), as `datasets` writes them (`Dataset.to_parquet`) and reads them; each row is
+    checked like a JSONL line and named by its row number."""
+    import datasets
+    from datasets.utils.logging import disable_progress_bar, set_verbosity_error
+
+    set_verbosity_error()
+    disable_progress_bar()
+    if not path.is_file():
+        raise CorpusError(f"{path}: no such file")
+    try:
+        rows = datasets.Dataset.from_parquet(str(path), keep_in_memory=True).to_list()
+    except Exception as exc:  # pyarrow's and datasets' errors share no base class; any is a bad file here
+        raise CorpusError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
+    allowed = set(entity_types) if entity_types is not None else None
+    for n, record in enumerate(rows, start=1):
+        if record.get("id") is None:
+            record["id"] = f"{path.stem}-{n}"
+        check_record(record, f"{path}: row {n}", allowed)
+    if not rows:
+        raise CorpusError(f"{path}: no records")
+    return rows
 
 
 def _to_stderr(message: str) -> None:

@@ -10,7 +10,7 @@ from arabic_ner.corpus import read_corpus
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_files
 from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags
-from arabic_ner.model import TextSettings
+from arabic_ner.model import ModelSettings
 from arabic_ner.report import format_report
 from arabic_ner.textfiles import CorpusError
 from arabic_ner.words import word_spans
@@ -35,7 +35,7 @@ def score_model(predictor, records: list[dict], entity_types: list[str]) -> Scor
 
 def evaluate_model(model_dir: Path, data: Path, batch_size: int = 32, bootstrap: int = 1000, seed: int = 0,
                    device: str = "cpu") -> dict:
-    settings = TextSettings.load(model_dir)
+    settings = ModelSettings.load(model_dir)
     try:
         records = read_corpus(data, settings.entity_types)
     except CorpusError as exc:

@@ -9,7 +9,7 @@ in the README). torchao's int8 config does the same maths but ran 1.5x slower in
 For inference only: the forward pass works in place and has no gradient.
 
 Each layer keeps its fp32 weights too, so that the few windows where int8 may have tipped a
-word's tag (the top two tags closer than `inference.RECHECK_MARGIN`) are re-run in fp32 (`fp32`).
+word's tag (the top two tags closer than `predictor.RECHECK_MARGIN`) are re-run in fp32 (`fp32`).
 """
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from transformers.utils import logging as hf_logging
 
 from arabic_ner.config import NORMALIZATIONS
 from arabic_ner.errors import UserError, first_line, plural
+from arabic_ner.files import write_atomic
 from arabic_ner.labels import LabelSet
 
 SETTINGS_FILE = "arabic_ner.json"
@@ -35,8 +36,9 @@ hf_logging.disable_progress_bar()
 
 
 @dataclass
-class TextSettings:
-    """What a model folder needs besides its weights to read raw text as in training."""
+class ModelSettings:
+    """What a model folder needs besides its weights (`arabic_ner.json`): its tag set, and how it reads
+    raw text (normalization, window), as in training."""
 
     entity_types: list[str]
     normalization: str
@@ -44,10 +46,10 @@ class TextSettings:
     stride: int
 
     def save(self, folder: Path) -> None:
-        (Path(folder) / SETTINGS_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        write_atomic(Path(folder) / SETTINGS_FILE, json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
-    def load(cls, folder: Path) -> "TextSettings":
+    def load(cls, folder: Path) -> "ModelSettings":
         path = Path(folder) / SETTINGS_FILE
         if not path.exists():
             raise UserError(f"{folder}: not a model folder trained by this project (no {SETTINGS_FILE})")
@@ -101,11 +103,11 @@ def load_tokenizer(name_or_path: str):
 
 
 def load_trained(model_dir: str | Path, device: str = "cpu"):
-    """A model folder written by training: model (eval mode), tokenizer and its TextSettings."""
+    """A model folder written by training: model (eval mode), tokenizer and its ModelSettings."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise UserError(f"{model_dir}: no such model folder")
-    settings = TextSettings.load(model_dir)
+    settings = ModelSettings.load(model_dir)
     if not (model_dir / "tokenizer.json").exists():  # training always writes it; transformers' own message is cryptic
         raise UserError(f"{model_dir}: no tokenizer.json; copy the whole folder written by training")
     model = _load_model(str(model_dir), new_head=False)  # first, as in load_encoder

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from arabic_ner.config import Config, dump_yaml
+from arabic_ner.files import write_files
 
 
 def data_summary(config: Config, splits: dict[str, list[dict]]) -> dict:
@@ -20,7 +21,6 @@ def data_summary(config: Config, splits: dict[str, list[dict]]) -> dict:
 
 def write_model_card(folder: Path, config: Config, data: dict, scores: dict) -> None:
     folder = Path(folder)
-    (folder / "scores.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     lines = [
         f"# {config.run_name}",
         "",
@@ -53,4 +53,5 @@ def write_model_card(folder: Path, config: Config, data: dict, scores: dict) -> 
     lines += ["", "## Config", "", "```yaml", dump_yaml(config).rstrip(), "```", "",
               "Load with `transformers.pipeline(\"token-classification\", model=FOLDER)` or this project's "
               "`predict.py FOLDER ARTICLE.txt` (which applies the normalization above and windows long text).", ""]
-    (folder / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    # together: the card and scores.json of model-best are rewritten with its test scores at the end
+    write_files({folder / "scores.json": json.dumps(scores, indent=2) + "\n", folder / "README.md": "\n".join(lines)})

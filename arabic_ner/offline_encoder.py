@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from arabic_ner.errors import UserError, run_cli
-from arabic_ner.files import check_output_folder, recover_swap, replace_folder
+from arabic_ner.files import check_output_folder, recover_swap, replace_folder, write_atomic
 
 DEFAULT_DIR = Path("models/encoders/multilingual-e5-small")
 
@@ -102,7 +102,7 @@ def build_offline_encoder(out_dir: Path = DEFAULT_DIR, trim: bool = True, archiv
         tokenizer = trimmed_tokenizer(tokenizer, kept)
         tensors["embeddings.word_embeddings.weight"] = tensors["embeddings.word_embeddings.weight"][kept]
     _write_folder(tmp, model, tensors, tokenizer, kept)
-    (tmp / STAMP).write_text(json.dumps(stamp) + "\n")
+    write_atomic(tmp / STAMP, json.dumps(stamp) + "\n")
     replace_folder(tmp, out_dir)
     return out_dir
 
@@ -281,13 +281,13 @@ def _write_folder(folder: Path, model: dict, tensors: dict, tokenizer: dict, kep
     config = {"architectures": ["BertModel"], "model_type": "bert", **model["config"], "vocab_size": vocab_size,
               "pad_token_id": pad_id, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
               "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02, "position_embedding_type": "absolute"}
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_atomic(folder / "config.json", json.dumps(config, indent=2) + "\n")
     save_file({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()},
               str(folder / "model.safetensors"), metadata={"format": "pt"})
-    (folder / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False))
+    write_atomic(folder / "tokenizer.json", json.dumps(tokenizer, ensure_ascii=False))
     # The generic fast class: with XLMRobertaTokenizer named, transformers 5 rebuilds the
     # pipeline from the vocabulary and its output changed on some texts.
-    (folder / "tokenizer_config.json").write_text(json.dumps({
+    write_atomic(folder / "tokenizer_config.json", json.dumps({
         "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "eos_token": "</s>", "cls_token": "<s>",
         "sep_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>",
         "model_max_length": model["config"]["max_position_embeddings"]}, indent=2) + "\n")
@@ -296,7 +296,7 @@ def _write_folder(folder: Path, model: dict, tensors: dict, tokenizer: dict, kep
                  f"({vocab_size:,} of {model['n_pieces']:,} pieces; chosen by script, not from a corpus): "
                  "such text tokenizes exactly as with the full vocabulary; text in other scripts becomes `<unk>`."
                  if kept is not None else f"The full vocabulary of {vocab_size:,} pieces is kept.")
-    (folder / "README.md").write_text(f"""# multilingual-e5-small (offline build)
+    write_atomic(folder / "README.md", f"""# multilingual-e5-small (offline build)
 
 The encoder of [intfloat/multilingual-e5-small](https://huggingface.co/intfloat/multilingual-e5-small)
 (MIT licence; a BERT of {model['config']['num_hidden_layers']} layers, hidden {model['config']['hidden_size']},

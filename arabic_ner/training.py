@@ -33,7 +33,7 @@ from arabic_ner.errors import STOP_SIGNALS, Stopped, UserError
 from arabic_ner.evaluation import score_model
 from arabic_ner.files import make_output_folder, write_atomic
 from arabic_ner.labels import LabelSet
-from arabic_ner.model import TextSettings, load_encoder
+from arabic_ner.model import ModelSettings, load_encoder
 from arabic_ner.model_card import data_summary, write_model_card
 from arabic_ner.offline_encoder import ensure_offline_encoder
 from arabic_ner.predictor import Predictor
@@ -102,7 +102,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
         write_atomic(run_dir / "config.yaml", dump_yaml(config))
     accelerator.wait_for_everyone()
 
-    settings = TextSettings(list(config.entity_types), config.model.normalization,
+    settings = ModelSettings(list(config.entity_types), config.model.normalization,
                             config.model.max_length, config.model.stride)
     data = data_summary(config, splits)
     saver = Saver(accelerator, model, tokenizer, optimizer, scheduler, settings, config, data, log)

@@ -125,8 +125,8 @@ def arabert_shaped(folder: Path, trained: Path) -> tuple[Path, str]:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
 
-    from arabic_ner.model import TextSettings
-    settings = TextSettings.load(trained)
+    from arabic_ner.model import ModelSettings
+    settings = ModelSettings.load(trained)
     if ARABERT_TOKENIZER.exists():
         tokenizer, note = AutoTokenizer.from_pretrained(str(ARABERT_TOKENIZER)), "AraBERT v0.2 tokenizer"
         settings.normalization = "arabert_v02"
@@ -282,8 +282,8 @@ def train_speed(model: Path, run_dir: Path, threads: int) -> dict:
     from arabic_ner.corpus import read_corpus
     from arabic_ner.sentences import to_sentence
     from arabic_ner.windows import WindowEncoder
-    from arabic_ner.model import TextSettings, load_tokenizer
-    settings = TextSettings.load(model)
+    from arabic_ner.model import ModelSettings, load_tokenizer
+    settings = ModelSettings.load(model)
     args = ["--model.name_or_path", str(model), "--model.normalization", settings.normalization,
             "--output_dir", str(run_dir.parent), "--run_name", run_dir.name, "--train.epochs", "2",
             "--train.threads", str(threads), "--data.test", ""]

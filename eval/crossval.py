@@ -1,54 +1,11 @@
-"""Cross-validation: `python eval/crossval.py CONFIG [--folds 5] [--seeds 3] [--dotted.key value ...]`.
-
-Cuts the corpus into K folds of whole groups (paragraphs by default; see arabic_ner/split.py),
-then for every fold and seed trains a fresh model on K-2 folds, selects on the next fold and
-scores the held-out fold (strict IOB2 entity F1). Reports per-type and overall F1 as
-mean ± standard deviation over all runs, and saves every run's numbers.
-Output: models/<run_name>-cv/{runs.jsonl, crossval.json}; model weights are deleted after
-scoring unless --keep-models. A Ctrl-C or SIGTERM stops the run under way with its state saved;
-`--resume` keeps the finished runs (runs.jsonl) and continues from there.
-"""
-from __future__ import annotations
-
-import argparse
+"""Cross-validation: see arabic_ner/cli/crossval.py (also `arabic-ner crossval`)."""
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a clone not installed with pip
 
-from arabic_ner.errors import UserError, run_cli  # noqa: E402
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", help="training config (YAML)")
-    parser.add_argument("--corpus", type=Path, default=Path("data/article/article.jsonl"),
-                        help="the whole annotated corpus (default: %(default)s)")
-    parser.add_argument("--folds", type=int, default=5, help="K (default: %(default)s)")
-    parser.add_argument("--seeds", type=int, default=3, help="training seeds per fold (default: %(default)s)")
-    parser.add_argument("--group-by", default="paragraph", help="record field kept within one fold")
-    parser.add_argument("--keep-models", action="store_true", help="keep each run's best/ and last/")
-    parser.add_argument("--resume", action="store_true",
-                        help="keep the finished runs and continue the one a Ctrl-C or SIGTERM cut")
-    parser.add_argument("--overwrite", action="store_true", help="start an existing cross-validation again")
-    args, overrides = parser.parse_known_args()
-    if args.folds < 3:
-        raise UserError(f"--folds {args.folds}: at least 3 (one to test, one to select on, the rest to train)")
-    if args.seeds < 1:
-        raise UserError(f"--seeds {args.seeds}: at least 1")
-
-    from arabic_ner.config import load_config
-    from arabic_ner.crossval import crossval
-
-    config = load_config(args.config, overrides)
-    result = crossval(config, args.corpus, args.folds, args.seeds, args.group_by, args.keep_models,
-                      log=lambda m: print(m, file=sys.stderr), resume=args.resume, overwrite=args.overwrite)
-    print(f"strict F1 over {result['runs']} runs: {result['f1']['mean']:.4f} ± {result['f1']['std']:.4f}")
-    for t, v in result["per_type"].items():
-        print(f"  {t}: {v['mean']:.4f} ± {v['std']:.4f}")
-    print(f"wrote {Path(config.output_dir) / (config.run_name + '-cv')}/crossval.json", file=sys.stderr)
-    return 0
-
+from arabic_ner.cli.crossval import main  # noqa: E402
+from arabic_ner.errors import run_cli  # noqa: E402
 
 if __name__ == "__main__":
     run_cli(main)

@@ -532,3 +532,20 @@ def test_utf8_byte_order_mark_is_read(tmp_path):
     conll = tmp_path / "c.tsv"
     conll.write_bytes(b"\xef\xbb\xbf" + "قتل\tO\n".encode())
     assert read_corpus(conll)[0]["text"] == "قتل"
+
+
+def test_parquet_corpus_reads_like_jsonl(records, tmp_path):
+    """Training, evaluation and cross-validation read a Parquet corpus (through `datasets`) as they
+    read the same records in JSONL; a bad row or file is one line."""
+    import datasets
+
+    path = tmp_path / "train.parquet"
+    datasets.Dataset.from_list(records).to_parquet(str(path))
+    assert read_corpus(path, ["ARMED_GROUP", "SECURITY_UNIT", "CASUALTY"]) == records
+    datasets.Dataset.from_list([{"text": "داعش", "entities": [{"start": 0, "end": 9, "label": "ARMED_GROUP"}]}]
+                               ).to_parquet(str(path))
+    with pytest.raises(CorpusError, match=r"train.parquet: row 1 \(id train-1\): entity offsets \[0, 9\) outside"):
+        read_corpus(path)
+    path.write_bytes(b"not parquet")
+    with pytest.raises(CorpusError, match="train.parquet: not a readable Parquet file"):
+        read_corpus(path)

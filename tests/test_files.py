@@ -61,14 +61,14 @@ def test_stdin_that_is_not_utf8_is_skipped(monkeypatch, tmp_path):
     (tmp_path / "a.txt").write_text("نص", encoding="utf-8")
     # with another input: nothing at all to tag is an error (issue 21)
     articles, skipped = read_articles(["-", str(tmp_path / "a.txt")])
-    assert [a["_text"] for a in articles] == ["نص"] and skipped == [("stdin", "not UTF-8 text")]
+    assert [a.text for a in articles] == ["نص"] and skipped == [("stdin", "not UTF-8 text")]
 
 
 def test_jsonl_article_keeps_its_line_separators(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text('{"text": "داعش\u2028قتل\x85"}\n', encoding="utf-8")  # raw U+2028 and U+0085, as json.dumps writes
     articles, _ = read_articles([str(path)])
-    assert [a["_text"] for a in articles] == ["داعش\u2028قتل\x85"]
+    assert [a.text for a in articles] == ["داعش\u2028قتل\x85"]
 
 
 def test_jsonl_article_with_a_lone_surrogate_names_the_line(tmp_path):
@@ -125,14 +125,14 @@ def test_skipped_article_says_why(tmp_path, data, reason):
     (tmp_path / "a.txt").write_bytes(data)
     (tmp_path / "ok.txt").write_text("نص", encoding="utf-8")
     articles, skipped = read_articles([str(tmp_path / "a.txt"), str(tmp_path / "ok.txt")])
-    assert [a["_text"] for a in articles] == ["نص"] and skipped == [(str(tmp_path / "a.txt"), reason)]
+    assert [a.text for a in articles] == ["نص"] and skipped == [(str(tmp_path / "a.txt"), reason)]
 
 
 def test_article_byte_order_mark_is_dropped(tmp_path):
     (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbf" + "نص".encode())
     (tmp_path / "b.jsonl").write_bytes(b"\xef\xbb\xbf" + '{"text": "نص"}\n'.encode())
     articles, _ = read_articles([str(tmp_path / "a.txt"), str(tmp_path / "b.jsonl")])
-    assert [a["_text"] for a in articles] == ["نص", "نص"]
+    assert [a.text for a in articles] == ["نص", "نص"]
 
 
 def test_jsonl_article_with_a_nul_byte_names_the_line(tmp_path):

@@ -94,7 +94,7 @@ def test_compile_failure_falls_back_or_is_one_line(trained, monkeypatch, capsys,
     monkeypatch.setattr(predictor_module, "CompiledTagger", broken)
     config, _ = trained
     if fallback:
-        predictor = Predictor.from_folder(config.run_dir / "best", compile=True, compile_or_fallback=True)
+        predictor = Predictor.from_folder(config.run_dir / "best", compile=True, warn_if_compile_fails=True)
         assert predictor.predict(["داعش"]) is not None
         assert capsys.readouterr().err == ("warning: torch.compile failed (InvalidCxxCompiler: No working C++ "
                                            "compiler found); tagging without it\n")
@@ -123,7 +123,7 @@ def test_int8_close_calls_are_rechecked_in_fp32(trained, margin, same_as_fp32):
 def test_close_call(probs, heads, close):
     window = Window(sentence=0, first=0, input_ids=[0] * len(heads), word_ids=[0] * len(heads), heads=heads,
                     labels=None)
-    assert inference.close_call(window, np.array(probs)) == close
+    assert inference.close_call(window, np.array(probs), predictor_module.RECHECK_MARGIN) == close
 
 
 class _Checker(HTMLParser):

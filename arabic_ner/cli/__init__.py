@@ -1,0 +1,46 @@
+"""`arabic-ner COMMAND ...`: every command of the project from any folder once the package is installed.
+
+The top-level scripts (`train.py`, `predict.py`, `eval/evaluate.py`, `eval/crossval.py`) and
+`python -m arabic_ner.convert` etc. run the same `main` functions.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+from arabic_ner.errors import UserError, run_cli
+
+COMMANDS = {  # name: (module with main(), what it does)
+    "train": ("arabic_ner.cli.train", "fine-tune an encoder on a tag set (a YAML config)"),
+    "predict": ("arabic_ner.cli.predict", "tag articles with a trained model"),
+    "evaluate": ("arabic_ner.cli.evaluate", "score a trained model on annotated data"),
+    "crossval": ("arabic_ner.cli.crossval", "cross-validate a training config"),
+    "convert": ("arabic_ner.convert", "convert between the corpus JSONL, CoNLL, Label Studio and doccano"),
+    "validate": ("arabic_ner.validate", "check annotated corpus files"),
+    "split": ("arabic_ner.split", "grouped, stratified train/dev/test splits and folds"),
+    "offline-encoder": ("arabic_ner.offline_encoder", "build the offline default encoder"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    return "usage: arabic-ner COMMAND [ARGS...]\n\ncommands:\n" + "\n".join(
+        f"  {name:<{width}}  {what}" for name, (_, what) in COMMANDS.items()) + \
+        "\n\n`arabic-ner COMMAND --help` for each command's options."
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if not args or args[0] in ("-h", "--help"):
+        print(usage(), file=sys.stdout if args else sys.stderr)
+        sys.exit(0 if args else 2)
+    name = args[0]
+    if name not in COMMANDS:
+        run_cli(lambda: _unknown(name))
+    module = importlib.import_module(COMMANDS[name][0])
+    sys.argv = [f"arabic-ner {name}", *args[1:]]  # argparse names the command in its usage and errors
+    run_cli(module.main)
+
+
+def _unknown(name: str) -> None:
+    raise UserError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")

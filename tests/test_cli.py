@@ -1,0 +1,40 @@
+"""`arabic-ner COMMAND`: the installed entry point runs every command from any folder."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY = Path(sys.executable).with_name("arabic-ner")
+
+pytestmark = pytest.mark.skipif(not ENTRY.exists(), reason=f"{ENTRY} absent: install the package (make setup)")
+
+
+def run(*args, cwd):
+    return subprocess.run([str(ENTRY), *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_lists_the_commands(tmp_path):
+    result = run("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for name in ("train", "predict", "evaluate", "crossval", "convert", "validate", "split"):
+        assert f"  {name} " in result.stdout
+    result = run("tran", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith("error: unknown command 'tran'; commands: train")
+
+
+def test_commands_run_from_any_folder(trained, corpus_dir, tmp_path):
+    config, _ = trained
+    result = run("validate", str(ROOT / "data" / "news" / "dev.jsonl"), cwd=tmp_path)
+    assert result.returncode == 0 and "0 errors" in result.stdout
+    (tmp_path / "a.txt").write_text("قتل تنظيم داعش خمسة جنود في بغداد", encoding="utf-8")
+    result = run("predict", str(config.run_dir / "best"), "a.txt", "-o", "out.jsonl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["id"] == "a.txt"
+    result = run("evaluate", str(config.run_dir / "best"), str(corpus_dir / "test.jsonl"), "--out", "eval",
+                 "--bootstrap", "0", cwd=tmp_path)
+    assert result.returncode == 0 and (tmp_path / "eval" / "metrics.json").exists()
+    result = run("train", "--help", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("usage: arabic-ner train")

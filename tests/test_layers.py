@@ -1,0 +1,45 @@
+"""The package's layers (README, "How the code is laid out"): a module imports only from its own
+layer or those above it, so that the text code never depends on models, nor scoring on training."""
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "arabic_ner"
+LAYERS = [
+    ("base", {"errors", "files", "config", "progress"}),
+    ("text", {"normalize", "words", "labels", "sentences"}),
+    ("data", {"textfiles", "corpus", "conll", "convert", "validate", "split", "articles", "render"}),
+    ("model", {"model", "windows", "inference", "predictor", "int8", "compiled", "device"}),
+    ("score", {"metrics", "analysis", "report", "evaluation"}),
+    ("run", {"model_card", "checkpoint", "run_folder", "training", "crossval", "offline_encoder", "cli"}),
+]
+RANK = {module: rank for rank, (_, modules) in enumerate(LAYERS) for module in modules}
+
+
+def imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("arabic_ner."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("arabic_ner.")}
+    return found
+
+
+def module_of(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if module_of(p) != "__init__")
+
+
+def test_every_module_has_a_layer():
+    assert {module_of(p) for p in SOURCES} == set(RANK)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_go_up_the_layers_only(path):
+    module = module_of(path)
+    upward = sorted(m for m in imports(path) - {module} if RANK[m] > RANK[module])
+    assert not upward, f"{module} ({LAYERS[RANK[module]][0]}) imports {upward} from a later layer"
