@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from arabic_ner.errors import shorten
+from arabic_ner.messages import shorten
 from arabic_ner.labels import repair_iob2, tags_to_spans, word_tags
 from arabic_ner.textfiles import CorpusError, numbered_lines
 from arabic_ner.words import word_spans

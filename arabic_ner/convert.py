@@ -21,7 +21,8 @@ from pathlib import Path
 
 from arabic_ner.conll import from_conll, to_conll
 from arabic_ner.corpus import check_id, check_record, read_jsonl, write_jsonl
-from arabic_ner.errors import plural, run_cli, shorten
+from arabic_ner.errors import run_cli
+from arabic_ner.messages import plural, shorten
 from arabic_ner.files import check_output_files, write_atomic
 from arabic_ner.textfiles import CorpusError, check_json, numbered_lines, parse_json, read_text
 

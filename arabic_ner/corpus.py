@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from arabic_ner.conll import CONLL_SUFFIXES, from_conll
-from arabic_ner.errors import first_line, plural, shorten
+from arabic_ner.messages import first_line, plural, shorten
 from arabic_ner.files import write_atomic
 from arabic_ner.textfiles import CorpusError, check_json, numbered_lines, parse_json, read_text
 

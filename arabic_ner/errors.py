@@ -1,5 +1,6 @@
-"""The one exception type that reaches users as a single line instead of a traceback, and the
-command-line wrapper that makes it so."""
+"""How a command ends: the one exception type that reaches users as a single line instead of a
+traceback (`UserError`), stops asked from outside (Ctrl-C, SIGTERM: `Stopped`, `held_stops`), and
+the command-line wrapper that turns both into an exit status (`run_cli`)."""
 from __future__ import annotations
 
 import contextlib
@@ -69,23 +70,3 @@ def run_cli(main: Callable[[], int | None]) -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(exc.exit_status if isinstance(exc, Stopped) else 130)
     sys.exit(status or 0)
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception's message, first line only (or its type when it has none), for one-line errors."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def shorten(value: object, limit: int = 80) -> str:
-    """`repr(value)` for a message that quotes input, cut to `limit` characters and saying how long
-    it was: one pasted megabyte-long line should not become a megabyte-long error."""
-    text = repr(value)
-    if len(text) <= limit:
-        return text
-    size = len(value) if isinstance(value, str) else len(text)
-    return f"{text[:limit]}…({size:,} characters)"
-
-
-def plural(n: int, word: str, words: str | None = None) -> str:
-    return f"{n} {word if n == 1 else words or word + 's'}"

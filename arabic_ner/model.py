@@ -22,7 +22,8 @@ from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokeni
 from transformers.utils import logging as hf_logging
 
 from arabic_ner.config import NORMALIZATIONS
-from arabic_ner.errors import UserError, first_line, plural
+from arabic_ner.errors import UserError
+from arabic_ner.messages import first_line, plural
 from arabic_ner.files import write_atomic
 from arabic_ner.labels import LabelSet
 

@@ -5,7 +5,8 @@ import sys
 from collections.abc import Iterable, Iterator
 
 from arabic_ner.compiled import CompiledTagger
-from arabic_ner.errors import UserError, first_line
+from arabic_ner.errors import UserError
+from arabic_ner.messages import first_line
 from arabic_ner.inference import close_call, window_probs, word_tags_of
 from arabic_ner.int8 import fp32, int8_layers, quantize_int8
 from arabic_ner.labels import entities_from_tags

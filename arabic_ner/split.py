@@ -18,7 +18,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from arabic_ner.corpus import jsonl_text, read_jsonl, record_place
-from arabic_ner.errors import UserError, run_cli, shorten
+from arabic_ner.errors import UserError, run_cli
+from arabic_ner.messages import shorten
 from arabic_ner.files import check_output_files, check_output_folder, make_output_folder, write_files
 
 

@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from arabic_ner.errors import UserError, shorten
+from arabic_ner.errors import UserError
+from arabic_ner.messages import shorten
 
 
 class CorpusError(UserError):

@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from arabic_ner.errors import UserError, plural
+from arabic_ner.errors import UserError
+from arabic_ner.messages import plural
 
 
 def main() -> int:
