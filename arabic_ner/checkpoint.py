@@ -191,6 +191,8 @@ def _failure(write, folder: Path) -> str | None:
     messages do not say why: the free space on the disk does."""
     try:
         write()
+    except UserError as exc:  # the project's own writer has said it in one line already
+        return str(exc)
     except OSError as exc:
         return first_line(exc)
     except (RuntimeError, SafetensorError) as exc:

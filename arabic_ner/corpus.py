@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -53,8 +54,9 @@ def read_parquet(path: Path, entity_types: Iterable[str] | None = None) -> list[
     disable_progress_bar()
     if not path.is_file():
         raise CorpusError(f"{path}: no such file")
-    try:
-        rows = datasets.Dataset.from_parquet(str(path), keep_in_memory=True).to_list()
+    try:  # datasets caches an Arrow copy of what it reads: in a folder of its own, not the user's home
+        with tempfile.TemporaryDirectory() as cache:
+            rows = datasets.Dataset.from_parquet(str(path), cache_dir=cache, keep_in_memory=True).to_list()
     except Exception as exc:  # pyarrow's and datasets' errors share no base class; any is a bad file here
         raise CorpusError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
     allowed = set(entity_types) if entity_types is not None else None

@@ -71,8 +71,10 @@ def write_atomic(path: str | Path, content: str) -> None:
 def write_files(contents: dict[str | Path, str]) -> None:
     """Write each file whole or not at all, and the set of them together: every file goes to a
     temporary name first, then all are renamed with Ctrl-C and SIGTERM held back, so that a stop
-    leaves either all of them or none (say `-o` written and `--html` missing)."""
-    tmps = {Path(path): Path(path).with_name(Path(path).name + ".tmp") for path in contents}
+    leaves either all of them or none (say `-o` written and `--html` missing). The temporary names
+    are hidden and carry the process id: no two outputs (`-o a.tmp --html a`), no two processes and
+    no file of the user's share one."""
+    tmps = {Path(path): Path(path).with_name(f".{Path(path).name}.{os.getpid()}.tmp") for path in contents}
     try:
         for (path, tmp), content in zip(tmps.items(), contents.values()):
             try:
@@ -110,8 +112,9 @@ def recover_swap(target: Path) -> None:
     if not target.exists() and old.is_dir():
         try:
             (tmp if tmp.is_dir() else old).rename(target)
-        except FileNotFoundError:  # another process of the same run finished it first
-            pass
+        except OSError:
+            if not target.exists():
+                raise  # else another process of the same run finished it first
 
 
 def _identity(path: Path) -> tuple[int, int]:

@@ -4,21 +4,23 @@
 from), `best/` and `metrics.jsonl` after each epoch. `--overwrite` deletes a whole folder, so it is
 allowed only on a folder that carries that mark (`config.yaml` with `metrics.jsonl` or `last/`):
 a typo in `run_name` or `output_dir` must never cost a user a folder this project did not write.
-A folder that holds `config.yaml` and nothing saved yet (a run killed in its first epoch) is
-restarted without `--overwrite`: there is nothing in it to lose.
+A folder that holds the `config.yaml` train.py wrote (it starts with `RUN_MARK`) and nothing
+resumable yet (a run killed in its first epoch) is restarted without `--overwrite`: there is
+nothing in it to lose. A `config.yaml` of the user's own is never taken for one.
 """
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from arabic_ner.errors import UserError
+from arabic_ner.errors import UserError, held_stops
 from arabic_ner.files import check_output_folder, recover_swap
 
 CONFIG, METRICS, LAST, BEST = "config.yaml", "metrics.jsonl", "last", "best"
-# What a run holds before its first save: its config, and the temporary copies a save writes
-# before renaming them (left by a save cut short).
-_UNSAVED = {CONFIG, "last.tmp", "best.tmp", "last.old", "best.old"}
+RUN_MARK = "# written by arabic_ner's train.py: the resolved config of this run\n"  # config.yaml's first line
+# What a run holds before its first resumable save: its config, best/ of its first epoch (saved
+# before last/), and the temporary copies a save writes before renaming them (left by a save cut short).
+_UNSAVED = {CONFIG, BEST, "last.tmp", "best.tmp", "last.old", "best.old"}
 
 
 def is_run_folder(path: Path) -> bool:
@@ -33,7 +35,12 @@ def is_unsaved_run(path: Path) -> bool:
     path = Path(path)
     if not path.is_dir() or path.is_symlink() or not (path / CONFIG).is_file():
         return False
-    return {p.name for p in path.iterdir()} <= _UNSAVED
+    try:
+        with (path / CONFIG).open(encoding="utf-8") as f:
+            ours = f.readline() == RUN_MARK
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    return ours and {p.name for p in path.iterdir()} <= _UNSAVED
 
 
 def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> bool:
@@ -67,10 +74,13 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> bool:
 
 def clear_run_dir(run_dir: Path) -> None:
     """Empty `run_dir` for a fresh start: only ever a run folder, or a run that saved nothing."""
+    # with Ctrl-C and SIGTERM held: a folder half deleted would be neither a run nor free
     if is_run_folder(run_dir):
-        shutil.rmtree(run_dir)
+        with held_stops():
+            shutil.rmtree(run_dir)
     elif is_unsaved_run(run_dir):
-        for entry in run_dir.iterdir():
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        with held_stops():
+            for entry in run_dir.iterdir():
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     elif run_dir.exists() and any(run_dir.iterdir()):  # check_run_dir refuses it first; never delete it
         raise UserError(f"{run_dir} is not a run folder written by train.py; not removing it")

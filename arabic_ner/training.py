@@ -38,7 +38,7 @@ from arabic_ner.model_card import data_summary, write_model_card
 from arabic_ner.offline_encoder import ensure_offline_encoder
 from arabic_ner.predictor import Predictor
 from arabic_ner.progress import progress_bar
-from arabic_ner.run_folder import check_run_dir, clear_run_dir
+from arabic_ner.run_folder import RUN_MARK, check_run_dir, clear_run_dir
 from arabic_ner.sentences import to_sentence
 from arabic_ner.windows import WindowEncoder
 
@@ -99,7 +99,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     elif accelerator.is_main_process:
         clear_run_dir(run_dir)
         make_output_folder(run_dir, "output_dir")
-        write_atomic(run_dir / "config.yaml", dump_yaml(config))
+        write_atomic(run_dir / "config.yaml", RUN_MARK + dump_yaml(config))
     accelerator.wait_for_everyone()
 
     settings = ModelSettings(list(config.entity_types), config.model.normalization,
@@ -141,9 +141,12 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                     break  # last/ holds this very point
         except Stopped:  # from within an epoch
             saver.save("last", state.progress, None, state.snapshot)
-    if stop.signum:
+        # once more, on every process: a signal that reached one of them after the last check
+        # must stop all of them, not send the others on alone into the test scoring
+        stopped = stop.requested()
+    if stopped:
         log(f"interrupted: state saved to {run_dir / 'last'}; continue with --resume")
-        raise Interrupted(stop.signum)
+        raise Interrupted(stopped)
 
     return _finish(accelerator, config, splits, data, state.progress, log)
 

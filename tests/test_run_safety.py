@@ -16,6 +16,7 @@ import pytest
 from arabic_ner.config import load_config
 from arabic_ner.errors import Stopped, UserError
 from arabic_ner.files import write_files
+from arabic_ner.run_folder import RUN_MARK
 from arabic_ner.training import train
 from conftest import tiny_args
 
@@ -33,16 +34,18 @@ def tiny(tiny_bert, corpus_dir, out, **extra):
     {"notes.txt": "a user's file"},                      # any folder of the user's
     {"config.yaml": "x", "notes.txt": "y"},              # a config alone is not the mark of a run
     {"metrics.jsonl": "{}", "data.jsonl": "y"},          # nor a metrics file alone
+    {"config.yaml": "run_name: mine\n"},                # a config of the user's own, alone
+    {"config.yaml": "run_name: mine\n", "best": None},  # with a folder named like a run's
 ])
 def test_overwrite_never_removes_a_folder_that_is_not_a_run(tiny_bert, corpus_dir, tmp_path, layout):
     folder = tmp_path / "tiny"
     folder.mkdir()
     for name, content in layout.items():
-        (folder / name).write_text(content)
+        (folder / name).mkdir() if content is None else (folder / name).write_text(content)
     for resume, overwrite in ((False, True), (False, False), (True, False)):
         with pytest.raises(UserError, match="is not a run folder written by train.py"):
             train(tiny(tiny_bert, corpus_dir, tmp_path), resume=resume, overwrite=overwrite)
-    assert {p.name: p.read_text() for p in folder.iterdir()} == layout
+    assert {p.name: None if p.is_dir() else p.read_text() for p in folder.iterdir()} == layout
 
 
 def test_overwrite_never_follows_a_link(tiny_bert, corpus_dir, tmp_path):
@@ -74,13 +77,14 @@ def test_overwrite_replaces_a_run(tiny_bert, corpus_dir, tmp_path):
     assert not (config.run_dir / "best" / "mine.txt").exists()
 
 
-@pytest.mark.parametrize("leftovers", [[], ["last.tmp/"], ["last.tmp/", "best.tmp/"]])
+@pytest.mark.parametrize("leftovers", [[], ["last.tmp/"], ["last.tmp/", "best.tmp/"], ["best/", "last.tmp/"]])
 def test_a_run_that_saved_nothing_restarts_without_overwrite(tiny_bert, corpus_dir, tmp_path, leftovers):
     """Killed in its first epoch (SIGKILL, power loss), a run folder holds config.yaml and maybe a
-    save cut short: a rerun, or --resume, starts it again; nothing in it was worth keeping."""
+    save cut short, or best/ of its first epoch without last/ (saved first): a rerun, or --resume,
+    starts it again; nothing in it was worth keeping."""
     config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
     config.run_dir.mkdir()
-    (config.run_dir / "config.yaml").write_text("run_name: tiny\n")
+    (config.run_dir / "config.yaml").write_text(RUN_MARK + "run_name: tiny\n")
     for name in leftovers:
         (config.run_dir / name).mkdir()
         (config.run_dir / name / "model.safetensors").write_bytes(b"half")
@@ -245,6 +249,28 @@ def test_a_full_disk_while_saving_keeps_the_previous_last(tiny_bert, corpus_dir,
     assert progress["epoch"] == 1
     assert train(config, resume=True)["best_epoch"] >= 1
     assert [json.loads(line)["epoch"] for line in (config.run_dir / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
+
+
+def test_a_full_disk_in_a_small_file_of_a_save_is_one_line_too(tiny_bert, corpus_dir, tmp_path, monkeypatch):
+    """The project's own writer (config.yaml, the model card) says a full disk as a UserError: the
+    save still cleans up and says what is kept (under several processes, all of them stop)."""
+    import arabic_ner.checkpoint as checkpoint
+    from arabic_ner.files import write_files as real
+
+    calls = {"n": 0}
+
+    def card(folder, *args):
+        calls["n"] += 1
+        if calls["n"] == 3:  # epoch 2's save
+            real({Path(folder) / "README.md": "x" * 10})  # a real write first, then the disk is full
+            raise UserError(f"{folder}/README.md: cannot write (No space left on device)")
+        return checkpoint_card(folder, *args)
+    checkpoint_card = checkpoint.write_model_card
+    monkeypatch.setattr(checkpoint, "write_model_card", card)
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "3"})
+    with pytest.raises(UserError, match=r"cannot save .*\((.*)No space left on device\)\); the previous"):
+        train(config)
+    assert not list(config.run_dir.glob("*.tmp")) and (config.run_dir / "last").is_dir()
 
 
 def test_a_diverging_loss_stops_with_one_line(tiny_bert, corpus_dir, tmp_path):
