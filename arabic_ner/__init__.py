@@ -1,1 +1,15 @@
-"""Fine-tune Arabic transformer encoders on custom named-entity tag sets."""
+"""Fine-tune Arabic transformer encoders on custom named-entity tag sets.
+
+Layers, each importing only from those above it (tests/test_layers.py):
+
+    base   errors, messages, files, config, progress   one-line errors and stops; outputs whole; settings
+    text   normalize, words, labels, sentences         raw text -> words (raw offsets kept) and IOB2 tags
+    data   textfiles, corpus, conll, convert, ...       annotated records and articles in and out, checked
+    model  model, windows, inference, predictor, ...    words -> subword windows -> tags -> char spans
+    score  metrics, analysis, report, evaluation        evaluation.score_model: the one scoring of a model
+    run    checkpoint, run_folder, training, crossval   fine-tuning (scores dev each epoch), saving, resuming
+
+A text through `predict.py`: articles.read_articles -> Predictor.predict_iter ->
+sentences.split_sentences / to_sentence -> windows.WindowEncoder -> inference.window_probs and
+word_tags_of -> labels.entities_from_tags -> one JSON line per article.
+"""
