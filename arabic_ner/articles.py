@@ -15,7 +15,7 @@ from arabic_ner.messages import plural, shorten
 class Article:
     """One text to tag, as read."""
 
-    id: str | int  # the file's path, `stdin`, or the .jsonl record's id (`FILE:LINE` without one)
+    id: str | int | float  # the file's path, `stdin`, or the .jsonl record's id (`FILE:LINE` without one)
     text: str  # exactly as read: entity offsets point into it
     fields: dict = field(default_factory=dict)  # a .jsonl record's other fields, written back out
 
@@ -92,10 +92,15 @@ def _jsonl_articles(path: Path, content: str, text_field: str) -> list[Article]:
         if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
             raise UserError(f"{where}: no string field {shorten(text_field)} (set --text-field)")
         check_json(record, where)  # the other fields are written back out
-        if "id" in record:
-            check_id(record["id"], where)
+        # The id is only echoed: a float or a null, as pandas writes ids of a column with gaps, is
+        # kept or replaced by the line's place; a list or object is no id.
+        article_id = record.get("id")
+        if article_id is None:
+            article_id = f"{path.name}:{number}"
+        elif not isinstance(article_id, float):
+            check_id(article_id, where)
         text = record.pop(text_field)
-        articles.append(Article(record.get("id", f"{path.name}:{number}"), text, record))
+        articles.append(Article(article_id, text, record))
     if not articles:
         raise UserError(f"{path}: no records")
     return articles

@@ -142,6 +142,18 @@ def test_jsonl_article_with_a_nul_byte_names_the_line(tmp_path):
         read_articles([str(path)])
 
 
+@pytest.mark.parametrize("line, expected", [
+    ('{"text": "ok", "id": 1.0}', 1.0),  # pandas writes the ids of a column with gaps as floats
+    ('{"text": "ok", "id": null}', "a.jsonl:1"),
+    ('{"text": "ok"}', "a.jsonl:1"),
+])
+def test_jsonl_article_ids_as_data_tools_write_them(tmp_path, line, expected):
+    path = tmp_path / "a.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    (article,), _ = read_articles([str(path)])
+    assert article.id == expected and article.output([])["id"] == expected
+
+
 @pytest.mark.parametrize("line, message", [
     ('{"text": "ok", "id": "\\ud800"}', r"a.jsonl:1: field 'id' holds a lone surrogate \(U\+D800\)"),
     ('{"text": "ok", "meta": [{"\\udc00": 1}]}', r"a.jsonl:1: key '\\udc00' in 'meta'\[0\] holds a lone surrogate"),
