@@ -7,7 +7,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
 class UserError(Exception):
@@ -35,20 +35,31 @@ def _raise_stop(signum, frame) -> None:
 
 
 @contextlib.contextmanager
-def held_stops():
-    """Ctrl-C and SIGTERM wait until the block is done (a few renames that belong together), then act
-    as they would have. (Blocking the signals would not do: the kernel hands a process's signal to any
-    of its threads, and torch's threads do not block it.)"""
-    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
-        yield
-        return
+def noted_stops() -> Iterator[list[int]]:
+    """Within the block, Ctrl-C and SIGTERM are noted in the list it yields instead of acting: the
+    code decides when to stop. (Blocking the signals would not do: the kernel hands a process's
+    signal to any of its threads, and torch's threads do not block it.)"""
     noted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield noted
+        return
     previous = {signum: signal.signal(signum, lambda signum, frame: noted.append(signum)) for signum in STOP_SIGNALS}
     try:
-        yield
+        yield noted
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def held_stops():
+    """Ctrl-C and SIGTERM wait until the block is done (a few renames that belong together), then act
+    as they would have."""
+    noted: list[int] = []
+    try:
+        with noted_stops() as noted:
+            yield
+    finally:
         if noted:
             signal.raise_signal(noted[0])
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
-import threading
 import time
 from typing import Self
 
@@ -29,7 +27,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from arabic_ner.checkpoint import Progress, Saver, Snapshot, State, load_state
 from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_corpus
-from arabic_ner.errors import STOP_SIGNALS, Stopped, UserError
+from arabic_ner.errors import Stopped, UserError, noted_stops
 from arabic_ner.evaluation import score_model
 from arabic_ner.files import make_output_folder, write_atomic
 from arabic_ner.labels import LabelSet
@@ -259,22 +257,20 @@ class _StopRequests:
     on any process stops them all the same way."""
 
     def __init__(self, accelerator):
-        self.accelerator, self.signum, self.previous = accelerator, 0, {}
+        self.accelerator, self.signum = accelerator, 0
+        self._notes = noted_stops()
 
     def __enter__(self) -> Self:
-        if threading.current_thread() is threading.main_thread():
-            self.previous = {signum: signal.signal(signum, self._note) for signum in STOP_SIGNALS}
+        self.noted = self._notes.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-
-    def _note(self, signum, frame) -> None:
-        self.signum = signum
+        self._notes.__exit__(*exc)
 
     def requested(self, bad_loss: bool = False) -> int:
         """0 to go on; else why every process stops here: NONFINITE, or the number of the signal."""
+        if self.noted:
+            self.signum = self.noted[-1]
         if self.accelerator.num_processes > 1:
             mine = torch.tensor([[float(bad_loss), float(self.signum)]], device=self.accelerator.device)
             worst = self.accelerator.gather(mine).max(dim=0).values
