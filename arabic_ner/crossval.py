@@ -17,7 +17,7 @@ from arabic_ner.config import Config, to_dict
 from arabic_ner.corpus import read_jsonl, write_jsonl
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_atomic
-from arabic_ner.split import assign_groups
+from arabic_ner.split import assign_groups, members
 from arabic_ner.training import train
 
 
@@ -29,7 +29,7 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
         raise UserError("--resume continues a cross-validation and --overwrite replaces it: pass one of them")
     records = read_jsonl(corpus, config.entity_types)
     bins = assign_groups(records, group_by, [1 / folds] * folds, seed=13, where=str(corpus))
-    fold_records = [[r for r in records if str(r[group_by]) in set(keys)] for keys in bins]
+    fold_records = [members(records, group_by, keys) for keys in bins]
     if any(not f for f in fold_records):
         raise UserError(f"{corpus}: too few {group_by} groups for {folds} folds")
     out = Path(config.output_dir) / f"{config.run_name}-cv"
