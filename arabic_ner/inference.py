@@ -11,7 +11,6 @@ from accelerate.utils import gather_object
 from arabic_ner.labels import repair_iob2
 from arabic_ner.sentences import Sentence
 from arabic_ner.windows import Window, merge_windows
-from arabic_ner.progress import progress_bar
 
 @dataclass
 class Tagged:
@@ -19,13 +18,11 @@ class Tagged:
     scores: list[float]  # probability of each word's tag
 
 
-def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, accelerator=None,
-                 progress: str | None = None) -> list[np.ndarray]:
+def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, accelerator=None) -> list[np.ndarray]:
     """Softmax probabilities per subword of every window.
 
     Windows are sorted by length and padded per batch only as far as the batch's longest.
     Under accelerate each process runs every n-th batch and the results are gathered.
-    `progress` names a progress bar (on stderr); None shows none.
     """
     order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
@@ -36,7 +33,7 @@ def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, acc
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        for batch in progress_bar(batches, desc=progress, disable=progress is None, unit="batch", leave=False):
+        for batch in batches:
             width = max(len(windows[i].input_ids) for i in batch)
             ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
