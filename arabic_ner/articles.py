@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from arabic_ner.corpus import check_id
-from arabic_ner.textfiles import NotText, check_json, decode_text, numbered_lines, parse_json
 from arabic_ner.errors import UserError
 from arabic_ner.messages import plural, shorten
+from arabic_ner.textfiles import NotText, check_json, decode_text, numbered_lines, parse_json
 
 
 @dataclass

@@ -19,8 +19,8 @@ from safetensors import SafetensorError
 
 from arabic_ner.config import dump_yaml
 from arabic_ner.errors import UserError
-from arabic_ner.messages import first_line
 from arabic_ner.files import replace_folder, write_atomic
+from arabic_ner.messages import first_line
 from arabic_ner.model_card import write_model_card
 
 STATE_FILE = "training_state.pt"

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Iterator
 
 from arabic_ner.compiled import CompiledTagger
 from arabic_ner.errors import UserError
-from arabic_ner.messages import first_line
 from arabic_ner.inference import close_call, window_probs, word_tags_of
 from arabic_ner.int8 import fp32, int8_layers, quantize_int8
 from arabic_ner.labels import entities_from_tags
+from arabic_ner.messages import first_line
 from arabic_ner.model import ModelSettings, load_trained
 from arabic_ner.sentences import Sentence, split_sentences, to_sentence
 from arabic_ner.windows import WindowEncoder

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from arabic_ner.config import Config
 from arabic_ner.corpus import check_record, record_place
-from arabic_ner.textfiles import CorpusError, numbered_lines, parse_json, read_text
 from arabic_ner.errors import run_cli
 from arabic_ner.messages import plural, shorten
+from arabic_ner.textfiles import CorpusError, numbered_lines, parse_json, read_text
 from arabic_ner.words import is_punct, word_spans
 
 TATWEEL = "\u0640"
