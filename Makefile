@@ -19,9 +19,10 @@ $(VENV)/.installed: pyproject.toml
 
 quickstart: setup
 	$(PY) train.py configs/quickstart.yaml --overwrite
-	$(PY) eval/evaluate.py $(RUN)/best data/article/test.jsonl --out $(RUN)/eval
+	$(PY) eval/evaluate.py $(RUN)/best data/news/test.jsonl --out $(RUN)/eval-news
+	$(PY) eval/evaluate.py $(RUN)/best data/article/test.jsonl --out $(RUN)/eval-article
 	$(PY) predict.py $(RUN)/best data/sample/sample.txt -o $(RUN)/sample.predictions.jsonl
-	@echo "model: $(RUN)/best  scores: $(RUN)/eval/report.md  predictions: $(RUN)/sample.predictions.jsonl"
+	@echo "model: $(RUN)/best  scores: $(RUN)/eval-news/report.md $(RUN)/eval-article/report.md  predictions: $(RUN)/sample.predictions.jsonl"
 
 test: setup
 	$(PY) -m pytest

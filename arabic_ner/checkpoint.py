@@ -117,7 +117,12 @@ def load_state(last: Path, accelerator, model, optimizer, scheduler) -> tuple[Pr
 
     accelerator.unwrap_model(model).load_state_dict(load_file(last / "model.safetensors"))
     state = torch.load(state_file, weights_only=False)
-    optimizer.load_state_dict(state["optimizer"])
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+    except ValueError:  # torch: "loaded state dict contains a parameter group that doesn't match the size..."
+        raise UserError(f"{last}: saved while training other weights than this config does (was "
+                        f"train.freeze_embeddings different?); resume with the settings in "
+                        f"{last.parent / 'config.yaml'}") from None
     scheduler.load_state_dict(state["scheduler"])
     rng = last / f"rng_{accelerator.process_index}.pt"
     saved = Snapshot.from_file(torch.load(rng, weights_only=False)) if rng.exists() else None
@@ -150,12 +155,19 @@ class Saver:
         if acc.is_main_process:
             replace_folder(tmp, target)
             if name == "last":
-                lines = "".join(json.dumps(record) + "\n" for record in progress.history)
-                try:
-                    write_atomic(self.config.run_dir / "metrics.jsonl", lines)
-                except UserError as exc:  # last/ holds the history: the next save or a resume rewrites it
-                    self.log(f"warning: {exc}")
+                self.write_metrics(progress)
         acc.wait_for_everyone()
+
+    def write_metrics(self, progress: Progress) -> None:
+        """metrics.jsonl, rewritten whole from the history: one line per epoch, never one lacking or
+        repeated whatever moment a run was stopped (the main process writes it)."""
+        if not self.accelerator.is_main_process:
+            return
+        lines = "".join(json.dumps(record) + "\n" for record in progress.history)
+        try:
+            write_atomic(self.config.run_dir / "metrics.jsonl", lines)
+        except UserError as exc:  # last/ holds the history: the next save or a resume rewrites it
+            self.log(f"warning: {exc}")
 
     def _write(self, tmp: Path, name: str, progress: Progress, dev: dict | None) -> None:
         shutil.rmtree(tmp, ignore_errors=True)

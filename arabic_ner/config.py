@@ -20,6 +20,7 @@ import yaml
 from arabic_ner.errors import UserError
 
 NORMALIZATIONS = ("arabert_v02", "none")
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 @dataclass
@@ -30,13 +31,19 @@ class ModelConfig:
     stride: int = 32  # subwords shared by consecutive windows of a long sentence
     label_all_subwords: bool = False  # False: only a word's first subword carries its tag (-100 elsewhere)
     dropout: float = 0.1  # dropout before the classification layer
+    attention_dropout: float = 0.0  # dropout on attention weights (BERT pretrained with 0.1); see training.py
+
+
+def _files(*paths: str):
+    """A split's files: one path or a list of paths in YAML, read one after another as one split."""
+    return field(default_factory=lambda: list(paths), metadata={"one_or_more": True})
 
 
 @dataclass
 class DataConfig:
-    train: str = "data/article/train.jsonl"  # JSONL {"id", "text", "entities": [{start, end, label}]}, CoNLL or Parquet
-    dev: str = "data/article/dev.jsonl"  # model selection and early stopping
-    test: str = "data/article/test.jsonl"  # scored once with model-best at the end; "" to skip
+    train: list[str] = _files("data/article/train.jsonl")  # JSONL {"id", "text", "entities": [{start, end, label}]}, CoNLL or Parquet
+    dev: list[str] = _files("data/article/dev.jsonl")  # model selection and early stopping
+    test: list[str] = _files("data/article/test.jsonl")  # scored once with model-best at the end; "" or [] to skip
 
 
 @dataclass
@@ -49,9 +56,12 @@ class TrainConfig:
     weight_decay: float = 0.01  # AdamW decay; never applied to biases and LayerNorm
     warmup_ratio: float = 0.1  # fraction of updates with linear warmup, then linear decay
     max_grad_norm: float = 1.0  # gradient clipping
+    freeze_embeddings: bool = True  # keep the pretrained word embeddings as they are (training.py says why)
+    precision: str = "auto"  # bf16 | fp32 | auto: bf16 where the hardware multiplies it natively (device.py)
     patience: int = 3  # epochs without a better dev F1 before stopping; 0 disables early stopping
     seed: int = 42  # python, numpy and torch seeds; also fixes the data order
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    save_minutes: float = 10.0  # save last/ at most this often (and at the end, and on a stop); 0: every epoch
     eval_batch_size: int = 32  # windows per forward pass when scoring dev and test
 
 
@@ -160,13 +170,13 @@ def _build(cls, values: dict, prefix: str, where: str):
         if dataclasses.is_dataclass(hints[key]):
             kwargs[key] = _build(hints[key], value, f"{prefix}{key}.", where)
         else:
-            kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}", where)
+            kwargs[key] = _coerce(_one_or_more(fields[key], value), hints[key], f"{prefix}{key}", where)
     return cls(**kwargs)
 
 
 def _set(config: Config, dotted: str, raw: str, where: str) -> None:
     """Set one dotted key from its command-line text: YAML for numbers, lists and booleans,
-    verbatim for string keys (so `--data.test ""` is the empty string and `--run_name 7` a name)."""
+    verbatim for string keys and file paths (so `--data.test ""` is no file and `--run_name 7` a name)."""
     *parents, leaf = dotted.split(".")
     node, prefix = config, ""
     for name in parents:
@@ -176,11 +186,21 @@ def _set(config: Config, dotted: str, raw: str, where: str) -> None:
     if not dataclasses.is_dataclass(node) or leaf not in _field_names(node):
         raise ConfigError(f"{where}: unknown key '{dotted}'; valid keys: {_names(node)}")
     hint = typing.get_type_hints(type(node))[leaf]
-    value = raw if hint is str else parse_yaml(raw, f"--{dotted}")
+    field_ = next(f for f in dataclasses.fields(node) if f.name == leaf)
+    # a file list's one path is verbatim too; `[a.jsonl, b.jsonl]` is YAML
+    verbatim = hint is str or (field_.metadata.get("one_or_more") and not raw.lstrip().startswith("["))
+    value = raw if verbatim else parse_yaml(raw, f"--{dotted}")
     if dataclasses.is_dataclass(hint):
         setattr(node, leaf, _build(hint, value, f"{dotted}.", where))
     else:
-        setattr(node, leaf, _coerce(value, hint, dotted, where))
+        setattr(node, leaf, _coerce(_one_or_more(field_, value), hint, dotted, where))
+
+
+def _one_or_more(field_: dataclasses.Field, value: Any) -> Any:
+    """A file list given as one path is a list of one; the empty string, as `--data.test ""`, none."""
+    if field_.metadata.get("one_or_more") and isinstance(value, str):
+        return [value] if value else []
+    return value
 
 
 def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
@@ -231,8 +251,10 @@ def validate(config: Config) -> None:
     need(m.max_length >= 8, "model.max_length", "must be at least 8")
     need(0 <= m.stride < m.max_length // 2, "model.stride", "must be >= 0 and below half of model.max_length")
     need(0.0 <= m.dropout < 1.0, "model.dropout", "must be in [0, 1)")
-    need(config.data.train != "", "data.train", "must name a JSONL file")
-    need(config.data.dev != "", "data.dev", "must name a JSONL file")
+    need(config.data.train != [], "data.train", "must name at least one corpus file")
+    need(config.data.dev != [], "data.dev", "must name at least one corpus file")
+    for split in ("train", "dev", "test"):
+        need("" not in getattr(config.data, split), f"data.{split}", "must not hold an empty file name")
     need(t.lr > 0, "train.lr", "must be > 0")
     need(t.epochs >= 1, "train.epochs", "must be >= 1")
     need(t.batch_size >= 1, "train.batch_size", "must be >= 1")
@@ -243,6 +265,9 @@ def validate(config: Config) -> None:
     need(t.max_grad_norm > 0, "train.max_grad_norm", "must be > 0")
     need(t.patience >= 0, "train.patience", "must be >= 0")
     need(t.threads >= 0, "train.threads", "must be >= 0")
+    need(t.precision in PRECISIONS, "train.precision", f"must be one of {', '.join(PRECISIONS)}")
+    need(t.save_minutes >= 0, "train.save_minutes", "must be >= 0")
+    need(0.0 <= m.attention_dropout < 1.0, "model.attention_dropout", "must be in [0, 1)")
     need(0 <= t.seed < 2**32, "train.seed", "must be in [0, 2**32) (numpy's seed range)")
 
 

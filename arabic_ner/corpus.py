@@ -43,6 +43,14 @@ def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None,
     return records
 
 
+def read_split(paths: Iterable[str | Path], entity_types: Iterable[str] | None = None,
+               warn: Callable[[str], None] | None = None) -> list[dict]:
+    """The records of one split (`data.train`, ...) given as several files: each read by `read_corpus`,
+    one after another."""
+    entity_types = list(entity_types) if entity_types is not None else None
+    return [record for path in paths for record in read_corpus(path, entity_types, warn)]
+
+
 def read_parquet(path: Path, entity_types: Iterable[str] | None = None) -> list[dict]:
     """Records from a Parquet file (columns `text`, `entities` as a list of {start, end, label},
     optional `id`), as `datasets` writes them (`Dataset.to_parquet`) and reads them; each row is

@@ -51,8 +51,8 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             name = f"fold{k}-seed{s}"
             run_config = replace(
                 config, run_name=name, output_dir=str(out),
-                data=replace(config.data, train=str(data_dir / "train.jsonl"), dev=str(data_dir / "dev.jsonl"),
-                             test=str(data_dir / "test.jsonl")),
+                data=replace(config.data, train=[str(data_dir / "train.jsonl")], dev=[str(data_dir / "dev.jsonl")],
+                             test=[str(data_dir / "test.jsonl")]),
                 train=replace(config.train, seed=config.train.seed + s))
             if name in done:
                 runs.append(done[name])

@@ -27,3 +27,19 @@ def choose_device(requested: str | None = None, int8: bool = False, state=None) 
     if int8 and kind != "cpu":
         raise UserError(f"--int8 runs on the CPU only; --device {device} is not the CPU")
     return device
+
+
+def training_precision(requested: str, device: torch.device) -> str:
+    """`train.precision` for this device: "auto" is bf16 where the hardware multiplies bfloat16 natively
+    (CPUs with AVX512-BF16 or AMX, CUDA GPUs from Ampere on), else fp32. Where it is emulated, bf16 is
+    slower than fp32, so auto does not pick it; asked for by name, it runs anyway."""
+    if requested != "auto":
+        return requested
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+    elif device.type == "cpu":
+        # private, but torch's own inductor asks the same two questions before it emits bf16 kernels
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    else:
+        native = False
+    return "bf16" if native else "fp32"

@@ -83,11 +83,14 @@ class ModelSettings:
              "must be an integer >= 0 and below half of max_length")
 
 
-def load_encoder(name_or_path: str, label_set: LabelSet, dropout: float):
-    """Tokenizer and a token-classification model with a new head for `label_set`."""
+def load_encoder(name_or_path: str, label_set: LabelSet, dropout: float, attention_dropout: float = 0.1):
+    """Tokenizer and a token-classification model with a new head for `label_set`; `dropout` before
+    the head, `attention_dropout` on the attention weights (BERT's name for it; other families'
+    configs ignore the value)."""
     # The model first: the tokenizer's loading reads config.json too, without _load_model's checks.
     model = _load_model(name_or_path, new_head=True, num_labels=len(label_set.labels), id2label=label_set.id2label,
-                        label2id=label_set.label2id, classifier_dropout=dropout)
+                        label2id=label_set.label2id, classifier_dropout=dropout,
+                        attention_probs_dropout_prob=attention_dropout)
     return model, load_tokenizer(name_or_path)
 
 

@@ -10,11 +10,11 @@ from arabic_ner.files import write_files
 
 
 def data_summary(config: Config, splits: dict[str, list[dict]]) -> dict:
-    """Per split: its file, sentence count and entity count per type."""
+    """Per split: its files, sentence count and entity count per type."""
     summary = {}
     for name, records in splits.items():
         counts = Counter(e["label"] for r in records for e in r["entities"])
-        summary[name] = {"file": getattr(config.data, name), "sentences": len(records),
+        summary[name] = {"files": getattr(config.data, name), "sentences": len(records),
                          "entities": {t: counts.get(t, 0) for t in config.entity_types}}
     return summary
 
@@ -36,11 +36,12 @@ def write_model_card(folder: Path, config: Config, data: dict, scores: dict) -> 
         "",
         "## Data",
         "",
-        "| split | file | sentences | " + " | ".join(config.entity_types) + " |",
+        "| split | files | sentences | " + " | ".join(config.entity_types) + " |",
         "|---|---|---|" + "---|" * len(config.entity_types),
     ]
     for name, row in data.items():
-        lines.append(f"| {name} | `{row['file']}` | {row['sentences']} | "
+        files = ", ".join(f"`{f}`" for f in row["files"])
+        lines.append(f"| {name} | {files} | {row['sentences']} | "
                      + " | ".join(str(row["entities"][t]) for t in config.entity_types) + " |")
     lines += ["", f"## Scores (strict IOB2 entity F1, seqeval; epoch {scores.get('epoch')})", ""]
     for split in ("dev", "test"):

@@ -2,10 +2,16 @@
 
 The same function runs on one CPU and under `accelerate launch` on several processes. The run
 folder holds `config.yaml` (the resolved config), `metrics.jsonl` (one line per epoch),
-`metrics.json` (the summary), `best/` (highest dev F1) and `last/` (the latest state, from which
-`resume=True` continues: weights, optimizer, scheduler, RNG and position in the data order; what
-is saved and how: checkpoint.py). The loop below reads in the order it runs: data, model,
-optimizer, then epochs of batches, dev scores, saves.
+`metrics.json` (the summary), `best/` (highest dev F1) and `last/` (the state from which
+`resume=True` continues: weights, optimizer, scheduler, RNG and position in the data order; saved
+every `train.save_minutes`, at the end and on a stop; what is saved and how: checkpoint.py). The
+loop below reads in the order it runs: data, model, optimizer, then epochs of batches, dev scores,
+saves.
+
+What makes it fast on a CPU (benchmarks/bench.py measures each; README, Training speed): the
+forward pass in bf16 where the hardware has it, the word embeddings frozen, no dropout on the
+attention weights and eager attention (both: the CPU's fused attention and its dropout were a
+third of a step), and last/ written every few minutes rather than every epoch.
 """
 from __future__ import annotations
 
@@ -26,7 +32,8 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from arabic_ner.checkpoint import Progress, Saver, Snapshot, State, load_state
 from arabic_ner.config import Config, dump_yaml
-from arabic_ner.corpus import read_corpus
+from arabic_ner.corpus import read_split
+from arabic_ner.device import training_precision
 from arabic_ner.errors import Stopped, UserError, noted_stops
 from arabic_ner.evaluation import score_model
 from arabic_ner.files import make_output_folder, write_atomic
@@ -60,23 +67,36 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     set_seed(config.train.seed)
 
     label_set = LabelSet(tuple(config.entity_types))
-    splits = {name: read_corpus(path, config.entity_types, warn=log) for name, path in
-              (("train", config.data.train), ("dev", config.data.dev), ("test", config.data.test)) if path}
+    splits = {name: read_split(paths, config.entity_types, warn=log) for name, paths in
+              (("train", config.data.train), ("dev", config.data.dev), ("test", config.data.test)) if paths}
     train_sentences = [to_sentence(r, config.model.normalization) for r in splits["train"]]
 
     if accelerator.is_main_process:
         ensure_offline_encoder(config.model.name_or_path, log)
     accelerator.wait_for_everyone()
-    model, tokenizer = load_encoder(config.model.name_or_path, label_set, config.model.dropout)
+    model, tokenizer = load_encoder(config.model.name_or_path, label_set, config.model.dropout,
+                                    config.model.attention_dropout)
+    if accelerator.device.type == "cpu":
+        # PyTorch's fused CPU attention (sdpa) is slow to differentiate: in bf16 its backward pass took
+        # 1.0 s of 3.0 s over five batches of 8x128 subwords, where matmul and softmax take 0.25 s
+        model.set_attn_implementation("eager")
+    if config.train.freeze_embeddings:
+        # The word embeddings are most of a multilingual encoder's weights (e5-small: 37.6M of 59.1M)
+        # and a few hundred sentences touch a few thousand of their rows: updating them all costs an
+        # optimizer step over the whole matrix each batch (a third of the step time) and teaches little.
+        model.get_input_embeddings().weight.requires_grad_(False)
+    precision = training_precision(config.train.precision, accelerator.device)
     encoder = WindowEncoder(tokenizer, config.model.max_length, config.model.stride, label_set,
                             config.model.label_all_subwords)
     _check_max_length(model, config)
     features = [{"input_ids": w.input_ids, "attention_mask": [1] * len(w.input_ids), "labels": w.labels}
                 for w in encoder.encode(train_sentences)]
     if not features:
-        raise UserError(f"{config.data.train}: no words to train on (every text of its "
+        raise UserError(f"{', '.join(config.data.train)}: no words to train on (every text of its "
                         f"{len(train_sentences)} records is empty)")
-    log(f"model: {config.model.name_or_path} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters)")
+    trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log(f"model: {config.model.name_or_path} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, "
+        f"{trained / 1e6:.1f}M trained, in {precision} on {accelerator.device.type})")
     log(f"train: {len(train_sentences)} sentences, {len(features)} windows; "
         f"dev: {len(splits['dev'])} records; labels: {' '.join(label_set.labels)}")
 
@@ -108,6 +128,9 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     # what users will run
     dev_reader = Predictor(accelerator.unwrap_model(model), tokenizer, settings, config.train.eval_batch_size,
                            accelerator)
+    # bf16: the forward pass multiplies in bfloat16 (autocast); weights, gradients and AdamW stay fp32
+    autocast = (lambda: torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"))
+    saved = _LastSaves(saver, config.train.save_minutes, state.progress.epoch)
     # Signals are noted, not raised, from here on: the stop (and its save) happens between batches.
     with _StopRequests(accelerator) as stop:
         try:
@@ -118,12 +141,14 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                     log(f"early stop: no better dev F1 for {config.train.patience} epochs")
                     break
                 started = time.time()
-                train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, state, stop)
+                train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, state, stop,
+                                          autocast)
+                scoring = time.time()
                 dev = score_model(dev_reader, splits["dev"], config.entity_types).scores
                 improved = dev["f1"] > progress.best_f1
                 progress.history.append({"epoch": epoch + 1, "train_loss": round(train_loss, 4),
                                          "lr": scheduler.get_last_lr()[0], "seconds": round(time.time() - started, 2),
-                                         "dev": dev})
+                                         "dev_seconds": round(time.time() - scoring, 2), "dev": dev})
                 progress.epoch, progress.batch = epoch + 1, 0
                 progress.bad_epochs = 0 if improved else progress.bad_epochs + 1
                 if improved:
@@ -134,9 +159,11 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                 # best/ before last/: a stop between the two resumes before this epoch and redoes it
                 if improved:
                     saver.save("best", progress, dev)
-                saver.save("last", progress, dev, state.snapshot)
-                if stop.requested():
+                stopping = stop.requested()
+                saved.after_epoch(progress, dev, state.snapshot, now=bool(stopping))
+                if stopping:
                     break  # last/ holds this very point
+            saved.at_end(state.progress, state.snapshot)  # all epochs done, or an early stop
         except Stopped:  # from within an epoch
             saver.save("last", state.progress, None, state.snapshot)
         # once more, on every process: a signal that reached one of them after the last check
@@ -146,11 +173,11 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
         log(f"interrupted: state saved to {run_dir / 'last'}; continue with --resume")
         raise Interrupted(stopped)
 
-    return _finish(accelerator, config, splits, data, state.progress, log)
+    return _finish(accelerator, config, splits, data, state.progress, precision, log)
 
 
 def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Config, epoch: int, state: State,
-                 stop: _StopRequests) -> float:
+                 stop: _StopRequests, autocast) -> float:
     """One epoch (or its rest, after a resume). A Ctrl-C or SIGTERM stops it between batches, so that
     `state.progress`, the weights and `state.snapshot` always describe the same point; a loss that is
     not finite stops the run before it reaches the weights."""
@@ -169,7 +196,8 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
             state.pending.restore()
             state.pending = None
         with accelerator.accumulate(model):
-            loss = model(**batch).loss
+            with autocast():  # the forward pass only, as torch.autocast advises
+                loss = model(**batch).loss
             # Checked before the backward pass: a stop here leaves this batch unapplied, and a resume
             # replays it from the state saved at the last update.
             reason = stop.requested(bad_loss=not torch.isfinite(loss).item())
@@ -200,6 +228,31 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
         state.pending = None
     mean = torch.tensor(np.mean(losses) if losses else 0.0, device=accelerator.device)
     return accelerator.reduce(mean, reduction="mean").item()
+
+
+class _LastSaves:
+    """When `last/` is saved: after an epoch once `minutes` have passed since the last save, at the end,
+    and on a stop. last/ holds the optimizer state too (about 400 MB for e5-small): writing it after
+    every epoch of a 20-second epoch cost more than the dev scoring. A crash (a power cut, kill -9)
+    loses at most `minutes` of work; a stop loses none. metrics.jsonl gets every epoch as it ends."""
+
+    def __init__(self, saver: Saver, minutes: float, epoch: int):
+        self.saver, self.seconds, self.epoch = saver, minutes * 60, epoch  # epoch: what last/ holds
+        self.at = time.monotonic()
+
+    def after_epoch(self, progress: Progress, dev: dict, snapshot: Snapshot, now: bool) -> None:
+        if now or time.monotonic() - self.at >= self.seconds:
+            self._save(progress, dev, snapshot)
+        else:
+            self.saver.write_metrics(progress)
+
+    def at_end(self, progress: Progress, snapshot: Snapshot) -> None:
+        if progress.epoch > self.epoch:
+            self._save(progress, progress.history[-1]["dev"], snapshot)
+
+    def _save(self, progress: Progress, dev: dict | None, snapshot: Snapshot) -> None:
+        self.saver.save("last", progress, dev, snapshot)
+        self.epoch, self.at = progress.epoch, time.monotonic()
 
 
 class EpochLengthGroupedSampler(LengthGroupedSampler):
@@ -278,11 +331,12 @@ class _StopRequests:
         return NONFINITE if bad_loss else self.signum
 
 
-def _finish(accelerator, config: Config, splits, data, progress: Progress, log) -> dict:
+def _finish(accelerator, config: Config, splits, data, progress: Progress, precision: str, log) -> dict:
     """Score model-best on the test split; write the summary and the card's test scores."""
     run_dir = config.run_dir
     best_dir = run_dir / "best"
-    summary = {"run_dir": str(run_dir), "best_epoch": progress.best_epoch, "dev_f1": progress.best_f1}
+    summary = {"run_dir": str(run_dir), "best_epoch": progress.best_epoch, "dev_f1": progress.best_f1,
+               "precision": precision}
     if "test" in splits:
         model_best = Predictor.from_folder(best_dir, str(accelerator.device), config.train.eval_batch_size,
                                            accelerator=accelerator)

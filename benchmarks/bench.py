@@ -1,7 +1,8 @@
 """Speed and memory: the project's predict path against transformers' pipeline, and training.
 
     python benchmarks/bench.py [--model models/news/best] [--articles 40] [--threads 2]
-                               [--device cpu] [--no-training] [--quickstart] [--json OUT.json]
+                               [--device cpu] [--no-predict] [--no-training] [--quickstart]
+                               [--json OUT.json]
 
 Measures, in one run, with the same threads and inputs, and prints as tables:
 - the machine's fp32 matrix-multiply rate (the roofline);
@@ -14,8 +15,11 @@ Measures, in one run, with the same threads and inputs, and prints as tables:
   fp32 path reaches (2 FLOPs, one multiply-add, per non-embedding parameter per subword);
   int8's entity agreement with fp32; and parity: the pipeline given the project's words
   (`is_split_into_words`) against the fp32 path, each sentence that differs put down to a cause;
-- training on the article corpus for both models: subword tokens per second, seconds per epoch,
-  peak memory; and, with `--quickstart`, the quickstart's train + evaluate + predict wall time.
+- training on configs/news.yaml for the offline default encoder and the AraBERT-base shape, each
+  with today's defaults and with the first round's settings (FIRST_ROUND): subword tokens per
+  second, their fraction of the roofline (6 FLOPs, forward and backward, per non-embedding
+  parameter per subword), seconds per epoch, peak memory; and, with `--quickstart`, the
+  wall time of `make quickstart`'s commands.
 Inputs: the first `--articles` real articles of ../shared/corpora/saudinewsnet when present, else
 the project's article repeated (said in the output). Nothing here is a test: it measures and prints.
 """
@@ -41,6 +45,10 @@ SHARED = ROOT.parent / "shared"
 NEWS = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
 ARABERT_TOKENIZER = SHARED / "tokenizers" / "arabertv02"
 PIPELINE_BATCHES = (8, 32)  # candidates for the pipeline's best batch size (its default is 1)
+OFFLINE_ENCODER = ROOT / "models" / "encoders" / "multilingual-e5-small"
+# The first round's training: every lever of issue #17 undone (attention is eager on the CPU in both).
+FIRST_ROUND = {"train.precision": "fp32", "train.freeze_embeddings": "false", "model.attention_dropout": "0.1",
+               "train.save_minutes": "0"}
 
 
 def main() -> None:
@@ -50,13 +58,16 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=40, help="real articles to tag (default: 40)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads (default: all cores)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda adds fp16 and bf16 runs)")
+    parser.add_argument("--no-predict", action="store_true", help="skip the predict measurements")
     parser.add_argument("--no-training", action="store_true", help="skip the training measurements")
-    parser.add_argument("--quickstart", action="store_true", help="also time the quickstart's three commands")
+    parser.add_argument("--quickstart", action="store_true", help="also run make quickstart's commands: time, test F1")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    if not (args.model / "arabic_ner.json").exists():
+    args.model, args.json = args.model.resolve(), args.json and args.json.resolve()
+    os.chdir(ROOT)  # the config's relative paths (data/, models/encoders/) are the repository's
+    if not args.no_predict and not (args.model / "arabic_ner.json").exists():
         sys.exit(f"error: {args.model}: not a trained model folder; train one first "
-                 f"(python train.py configs/news.yaml) or pass --model")
+                 f"(python train.py configs/news.yaml), pass --model, or measure training only (--no-predict)")
 
     import torch
     torch.set_num_threads(args.threads)
@@ -67,20 +78,34 @@ def main() -> None:
           f"inputs: {len(texts)} articles, {results['inputs']['words']:,} words ({source})\n")
 
     with tempfile.TemporaryDirectory() as tmp:
-        arabert, tokenizer_note = arabert_shaped(Path(tmp) / "arabert-shaped", args.model)
-        models = {"trained (" + args.model.as_posix() + ")": args.model,
-                  f"AraBERT-base shape, random ({tokenizer_note})": arabert}
-        results["predict"] = {name: predict_speed(folder, texts, args.device, results["roofline_gflops"])
-                              for name, folder in models.items()}
-        print_predict(results["predict"])
+        from arabic_ner.model import ModelSettings
+        from arabic_ner.offline_encoder import ensure_offline_encoder
+        ensure_offline_encoder(str(OFFLINE_ENCODER), print)
+        settings = (ModelSettings.load(args.model) if not args.no_predict
+                    else ModelSettings(["ARMED_GROUP", "SECURITY_UNIT", "CASUALTY"], "none", 128, 32))
+        arabert, tokenizer_note = arabert_shaped(Path(tmp) / "arabert-shaped", settings,
+                                                 args.model if not args.no_predict else OFFLINE_ENCODER)
+        arabert_name = f"AraBERT-base shape, random ({tokenizer_note})"
+        if not args.no_predict:
+            models = {"trained (" + args.model.as_posix() + ")": args.model, arabert_name: arabert}
+            results["predict"] = {name: predict_speed(folder, texts, args.device, results["roofline_gflops"])
+                                  for name, folder in models.items()}
+            print_predict(results["predict"])
         if not args.no_training:
-            results["training"] = {name: train_speed(folder, Path(tmp) / f"run{i}", args.threads)
-                                   for i, (name, folder) in enumerate(models.items())}
+            encoders = {"e5-small (offline default)": (OFFLINE_ENCODER, "none"),
+                        arabert_name: (arabert, ModelSettings.load(arabert).normalization)}
+            results["training"] = {
+                f"{name} | {label}": train_speed(folder, normalization, Path(tmp) / f"run{i}{j}", args.threads,
+                                                 results["roofline_gflops"], overrides)
+                for i, (name, (folder, normalization)) in enumerate(encoders.items())
+                for j, (label, overrides) in enumerate((("first round", FIRST_ROUND), ("defaults", {})))}
             print_training(results["training"])
     if args.quickstart:
-        results["quickstart_seconds"] = quickstart_seconds()
-        print(f"\nquickstart (train + evaluate + predict, environment already installed): "
-              f"{results['quickstart_seconds']:.0f} s")
+        results["quickstart"] = quickstart()
+        f1 = results["quickstart"]["test_f1"]
+        print(f"\nquickstart (make quickstart's train, evaluate x2, predict; environment already installed): "
+              f"{results['quickstart']['seconds']:.0f} s; strict F1 news test {f1['news']:.3f}, "
+              f"article test {f1['article']:.3f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -120,19 +145,18 @@ def articles(limit: int) -> tuple[list[str], str]:
     return [article] * limit, f"{NEWS} absent: data/article/article.txt repeated {limit} times"
 
 
-def arabert_shaped(folder: Path, trained: Path) -> tuple[Path, str]:
-    """A randomly initialised BERT-base (vocabulary 64,000) saved as a trained-model folder."""
+def arabert_shaped(folder: Path, settings, fallback_tokenizer: Path) -> tuple[Path, str]:
+    """A randomly initialised BERT-base (vocabulary 64,000) saved as a trained-model folder with
+    `settings` (entity types, windows)."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
 
-    from arabic_ner.model import ModelSettings
-    settings = ModelSettings.load(trained)
     if ARABERT_TOKENIZER.exists():
         tokenizer, note = AutoTokenizer.from_pretrained(str(ARABERT_TOKENIZER)), "AraBERT v0.2 tokenizer"
         settings.normalization = "arabert_v02"
     else:
-        tokenizer = AutoTokenizer.from_pretrained(str(trained))
-        note = f"{ARABERT_TOKENIZER} absent: the trained model's tokenizer, 64,000-row embedding"
+        tokenizer = AutoTokenizer.from_pretrained(str(fallback_tokenizer))
+        note = f"{ARABERT_TOKENIZER} absent: the {fallback_tokenizer.name} tokenizer, 64,000-row embedding"
     labels = ["O"] + [f"{p}-{t}" for t in settings.entity_types for p in ("B", "I")]
     config = BertConfig(vocab_size=64000, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                         intermediate_size=3072, max_position_embeddings=512, num_labels=len(labels),
@@ -276,47 +300,59 @@ def non_embedding_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters() if id(p) not in embeddings)
 
 
-def train_speed(model: Path, run_dir: Path, threads: int) -> dict:
-    """Two epochs of the quickstart config on the article corpus, in a child process."""
+def train_speed(model: Path, normalization: str, run_dir: Path, threads: int, roofline: float,
+                overrides: dict) -> dict:
+    """Two epochs of configs/news.yaml in a child process, with `overrides`; the second epoch is the one
+    measured (no first-step warm-up): its training part for tokens/s, with the dev scoring for s/epoch."""
     from arabic_ner.config import load_config
-    from arabic_ner.corpus import read_corpus
+    from arabic_ner.corpus import read_split
+    from arabic_ner.labels import LabelSet
+    from arabic_ner.model import load_encoder
     from arabic_ner.sentences import to_sentence
     from arabic_ner.windows import WindowEncoder
-    from arabic_ner.model import ModelSettings, load_tokenizer
-    settings = ModelSettings.load(model)
-    args = ["--model.name_or_path", str(model), "--model.normalization", settings.normalization,
+    args = ["--model.name_or_path", str(model), "--model.normalization", normalization,
             "--output_dir", str(run_dir.parent), "--run_name", run_dir.name, "--train.epochs", "2",
-            "--train.threads", str(threads), "--data.test", ""]
-    config = load_config(ROOT / "configs" / "quickstart.yaml", args)
-    encoder = WindowEncoder(load_tokenizer(str(model)), config.model.max_length, config.model.stride)
-    records = read_corpus(config.data.train, config.entity_types)
-    tokens = sum(len(w.input_ids) for w in encoder.encode([to_sentence(r, settings.normalization) for r in records]))
+            "--train.threads", str(threads), "--data.test", "",
+            *(x for key, value in overrides.items() for x in (f"--{key}", value))]
+    config = load_config(ROOT / "configs" / "news.yaml", args)
+    encoder_model, tokenizer = load_encoder(str(model), LabelSet(tuple(config.entity_types)), 0.1)
+    flops_per_token = 6 * non_embedding_parameters(encoder_model)
+    del encoder_model
+    encoder = WindowEncoder(tokenizer, config.model.max_length, config.model.stride)
+    records = read_split(config.data.train, config.entity_types)
+    tokens = sum(len(w.input_ids) for w in encoder.encode([to_sentence(r, normalization) for r in records]))
     log = run_dir.parent / f"{run_dir.name}.log"  # a file, not a pipe: a full pipe would stall the child
     started = time.perf_counter()
     with log.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "train.py", "configs/quickstart.yaml", *args], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "train.py", "configs/news.yaml", *args], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=stderr)
         _, status, usage = os.wait4(proc.pid, 0)  # the child's own peak memory, not the benchmark's
     wall = time.perf_counter() - started
     if status != 0:
         sys.exit(f"error: training {model} failed:\n{log.read_text()[-2000:]}")
-    epochs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    epoch = epochs[-1]["seconds"]  # the second epoch: no first-step warm-up; dev scoring included
-    return {"train_tokens": tokens, "seconds_per_epoch": epoch, "tokens_per_s": tokens / epoch,
-            "peak_memory_gb": usage.ru_maxrss / 1024 ** 2, "wall_seconds": wall}
+    epoch = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()][-1]
+    tokens_per_s = tokens / (epoch["seconds"] - epoch["dev_seconds"])
+    return {"train_tokens": tokens, "seconds_per_epoch": epoch["seconds"], "dev_seconds": epoch["dev_seconds"],
+            "tokens_per_s": tokens_per_s, "roofline_fraction": tokens_per_s * flops_per_token / (roofline * 1e9),
+            "peak_memory_gb": usage.ru_maxrss / 1024 ** 2, "wall_seconds_2_epochs": wall}
 
 
-def quickstart_seconds() -> float:
+def quickstart() -> dict:
+    """The commands of `make quickstart`, in a temporary folder: wall time and strict F1 per test split."""
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "quickstart"
+        tests = {"news": "data/news/test.jsonl", "article": "data/article/test.jsonl"}
         steps = [["train.py", "configs/quickstart.yaml", "--output_dir", tmp],
-                 ["eval/evaluate.py", str(run / "best"), "data/article/test.jsonl", "--out", str(run / "eval")],
+                 *(["eval/evaluate.py", str(run / "best"), path, "--out", str(run / f"eval-{name}")]
+                   for name, path in tests.items()),
                  ["predict.py", str(run / "best"), "data/sample/sample.txt", "-o", str(run / "sample.jsonl")]]
         started = time.perf_counter()
         for step in steps:
             subprocess.run([sys.executable, *step], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        f1 = {name: json.loads((run / f"eval-{name}" / "metrics.json").read_text())["f1"] for name in tests}
+        return {"seconds": seconds, "test_f1": f1}
 
 
 def print_predict(results: dict) -> None:
@@ -344,11 +380,17 @@ def print_predict(results: dict) -> None:
 
 
 def print_training(results: dict) -> None:
-    print("\n## Training (configs/quickstart.yaml, article train split, 2 epochs)\n")
-    print("| model | subword tokens/s | s/epoch (with dev scoring) | peak memory |")
-    print("|---|---|---|---|")
-    for model, r in results.items():
-        print(f"| {model} | {r['tokens_per_s']:,.0f} | {r['seconds_per_epoch']:.1f} | {r['peak_memory_gb']:.2f} GB |")
+    tokens = next(iter(results.values()))["train_tokens"]
+    print(f"\n## Training (configs/news.yaml: 441 sentences; 2 epochs, the second measured)\n")
+    print(f"first round: {' '.join(f'--{k} {v}' for k, v in FIRST_ROUND.items())}\n")
+    print("| model | settings | subword tokens/s (training) | of fp32 roofline | s/epoch (of which dev scoring) "
+          "| wall, 2 epochs with start-up and saves | peak memory |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        print(f"| {name} | {r['tokens_per_s']:,.0f} | {100 * r['roofline_fraction']:.0f}% "
+              f"| {r['seconds_per_epoch']:.1f} ({r['dev_seconds']:.1f}) | {r['wall_seconds_2_epochs']:.0f} s "
+              f"| {r['peak_memory_gb']:.2f} GB |")
+    print(f"\n({tokens:,} subwords an epoch with the e5-small tokenizer.)")
 
 
 if __name__ == "__main__":

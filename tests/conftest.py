@@ -77,7 +77,9 @@ def tiny_args(tiny_bert, corpus_dir, out, **extra) -> list[str]:
             "model.normalization": "arabert_v02", "model.max_length": 16, "model.stride": 4,
             "data.train": str(corpus_dir / "train.jsonl"), "data.dev": str(corpus_dir / "dev.jsonl"),
             "data.test": str(corpus_dir / "test.jsonl"), "train.lr": "5e-3", "train.epochs": "12",
-            "train.batch_size": "2", "train.patience": "0", **extra}
+            "train.batch_size": "2",
+            "train.freeze_embeddings": "false",  # the tiny BERT's embeddings are random, not pretrained
+            "train.patience": "0", **extra}
     return [x for k, v in args.items() for x in (f"--{k}", str(v))]
 
 

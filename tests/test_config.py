@@ -30,7 +30,7 @@ def test_overrides_beat_the_file(tmp_path):
     path = write(tmp_path, "run_name: a\ntrain: {lr: 1e-4}")
     config = load_config(path, ["--train.lr", "3e-5", "--run_name=b", "--model.label_all_subwords", "true",
                                 "--data.test", ""])
-    assert (config.train.lr, config.run_name, config.model.label_all_subwords, config.data.test) == (3e-5, "b", True, "")
+    assert (config.train.lr, config.run_name, config.model.label_all_subwords, config.data.test) == (3e-5, "b", True, [])
 
 
 @pytest.mark.parametrize("text, overrides, message", [
@@ -67,12 +67,30 @@ def test_overrides_beat_the_file(tmp_path):
     ("", ["--train.lr", ".inf"], "'train.lr' must be a finite number, got inf"),
     ("train: {lr: .nan}", [], "'train.lr' must be a finite number, got nan"),
     ("", ["--model.dropout", "-.inf"], "'model.dropout' must be a finite number"),
+    ("", ["--model.attention_dropout", "1"], "'model.attention_dropout' must be in [0, 1)"),
+    ("", ["--train.precision", "fp16"], "'train.precision' must be one of auto, bf16, fp32"),
+    ("", ["--train.save_minutes", "-1"], "'train.save_minutes' must be >= 0"),
+    ("data: {train: []}", [], "'data.train' must name at least one corpus file"),
+    ("", ["--data.dev", ""], "'data.dev' must name at least one corpus file"),
+    ("data: {test: [a.jsonl, '']}", [], "'data.test' must not hold an empty file name"),
+    ("data: {train: 3}", [], "'data.train' must be a list of str, got 3"),
+    ("data: {train: [a.jsonl, 3]}", [], "'data.train' must be str, got 3"),
 ])
 def test_errors_name_the_key(tmp_path, text, overrides, message):
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, text), overrides)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("text, overrides, expected", [
+    ("data: {train: a.jsonl}", [], ["a.jsonl"]),
+    ("data: {train: [a.jsonl, b.jsonl]}", [], ["a.jsonl", "b.jsonl"]),
+    ("", ["--data.train", "7.jsonl"], ["7.jsonl"]),  # a path, verbatim, not the YAML number 7
+    ("", ["--data.train", "[a.jsonl, b.conll]"], ["a.jsonl", "b.conll"]),
+])
+def test_a_split_is_one_file_or_several(tmp_path, text, overrides, expected):
+    assert load_config(write(tmp_path, text), overrides).data.train == expected
 
 
 def test_yaml_merge_keys_still_work(tmp_path):
@@ -99,6 +117,6 @@ def test_resolved_config_round_trips(tmp_path):
     assert parse_yaml("1e-3", "x") == 1e-3
 
 
-@pytest.mark.parametrize("name", ["quickstart", "arabert"])
+@pytest.mark.parametrize("name", ["quickstart", "article", "arabert", "news", "anercorp"])
 def test_shipped_configs_load(name):
     assert load_config(f"configs/{name}.yaml").run_name == name

@@ -229,7 +229,7 @@ def test_a_full_disk_while_saving_keeps_the_previous_last(tiny_bert, corpus_dir,
 
     import arabic_ner.checkpoint as checkpoint
 
-    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "3"})
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "3", "train.save_minutes": "0"})  # last/ each epoch
     calls = {"n": 0}
     real = torch.save
 
@@ -267,7 +267,7 @@ def test_a_full_disk_in_a_small_file_of_a_save_is_one_line_too(tiny_bert, corpus
         return checkpoint_card(folder, *args)
     checkpoint_card = checkpoint.write_model_card
     monkeypatch.setattr(checkpoint, "write_model_card", card)
-    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "3"})
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "3", "train.save_minutes": "0"})
     with pytest.raises(UserError, match=r"cannot save .*\((.*)No space left on device\)\); the previous"):
         train(config)
     assert not list(config.run_dir.glob("*.tmp")) and (config.run_dir / "last").is_dir()

@@ -1,0 +1,145 @@
+"""The training options that buy speed: frozen word embeddings, bf16, last/ saved every few minutes.
+Speed itself is measured by benchmarks/bench.py; here, that each option does what it says."""
+import json
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import arabic_ner.training as training
+from arabic_ner.config import load_config
+from arabic_ner.device import training_precision
+from arabic_ner.training import train
+from conftest import tiny_args
+
+ROOT = Path(__file__).resolve().parents[1]
+EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
+
+
+def config(tiny_bert, corpus_dir, out, **extra):
+    return load_config(ROOT / "configs" / "quickstart.yaml", tiny_args(
+        tiny_bert, corpus_dir, out, **{"data.test": "", "train.batch_size": "1", **extra}))
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_frozen_word_embeddings_stay_as_pretrained_and_are_saved(tiny_bert, corpus_dir, tmp_path, freeze):
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "2", "train.freeze_embeddings": str(freeze)})
+    train(run)
+    before = load_file(tiny_bert / "model.safetensors")["embeddings.word_embeddings.weight"]
+    for folder in ("best", "last"):
+        after = load_file(run.run_dir / folder / "model.safetensors")
+        assert torch.equal(after[EMBEDDINGS], before) == freeze, folder
+        # the rest of the encoder learns either way
+        assert not torch.equal(after["bert.encoder.layer.0.output.dense.weight"],
+                               load_file(tiny_bert / "model.safetensors")["encoder.layer.0.output.dense.weight"])
+    optimizer = torch.load(run.run_dir / "last" / "training_state.pt", weights_only=False)["optimizer"]
+    shapes = {tuple(s["exp_avg"].shape) for s in optimizer["state"].values()}
+    assert (tuple(before.shape) in shapes) != freeze  # no optimizer state for a frozen matrix
+
+
+def test_precision_auto_is_bf16_only_where_the_hardware_has_it(monkeypatch):
+    cpu = torch.device("cpu")
+    assert training_precision("fp32", cpu) == "fp32" and training_precision("bf16", cpu) == "bf16"
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+        assert training_precision("auto", cpu) == expected
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_learn_the_tiny_corpus(tiny_bert, corpus_dir, tmp_path, precision):
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "12", "train.batch_size": "2",
+                                                      "train.precision": precision})
+    summary = train(run)
+    assert summary["precision"] == precision
+    losses = [json.loads(line)["train_loss"] for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert losses[-1] < losses[0] / 2 and summary["dev_f1"] > 0.5  # train == dev: memorised
+
+
+class _Clock:
+    """time.monotonic moving on 6 minutes each time training asks: with save_minutes 10, last/ is
+    saved after epoch 2 and not after epoch 1 or 3."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        self.now += 360.0
+        return self.now
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def test_resume_after_a_crash_replays_exactly_from_the_older_last(tiny_bert, corpus_dir, tmp_path, monkeypatch):
+    """last/ is saved every save_minutes: a crash (no save) in epoch 4 resumes from epoch 2, redoes
+    epoch 3, and ends with the very weights and losses of a run never interrupted."""
+    extra = {"train.epochs": "4", "model.dropout": "0.3", "train.save_minutes": "10"}
+    whole = config(tiny_bert, corpus_dir, tmp_path, run_name="whole", **extra)
+    train(whole)
+
+    monkeypatch.setattr(training, "time", _Clock())
+    load_encoder, forwards = training.load_encoder, {"n": 0}
+
+    def crashing_encoder(*args, **kwargs):
+        model, tokenizer = load_encoder(*args, **kwargs)
+
+        def power_cut(module, inputs):
+            forwards["n"] += 1
+            if forwards["n"] == 3 * 7 + 2:  # epoch 4, batch 2 (6 training windows and 1 dev batch an epoch)
+                raise RuntimeError("power cut")
+        model.bert.encoder.layer[0].register_forward_pre_hook(power_cut)
+        return model, tokenizer
+
+    cut = config(tiny_bert, corpus_dir, tmp_path, run_name="cut", **extra)
+    monkeypatch.setattr(training, "load_encoder", crashing_encoder)
+    with pytest.raises(RuntimeError, match="power cut"):
+        train(cut)
+    monkeypatch.setattr(training, "load_encoder", load_encoder)
+    saved = torch.load(cut.run_dir / "last" / "training_state.pt", weights_only=False)["progress"]
+    metrics = cut.run_dir / "metrics.jsonl"
+    assert saved["epoch"] == 2 and len(metrics.read_text().splitlines()) == 3  # every epoch, saved or not
+
+    train(cut, resume=True)
+
+    def losses(run):
+        return [json.loads(line)["train_loss"] for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert losses(cut) == losses(whole) and len(losses(whole)) == 4
+    a, b = (load_file(run.run_dir / "last" / "model.safetensors") for run in (whole, cut))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_last_is_saved_every_epoch_with_save_minutes_zero(tiny_bert, corpus_dir, tmp_path, monkeypatch):
+    saves = []
+    original = training.Saver.save
+    monkeypatch.setattr(training.Saver, "save", lambda self, name, progress, *a: (
+        saves.append((name, progress.epoch)), original(self, name, progress, *a))[1])
+    train(config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "3", "train.save_minutes": "0"}))
+    assert [epoch for name, epoch in saves if name == "last"] == [1, 2, 3]
+    saves.clear()
+    train(config(tiny_bert, corpus_dir, tmp_path, run_name="b", **{"train.epochs": "3"}))
+    assert [epoch for name, epoch in saves if name == "last"] == [3]  # 10 minutes: only at the end
+
+
+def test_a_split_of_several_files_is_read_as_one(tiny_bert, corpus_dir, records, tmp_path):
+    more = tmp_path / "more.jsonl"
+    more.write_text(json.dumps({**records[0], "id": "extra"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    run = config(tiny_bert, corpus_dir, tmp_path, **{
+        "train.epochs": "1", "data.train": f"[{corpus_dir / 'train.jsonl'}, {more}]"})
+    train(run)
+    card = (run.run_dir / "best" / "README.md").read_text()
+    assert f"| train | `{corpus_dir / 'train.jsonl'}`, `{more}` | {len(records) + 1} |" in card
+
+
+def test_resume_with_other_trained_weights_is_one_line(tiny_bert, corpus_dir, tmp_path):
+    from dataclasses import replace
+
+    from arabic_ner.errors import UserError
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
+    train(run)
+    other = replace(run, train=replace(run.train, epochs=2, freeze_embeddings=True))
+    with pytest.raises(UserError, match=r"last: saved while training other weights than this config does "
+                                        r"\(was train.freeze_embeddings different\?\)"):
+        train(other, resume=True)
