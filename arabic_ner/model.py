@@ -83,7 +83,7 @@ class ModelSettings:
              "must be an integer >= 0 and below half of max_length")
 
 
-def load_encoder(name_or_path: str, label_set: LabelSet, dropout: float, attention_dropout: float = 0.1):
+def load_encoder(name_or_path: str, label_set: LabelSet, dropout: float, attention_dropout: float):
     """Tokenizer and a token-classification model with a new head for `label_set`; `dropout` before
     the head, `attention_dropout` on the attention weights (BERT's name for it; other families'
     configs ignore the value)."""

@@ -1,12 +1,13 @@
 """What a run folder is, and the only code that may delete one.
 
-`models/<run_name>/` is written by training: `config.yaml` first, then `last/` (the state to resume
-from), `best/` and `metrics.jsonl` after each epoch. `--overwrite` deletes a whole folder, so it is
+`models/<run_name>/` is written by training: `config.yaml` first, then `best/` and `metrics.jsonl`
+after each epoch, and `last/` (the state to resume from) every `train.save_minutes`, at the end and
+on a stop. `--overwrite` deletes a whole folder, so it is
 allowed only on a folder that carries that mark (`config.yaml` with `metrics.jsonl` or `last/`):
 a typo in `run_name` or `output_dir` must never cost a user a folder this project did not write.
 A folder that holds the `config.yaml` train.py wrote (it starts with `RUN_MARK`) and nothing
-resumable yet (a run killed in its first epoch) is restarted without `--overwrite`: there is
-nothing in it to lose. A `config.yaml` of the user's own is never taken for one.
+resumable yet (a run killed before its first save of `last/`) is restarted without `--overwrite`:
+there is nothing in it to resume from. A `config.yaml` of the user's own is never taken for one.
 """
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from arabic_ner.files import check_output_folder, recover_swap
 
 CONFIG, METRICS, LAST, BEST = "config.yaml", "metrics.jsonl", "last", "best"
 RUN_MARK = "# written by arabic_ner's train.py: the resolved config of this run\n"  # config.yaml's first line
-# What a run holds before its first resumable save: its config, best/ of its first epoch (saved
-# before last/), and the temporary copies a save writes before renaming them (left by a save cut short).
-_UNSAVED = {CONFIG, BEST, "last.tmp", "best.tmp", "last.old", "best.old"}
+# What a run holds before its first resumable save: its config, best/ and the epochs' metrics.jsonl
+# (both written every epoch, last/ every few minutes), and the temporary copies a save writes before
+# renaming them (left by a save cut short).
+_UNSAVED = {CONFIG, BEST, METRICS, "last.tmp", "best.tmp", "last.old", "best.old"}
 
 
 def is_run_folder(path: Path) -> bool:
@@ -31,7 +33,7 @@ def is_run_folder(path: Path) -> bool:
 
 
 def is_unsaved_run(path: Path) -> bool:
-    """`path` holds a run that started and saved nothing (`config.yaml` and temporary copies only)."""
+    """`path` holds a run that started and saved nothing to resume from (no `last/`)."""
     path = Path(path)
     if not path.is_dir() or path.is_symlink() or not (path / CONFIG).is_file():
         return False

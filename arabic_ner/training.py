@@ -24,7 +24,7 @@ from typing import Self
 import numpy as np
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
-from accelerate.utils import set_seed
+from accelerate.utils import broadcast, set_seed
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 from transformers import DataCollatorForTokenClassification, get_linear_schedule_with_warmup
@@ -124,6 +124,8 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                             config.model.max_length, config.model.stride)
     data = data_summary(config, splits)
     saver = Saver(accelerator, model, tokenizer, optimizer, scheduler, settings, config, data, log)
+    if resume:  # after a crash metrics.jsonl may hold epochs past last/, which are run again
+        saver.write_metrics(state.progress)
     # dev is read as predict.py reads text (sentences split, windowed): what selects model-best is
     # what users will run
     dev_reader = Predictor(accelerator.unwrap_model(model), tokenizer, settings, config.train.eval_batch_size,
@@ -231,17 +233,23 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
 
 
 class _LastSaves:
-    """When `last/` is saved: after an epoch once `minutes` have passed since the last save, at the end,
-    and on a stop. last/ holds the optimizer state too (about 400 MB for e5-small): writing it after
-    every epoch of a 20-second epoch cost more than the dev scoring. A crash (a power cut, kill -9)
-    loses at most `minutes` of work; a stop loses none. metrics.jsonl gets every epoch as it ends."""
+    """When `last/` is saved: after the first epoch that ends `minutes` or more after the last save,
+    at the end, and on a stop. last/ holds the optimizer state too (about 400 MB for e5-small):
+    written after each of 20-second epochs, it cost about as much as the dev scoring. A crash (a
+    power cut, kill -9) loses the epochs since the last save, `minutes` and one epoch at most; a stop
+    loses none. metrics.jsonl gets every epoch as it ends. Under several processes the main
+    process's clock decides, for all: one saving alone would wait for the others for ever."""
 
     def __init__(self, saver: Saver, minutes: float, epoch: int):
         self.saver, self.seconds, self.epoch = saver, minutes * 60, epoch  # epoch: what last/ holds
         self.at = time.monotonic()
 
     def after_epoch(self, progress: Progress, dev: dict, snapshot: Snapshot, now: bool) -> None:
-        if now or time.monotonic() - self.at >= self.seconds:
+        due = now or time.monotonic() - self.at >= self.seconds
+        acc = self.saver.accelerator
+        if acc.num_processes > 1:
+            due = bool(broadcast(torch.tensor([float(due)], device=acc.device), from_process=0).item()) or now
+        if due:
             self._save(progress, dev, snapshot)
         else:
             self.saver.write_metrics(progress)
@@ -335,19 +343,21 @@ def _finish(accelerator, config: Config, splits, data, progress: Progress, preci
     """Score model-best on the test split; write the summary and the card's test scores."""
     run_dir = config.run_dir
     best_dir = run_dir / "best"
-    summary = {"run_dir": str(run_dir), "best_epoch": progress.best_epoch, "dev_f1": progress.best_f1,
+    # best/ says which epoch it holds: after a crash it may be one past last/ that a replay did not
+    # reach again (bf16 or thread counts differing on the new machine)
+    best = json.loads((best_dir / "scores.json").read_text(encoding="utf-8"))
+    summary = {"run_dir": str(run_dir), "best_epoch": best["epoch"], "dev_f1": best["dev"]["f1"],
                "precision": precision}
     if "test" in splits:
         model_best = Predictor.from_folder(best_dir, str(accelerator.device), config.train.eval_batch_size,
                                            accelerator=accelerator)
         test = score_model(model_best, splits["test"], config.entity_types).scores
         summary["test"] = test
-        log(f"test (model-best, epoch {progress.best_epoch}): strict F1 {test['f1']:.4f} "
+        log(f"test (model-best, epoch {best['epoch']}): strict F1 {test['f1']:.4f} "
             f"P {test['precision']:.4f} R {test['recall']:.4f}")
     if accelerator.is_main_process:
         write_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
-        best_dev = json.loads((best_dir / "scores.json").read_text(encoding="utf-8"))["dev"]
-        write_model_card(best_dir, config, data, {"epoch": progress.best_epoch, "dev": best_dev,
+        write_model_card(best_dir, config, data, {"epoch": best["epoch"], "dev": best["dev"],
                                                   "test": summary.get("test")})
     accelerator.wait_for_everyone()
     return summary

@@ -327,7 +327,7 @@ def train_speed(model: Path, normalization: str, run_dir: Path, threads: int, ro
             "--train.threads", str(threads), "--data.test", "",
             *(x for key, value in overrides.items() for x in (f"--{key}", value))]
     config = load_config(ROOT / "configs" / "news.yaml", args)
-    encoder_model, tokenizer = load_encoder(str(model), LabelSet(tuple(config.entity_types)), 0.1)
+    encoder_model, tokenizer = load_encoder(str(model), LabelSet(tuple(config.entity_types)), 0.1, 0.0)
     flops_per_token = 6 * non_embedding_parameters(encoder_model)
     del encoder_model
     encoder = WindowEncoder(tokenizer, config.model.max_length, config.model.stride)

@@ -79,6 +79,7 @@ def tiny_args(tiny_bert, corpus_dir, out, **extra) -> list[str]:
             "data.test": str(corpus_dir / "test.jsonl"), "train.lr": "5e-3", "train.epochs": "12",
             "train.batch_size": "2",
             "train.freeze_embeddings": "false",  # the tiny BERT's embeddings are random, not pretrained
+            "train.precision": "fp32",  # the same on every CPU ("auto" is bf16 on some); bf16: test_training_options
             "train.patience": "0", **extra}
     return [x for k, v in args.items() for x in (f"--{k}", str(v))]
 

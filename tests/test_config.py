@@ -86,7 +86,8 @@ def test_errors_name_the_key(tmp_path, text, overrides, message):
 @pytest.mark.parametrize("text, overrides, expected", [
     ("data: {train: a.jsonl}", [], ["a.jsonl"]),
     ("data: {train: [a.jsonl, b.jsonl]}", [], ["a.jsonl", "b.jsonl"]),
-    ("", ["--data.train", "7.jsonl"], ["7.jsonl"]),  # a path, verbatim, not the YAML number 7
+    ("", ["--data.train", "2024"], ["2024"]),  # a path, verbatim, not the YAML number 2024
+    ("", ["--data.train", "no"], ["no"]),  # nor YAML 1.1's false
     ("", ["--data.train", "[a.jsonl, b.conll]"], ["a.jsonl", "b.conll"]),
 ])
 def test_a_split_is_one_file_or_several(tmp_path, text, overrides, expected):

@@ -152,7 +152,7 @@ def test_damaged_trained_folder_is_one_line(trained, tmp_path, case, damage, nam
 def test_damaged_encoder_folder_is_one_line(tiny_bert, tmp_path, case, damage, names):
     folder = damaged_copy(tiny_bert, damage, tmp_path)
     with pytest.raises(UserError) as error:
-        load_encoder(str(folder), LabelSet(("ARMED_GROUP",)), 0.1)
+        load_encoder(str(folder), LabelSet(("ARMED_GROUP",)), 0.1, 0.0)
     assert_one_line_naming(error, folder, names)
 
 
@@ -160,7 +160,7 @@ def test_intact_folders_still_load(trained, tiny_bert):
     config, _ = trained
     model, tokenizer, settings = load_trained(config.run_dir / "best")
     assert model.config.num_labels == 7 and settings.max_length == 16 and tokenizer.is_fast
-    model, _ = load_encoder(str(tiny_bert), LabelSet(("ARMED_GROUP",)), 0.1)
+    model, _ = load_encoder(str(tiny_bert), LabelSet(("ARMED_GROUP",)), 0.1, 0.0)
     assert model.config.num_labels == 3
 
 
@@ -172,7 +172,7 @@ def test_a_trained_folder_fine_tunes_on_a_grown_tag_set(trained):
     config, _ = trained
     old, _, _ = load_trained(config.run_dir / "best")
     model, _ = load_encoder(str(config.run_dir / "best"), LabelSet(("ARMED_GROUP", "SECURITY_UNIT", "CASUALTY",
-                                                                    "LOCATION")), 0.1)
+                                                                    "LOCATION")), 0.1, 0.0)
     assert model.config.num_labels == 9 and model.classifier.weight.shape[0] == 9
     assert torch.equal(model.bert.embeddings.word_embeddings.weight, old.bert.embeddings.word_embeddings.weight)
 
@@ -214,4 +214,4 @@ def test_a_missing_folder_does_not_blame_the_hub(path, monkeypatch):
     """It once said the hub was unreachable and suggested `hf download /no/such/dir`."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(UserError, match=f"cannot load model '{re.escape(path)}': no such folder$"):
-        load_encoder(path, LabelSet(("ARMED_GROUP",)), 0.1)
+        load_encoder(path, LabelSet(("ARMED_GROUP",)), 0.1, 0.0)

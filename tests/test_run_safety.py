@@ -77,17 +77,21 @@ def test_overwrite_replaces_a_run(tiny_bert, corpus_dir, tmp_path):
     assert not (config.run_dir / "best" / "mine.txt").exists()
 
 
-@pytest.mark.parametrize("leftovers", [[], ["last.tmp/"], ["last.tmp/", "best.tmp/"], ["best/", "last.tmp/"]])
+@pytest.mark.parametrize("leftovers", [[], ["last.tmp/"], ["last.tmp/", "best.tmp/"], ["best/", "last.tmp/"],
+                                       ["best/", "metrics.jsonl"]])
 def test_a_run_that_saved_nothing_restarts_without_overwrite(tiny_bert, corpus_dir, tmp_path, leftovers):
-    """Killed in its first epoch (SIGKILL, power loss), a run folder holds config.yaml and maybe a
-    save cut short, or best/ of its first epoch without last/ (saved first): a rerun, or --resume,
-    starts it again; nothing in it was worth keeping."""
+    """Killed before its first save of last/ (SIGKILL, power loss), a run folder holds config.yaml and
+    maybe a save cut short, or best/ and metrics.jsonl of its first epochs without last/ (saved every
+    few minutes): a rerun, or --resume, starts it again; there is nothing to resume from."""
     config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
     config.run_dir.mkdir()
     (config.run_dir / "config.yaml").write_text(RUN_MARK + "run_name: tiny\n")
     for name in leftovers:
-        (config.run_dir / name).mkdir()
-        (config.run_dir / name / "model.safetensors").write_bytes(b"half")
+        if name.endswith("/"):
+            (config.run_dir / name).mkdir()
+            (config.run_dir / name / "model.safetensors").write_bytes(b"half")
+        else:
+            (config.run_dir / name).write_text('{"epoch": 1}\n')
     for resume in (False, True):
         summary = train(config, resume=resume)
         assert summary["best_epoch"] == 1 and not list(config.run_dir.glob("*.tmp"))

@@ -49,11 +49,21 @@ def test_precision_auto_is_bf16_only_where_the_hardware_has_it(monkeypatch):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_both_precisions_learn_the_tiny_corpus(tiny_bert, corpus_dir, tmp_path, precision):
+def test_both_precisions_learn_the_tiny_corpus(tiny_bert, corpus_dir, tmp_path, monkeypatch, precision):
     run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "12", "train.batch_size": "2",
                                                       "train.precision": precision})
+    load_encoder, seen = training.load_encoder, set()
+
+    def watched_encoder(*args, **kwargs):
+        model, tokenizer = load_encoder(*args, **kwargs)
+        model.bert.encoder.layer[0].output.dense.register_forward_hook(
+            lambda module, inputs, output: seen.add((module.training, output.dtype)))
+        return model, tokenizer
+    monkeypatch.setattr(training, "load_encoder", watched_encoder)
     summary = train(run)
     assert summary["precision"] == precision
+    # training multiplies in the asked precision; dev scoring, like predict.py, in fp32
+    assert seen == {(True, torch.bfloat16 if precision == "bf16" else torch.float32), (False, torch.float32)}
     losses = [json.loads(line)["train_loss"] for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert losses[-1] < losses[0] / 2 and summary["dev_f1"] > 0.5  # train == dev: memorised
 
@@ -141,5 +151,5 @@ def test_resume_with_other_trained_weights_is_one_line(tiny_bert, corpus_dir, tm
     train(run)
     other = replace(run, train=replace(run.train, epochs=2, freeze_embeddings=True))
     with pytest.raises(UserError, match=r"last: saved while training other weights than this config does "
-                                        r"\(was train.freeze_embeddings different\?\)"):
+                                        r"\(was train.freeze_embeddings different\?"):
         train(other, resume=True)
