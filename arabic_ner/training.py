@@ -58,6 +58,10 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
     log = _logger(accelerator)
+    if accelerator.mixed_precision != "no":  # its autocast would take over from train.precision's
+        raise UserError(f"accelerate's mixed_precision is {accelerator.mixed_precision!r} (from accelerate launch or "
+                        f"its config); here train.precision decides: launch without it and set "
+                        f"--train.precision bf16 or fp32")
     run_dir = config.run_dir
     if check_run_dir(run_dir, resume, overwrite) and resume:
         log(f"{run_dir}: nothing saved yet, so the run starts from the beginning")

@@ -143,6 +143,20 @@ def test_a_split_of_several_files_is_read_as_one(tiny_bert, corpus_dir, records,
     assert f"| train | `{corpus_dir / 'train.jsonl'}`, `{more}` | {len(records) + 1} |" in card
 
 
+def test_accelerates_own_mixed_precision_is_one_line(tiny_bert, corpus_dir, tmp_path, monkeypatch):
+    from arabic_ner.errors import UserError
+    from accelerate.state import AcceleratorState
+
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")  # what `accelerate launch --mixed_precision bf16` sets
+    AcceleratorState._reset_state(reset_partial_state=True)  # the process-wide state reads the setting once
+    try:
+        with pytest.raises(UserError, match="accelerate's mixed_precision is 'bf16' .* set --train.precision bf16 or fp32"):
+            train(config(tiny_bert, corpus_dir, tmp_path))
+    finally:
+        monkeypatch.delenv("ACCELERATE_MIXED_PRECISION")
+        AcceleratorState._reset_state(reset_partial_state=True)
+
+
 def test_resume_with_other_trained_weights_is_one_line(tiny_bert, corpus_dir, tmp_path):
     from dataclasses import replace
 
