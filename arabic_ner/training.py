@@ -64,7 +64,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                         f"--train.precision bf16 or fp32")
     run_dir = config.run_dir
     if check_run_dir(run_dir, resume, overwrite) and resume:
-        log(f"{run_dir}: nothing saved yet, so the run starts from the beginning")
+        log(f"{run_dir}: no last/ to resume from yet, so the run starts from the beginning")
         resume = False
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
