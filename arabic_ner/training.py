@@ -179,7 +179,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
         log(f"interrupted: state saved to {run_dir / 'last'}; continue with --resume")
         raise Interrupted(stopped)
 
-    return _finish(accelerator, config, splits, data, state.progress, precision, log)
+    return _finish(accelerator, config, splits, data, precision, log)
 
 
 def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Config, epoch: int, state: State,
@@ -343,7 +343,7 @@ class _StopRequests:
         return NONFINITE if bad_loss else self.signum
 
 
-def _finish(accelerator, config: Config, splits, data, progress: Progress, precision: str, log) -> dict:
+def _finish(accelerator, config: Config, splits, data, precision: str, log) -> dict:
     """Score model-best on the test split; write the summary and the card's test scores."""
     run_dir = config.run_dir
     best_dir = run_dir / "best"

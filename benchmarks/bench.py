@@ -87,11 +87,13 @@ def main() -> None:
           f"inputs: {len(texts)} articles, {results['inputs']['words']:,} words ({source})\n")
 
     with tempfile.TemporaryDirectory() as tmp:
+        from arabic_ner.config import Config
         from arabic_ner.model import ModelSettings
         from arabic_ner.offline_encoder import ensure_offline_encoder
         ensure_offline_encoder(str(OFFLINE_ENCODER), print)
+        defaults = Config()  # the tag set and windows of the defaults, where no trained model is given
         settings = (ModelSettings.load(args.model) if not args.no_predict
-                    else ModelSettings(["ARMED_GROUP", "SECURITY_UNIT", "CASUALTY"], "none", 128, 32))
+                    else ModelSettings(defaults.entity_types, "none", defaults.model.max_length, defaults.model.stride))
         arabert, tokenizer_note = arabert_shaped(Path(tmp) / "arabert-shaped", settings,
                                                  args.model if not args.no_predict else OFFLINE_ENCODER)
         arabert_name = f"AraBERT-base shape, random ({tokenizer_note})"

@@ -84,6 +84,19 @@ def tiny_args(tiny_bert, corpus_dir, out, **extra) -> list[str]:
     return [x for k, v in args.items() for x in (f"--{k}", str(v))]
 
 
+def assert_replayed_exactly(whole, cut, epochs: int) -> None:
+    """`cut` (stopped or crashed, then resumed) ended with the epochs' losses and the very weights of
+    `whole`, a run of the same config never stopped."""
+    import torch
+    from safetensors.torch import load_file
+
+    def losses(run):
+        return [json.loads(line)["train_loss"] for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert losses(cut) == losses(whole) and len(losses(whole)) == epochs
+    a, b = (load_file(run.run_dir / "last" / "model.safetensors") for run in (whole, cut))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 @pytest.fixture(scope="session")
 def trained(tiny_bert, corpus_dir, tmp_path_factory):
     """configs/arabert.yaml pointed at a local BERT folder, as a user with a local AraBERT copy would."""

@@ -13,7 +13,7 @@ import pytest
 from arabic_ner.config import load_config
 from arabic_ner.errors import UserError
 from arabic_ner.training import train
-from conftest import TWO_CPU_PROCESSES, tiny_args
+from conftest import TWO_CPU_PROCESSES, assert_replayed_exactly, tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,7 +154,6 @@ def test_interrupt_mid_epoch_then_resume_replays_the_run_exactly(tiny_bert, corp
     """Ctrl-C arrives in the middle of a forward pass (dropout half drawn); the resumed run must end
     with the very weights and losses of a run never interrupted."""
     import torch
-    from safetensors.torch import load_file
 
     import arabic_ner.training as training
     from arabic_ner.training import Interrupted
@@ -188,12 +187,7 @@ def test_interrupt_mid_epoch_then_resume_replays_the_run_exactly(tiny_bert, corp
     progress = torch.load(cut.run_dir / "last" / "training_state.pt", weights_only=False)["progress"]
     assert progress["epoch"] == 1 and progress["batch"] > 0  # the cut fell inside an epoch
     train(cut, resume=True)
-
-    def losses(run):
-        return [json.loads(line)["train_loss"] for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert losses(cut) == losses(whole) and len(losses(whole)) == 3
-    a, b = (load_file(run.run_dir / "last" / "model.safetensors") for run in (whole, cut))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_replayed_exactly(whole, cut, epochs=3)
 
 
 def test_two_processes(tiny_bert, corpus_dir, tmp_path):

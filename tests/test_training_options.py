@@ -12,7 +12,7 @@ import arabic_ner.training as training
 from arabic_ner.config import load_config
 from arabic_ner.device import training_precision
 from arabic_ner.training import train
-from conftest import tiny_args
+from conftest import assert_replayed_exactly, tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]
 EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
@@ -113,12 +113,7 @@ def test_resume_after_a_crash_replays_exactly_from_the_older_last(tiny_bert, cor
     assert saved["epoch"] == 2 and len(metrics.read_text().splitlines()) == 3  # every epoch, saved or not
 
     train(cut, resume=True)
-
-    def losses(run):
-        return [json.loads(line)["train_loss"] for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert losses(cut) == losses(whole) and len(losses(whole)) == 4
-    a, b = (load_file(run.run_dir / "last" / "model.safetensors") for run in (whole, cut))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_replayed_exactly(whole, cut, epochs=4)
 
 
 def test_last_is_saved_every_epoch_with_save_minutes_zero(tiny_bert, corpus_dir, tmp_path, monkeypatch):
