@@ -88,6 +88,9 @@ def main() -> int:
               + (f" on {state.num_processes} processes" if distributed else ""), file=sys.stderr)
         for name, reason in skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
+    if distributed:  # left to interpreter exit, gloo's threads can abort a process (SIGABRT) after the work
+        state.wait_for_everyone()
+        state.destroy_process_group()
     return 1 if skipped else 0
 
 
