@@ -43,3 +43,37 @@ def training_precision(requested: str, device: torch.device) -> str:
     else:
         native = False
     return "bf16" if native else "fp32"
+
+
+# Instruction sets that decide which matrix-multiply kernels are fast, by their /proc/cpuinfo names.
+CPU_FEATURES = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512", "avx512_vnni": "AVX-512 VNNI",
+                "avx_vnni": "AVX-VNNI", "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX",
+                "asimd": "NEON", "asimddp": "NEON dot product", "i8mm": "Arm I8MM", "sve": "SVE"}
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """The CPU's model and which of `CPU_FEATURES` it has, e.g. "AMD EPYC (x86_64; AVX2, FMA; no
+    AVX-512, AVX-512 VNNI, ...)": benchmarks print it beside every figure, since int8 and bf16 speeds
+    depend on it. `cpuinfo`: the text of /proc/cpuinfo (read here on Linux; elsewhere, the model only)."""
+    import platform
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+                cpuinfo = f.read()
+        except OSError:
+            cpuinfo = ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+    model = fields.get("model name") or fields.get("hardware") or platform.processor() or "unknown CPU"
+    flags = set((fields.get("flags") or fields.get("features") or "").split())
+    machine = platform.machine() or "unknown"
+    if not flags:
+        return f"{model} ({machine}; instruction sets not known)"
+    arm = "asimd" in flags
+    relevant = {k: v for k, v in CPU_FEATURES.items() if (k in ("asimd", "asimddp", "i8mm", "sve")) == arm}
+    has = [v for k, v in relevant.items() if k in flags]
+    lacks = [v for k, v in relevant.items() if k not in flags]
+    return f"{model} ({machine}; {', '.join(has) or 'none of ' + ', '.join(lacks)}" + \
+        (f"; no {', '.join(lacks)})" if has and lacks else ")")

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from arabic_ner.compiled import CompiledTagger
 from arabic_ner.errors import UserError
 from arabic_ner.inference import close_call, window_probs, word_tags_of
-from arabic_ner.int8 import fp32, int8_layers, quantize_int8
+from arabic_ner.int8 import choose_for, fp32, int8_layers, quantize_int8
 from arabic_ner.labels import entities_from_tags
 from arabic_ner.messages import first_line
 from arabic_ner.model import ModelSettings, load_trained
@@ -17,7 +17,9 @@ from arabic_ner.windows import WindowEncoder
 CHUNK_SENTENCES = 2048  # sentences tagged together; bounds memory on very long inputs
 # An int8 model's windows where some word's top two tag probabilities are closer than this are
 # re-run in fp32. On the news model (120 articles) that was 1.2% of the windows, for 4% of the
-# time, and took int8's entity agreement with fp32 from 98.7% to 99.4%.
+# time, and took int8's entity agreement with fp32 from 98.7% to 99.4% (`int_mm`, AVX-512); with
+# `qlinear` on an AVX2-only CPU, 1.7% of the windows, from 98.0% to 99.1% at no measurable cost
+# (0.2: 3.7% of the windows, 99.65%, 13% slower).
 RECHECK_MARGIN = 0.1
 
 
@@ -32,13 +34,19 @@ class Predictor:
 
     @classmethod
     def from_folder(cls, model_dir, device: str = "cpu", batch_size: int = 32, int8: bool = False,
-                    accelerator=None, compile: bool = False, warn_if_compile_fails: bool = False) -> Predictor:
-        """`int8`: int8 matrix multiplies (CPU only); `compile`: torch.compile first (~30 s), where a
-        failure (inductor needs a C++ compiler on the CPU) is an error, or with `warn_if_compile_fails`
-        a warning, and the model runs uncompiled."""
+                    accelerator=None, compile: bool = False, warn_if_compile_fails: bool = False,
+                    force_int8: bool = False) -> Predictor:
+        """`int8`: int8 matrix multiplies (CPU only) with the kernel `int8.choose_for` finds fastest
+        here, or fp32, said on stderr, where int8 would be no faster (`force_int8`: int8 anyway);
+        `compile`: torch.compile first (~30 s), where a failure (inductor needs a C++ compiler on the
+        CPU) is an error, or with `warn_if_compile_fails` a warning, and the model runs uncompiled."""
         model, tokenizer, settings = load_trained(model_dir, device)
         if int8:
-            model = quantize_int8(model)
+            kernel, why = choose_for(model, force_int8)
+            if kernel:
+                model = quantize_int8(model, kernel)
+            else:
+                print(f"warning: --int8: {why}", file=sys.stderr)
         if compile:
             try:
                 model = CompiledTagger(model, freeze=not int8)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -124,14 +123,11 @@ def main() -> None:
 
 
 def machine(threads: int) -> str:
+    """The CPU with the instruction sets that decide int8 and bf16 speed, cores, torch, threads."""
     import torch
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {threads} threads"
+
+    from arabic_ner.device import cpu_description
+    return f"{cpu_description()}, {os.cpu_count()} cores, torch {torch.__version__}, {threads} threads"
 
 
 def matmul_gflops(device: str, n: int = 1024, seconds: float = 2.0) -> float:
@@ -216,8 +212,22 @@ def predict_speed(folder: Path, texts: list[str], device: str, roofline: float) 
     for name, found in entities.items():
         if name != "fp32":
             out[name]["agreement_with_fp32"] = agreement(entities["fp32"], found)
+    if device == "cpu":
+        out["int8 probe"] = int8_probe(folder)
     out.update(pipeline_speed(folder, texts, device, words))
     return out
+
+
+def int8_probe(folder: Path) -> dict:
+    """What `--int8`'s start-up check measured on this model's widest layer, and what it chose."""
+    from arabic_ner.int8 import PROBE_ROWS, choose, probe, widest_layer
+    from arabic_ner.model import load_trained
+    shape = widest_layer(load_trained(folder, "cpu")[0])
+    started = time.perf_counter()
+    times = probe(*shape)
+    seconds = time.perf_counter() - started
+    kernel, why = choose(times)
+    return {"shape": shape, "rows": PROBE_ROWS, "seconds_per_multiply": times, "probe_seconds": seconds, "kernel": kernel, "why": why}
 
 
 def pipeline_speed(folder: Path, texts: list[str], device: str, words: int) -> dict:
@@ -372,7 +382,7 @@ def quickstart() -> dict:
 def print_predict(results: dict) -> None:
     for model, runs in results.items():
         runs = dict(runs)
-        parity = runs.pop("parity")
+        parity, probe = runs.pop("parity"), runs.pop("int8 probe", None)
         base = runs["pipeline batch 1"]
         print(f"\n## Predict: {model}\n")
         print("| path | words/s | articles/s | words/s with start-up | × pipeline default (with start-up) "
@@ -386,6 +396,11 @@ def print_predict(results: dict) -> None:
             print(f"| {name} | {r['words_per_s']:,.0f} | {r['articles_per_s']:.2f} | {r['words_per_s_with_startup']:,.0f} "
                   f"| {r['words_per_s'] / base['words_per_s']:.2f} ({r['words_per_s_with_startup'] / base['words_per_s_with_startup']:.2f}) "
                   f"| {roof} | {agree_text} |")
+        if probe:
+            rates = ", ".join(f"{k} {1e-9 * 2 * probe['rows'] * probe['shape'][0] * probe['shape'][1] / t:.1f}"
+                              for k, t in probe["seconds_per_multiply"].items() if t)
+            print(f"\n--int8's start-up check ({probe['probe_seconds'] * 1000:.0f} ms; one {probe['shape'][0]}x"
+                  f"{probe['shape'][1]} layer, {probe['rows']} tokens; G(FL)OP/s: {rates}): {probe['why']}")
         a, d = parity["agreement"], parity["differing"]
         print(f"\nParity, pipeline given the project's words: {parity['identical']} of {parity['sentences']} "
               f"sentences with identical entities; differing: {d['windowed']} windowed, {d['bare piece']} at a "

@@ -4,7 +4,9 @@
 
 Tags the same articles through `Predictor` with each engine in place of the model and prints
 words per second and entity agreement with PyTorch fp32 (loading, export, quantizing untimed):
-- PyTorch fp32 and `--int8` (arabic_ner/int8.py: per-token activation scales), the defaults;
+- PyTorch fp32 and `--int8` (arabic_ner/int8.py: per-token activation scales), the defaults, with
+  each int8 kernel forced in turn (one that its start-up probe finds 4x slower than fp32 or more is
+  skipped, and said: `torch._int_mm` on AVX2-only CPUs would take an hour);
 - PyTorch's `torch.ao.quantization.quantize_dynamic` (one activation scale per batch);
 - `torch.compile` (`--compile`: inductor, weights frozen, dynamic shapes), compiled in the set-up;
 - with `pip install onnxruntime onnx onnxscript` (not project dependencies; skipped, and said,
@@ -45,10 +47,19 @@ class OrtModel:
     def train(self, mode: bool = True):
         return self
 
+    def modules(self):  # no torch modules: no Int8Linear layers to re-check in fp32
+        return iter(())
+
     def __call__(self, input_ids, attention_mask):
         import torch
         logits = self.session.run(None, {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()})[0]
         return type("Output", (), {"logits": torch.from_numpy(logits)})
+
+
+def torch_int8(folder: Path, kernel: str):
+    from arabic_ner.int8 import quantize_int8
+    from arabic_ner.model import load_trained
+    return quantize_int8(load_trained(folder, "cpu")[0], kernel)
 
 
 def torch_dynamic_int8(folder: Path):
@@ -94,6 +105,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "news" / "best", help="a trained model folder")
     parser.add_argument("--articles", type=int, default=40, help="real articles to tag (default: 40)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads (default: all cores)")
+    parser.add_argument("--only", help="run only the engines whose name contains this (PyTorch fp32 always runs first)")
     args = parser.parse_args()
     try:
         import onnxruntime
@@ -109,21 +121,31 @@ def main() -> None:
     words = sum(len(t.split()) for t in texts)
     runtime = f"onnxruntime {onnxruntime.__version__}" if onnxruntime else \
         "onnxruntime not installed (pip install onnxruntime onnx onnxscript): its rows are skipped"
-    print(f"torch {torch.__version__}, {runtime}, {args.threads} threads; "
+    from arabic_ner.device import cpu_description
+    from arabic_ner.int8 import KERNELS, probe, widest_layer
+    print(f"{cpu_description()}; torch {torch.__version__}, {runtime}, {args.threads} threads; "
           f"{len(texts)} articles, {words:,} words ({source})\n")
     predictor = Predictor.from_folder(args.model)
     torch_model = predictor.model
     predictor.predict(texts[:1])  # warm-up, untimed
     with tempfile.TemporaryDirectory() as tmp:
+        times = probe(*widest_layer(torch_model))
         engines = {"PyTorch fp32": lambda: torch_model,
-                   "PyTorch int8 (--int8)": lambda: Predictor.from_folder(args.model, int8=True).model,
-                   "PyTorch quantize_dynamic int8": lambda: torch_dynamic_int8(args.model),
-                   "PyTorch fp32, torch.compile (--compile)":
-                       lambda: Predictor.from_folder(args.model, compile=True).model}
+                   "PyTorch int8 (--int8: the probe's choice)": lambda: Predictor.from_folder(args.model, int8=True).model}
+        for kernel in KERNELS:
+            if times[kernel] is None or times[kernel] >= 4 * times["fp32"]:
+                print(f"PyTorch int8, {kernel} kernel: skipped, the probe found it "
+                      + ("not running here" if times[kernel] is None else f"{times[kernel] / times['fp32']:.0f}x slower than fp32"))
+            else:
+                engines[f"PyTorch int8, {kernel} kernel"] = lambda kernel=kernel: torch_int8(args.model, kernel)
+        engines["PyTorch quantize_dynamic int8"] = lambda: torch_dynamic_int8(args.model)
+        engines["PyTorch fp32, torch.compile (--compile)"] = lambda: Predictor.from_folder(args.model, compile=True).model
         if onnxruntime:
             fused, int8 = export(torch_model, Path(tmp))
             engines["ONNX Runtime fp32, fused"] = lambda: OrtModel(fused, torch_model.config, args.threads)
             engines["ONNX Runtime int8 (dynamic, per-channel)"] = lambda: OrtModel(int8, torch_model.config, args.threads)
+        if args.only:
+            engines = {k: v for k, v in engines.items() if k == "PyTorch fp32" or args.only in k}
         print("| engine | words/s | set-up and first article (s) | entity agreement with PyTorch fp32 |\n|---|---|---|---|")
         reference = None
         for name, make in engines.items():

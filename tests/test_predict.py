@@ -10,15 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SHARED, TWO_CPU_PROCESSES
 
 from arabic_ner import inference
-from arabic_ner.compiled import worth_compiling
+from arabic_ner import int8 as int8_module
 from arabic_ner import predictor as predictor_module
-from arabic_ner.windows import Window
+from arabic_ner.compiled import worth_compiling
 from arabic_ner.errors import UserError
+from arabic_ner.int8 import int8_layers
 from arabic_ner.predictor import Predictor
+from arabic_ner.windows import Window
 from arabic_ner.words import word_spans
-from conftest import SHARED, TWO_CPU_PROCESSES
 
 ROOT = Path(__file__).resolve().parents[1]
 HARD = ("قُتِلَ تنظيـــم داعش ٥ جنود 😀 في\u200cبغداد. اعلنت القوات الامنية (ISIS) اعتقال عنصرين من داعش!\n\n"
@@ -59,9 +61,19 @@ def test_long_article_every_word_tagged_and_chunks_agree(predictor, monkeypatch)
 def test_int8_agrees_with_fp32(trained):
     config, _ = trained
     fp32 = Predictor.from_folder(config.run_dir / "best").predict([HARD])
-    int8 = Predictor.from_folder(config.run_dir / "best", int8=True).predict([HARD])
+    int8 = Predictor.from_folder(config.run_dir / "best", int8=True, force_int8=True).predict([HARD])
     keys = lambda ents: [(e["start"], e["end"], e["label"]) for e in ents[0]]
     assert len(set(keys(fp32)) & set(keys(int8))) >= 0.8 * len(keys(fp32))
+
+
+@pytest.mark.parametrize("int8_speed, force, quantized", [(2.0, False, True), (0.5, False, False), (0.5, True, True)])
+def test_int8_where_the_start_up_probe_finds_it_faster(trained, monkeypatch, capsys, int8_speed, force, quantized):
+    monkeypatch.setattr(int8_module, "probe", lambda *shape: {"fp32": 1.0, "int_mm": None, "qlinear": 1 / int8_speed})
+    config, _ = trained
+    predictor = Predictor.from_folder(config.run_dir / "best", int8=True, force_int8=force)
+    assert bool(int8_layers(predictor.model)) == quantized
+    warning = capsys.readouterr().err
+    assert ("tagging in fp32 (--int8 --force insists)" in warning) == (not quantized)
 
 
 def test_compiled_matches_eager_and_compiles_once(trained):
@@ -108,7 +120,7 @@ def test_int8_close_calls_are_rechecked_in_fp32(trained, margin, same_as_fp32):
     # Every word's top two tags are within 1.01 of each other: every window is re-run in fp32.
     config, _ = trained
     fp32 = Predictor.from_folder(config.run_dir / "best").predict([HARD])
-    int8 = Predictor.from_folder(config.run_dir / "best", int8=True)
+    int8 = Predictor.from_folder(config.run_dir / "best", int8=True, force_int8=True)
     int8.recheck_margin = margin
     assert (int8.predict([HARD]) == fp32) == same_as_fp32
 
@@ -189,6 +201,9 @@ def test_cli_errors(trained, tmp_path):
     result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), "-", "--int8", "--device", "cpu:0"],
                             cwd=ROOT, capture_output=True, text=True, input="داعش")
     assert result.returncode == 0, result.stderr  # cpu:0 is the CPU too
+    result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), "-", "--force"],
+                            cwd=ROOT, capture_output=True, text=True, input="داعش")
+    assert result.returncode == 2 and result.stderr.startswith("error: --force goes with --int8")
     article = tmp_path / "a.txt"
     article.write_text("داعش", encoding="utf-8")
     for output, message in ((article, "is also an input"), (tmp_path / "no" / "o.jsonl", "no such folder")):

@@ -33,7 +33,10 @@ def main() -> int:
     parser.add_argument("--text-field", default="text", help="field holding the text in .jsonl inputs (default: text)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when present and not --int8, else cpu)")
-    parser.add_argument("--int8", action="store_true", help="int8 matrix multiplies in the Linear layers, ~2x faster (CPU only)")
+    parser.add_argument("--int8", action="store_true",
+                        help="int8 matrix multiplies in the Linear layers, CPU only: 1.3-2x faster where this CPU has "
+                             "a fast int8 kernel, which a start-up check (~50 ms) finds; else fp32, said on stderr")
+    parser.add_argument("--force", action="store_true", help="with --int8: int8 even where the start-up check finds it slower")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                         help="torch.compile the model first: ~30 s more start-up, then 10-20%% faster (default: "
                              "on for fp32 on the CPU from 400,000 words of input per process, where it pays off)")
@@ -42,6 +45,8 @@ def main() -> int:
         raise UserError(f"{args.model_dir}: no such model folder")
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
+    if args.force and not args.int8:
+        raise UserError("--force goes with --int8 (int8 even where it is slower here); add --int8 or drop --force")
 
     from arabic_ner.articles import input_files, read_articles
     from arabic_ner.files import check_output_files
@@ -72,7 +77,7 @@ def main() -> int:
         print(f"compiling the model (about 30 s on 2 CPU cores{why})", file=sys.stderr)
     predictor = Predictor.from_folder(args.model_dir, device, args.batch_size, args.int8,
                                       accelerator=state if distributed else None, compile=compile,
-                                      warn_if_compile_fails=args.compile is None)
+                                      warn_if_compile_fails=args.compile is None, force_int8=args.force)
     started = time.time()
     bar = progress_bar(total=len(texts), unit="article", disable=not state.is_main_process)
     results = []
