@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 
+from accelerate.utils import broadcast_object_list
+
 from arabic_ner.compiled import CompiledTagger
 from arabic_ner.errors import UserError
 from arabic_ner.inference import close_call, window_probs, word_tags_of
@@ -42,14 +44,19 @@ class Predictor:
         CPU) is an error, or with `warn_if_compile_fails` a warning, and the model runs uncompiled."""
         model, tokenizer, settings = load_trained(model_dir, device)
         if int8:
-            kernel, why = choose_for(model, force_int8)
+            choice = list(choose_for(model, force_int8))
+            if accelerator is not None and accelerator.num_processes > 1:
+                # The main process's choice for all: each timing its own probe might choose another
+                # kernel, and one output would then hold shards of different arithmetic.
+                broadcast_object_list(choice, from_process=0)
+            kernel, why = choice
             if kernel:
                 model = quantize_int8(model, kernel)
-            else:
-                print(f"warning: --int8: {why}", file=sys.stderr)
+            if accelerator is None or accelerator.is_main_process:  # which arithmetic ran, said once
+                print(f"{'' if kernel else 'warning: '}--int8: {why}", file=sys.stderr)
         if compile:
             try:
-                model = CompiledTagger(model, freeze=not int8)
+                model = CompiledTagger(model, freeze=not int8_layers(model))
             except Exception as exc:  # whatever inductor raises: the eager model still works
                 reason = first_line(exc)
                 if not warn_if_compile_fails:

@@ -180,6 +180,7 @@ def arabert_shaped(folder: Path, settings, fallback_tokenizer: Path) -> tuple[Pa
 def predict_speed(folder: Path, texts: list[str], device: str, roofline: float) -> dict:
     import torch
 
+    from arabic_ner.int8 import int8_layers
     from arabic_ner.predictor import Predictor
     words = sum(len(t.split()) for t in texts)
     out: dict = {}
@@ -201,6 +202,8 @@ def predict_speed(folder: Path, texts: list[str], device: str, roofline: float) 
         entities[name] = predictor.predict(texts)
         done = time.perf_counter()
         out[name] = rates(words, len(texts), done - loaded, done - started)
+        if options.get("int8"):  # what its own start-up probe chose
+            out[name]["kernel"] = next((layer.kernel for layer in int8_layers(predictor.model)), "none: fp32")
         if name == "fp32":
             sentences = [(i, s) for i, t in enumerate(texts) for s in predictor.sentences(t)]
             windows = predictor.encoder.encode([s for _, s in sentences])
@@ -393,6 +396,7 @@ def print_predict(results: dict) -> None:
             agree_text = (f"{100 * agree['f1']:.1f}% ({agree['both']} both, {agree['only_first']} fp32 only, "
                           f"{agree['only_second']} {name} only)") if agree else ""
             roof = f"{100 * r['roofline_fraction']:.0f}%" if "roofline_fraction" in r else ""
+            name = f"{name} ({r['kernel']})" if "kernel" in r else name
             print(f"| {name} | {r['words_per_s']:,.0f} | {r['articles_per_s']:.2f} | {r['words_per_s_with_startup']:,.0f} "
                   f"| {r['words_per_s'] / base['words_per_s']:.2f} ({r['words_per_s_with_startup'] / base['words_per_s_with_startup']:.2f}) "
                   f"| {roof} | {agree_text} |")

@@ -93,18 +93,25 @@ def test_fp32_context_restores_the_exact_model(kernel):
     ({"fp32": 1.0, "int_mm": 30.0, "qlinear": 2.0}, False, None),  # int8 slower: fp32
     ({"fp32": 1.0, "int_mm": 30.0, "qlinear": 2.0}, True, "qlinear"),  # ... unless forced
     ({"fp32": 1.0, "int_mm": 0.95, "qlinear": 1.05}, False, None),  # within noise: fp32
-    ({"fp32": 1.0, "int_mm": 0.9, "qlinear": None}, False, "int_mm"),  # 1.11x: just past the noise
+    ({"fp32": 1.0, "int_mm": 0.83, "qlinear": None}, False, "int_mm"),  # 1.2x: just past the noise
+    ({"fp32": 1.0, "int_mm": 0.85, "qlinear": None}, False, None),  # 1.18x: not yet
     ({"fp32": 1.0, "int_mm": None, "qlinear": None}, True, None),  # no int8 kernel runs here
+    ({"fp32": 1.0, "int_mm": 0.0, "qlinear": None}, False, "int_mm"),  # a clock too coarse: no division by 0
 ])
 def test_choose(times, force, kernel):
     chosen, why = choose(times, force)
     assert chosen == kernel
-    assert "\n" not in why and ("--int8 --force" in why) == (kernel is None and any(times[k] for k in KERNELS))
+    assert "\n" not in why and ("--int8 --force" in why) == (kernel is None and any(times[k] is not None for k in KERNELS))
+    assert ("tagging in fp32" in why) == (kernel is None)
 
 
-def test_probe_times_every_kernel():
+def test_probe_times_every_kernel_and_leaves_the_random_state_alone():
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
     times = probe(48, 96, rows=8)
-    assert set(times) == {"fp32", *KERNELS} and all(t is None or t > 0 for t in times.values())
+    assert torch.equal(torch.rand(3), expected)
+    assert set(times) == {"fp32", *KERNELS} and all(t is None or 0 < t < 10 for t in times.values())
 
 
 def test_kernels_agree_on_a_model():

@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -72,8 +73,22 @@ def test_int8_where_the_start_up_probe_finds_it_faster(trained, monkeypatch, cap
     config, _ = trained
     predictor = Predictor.from_folder(config.run_dir / "best", int8=True, force_int8=force)
     assert bool(int8_layers(predictor.model)) == quantized
-    warning = capsys.readouterr().err
-    assert ("tagging in fp32 (--int8 --force insists)" in warning) == (not quantized)
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and ("tagging in fp32 (--int8 --force insists)" in said) == (not quantized)
+    assert ("int8 kernel qlinear" in said) == quantized
+
+
+@pytest.mark.parametrize("main_choice", ["qlinear", None])
+def test_int8_choice_is_the_main_process_s_under_several(trained, monkeypatch, capsys, main_choice):
+    # This process's probe says int_mm; the main process's (broadcast) decides.
+    monkeypatch.setattr(int8_module, "probe", lambda *shape: {"fp32": 1.0, "int_mm": 0.5, "qlinear": None})
+    monkeypatch.setattr(predictor_module, "broadcast_object_list",
+                        lambda objects, from_process: objects.__setitem__(slice(None), [main_choice, "main's reason"]))
+    config, _ = trained
+    second = types.SimpleNamespace(num_processes=2, is_main_process=False)
+    predictor = Predictor.from_folder(config.run_dir / "best", int8=True, accelerator=second)
+    assert {layer.kernel for layer in int8_layers(predictor.model)} == ({main_choice} if main_choice else set())
+    assert capsys.readouterr().err == ""  # the main process says why, once
 
 
 def test_compiled_matches_eager_and_compiles_once(trained):

@@ -34,8 +34,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when present and not --int8, else cpu)")
     parser.add_argument("--int8", action="store_true",
-                        help="int8 matrix multiplies in the Linear layers, CPU only: 1.3-2x faster where this CPU has "
-                             "a fast int8 kernel, which a start-up check (~50 ms) finds; else fp32, said on stderr")
+                        help="int8 matrix multiplies in the Linear layers, CPU only: 1.1-2x faster where this CPU has "
+                             "a fast int8 kernel, which a start-up check (0.2-0.7 s) finds; else fp32, said on stderr")
     parser.add_argument("--force", action="store_true", help="with --int8: int8 even where the start-up check finds it slower")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                         help="torch.compile the model first: ~30 s more start-up, then 10-20%% faster (default: "
