@@ -68,12 +68,14 @@ def write_atomic(path: str | Path, content: str) -> None:
     write_files({path: content})
 
 
-def write_files(contents: dict[str | Path, str]) -> None:
+def write_files(contents: dict[str | Path, str], renames: dict[Path, Path] | None = None,
+                removals: list[Path] = ()) -> None:
     """Write each file whole or not at all, and the set of them together: every file goes to a
     temporary name first, then all are renamed with Ctrl-C and SIGTERM held back, so that a stop
     leaves either all of them or none (say `-o` written and `--html` missing). The temporary names
     are hidden and carry the process id: no two outputs (`-o a.tmp --html a`), no two processes and
-    no file of the user's share one."""
+    no file of the user's share one. `renames` (complete files written elsewhere, source: target)
+    and `removals` happen in the same held block, after the others."""
     tmps = {Path(path): Path(path).with_name(f".{Path(path).name}.{os.getpid()}.tmp") for path in contents}
     try:
         for (path, tmp), content in zip(tmps.items(), contents.values()):
@@ -82,11 +84,14 @@ def write_files(contents: dict[str | Path, str]) -> None:
             except OSError as exc:
                 raise UserError(f"{path}: cannot write ({exc.strerror})") from None
         with held_stops():
-            for path, tmp in tmps.items():
+            for path, tmp in [*tmps.items(), *((target, source) for source, target in (renames or {}).items())]:
                 try:
                     tmp.replace(path)
                 except OSError as exc:
                     raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+            for path in removals:
+                with contextlib.suppress(OSError):
+                    Path(path).unlink(missing_ok=True)
     finally:  # whatever stopped it (a full disk, text UTF-8 cannot hold, Ctrl-C), leave no half file
         for tmp in tmps.values():
             with contextlib.suppress(OSError):
@@ -120,3 +125,89 @@ def recover_swap(target: Path) -> None:
 def _identity(path: Path) -> tuple[int, int]:
     stat = Path(path).stat()
     return stat.st_dev, stat.st_ino
+
+
+class ResumableLines:
+    """A line-per-record output (JSONL) that grows by whole chunks and survives any stop.
+
+    Lines go to a hidden `.NAME.partial` beside the output: each chunk is appended, flushed and
+    fsynced, and only then does the manifest `.NAME.partial.json` (the run's `fingerprint`, records
+    and bytes written) move on, so it never counts more than the disk holds, whatever stops the run
+    (Ctrl-C, SIGTERM, SIGKILL, power loss). `resume=True` cuts the partial file back to the
+    manifest's bytes (a chunk cut short is dropped whole) and `records` says how many to skip; a
+    fingerprint other than the interrupted run's is one line naming what differs. `finish` gives
+    the output its name, together with any other files, all or none."""
+
+    def __init__(self, path: str | Path, fingerprint: dict, resume: bool = False):
+        self.path, self.fingerprint = Path(path), fingerprint
+        self.partial = self.path.with_name(f".{self.path.name}.partial")
+        self.manifest = self.path.with_name(f".{self.path.name}.partial.json")
+        state = self._interrupted()
+        if resume and state is None:
+            raise UserError(f"{self.path}: --resume: no interrupted run of it to continue (no {self.manifest}); "
+                            f"run without --resume")
+        if not resume and state is not None:
+            raise UserError(f"{self.path}: an interrupted run left {state['records']:,} records in {self.partial}; "
+                            f"add --resume to continue it, or delete {self.partial} and {self.manifest} to start over")
+        if state is not None:
+            differ = sorted(k for k in {*fingerprint, *state["fingerprint"]}
+                            if fingerprint.get(k) != state["fingerprint"].get(k))
+            if differ:
+                before = ", ".join(f"{k} {state['fingerprint'].get(k)!r}" for k in differ)
+                raise UserError(f"{self.path}: --resume with another {', '.join(differ)} than the interrupted run "
+                                f"(it had {before}); run it as before, or delete {self.partial} and "
+                                f"{self.manifest} to start over")
+            self.records, self.bytes = state["records"], state["bytes"]
+        else:
+            self.records, self.bytes = 0, 0
+        try:
+            with open(self.partial, "a+b") as file:
+                file.truncate(self.bytes)
+            self._save_manifest()
+            self.file = open(self.partial, "ab")  # noqa: SIM115 (kept open across chunks; closed by finish)
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot write {self.partial} ({exc.strerror})") from None
+
+    def _interrupted(self) -> dict | None:
+        """The manifest of an interrupted run, or None (none; or its partial file is gone: stale)."""
+        import json
+        if not self.manifest.exists():
+            return None
+        try:
+            state = json.loads(self.manifest.read_text(encoding="utf-8"))
+            records, size = int(state["records"]), int(state["bytes"])
+            dict(state["fingerprint"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UserError(f"{self.manifest}: not a manifest this program wrote; delete it and "
+                            f"{self.partial} to start over") from None
+        if not self.partial.exists() or self.partial.stat().st_size < size:
+            raise UserError(f"{self.partial}: missing or shorter than {self.manifest} says ({size:,} bytes); "
+                            f"delete both to start over")
+        return {**state, "records": records, "bytes": size}
+
+    def _save_manifest(self) -> None:
+        import json
+        write_files({self.manifest: json.dumps({"fingerprint": self.fingerprint, "records": self.records,
+                                                "bytes": self.bytes}, ensure_ascii=False)})
+
+    def done(self) -> list[str]:
+        """The lines written so far (by this run and the interrupted ones before it)."""
+        with open(self.partial, encoding="utf-8") as file:
+            return file.read(self.bytes).splitlines(keepends=True) if self.bytes else []
+
+    def append(self, lines: list[str]) -> None:
+        data = "".join(lines).encode("utf-8")
+        try:
+            self.file.write(data)
+            self.file.flush()
+            os.fsync(self.file.fileno())
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot write {self.partial} ({exc.strerror}); what was written before "
+                            f"is kept: --resume continues it") from None
+        self.records, self.bytes = self.records + len(lines), self.bytes + len(data)
+        self._save_manifest()
+
+    def finish(self, others: dict[str | Path, str] | None = None) -> None:
+        """The output under its name, with `others` (whole files), together; the manifest gone."""
+        self.file.close()
+        write_files(others or {}, renames={self.partial: self.path}, removals=[self.manifest])

@@ -160,6 +160,58 @@ def test_sigterm_stops_predict_with_no_output(trained, tmp_path):
     assert not out.exists() and not html.exists() and not list(tmp_path.glob("*.tmp"))
 
 
+@pytest.fixture
+def archive(tmp_path):
+    """400 short articles in a JSONL file: 400 chunks at --chunk-words 10, long enough to stop mid-way."""
+    lines = [json.dumps({"id": i, "text": f"قتل تنظيم داعش {i} جنود في بغداد. اعلنت القوات الامنية اعتقال عنصرين."},
+                        ensure_ascii=False) for i in range(400)]
+    path = tmp_path / "archive.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _predict_here(monkeypatch, *args) -> int:
+    """predict.py's main in this process (no second start-up of torch): its exit status."""
+    from arabic_ner.cli.predict import main
+    monkeypatch.setattr(sys, "argv", ["predict.py", *map(str, args)])
+    return main()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
+def test_predict_resumes_after_a_stop_to_the_same_bytes(trained, archive, tmp_path, monkeypatch, capsys, stop):
+    config, _ = trained
+    command = ["predict.py", str(config.run_dir / "best"), str(archive), "--chunk-words", "10", "--no-compile"]
+    whole, out = tmp_path / "whole.jsonl", tmp_path / "out.jsonl"
+    assert _predict_here(monkeypatch, *command[1:], "-o", whole) == 0
+    manifest = tmp_path / ".out.jsonl.partial.json"
+    written = lambda: manifest.exists() and json.loads(manifest.read_text() or "{}").get("records", 0) >= 20
+    log_file = tmp_path / "predict.log"
+    with log_file.open("w") as log:
+        proc = _start([*command, "-o", str(out)], log)
+        _wait_for(written, proc)
+        proc.send_signal(stop)
+        proc.wait(timeout=300)
+    assert proc.returncode == (-9 if stop == signal.SIGKILL else 143), log_file.read_text()[-2000:]
+    assert not out.exists() and 20 <= json.loads(manifest.read_text())["records"] < 400
+    if stop == signal.SIGTERM:
+        assert "the same command with --resume continues" in log_file.read_text()
+    with pytest.raises(UserError, match="add --resume to continue it"):  # never overwritten unasked
+        _predict_here(monkeypatch, *command[1:], "-o", out)
+    with pytest.raises(UserError, match="--resume with another batch size than the interrupted run"):
+        _predict_here(monkeypatch, *command[1:], "-o", out, "--resume", "--batch-size", "3")
+    capsys.readouterr()
+    assert _predict_here(monkeypatch, *command[1:], "-o", out, "--resume") == 0
+    assert "from the interrupted run" in capsys.readouterr().err
+    assert out.read_bytes() == whole.read_bytes()
+    assert not manifest.exists() and not (tmp_path / ".out.jsonl.partial").exists()
+
+
+def test_predict_resume_needs_an_interrupted_run(trained, archive, tmp_path, monkeypatch):
+    config, _ = trained
+    with pytest.raises(UserError, match="--resume: no interrupted run of it to continue"):
+        _predict_here(monkeypatch, config.run_dir / "best", archive, "-o", tmp_path / "out.jsonl", "--resume")
+
+
 def _raise_on(calls: dict, n: int, exc: BaseException):
     def hook(*_):
         calls["n"] += 1

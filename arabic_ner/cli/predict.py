@@ -5,8 +5,12 @@ article per line, text in --text-field, other fields carried to the output) or `
 Each output line is `{"id": ..., "entities": [{"start", "end", "label", "text", "score"}]}` with
 offsets into the article exactly as read (`text == article[start:end]`). Optional outputs: CoNLL
 (word, tag), Label Studio tasks with the entities as predictions to correct, and an HTML page.
-The output files are written to temporary names and renamed together when all are complete, so
-Ctrl-C (exit 130) or SIGTERM (exit 143) leaves all of them or none. Exit status 1 when an input was
+Articles are tagged in chunks of about --chunk-words words, each written as it finishes: `-o`
+grows in a hidden `.NAME.partial` beside it (each chunk flushed to disk whole) and gets its name
+when complete, together with the other outputs, which are written whole at the end; stdout gets
+each chunk as it is done. After any stop (Ctrl-C exit 130, SIGTERM exit 143, a kill, a crash),
+the same command with --resume continues after the last complete chunk and writes the same file
+an uninterrupted run would. Exit status 1 when an input was
 skipped (not UTF-8, binary), 2 when every input was. Under `accelerate launch` or torchrun the processes
 share the batches and the main process writes the outputs in input order.
 """
@@ -18,8 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from arabic_ner.errors import UserError
+from arabic_ner.errors import Stopped, UserError
 from arabic_ner.messages import plural
+
+CHUNK_WORDS = 20_000  # words tagged and written at once: 10-30 s of tagging on 2 CPU cores
 
 
 def main() -> int:
@@ -37,6 +43,11 @@ def main() -> int:
                         help="int8 matrix multiplies in the Linear layers, CPU only: 1.1-2x faster where this CPU has "
                              "a fast int8 kernel, which a start-up check (0.2-0.7 s) finds; else fp32, said on stderr")
     parser.add_argument("--force", action="store_true", help="with --int8: int8 even where the start-up check finds it slower")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run's -o output after its last complete chunk")
+    parser.add_argument("--chunk-words", type=int, default=CHUNK_WORDS,
+                        help=f"words per chunk written at once (default: {CHUNK_WORDS:,}, a few seconds to a minute "
+                             f"of tagging): what a stop can cost; --resume needs the interrupted run's value")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                         help="torch.compile the model first: ~30 s more start-up, then 10-20%% faster (default: "
                              "on for fp32 on the CPU from 400,000 words of input per process, where it pays off)")
@@ -45,6 +56,10 @@ def main() -> int:
         raise UserError(f"{args.model_dir}: no such model folder")
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
+    if args.chunk_words < 1:
+        raise UserError(f"--chunk-words {args.chunk_words}: must be at least 1")
+    if args.resume and not args.output:
+        raise UserError("--resume continues an -o output: add -o with the interrupted run's file")
     if args.force and not args.int8:
         raise UserError("--force goes with --int8 (int8 even where it is slower here); add --int8 or drop --force")
 
@@ -67,6 +82,9 @@ def main() -> int:
     # machine with no GPU would each run alone and tag everything.
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     distributed = state.num_processes > 1
+    if distributed and args.resume:
+        raise UserError("--resume runs in one process for now; run the interrupted command again without "
+                        "torchrun or accelerate launch, with --resume")
     device = choose_device(args.device, args.int8, state)
     texts = [a.text for a in articles]
     words = sum(len(t.split()) for t in texts)
@@ -79,18 +97,25 @@ def main() -> int:
                                       accelerator=state if distributed else None, compile=compile,
                                       warn_if_compile_fails=args.compile is None, force_int8=args.force)
     started = time.time()
-    bar = progress_bar(total=len(texts), unit="article", disable=not state.is_main_process)
-    results = []
-    for entities in predictor.predict_iter(texts):
-        results.append(entities)
-        bar.update(1)
-    bar.close()
+    if distributed:
+        bar = progress_bar(total=len(texts), unit="article", disable=not state.is_main_process)
+        results = []
+        for entities in predictor.predict_iter(texts):
+            results.append(entities)
+            bar.update(1)
+        bar.close()
+        if state.is_main_process:
+            _write_outputs(args, articles, results, predictor.settings.entity_types)
+        found, resumed = sum(map(len, results)), 0
+    else:
+        found, resumed = _tag_in_chunks(args, predictor, articles, _fingerprint(args, device, compile, predictor))
     if state.is_main_process:
-        _write_outputs(args, articles, results, predictor.settings.entity_types)
         seconds = time.time() - started
-        print(f"tagged {plural(len(texts), 'article')} ({plural(words, 'word')}) "
-              f"in {seconds:.1f} s, {plural(sum(map(len, results)), 'entity', 'entities')}"
-              + (f" on {state.num_processes} processes" if distributed else ""), file=sys.stderr)
+        print(f"tagged {plural(len(texts) - resumed, 'article')} ({plural(words, 'word')} in all) "
+              f"in {seconds:.1f} s, {plural(found, 'entity', 'entities')}"
+              + (f" on {state.num_processes} processes" if distributed else "")
+              + (f"; {plural(resumed, 'article')} before it from the interrupted run" if resumed else ""),
+              file=sys.stderr)
         for name, reason in skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
     if distributed:  # left to interpreter exit, gloo's threads can abort a process (SIGABRT) after the work
@@ -99,18 +124,104 @@ def main() -> int:
     return 1 if skipped else 0
 
 
+def _chunks(articles: list, words: int) -> list[tuple[int, int]]:
+    """(start, end) of consecutive runs of articles of about `words` words each: a function of the
+    input alone, so that a resumed run cuts the same chunks and batches as the interrupted one."""
+    spans, start, count = [], 0, 0
+    for i, article in enumerate(articles):
+        count += len(article.text.split())
+        if count >= words:
+            spans.append((start, i + 1))
+            start, count = i + 1, 0
+    if start < len(articles):
+        spans.append((start, len(articles)))
+    return spans
+
+
+def _fingerprint(args, device: str, compile: bool, predictor) -> dict:
+    """What decides the output's bytes: a resumed run must match the interrupted one on all of it."""
+    from arabic_ner.articles import input_files
+    from arabic_ner.int8 import int8_layers
+
+    def stamp(path: Path) -> list:
+        info = path.stat()
+        return [str(path.resolve()), info.st_size, info.st_mtime_ns]
+
+    return {"model": [stamp(f) for f in sorted(args.model_dir.iterdir()) if f.is_file()],
+            "inputs": [stamp(f) if item != "-" else "-" for item in args.inputs for f in (input_files(item) or [None])],
+            "text field": args.text_field, "batch size": args.batch_size, "device": device, "compile": compile,
+            "int8 kernel": next((layer.kernel for layer in int8_layers(predictor.model)), None),
+            "chunk words": args.chunk_words}
+
+
+def _tag_in_chunks(args, predictor, articles, fingerprint: dict) -> tuple[int, int]:
+    """Tag and write chunk by chunk (see the module's note); (entities found, articles resumed)."""
+    from arabic_ner.files import ResumableLines, write_files
+    from arabic_ner.progress import progress_bar
+
+    keep = bool(args.conll or args.labelstudio or args.html)  # whole-file outputs: every result kept
+    sink = ResumableLines(args.output, fingerprint, args.resume) if args.output else None
+    resumed = sink.records if sink else 0
+    results = [json.loads(line)["entities"] for line in sink.done()] if keep and resumed else []
+    spans = _chunks(articles, args.chunk_words)
+    if resumed and resumed not in {end for _, end in spans}:
+        raise UserError(f"{args.output}: --resume: the interrupted run wrote {resumed:,} articles, which ends no "
+                        f"chunk of these inputs: they changed; delete {sink.partial} and {sink.manifest} to start over")
+    found = 0
+    bar = progress_bar(total=len(articles), initial=resumed, unit="article")
+    try:
+        for start, end in spans:
+            if end <= resumed:
+                continue
+            chunk, tagged = articles[start:end], []
+            for entities in predictor.predict_iter([a.text for a in chunk]):
+                tagged.append(entities)
+                bar.update(1)
+            lines = [json.dumps(a.output(e), ensure_ascii=False) + "\n" for a, e in zip(chunk, tagged)]
+            if sink:
+                sink.append(lines)
+            else:
+                sys.stdout.write("".join(lines))
+                sys.stdout.flush()
+            found += sum(map(len, tagged))
+            if keep:
+                results += tagged
+    except Stopped:
+        if sink and sink.records:
+            print(f"\ninterrupted: {sink.records:,} of {len(articles):,} articles kept in {sink.partial}; "
+                  f"the same command with --resume continues", file=sys.stderr)
+        raise
+    finally:
+        bar.close()
+    others = _other_outputs(args, articles, results, predictor.settings.entity_types) if keep else {}
+    if sink:
+        sink.finish(others)
+    else:
+        write_files(others)
+    return found, resumed
+
+
 def _write_outputs(args, articles, results, entity_types) -> None:
-    """Every output file, or none of them: a stop while they are written leaves no mix of old and new."""
-    from arabic_ner.conll import to_conll
-    from arabic_ner.convert import to_labelstudio
+    """Every output file, or none of them (several processes: the main one writes all at the end)."""
     from arabic_ner.files import write_files
-    from arabic_ner.render import render_html
 
     lines = "".join(json.dumps(a.output(e), ensure_ascii=False) + "\n" for a, e in zip(articles, results))
-    records = [{"id": str(a.id), "text": a.text, "entities": e} for a, e in zip(articles, results)]
-    files = {}
+    files = _other_outputs(args, articles, results, entity_types)
     if args.output:
         files[args.output] = lines
+    write_files(files)
+    if not args.output:
+        sys.stdout.write(lines)
+
+
+def _other_outputs(args, articles, results, entity_types) -> dict:
+    """The whole-file outputs asked for (CoNLL, Label Studio, HTML): path -> content."""
+    from arabic_ner.conll import to_conll
+    from arabic_ner.convert import to_labelstudio
+    from arabic_ner.render import render_html
+
+    records = [{"id": str(a.id), "text": a.text, "entities": e} for a, e in zip(articles, results)]
+    files = {}
     if args.conll:
         files[args.conll] = to_conll(records)
     if args.labelstudio:
@@ -118,6 +229,4 @@ def _write_outputs(args, articles, results, entity_types) -> None:
                                              ensure_ascii=False, indent=1)
     if args.html:
         files[args.html] = render_html(records, entity_types, title=f"{args.model_dir}")
-    write_files(files)
-    if not args.output:
-        sys.stdout.write(lines)
+    return files
