@@ -77,7 +77,7 @@ def run_cli(main: Callable[[], int | None]) -> None:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt as exc:  # outputs are written whole or not at all, so nothing to report
+    except KeyboardInterrupt as exc:  # what was kept, if anything, the command has said
         print("interrupted", file=sys.stderr)
         sys.exit(exc.exit_status if isinstance(exc, Stopped) else 130)
     sys.exit(status or 0)

@@ -7,11 +7,13 @@ interrupted run) never sees half a file.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from pathlib import Path
 
 from arabic_ner.errors import UserError, held_stops
+from arabic_ner.messages import plural
 
 
 def check_output_files(outputs: dict[str, Path | None], inputs: list[Path] = ()) -> None:
@@ -69,7 +71,7 @@ def write_atomic(path: str | Path, content: str) -> None:
 
 
 def write_files(contents: dict[str | Path, str], renames: dict[Path, Path] | None = None,
-                removals: list[Path] = ()) -> None:
+                removals: tuple[Path, ...] = ()) -> None:
     """Write each file whole or not at all, and the set of them together: every file goes to a
     temporary name first, then all are renamed with Ctrl-C and SIGTERM held back, so that a stop
     leaves either all of them or none (say `-o` written and `--html` missing). The temporary names
@@ -132,28 +134,23 @@ class ResumableLines:
 
     Lines go to a hidden `.NAME.partial` beside the output: each chunk is appended, flushed and
     fsynced, and only then does the manifest `.NAME.partial.json` (the run's `fingerprint`, records
-    and bytes written) move on, so it never counts more than the disk holds, whatever stops the run
-    (Ctrl-C, SIGTERM, SIGKILL, power loss). `resume=True` cuts the partial file back to the
-    manifest's bytes (a chunk cut short is dropped whole) and `records` says how many to skip; a
-    fingerprint other than the interrupted run's is one line naming what differs. `finish` gives
-    the output its name, together with any other files, all or none."""
+    and bytes written; itself fsynced before its rename) move on, so it never counts more than the
+    disk holds, whatever stops the run (Ctrl-C, SIGTERM, SIGKILL, power loss). `resume=True` cuts
+    the partial file back to the manifest's bytes (a chunk cut short is dropped whole) and `records`
+    says how many to skip; a fingerprint other than the interrupted run's is one line naming what
+    differs. `finish` gives the output its name, together with any other files, all or none."""
 
     def __init__(self, path: str | Path, fingerprint: dict, resume: bool = False):
         self.path, self.fingerprint = Path(path), fingerprint
-        self.partial = self.path.with_name(f".{self.path.name}.partial")
-        self.manifest = self.path.with_name(f".{self.path.name}.partial.json")
-        state = self._interrupted()
-        if resume and state is None:
-            raise UserError(f"{self.path}: --resume: no interrupted run of it to continue (no {self.manifest}); "
-                            f"run without --resume")
-        if not resume and state is not None:
-            raise UserError(f"{self.path}: an interrupted run left {state['records']:,} records in {self.partial}; "
-                            f"add --resume to continue it, or delete {self.partial} and {self.manifest} to start over")
+        self.partial, self.manifest = self.files_of(self.path)
+        state = self.interrupted(self.path, resume)
         if state is not None:
             differ = sorted(k for k in {*fingerprint, *state["fingerprint"]}
                             if fingerprint.get(k) != state["fingerprint"].get(k))
             if differ:
-                before = ", ".join(f"{k} {state['fingerprint'].get(k)!r}" for k in differ)
+                had = state["fingerprint"]
+                before = ", ".join(f"{k} {had.get(k)!r}" if not isinstance(had.get(k), list) else f"other {k}"
+                                   for k in differ)
                 raise UserError(f"{self.path}: --resume with another {', '.join(differ)} than the interrupted run "
                                 f"(it had {before}); run it as before, or delete {self.partial} and "
                                 f"{self.manifest} to start over")
@@ -163,37 +160,67 @@ class ResumableLines:
         try:
             with open(self.partial, "a+b") as file:
                 file.truncate(self.bytes)
-            self._save_manifest()
             self.file = open(self.partial, "ab")  # noqa: SIM115 (kept open across chunks; closed by finish)
         except OSError as exc:
             raise UserError(f"{self.path}: cannot write {self.partial} ({exc.strerror})") from None
 
-    def _interrupted(self) -> dict | None:
-        """The manifest of an interrupted run, or None (none; or its partial file is gone: stale)."""
-        import json
-        if not self.manifest.exists():
-            return None
-        try:
-            state = json.loads(self.manifest.read_text(encoding="utf-8"))
-            records, size = int(state["records"]), int(state["bytes"])
-            dict(state["fingerprint"])
-        except (OSError, ValueError, KeyError, TypeError):
-            raise UserError(f"{self.manifest}: not a manifest this program wrote; delete it and "
-                            f"{self.partial} to start over") from None
-        if not self.partial.exists() or self.partial.stat().st_size < size:
-            raise UserError(f"{self.partial}: missing or shorter than {self.manifest} says ({size:,} bytes); "
-                            f"delete both to start over")
-        return {**state, "records": records, "bytes": size}
+    @staticmethod
+    def files_of(path: Path) -> tuple[Path, Path]:
+        """The partial file and the manifest beside `path`."""
+        return path.with_name(f".{path.name}.partial"), path.with_name(f".{path.name}.partial.json")
+
+    @classmethod
+    def interrupted(cls, path: str | Path, resume: bool) -> dict | None:
+        """The manifest of an interrupted run of `path` (with `resume`), or None (none, or nothing
+        worth keeping: no record written, or `finish` stopped after renaming). Without `resume`, an
+        interrupted run's records are an error, never overwritten; with it, no interrupted run is.
+        Cheap: commands call it before any work, and again when they open the output."""
+        path = Path(path)
+        partial, manifest = cls.files_of(path)
+        state = None
+        if manifest.exists():
+            try:
+                state = json.loads(manifest.read_text(encoding="utf-8"))
+                state = {**state, "records": int(state["records"]), "bytes": int(state["bytes"]),
+                         "fingerprint": dict(state["fingerprint"])}
+            except (OSError, ValueError, KeyError, TypeError):
+                raise UserError(f"{manifest}: not a manifest this program wrote; delete it and {partial} to "
+                                f"start over") from None
+            if state["records"] == 0 or (not partial.exists() and path.exists()):
+                manifest.unlink(missing_ok=True)
+                state = None
+            elif not partial.exists() or partial.stat().st_size < state["bytes"]:
+                raise UserError(f"{partial}: missing or shorter than {manifest} says ({state['bytes']:,} bytes); "
+                                f"delete {manifest} to start over")
+        if resume and state is None:
+            raise UserError(f"{path}: --resume: no interrupted run of it to continue (no {manifest} with records); "
+                            f"run without --resume")
+        if not resume and state is not None:
+            raise UserError(f"{path}: an interrupted run left {plural(state['records'], 'record')} in {partial}; add "
+                            f"--resume to continue it, or delete {partial} and {manifest} to start over")
+        return state
 
     def _save_manifest(self) -> None:
-        import json
-        write_files({self.manifest: json.dumps({"fingerprint": self.fingerprint, "records": self.records,
-                                                "bytes": self.bytes}, ensure_ascii=False)})
+        tmp = self.manifest.with_name(self.manifest.name + ".tmp")  # one name: a kill leaves no pile of them
+        content = json.dumps({"fingerprint": self.fingerprint, "records": self.records, "bytes": self.bytes},
+                             ensure_ascii=False)
+        try:
+            with open(tmp, "w", encoding="utf-8") as file:
+                file.write(content)
+                file.flush()
+                os.fsync(file.fileno())
+            with held_stops():
+                tmp.replace(self.manifest)
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot write {self.manifest} ({exc.strerror}); what it counted before "
+                            f"is kept: --resume continues it") from None
 
     def done(self) -> list[str]:
         """The lines written so far (by this run and the interrupted ones before it)."""
-        with open(self.partial, encoding="utf-8") as file:
-            return file.read(self.bytes).splitlines(keepends=True) if self.bytes else []
+        with open(self.partial, "rb") as file:
+            data = file.read(self.bytes).decode("utf-8")
+        # split at newlines only: JSON leaves U+2028 and other line separators unescaped inside strings
+        return [line + "\n" for line in data.split("\n")[:-1]]
 
     def append(self, lines: list[str]) -> None:
         data = "".join(lines).encode("utf-8")
@@ -205,9 +232,17 @@ class ResumableLines:
             raise UserError(f"{self.path}: cannot write {self.partial} ({exc.strerror}); what was written before "
                             f"is kept: --resume continues it") from None
         self.records, self.bytes = self.records + len(lines), self.bytes + len(data)
+        if self.records == len(lines):  # the first chunk: the new files' names reach the disk too
+            with contextlib.suppress(OSError):
+                folder = os.open(self.partial.parent, os.O_RDONLY)
+                os.fsync(folder)
+                os.close(folder)
         self._save_manifest()
+
+    def close(self) -> None:
+        self.file.close()
 
     def finish(self, others: dict[str | Path, str] | None = None) -> None:
         """The output under its name, with `others` (whole files), together; the manifest gone."""
-        self.file.close()
-        write_files(others or {}, renames={self.partial: self.path}, removals=[self.manifest])
+        self.close()
+        write_files(others or {}, renames={self.partial: self.path}, removals=(self.manifest,))

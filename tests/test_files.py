@@ -166,3 +166,29 @@ def test_jsonl_article_fields_are_checked(tmp_path, line, message):
     with pytest.raises(UserError, match=message) as err:
         read_articles([str(path)])
     assert len(str(err.value)) < 300
+
+
+def test_resumable_lines_keep_what_was_synced_and_nothing_else(tmp_path):
+    from arabic_ner.files import ResumableLines
+    out, fingerprint = tmp_path / "out.jsonl", {"model": "m", "batch size": 32}
+    first = ResumableLines(out, fingerprint)
+    assert ResumableLines.interrupted(out, resume=False) is None  # nothing written yet: nothing to keep
+    first.append(['{"id": 1}\n', '{"id": "a\u2028b"}\n'])
+    first.close()
+    with first.partial.open("ab") as torn:  # a chunk cut short by a kill: past the manifest's count
+        torn.write(b'{"id": 3')
+    with pytest.raises(UserError, match=r"left 2 records in .*\.out\.jsonl\.partial; add --resume"):
+        ResumableLines(out, fingerprint)
+    with pytest.raises(UserError, match=r"--resume with another batch size than the interrupted run \(it had batch size 32\)"):
+        ResumableLines(out, {**fingerprint, "batch size": 8}, resume=True)
+    second = ResumableLines(out, fingerprint, resume=True)
+    assert second.records == 2 and second.done() == ['{"id": 1}\n', '{"id": "a\u2028b"}\n']
+    second.append(['{"id": 3}\n'])
+    manifest = second.manifest.read_bytes()
+    second.finish({tmp_path / "view.html": "<p>"})
+    assert out.read_text(encoding="utf-8") == '{"id": 1}\n{"id": "a\u2028b"}\n{"id": 3}\n'
+    assert (tmp_path / "view.html").read_text() == "<p>" and not second.partial.exists()
+    second.manifest.write_bytes(manifest)  # finish stopped between its rename and the manifest's removal
+    assert ResumableLines.interrupted(out, resume=False) is None and not second.manifest.exists()
+    with pytest.raises(UserError, match="--resume: no interrupted run of it to continue"):
+        ResumableLines(out, fingerprint, resume=True)

@@ -162,9 +162,10 @@ def test_sigterm_stops_predict_with_no_output(trained, tmp_path):
 
 @pytest.fixture
 def archive(tmp_path):
-    """400 short articles in a JSONL file: 400 chunks at --chunk-words 10, long enough to stop mid-way."""
-    lines = [json.dumps({"id": i, "text": f"قتل تنظيم داعش {i} جنود في بغداد. اعلنت القوات الامنية اعتقال عنصرين."},
-                        ensure_ascii=False) for i in range(400)]
+    """1,000 short articles in a JSONL file: 1,000 chunks at --chunk-words 10, long enough to stop
+    mid-way; a field holds U+2028, which JSON leaves unescaped and str.splitlines splits at."""
+    lines = [json.dumps({"id": i, "text": f"قتل تنظيم داعش {i} جنود في بغداد. اعلنت القوات الامنية اعتقال عنصرين.",
+                         "note": "سطر\u2028سطر"}, ensure_ascii=False) for i in range(1000)]
     path = tmp_path / "archive.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -182,7 +183,7 @@ def test_predict_resumes_after_a_stop_to_the_same_bytes(trained, archive, tmp_pa
     config, _ = trained
     command = ["predict.py", str(config.run_dir / "best"), str(archive), "--chunk-words", "10", "--no-compile"]
     whole, out = tmp_path / "whole.jsonl", tmp_path / "out.jsonl"
-    assert _predict_here(monkeypatch, *command[1:], "-o", whole) == 0
+    assert _predict_here(monkeypatch, *command[1:], "-o", whole, "--html", tmp_path / "whole.html") == 0
     manifest = tmp_path / ".out.jsonl.partial.json"
     written = lambda: manifest.exists() and json.loads(manifest.read_text() or "{}").get("records", 0) >= 20
     log_file = tmp_path / "predict.log"
@@ -192,7 +193,7 @@ def test_predict_resumes_after_a_stop_to_the_same_bytes(trained, archive, tmp_pa
         proc.send_signal(stop)
         proc.wait(timeout=300)
     assert proc.returncode == (-9 if stop == signal.SIGKILL else 143), log_file.read_text()[-2000:]
-    assert not out.exists() and 20 <= json.loads(manifest.read_text())["records"] < 400
+    assert not out.exists() and 20 <= json.loads(manifest.read_text())["records"] < 1000
     if stop == signal.SIGTERM:
         assert "the same command with --resume continues" in log_file.read_text()
     with pytest.raises(UserError, match="add --resume to continue it"):  # never overwritten unasked
@@ -200,9 +201,11 @@ def test_predict_resumes_after_a_stop_to_the_same_bytes(trained, archive, tmp_pa
     with pytest.raises(UserError, match="--resume with another batch size than the interrupted run"):
         _predict_here(monkeypatch, *command[1:], "-o", out, "--resume", "--batch-size", "3")
     capsys.readouterr()
-    assert _predict_here(monkeypatch, *command[1:], "-o", out, "--resume") == 0
+    # the whole-file outputs take the interrupted run's entities from its partial file
+    assert _predict_here(monkeypatch, *command[1:], "-o", out, "--resume", "--html", tmp_path / "out.html") == 0
     assert "from the interrupted run" in capsys.readouterr().err
     assert out.read_bytes() == whole.read_bytes()
+    assert (tmp_path / "out.html").read_bytes() == (tmp_path / "whole.html").read_bytes()
     assert not manifest.exists() and not (tmp_path / ".out.jsonl.partial").exists()
 
 

@@ -64,10 +64,12 @@ def main() -> int:
         raise UserError("--force goes with --int8 (int8 even where it is slower here); add --int8 or drop --force")
 
     from arabic_ner.articles import input_files, read_articles
-    from arabic_ner.files import check_output_files
+    from arabic_ner.files import ResumableLines, check_output_files
 
     check_output_files({"-o": args.output, "--conll": args.conll, "--labelstudio": args.labelstudio,
                         "--html": args.html}, [f for item in args.inputs for f in input_files(item)])
+    # an interrupted run to continue, or one not to overwrite: said before any work
+    interrupted = ResumableLines.interrupted(args.output, args.resume) if args.output else None
     articles, skipped = read_articles(args.inputs, args.text_field)
 
     from accelerate import PartialState
@@ -93,7 +95,10 @@ def main() -> int:
     if compile and state.is_main_process:
         why = "" if args.compile else f"; {words:,} words to tag repay it, --no-compile to skip"
         print(f"compiling the model (about 30 s on 2 CPU cores{why})", file=sys.stderr)
-    predictor = Predictor.from_folder(args.model_dir, device, args.batch_size, args.int8,
+    int8 = args.int8
+    if interrupted and args.int8:  # the interrupted run's kernel (or fp32), not a new probe's: the same bytes
+        int8 = interrupted["fingerprint"].get("int8 kernel") or False
+    predictor = Predictor.from_folder(args.model_dir, device, args.batch_size, int8,
                                       accelerator=state if distributed else None, compile=compile,
                                       warn_if_compile_fails=args.compile is None, force_int8=args.force)
     started = time.time()
@@ -147,11 +152,15 @@ def _fingerprint(args, device: str, compile: bool, predictor) -> dict:
         info = path.stat()
         return [str(path.resolve()), info.st_size, info.st_mtime_ns]
 
-    return {"model": [stamp(f) for f in sorted(args.model_dir.iterdir()) if f.is_file()],
-            "inputs": [stamp(f) if item != "-" else "-" for item in args.inputs for f in (input_files(item) or [None])],
+    import torch
+
+    inputs = []
+    for item in args.inputs:  # stdin cannot be checked: a resumed run trusts it is the same stream
+        inputs += [stamp(f) for f in input_files(item)] if item != "-" else ["-"]
+    return {"model": [stamp(f) for f in sorted(args.model_dir.iterdir()) if f.is_file()], "inputs": inputs,
             "text field": args.text_field, "batch size": args.batch_size, "device": device, "compile": compile,
             "int8 kernel": next((layer.kernel for layer in int8_layers(predictor.model)), None),
-            "chunk words": args.chunk_words}
+            "chunk words": args.chunk_words, "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
 def _tag_in_chunks(args, predictor, articles, fingerprint: dict) -> tuple[int, int]:
@@ -187,15 +196,18 @@ def _tag_in_chunks(args, predictor, articles, fingerprint: dict) -> tuple[int, i
             if keep:
                 results += tagged
     except Stopped:
+        bar.close()
         if sink and sink.records:
-            print(f"\ninterrupted: {sink.records:,} of {len(articles):,} articles kept in {sink.partial}; "
+            print(f"\ninterrupted: {sink.records:,} of {plural(len(articles), 'article')} kept in {sink.partial}; "
                   f"the same command with --resume continues", file=sys.stderr)
         raise
     finally:
         bar.close()
+        if sink:
+            sink.close()
     others = _other_outputs(args, articles, results, predictor.settings.entity_types) if keep else {}
     if sink:
-        sink.finish(others)
+        sink.finish(others)  # its file closed above: finish renames it
     else:
         write_files(others)
     return found, resumed
