@@ -39,13 +39,13 @@ class Predictor:
                     accelerator=None, compile: bool = False, warn_if_compile_fails: bool = False,
                     force_int8: bool = False) -> Predictor:
         """`int8`: int8 matrix multiplies (CPU only) with the kernel named, or, given True, the one
-        `int8.choose_for` finds fastest here, or fp32, said on stderr, where int8 would be no faster (`force_int8`: int8 anyway);
-        `compile`: torch.compile first (~30 s), where a failure (inductor needs a C++ compiler on the
+        `int8.choose_for` finds fastest here, or fp32 where int8 would be no faster (`force_int8`:
+        int8 anyway); which one is said on stderr. `compile`: torch.compile first (~30 s), where a failure (inductor needs a C++ compiler on the
         CPU) is an error, or with `warn_if_compile_fails` a warning, and the model runs uncompiled."""
         model, tokenizer, settings = load_trained(model_dir, device)
         if int8:
             # a kernel named (a resumed run: the interrupted run's) needs no probe
-            choice = [int8, f"int8 kernel {int8}, as asked"] if isinstance(int8, str) else list(choose_for(model, force_int8))
+            choice = [int8, f"int8 kernel {int8}, as named"] if isinstance(int8, str) else list(choose_for(model, force_int8))
             if accelerator is not None and accelerator.num_processes > 1:
                 # The main process's choice for all: each timing its own probe might choose another
                 # kernel, and one output would then hold shards of different arithmetic.
