@@ -209,8 +209,7 @@ class ResumableLines:
                 file.write(content)
                 file.flush()
                 os.fsync(file.fileno())
-            with held_stops():
-                tmp.replace(self.manifest)
+            tmp.replace(self.manifest)  # one rename: atomic, nothing for a stop to split
         except OSError as exc:
             raise UserError(f"{self.path}: cannot write {self.manifest} ({exc.strerror}); what it counted before "
                             f"is kept: --resume continues it") from None

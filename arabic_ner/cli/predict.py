@@ -186,7 +186,7 @@ def _tag_in_chunks(args, predictor, articles, fingerprint: dict) -> tuple[int, i
             for entities in predictor.predict_iter([a.text for a in chunk]):
                 tagged.append(entities)
                 bar.update(1)
-            lines = [json.dumps(a.output(e), ensure_ascii=False) + "\n" for a, e in zip(chunk, tagged)]
+            lines = [_jsonl_line(a, e) for a, e in zip(chunk, tagged)]
             if sink:
                 sink.append(lines)
             else:
@@ -217,13 +217,18 @@ def _write_outputs(args, articles, results, entity_types) -> None:
     """Every output file, or none of them (several processes: the main one writes all at the end)."""
     from arabic_ner.files import write_files
 
-    lines = "".join(json.dumps(a.output(e), ensure_ascii=False) + "\n" for a, e in zip(articles, results))
+    lines = "".join(_jsonl_line(a, e) for a, e in zip(articles, results))
     files = _other_outputs(args, articles, results, entity_types)
     if args.output:
         files[args.output] = lines
     write_files(files)
     if not args.output:
         sys.stdout.write(lines)
+
+
+def _jsonl_line(article, entities: list[dict]) -> str:
+    """One line of the JSONL output: the same bytes whether written at once, in chunks or resumed."""
+    return json.dumps(article.output(entities), ensure_ascii=False) + "\n"
 
 
 def _other_outputs(args, articles, results, entity_types) -> dict:
