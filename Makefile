@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUN := models/quickstart
 
-.PHONY: setup quickstart test clean
+.PHONY: setup quickstart test test-slow clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,11 @@ quickstart: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The tests marked slow (the Ray path on a local Ray instance), with the optional extras they need.
+test-slow: setup
+	$(PY) -m pip install --quiet -e ".[ray]"
+	$(PY) -m pytest -m slow
 
 clean:
 	rm -rf $(VENV) models/quickstart

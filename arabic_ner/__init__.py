@@ -7,9 +7,10 @@ Layers, each importing only from those above it (tests/test_layers.py):
     data   textfiles, corpus, conll, convert, ...       annotated records and articles in and out, checked
     model  model, windows, inference, predictor, ...    words -> subword windows -> tags -> char spans
     score  metrics, analysis, report, evaluation        evaluation.score_model: the one scoring of a model
-    run    checkpoint, run_folder, training, crossval   fine-tuning (scores dev each epoch), saving, resuming
+    run    checkpoint, run_folder, training, crossval   fine-tuning (scores dev each epoch), saving, resuming;
+           tagging, ray_predict                         a corpus tagged in resumable chunks and shards; on Ray
 
-A text through `predict.py`: articles.read_articles -> Predictor.predict_iter ->
-sentences.split_sentences / to_sentence -> windows.WindowEncoder -> inference.window_probs and
+A text through `predict.py`: articles.Articles.read -> tagging.tag_chunks -> Predictor.predict_iter
+-> sentences.split_sentences / to_sentence -> windows.WindowEncoder -> inference.window_probs and
 word_tags_of -> labels.entities_from_tags -> one JSON line per article.
 """

@@ -1,53 +1,181 @@
-"""Reading articles to tag: .txt files, folders of them, .jsonl files and stdin."""
+"""Reading articles to tag, lazily: .txt files, folders of them, .jsonl, .parquet and .arrow files,
+and stdin. A corpus of millions of records never sits in memory whole: `Articles` reads them one
+at a time, as often as asked (a first pass counts them, the second tags them).
+
+A record or input that cannot be tagged (not UTF-8, not JSON, no text field) is skipped and said,
+never the end of the run: the millionth record of an archive should not cost the 999,999 before it.
+"""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from arabic_ner.corpus import check_id
 from arabic_ner.errors import UserError
 from arabic_ner.messages import plural, shorten
-from arabic_ner.textfiles import NotText, check_json, decode_text, numbered_lines, parse_json
+from arabic_ner.textfiles import CorpusError, NotText, check_json, decode_text, is_utf16, parse_json, unicode_problem
+
+TABLES = {".parquet": "parquet", ".arrow": "arrow"}  # read through datasets' streaming builders
+SHOWN_SKIPS = 20  # skips said one by one; more are counted (a million bad records would flood stderr)
 
 
 @dataclass
 class Article:
     """One text to tag, as read."""
 
-    id: str | int | float  # the file's path, `stdin`, or the .jsonl record's id (`FILE:LINE` without one)
+    id: str | int | float  # the file's path, `stdin`, or the record's id (`FILE:LINE` without one)
     text: str  # exactly as read: entity offsets point into it
-    fields: dict = field(default_factory=dict)  # a .jsonl record's other fields, written back out
+    fields: dict = field(default_factory=dict)  # a record's other fields, written back out
 
     def output(self, entities: list[dict]) -> dict:
-        """The output line: the record's fields as given, `id`, and the entities."""
+        """The output record: the record's fields as given, `id`, and the entities."""
         return {**self.fields, "id": self.id, "entities": entities}
 
 
-def read_articles(inputs: list[str], text_field: str = "text") -> tuple[list[Article], list[tuple[str, str]]]:
-    """The articles of `inputs`, in input order; and the `(name, reason)` of each input skipped
-    because it is not UTF-8 text. Nothing to tag at all (every input skipped) is an error."""
-    articles: list[Article] = []
-    skipped: list[tuple[str, str]] = []
-    for item in inputs:
-        if item == "-":
-            text = _decode(sys.stdin.buffer.read(), "stdin", skipped)
-            if text is not None:
-                articles.append(Article("stdin", text))
-            continue
-        for file in input_files(item):
-            text = _read_text(file, skipped)
-            if text is None:
+class Skips:
+    """Inputs and records not tagged, each with why: all counted, the first SHOWN_SKIPS kept and, if
+    `say` is given, said as they are met."""
+
+    def __init__(self, say: Callable[[str], None] | None = None):
+        self.count, self.shown, self.say = 0, [], say
+
+    def add(self, where: str, reason: str) -> None:
+        self.count += 1
+        if len(self.shown) < SHOWN_SKIPS:
+            self.shown.append((where, reason))
+            if self.say:
+                self.say(f"skipped {where}: {reason}")
+        elif self.count == SHOWN_SKIPS + 1 and self.say:
+            self.say(f"skipping more: {SHOWN_SKIPS} shown, the rest are counted")
+
+    def summary(self) -> str:
+        first = f"{self.shown[0][0]}: {self.shown[0][1]}" if self.shown else "no inputs"
+        return first + (f" ({plural(self.count - 1, 'more skip')} too)" if self.count > 1 else "")
+
+
+@dataclass
+class Count:
+    articles: int  # articles that will be tagged
+    words: int  # their whitespace-separated words
+    skips: Skips  # what will be skipped
+
+
+class Articles:
+    """The articles of `inputs` in input order, read lazily each time they are iterated (stdin,
+    one article, is read once and kept)."""
+
+    def __init__(self, inputs: list[str], text_field: str = "text"):
+        self.inputs, self.text_field = inputs, text_field
+        self.files = {item: input_files(item) for item in inputs}  # missing inputs fail here, first
+        self._stdin: bytes | None = None
+
+    def read(self, skips: Skips) -> Iterator[Article]:
+        """Each article in turn; what cannot be tagged goes to `skips`."""
+        for item in self.inputs:
+            if item == "-":
+                if self._stdin is None:
+                    self._stdin = sys.stdin.buffer.read()
+                text = _decode(self._stdin, "stdin", skips)
+                if text is not None:
+                    yield Article("stdin", text)
                 continue
-            if file.suffix == ".jsonl":
-                articles += _jsonl_articles(file, text, text_field)
-            else:
-                articles.append(Article(str(file), text))
-    if not articles:  # every input skipped: an empty .jsonl or folder has failed already
-        first = f"{skipped[0][0]}: {skipped[0][1]}" if skipped else "no inputs"
-        more = f" ({plural(len(skipped) - 1, 'more input')} skipped too)" if len(skipped) > 1 else ""
-        raise UserError(f"nothing to tag: {first}{more}")
-    return articles, skipped
+            for file in self.files[item]:
+                if file.suffix == ".jsonl":
+                    yield from self._jsonl(file, skips)
+                elif file.suffix in TABLES:
+                    yield from self._table(file, skips)
+                else:
+                    text = _decode(_read_bytes(file), str(file), skips)
+                    if text is not None:
+                        yield Article(str(file), text)
+
+    def count(self) -> Count:
+        """A first pass: how many articles and words there are to tag (for the progress bar and the
+        choice to compile); every input skipped, so nothing at all to tag, is an error."""
+        skips, articles, words = Skips(), 0, 0
+        for article in self.read(skips):
+            articles += 1
+            words += len(article.text.split())
+        if not articles:
+            raise UserError(f"nothing to tag: {skips.summary()}")
+        return Count(articles, words, skips)
+
+    def _jsonl(self, path: Path, skips: Skips) -> Iterator[Article]:
+        try:
+            with path.open("rb") as file:
+                head = file.read(4096)
+        except OSError as exc:
+            raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+        if is_utf16(head):  # said once for the file, not on each line
+            skips.add(str(path), "UTF-16 text; convert it to UTF-8")
+            return
+        records = 0
+        # newline="": lines end at LF, CRLF and CR only, as numbered_lines splits them (never at
+        # U+2028, which JSON leaves raw inside strings); bytes that are not UTF-8 become lone
+        # surrogates, found on their line
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as file:
+            for number, line in enumerate(file, start=1):
+                if not line.strip():
+                    continue
+                records += 1
+                where = f"{path}:{number}"
+                try:
+                    article = self._record(line, where, f"{path.name}:{number}")
+                except CorpusError as exc:
+                    skips.add(where, str(exc).removeprefix(f"{where}: "))
+                    continue
+                yield article
+        if not records:
+            skips.add(str(path), "no records")
+
+    def _record(self, line: str, where: str, default_id: str) -> Article:
+        if unicode_problem(line):
+            raise CorpusError(f"{where}: not UTF-8 text")
+        record = parse_json(line, where)
+        if not isinstance(record, dict) or not isinstance(record.get(self.text_field), str):
+            raise CorpusError(f"{where}: no string field {shorten(self.text_field)} (set --text-field)")
+        check_json(record, where)  # the other fields are written back out
+        return self._article(record, where, default_id)
+
+    def _article(self, record: dict, where: str, default_id: str) -> Article:
+        # The id is only echoed: a float or a null, as pandas writes ids of a column with gaps, is
+        # kept or replaced by the record's place; a list or object is no id.
+        article_id = record.get("id")
+        if article_id is None:
+            article_id = default_id
+        elif not isinstance(article_id, float):
+            check_id(article_id, where)
+        text = record.pop(self.text_field)
+        return Article(article_id, text, record)
+
+    def _table(self, path: Path, skips: Skips) -> Iterator[Article]:
+        # datasets' streaming builders read the file a record batch at a time (Dataset.from_parquet
+        # would first copy all of it into the cache folder); offline, local files need no hub
+        import datasets
+
+        datasets.disable_progress_bars()
+        try:
+            rows = iter(datasets.load_dataset(TABLES[path.suffix], data_files=str(path), split="train", streaming=True))
+            found = 0
+            for number, record in enumerate(rows, start=1):
+                where = f"{path}:row {number}"
+                if not isinstance(record.get(self.text_field), str):
+                    skips.add(where, f"no string field {shorten(self.text_field)} (set --text-field)")
+                    continue
+                try:
+                    article = self._article(record, where, f"{path.name}:row {number}")
+                except CorpusError as exc:
+                    skips.add(where, str(exc).removeprefix(f"{where}: "))
+                    continue
+                found += 1
+                yield article
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            skips.add(str(path), f"not a readable {TABLES[path.suffix]} file ({str(exc).splitlines()[0][:200]})")
+            return
+        if not found:
+            skips.add(str(path), "no records")
 
 
 def input_files(item: str) -> list[Path]:
@@ -65,42 +193,16 @@ def input_files(item: str) -> list[Path]:
     raise UserError(f"{path}: no such file or folder")
 
 
-def _read_text(path: Path, skipped: list) -> str | None:
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
-    # In JSONL a NUL is refused by JSON, on its line; elsewhere it means a binary file.
-    return _decode(data, str(path), skipped, nul_is_binary=path.suffix != ".jsonl")
 
 
-def _decode(data: bytes, name: str, skipped: list, nul_is_binary: bool = True) -> str | None:
+def _decode(data: bytes, name: str, skips: Skips) -> str | None:
     try:
-        return decode_text(data, name, nul_is_binary)
+        return decode_text(data, name)
     except NotText as exc:
-        skipped.append((name, exc.reason))
+        skips.add(name, exc.reason)
         return None
-
-
-def _jsonl_articles(path: Path, content: str, text_field: str) -> list[Article]:
-    articles = []
-    for number, line in numbered_lines(content):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        record = parse_json(line, where)
-        if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
-            raise UserError(f"{where}: no string field {shorten(text_field)} (set --text-field)")
-        check_json(record, where)  # the other fields are written back out
-        # The id is only echoed: a float or a null, as pandas writes ids of a column with gaps, is
-        # kept or replaced by the line's place; a list or object is no id.
-        article_id = record.get("id")
-        if article_id is None:
-            article_id = f"{path.name}:{number}"
-        elif not isinstance(article_id, float):
-            check_id(article_id, where)
-        text = record.pop(text_field)
-        articles.append(Article(article_id, text, record))
-    if not articles:
-        raise UserError(f"{path}: no records")
-    return articles

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from arabic_ner.errors import UserError, held_stops
@@ -70,9 +71,10 @@ def write_atomic(path: str | Path, content: str) -> None:
     write_files({path: content})
 
 
-def write_files(contents: dict[str | Path, str], renames: dict[Path, Path] | None = None,
+def write_files(contents: dict[str | Path, str | Callable[[Path], None]], renames: dict[Path, Path] | None = None,
                 removals: tuple[Path, ...] = ()) -> None:
-    """Write each file whole or not at all, and the set of them together: every file goes to a
+    """Write each file whole or not at all, and the set of them together: every file (its text, or
+    a function that writes it at the path it is given, for one larger than memory) goes to a
     temporary name first, then all are renamed with Ctrl-C and SIGTERM held back, so that a stop
     leaves either all of them or none (say `-o` written and `--html` missing). The temporary names
     are hidden and carry the process id: no two outputs (`-o a.tmp --html a`), no two processes and
@@ -82,7 +84,10 @@ def write_files(contents: dict[str | Path, str], renames: dict[Path, Path] | Non
     try:
         for (path, tmp), content in zip(tmps.items(), contents.values()):
             try:
-                tmp.write_text(content, encoding="utf-8")
+                if isinstance(content, str):
+                    tmp.write_text(content, encoding="utf-8")
+                else:
+                    content(tmp)
             except OSError as exc:
                 raise UserError(f"{path}: cannot write ({exc.strerror})") from None
         with held_stops():
@@ -138,7 +143,7 @@ class ResumableLines:
     disk holds, whatever stops the run (Ctrl-C, SIGTERM, SIGKILL, power loss). `resume=True` cuts
     the partial file back to the manifest's bytes (a chunk cut short is dropped whole) and `records`
     says how many to skip; a fingerprint other than the interrupted run's is one line naming what
-    differs. `finish` gives the output its name, together with any other files, all or none."""
+    differs. The caller gives the complete file its name (`write_files`, `renames=`)."""
 
     def __init__(self, path: str | Path, fingerprint: dict, resume: bool = False):
         self.path, self.fingerprint = Path(path), fingerprint
@@ -160,7 +165,7 @@ class ResumableLines:
         try:
             with open(self.partial, "a+b") as file:
                 file.truncate(self.bytes)
-            self.file = open(self.partial, "ab")  # noqa: SIM115 (kept open across chunks; closed by finish)
+            self.file = open(self.partial, "ab")  # noqa: SIM115 (kept open across chunks; closed by close)
         except OSError as exc:
             raise UserError(f"{self.path}: cannot write {self.partial} ({exc.strerror})") from None
 
@@ -170,35 +175,45 @@ class ResumableLines:
         return path.with_name(f".{path.name}.partial"), path.with_name(f".{path.name}.partial.json")
 
     @classmethod
-    def interrupted(cls, path: str | Path, resume: bool) -> dict | None:
-        """The manifest of an interrupted run of `path` (with `resume`), or None (none, or nothing
-        worth keeping: no record written, or `finish` stopped after renaming). Without `resume`, an
-        interrupted run's records are an error, never overwritten; with it, no interrupted run is.
-        Cheap: commands call it before any work, and again when they open the output."""
+    def state_of(cls, path: str | Path) -> dict | None:
+        """The manifest of an interrupted run of `path`, or None (none, or nothing worth keeping: no
+        record written, or `finish` stopped after renaming; such a manifest is removed)."""
         path = Path(path)
         partial, manifest = cls.files_of(path)
-        state = None
-        if manifest.exists():
-            try:
-                state = json.loads(manifest.read_text(encoding="utf-8"))
-                state = {**state, "records": int(state["records"]), "bytes": int(state["bytes"]),
-                         "fingerprint": dict(state["fingerprint"])}
-            except (OSError, ValueError, KeyError, TypeError):
-                raise UserError(f"{manifest}: not a manifest this program wrote; delete it and {partial} to "
-                                f"start over") from None
-            if state["records"] == 0 or (not partial.exists() and path.exists()):
-                manifest.unlink(missing_ok=True)
-                state = None
-            elif not partial.exists() or partial.stat().st_size < state["bytes"]:
-                raise UserError(f"{partial}: missing or shorter than {manifest} says ({state['bytes']:,} bytes); "
-                                f"delete {manifest} to start over")
-        if resume and state is None:
-            raise UserError(f"{path}: --resume: no interrupted run of it to continue (no {manifest} with records); "
-                            f"run without --resume")
-        if not resume and state is not None:
+        if not manifest.exists():
+            return None
+        try:
+            state = json.loads(manifest.read_text(encoding="utf-8"))
+            state = {**state, "records": int(state["records"]), "bytes": int(state["bytes"]),
+                     "fingerprint": dict(state["fingerprint"])}
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UserError(f"{manifest}: not a manifest this program wrote; delete it and {partial} to "
+                            f"start over") from None
+        if state["records"] == 0 or (not partial.exists() and path.exists()):
+            manifest.unlink(missing_ok=True)
+            return None
+        if not partial.exists() or partial.stat().st_size < state["bytes"]:
+            raise UserError(f"{partial}: missing or shorter than {manifest} says ({state['bytes']:,} bytes); "
+                            f"delete {manifest} to start over")
+        return state
+
+    @classmethod
+    def interrupted(cls, paths: str | Path | list[Path], resume: bool) -> dict | None:
+        """The manifest of an interrupted run of `paths` (an output, or the shards of one: any of
+        them with records), or None. Without `resume`, an interrupted run's records are an error,
+        never overwritten; with it, no interrupted run is. Cheap: commands call it before any work."""
+        paths = [Path(p) for p in paths] if isinstance(paths, list) else [Path(paths)]
+        kept = [(path, state) for path in paths if (state := cls.state_of(path)) is not None]
+        if resume and not kept:
+            manifest = cls.files_of(paths[0])[1]
+            raise UserError(f"{paths[0]}: --resume: no interrupted run of it to continue (no {manifest} with "
+                            f"records); run without --resume")
+        if not resume and kept:
+            (path, state), = kept[:1]
+            partial, manifest = cls.files_of(path)
             raise UserError(f"{path}: an interrupted run left {plural(state['records'], 'record')} in {partial}; add "
                             f"--resume to continue it, or delete {partial} and {manifest} to start over")
-        return state
+        return kept[0][1] if kept else None
 
     def _save_manifest(self) -> None:
         tmp = self.manifest.with_name(self.manifest.name + ".tmp")  # one name: a kill leaves no pile of them
@@ -240,8 +255,3 @@ class ResumableLines:
 
     def close(self) -> None:
         self.file.close()
-
-    def finish(self, others: dict[str | Path, str] | None = None) -> None:
-        """The output under its name, with `others` (whole files), together; the manifest gone."""
-        self.close()
-        write_files(others or {}, renames={self.partial: self.path}, removals=(self.manifest,))

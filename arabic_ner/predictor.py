@@ -37,11 +37,14 @@ class Predictor:
     @classmethod
     def from_folder(cls, model_dir, device: str = "cpu", batch_size: int = 32, int8: bool | str = False,
                     accelerator=None, compile: bool = False, warn_if_compile_fails: bool = False,
-                    force_int8: bool = False) -> Predictor:
+                    force_int8: bool = False, share_batches: bool = True) -> Predictor:
         """`int8`: int8 matrix multiplies (CPU only) with the kernel named, or, given True, the one
         `int8.choose_for` finds fastest here, or fp32 where int8 would be no faster (`force_int8`:
-        int8 anyway); which one is said on stderr. `compile`: torch.compile first (~30 s), where a failure (inductor needs a C++ compiler on the
-        CPU) is an error, or with `warn_if_compile_fails` a warning, and the model runs uncompiled."""
+        int8 anyway); which one is said on stderr. `accelerator` (several processes): the main
+        process's int8 choice for all, said once; with `share_batches`, the processes also share
+        each call's batches (else each tags its own texts alone). `compile`: torch.compile first
+        (~30 s), where a failure (inductor needs a C++ compiler on the CPU) is an error, or with
+        `warn_if_compile_fails` a warning, and the model runs uncompiled."""
         model, tokenizer, settings = load_trained(model_dir, device)
         if int8:
             # a kernel named (a resumed run: the interrupted run's) needs no probe
@@ -63,7 +66,7 @@ class Predictor:
                 if not warn_if_compile_fails:
                     raise UserError(f"--compile: torch.compile failed ({reason}); run without --compile") from None
                 print(f"warning: torch.compile failed ({reason}); tagging without it", file=sys.stderr)
-        return cls(model, tokenizer, settings, batch_size, accelerator)
+        return cls(model, tokenizer, settings, batch_size, accelerator if share_batches else None)
 
     def predict(self, texts: list[str]) -> list[list[dict]]:
         """For each text, its entities `{start, end, label, text, score}` in raw offsets."""

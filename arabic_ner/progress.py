@@ -18,3 +18,8 @@ def progress_bar(iterable=None, **kwargs) -> tqdm:
         kwargs.setdefault("mininterval", LOG_INTERVAL)
         kwargs.setdefault("maxinterval", LOG_INTERVAL)
     return tqdm(iterable, file=sys.stderr, **kwargs)
+
+
+def say(message: str) -> None:
+    """A line on stderr that leaves a progress bar under way whole."""
+    tqdm.write(message, file=sys.stderr)

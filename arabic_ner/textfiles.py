@@ -52,7 +52,7 @@ def read_text(path: Path) -> str:
 def decode_text(data: bytes, name: str, nul_is_binary: bool = True) -> str:
     """`data` as UTF-8 text, without the byte-order mark some editors write first; else a NotText
     saying why: UTF-16 (what Windows tools call "Unicode"), binary, or the line that is not UTF-8."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or _looks_utf16(data):
+    if is_utf16(data):
         raise NotText(name, "UTF-16 text; convert it to UTF-8")
     if nul_is_binary and b"\x00" in data:
         raise NotText(name, "binary file")
@@ -62,7 +62,10 @@ def decode_text(data: bytes, name: str, nul_is_binary: bool = True) -> str:
         raise NotText(name, "not UTF-8 text", data[: exc.start].count(b"\n") + 1) from None
 
 
-def _looks_utf16(data: bytes) -> bool:
+def is_utf16(data: bytes) -> bool:
+    """Whether `data` (a file, or its first 4,096 bytes) is UTF-16, with or without a byte-order mark."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
     # UTF-16 without a byte-order mark: each space, newline, digit or Latin letter puts a NUL on the
     # same side of its two bytes (even Arabic has a space every few words); a binary file has NULs
     # on both sides, and a stray NUL or two in a text file is no pattern.

@@ -107,3 +107,18 @@ def trained(tiny_bert, corpus_dir, tmp_path_factory):
     config = load_config(Path(__file__).resolve().parents[1] / "configs" / "arabert.yaml",
                          tiny_args(tiny_bert, corpus_dir, out))
     return config, train(config)
+
+
+def read_articles(inputs: list[str], text_field: str = "text") -> tuple[list, list[tuple[str, str]]]:
+    """Every article of `inputs` as predict.py reads them, and the (where, why) of each skip; nothing
+    at all to tag is predict.py's error."""
+    from arabic_ner.articles import Articles, Skips
+    from arabic_ner.errors import UserError
+
+    skips = Skips()
+    articles = list(Articles(inputs, text_field).read(skips))
+    for where, why in skips.shown:  # a skip is said in one short line, like an error
+        assert "\n" not in why and "\r" not in why and len(where) + len(why) < 500, why[:1000]
+    if not articles:
+        raise UserError(f"nothing to tag: {skips.summary()}")
+    return articles, skips.shown

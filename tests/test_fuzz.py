@@ -26,7 +26,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arabic_ner.articles import read_articles
 from arabic_ner.conll import from_conll, to_conll
 from arabic_ner.convert import _checked, from_doccano, from_labelstudio, to_labelstudio
 from arabic_ner.corpus import read_corpus, read_jsonl, write_jsonl
@@ -34,7 +33,7 @@ from arabic_ner.textfiles import read_text
 from arabic_ner.errors import UserError
 from arabic_ner.split import assign_groups
 from arabic_ner.validate import validate_files
-from conftest import SENTENCES, make_record
+from conftest import SENTENCES, make_record, read_articles
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,

@@ -13,6 +13,7 @@ from arabic_ner.errors import UserError, run_cli
 COMMANDS = {  # name: (module with main(), what it does)
     "train": ("arabic_ner.cli.train", "fine-tune an encoder on a tag set (a YAML config)"),
     "predict": ("arabic_ner.cli.predict", "tag articles with a trained model"),
+    "ray-predict": ("arabic_ner.ray_predict", "tag a corpus on Ray Data (pip install -e \".[ray]\")"),
     "evaluate": ("arabic_ner.cli.evaluate", "score a trained model on annotated data"),
     "crossval": ("arabic_ner.cli.crossval", "cross-validate a training config"),
     "convert": ("arabic_ner.convert", "convert between the corpus JSONL, CoNLL, Label Studio and doccano"),

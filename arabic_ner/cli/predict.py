@@ -1,18 +1,21 @@
 """Tag articles with a trained model: `python predict.py MODEL_DIR INPUT... [-o OUT.jsonl]`.
 
-INPUT is a .txt file (one article), a folder (its .txt files, recursively), a .jsonl file (one
-article per line, text in --text-field, other fields carried to the output) or `-` for stdin.
-Each output line is `{"id": ..., "entities": [{"start", "end", "label", "text", "score"}]}` with
-offsets into the article exactly as read (`text == article[start:end]`). Optional outputs: CoNLL
-(word, tag), Label Studio tasks with the entities as predictions to correct, and an HTML page.
-Articles are tagged in chunks of about --chunk-words words, each written as it finishes: `-o`
-grows in a hidden `.NAME.partial` beside it (each chunk flushed to disk whole) and gets its name
-when complete, together with the other outputs, which are written whole at the end; stdout gets
-each chunk as it is done. After any stop (Ctrl-C exit 130, SIGTERM exit 143, a kill, a crash),
-the same command with --resume continues after the last complete chunk and writes the same file
-an uninterrupted run would. Exit status 1 when an input was
-skipped (not UTF-8, binary), 2 when every input was. Under `accelerate launch` or torchrun the processes
-share the batches and the main process writes the outputs in input order.
+INPUT is a .txt file (one article), a folder (its .txt files, recursively), a .jsonl, .parquet or
+.arrow file (one article per record, text in --text-field, other fields carried to the output) or
+`-` for stdin. Each output record is `{"id": ..., "entities": [{"start", "end", "label", "text",
+"score"}]}` with offsets into the article exactly as read (`text == article[start:end]`): JSONL,
+or Parquet for an -o ending in .parquet. Optional outputs: CoNLL (word, tag), Label Studio tasks
+with the entities as predictions to correct, and an HTML page; these are written whole at the end.
+
+Inputs are read lazily and tagged in chunks of about --chunk-words words, each written as it
+finishes (arabic_ner/tagging.py): `-o` grows in a hidden `.NAME.partial` beside it, each chunk
+flushed to disk whole, and gets its name when complete; stdout gets each chunk as it is done.
+After any stop (Ctrl-C exit 130, SIGTERM exit 143, a kill, a crash), the same command with
+--resume continues after the last complete chunk and writes the same file an uninterrupted run
+would. A record or input that cannot be read (not UTF-8, not JSON, no text field) is said with its
+file and line and skipped: exit status 1 at the end; 2 when there is nothing at all to tag. Under
+torchrun or `accelerate launch`, each process tags every n-th chunk into its own shard and the
+main process merges them into -o in input order at the end.
 """
 from __future__ import annotations
 
@@ -22,21 +25,23 @@ import sys
 import time
 from pathlib import Path
 
-from arabic_ner.errors import Stopped, UserError
+from arabic_ner.errors import UserError
 from arabic_ner.messages import plural
 
 CHUNK_WORDS = 20_000  # words tagged and written at once: 10-30 s of tagging on 2 CPU cores
+LARGE = 100_000  # articles from which the whole-file outputs' memory is worth a note
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_dir", type=Path, help="a model folder written by train.py (run/best or run/last)")
-    parser.add_argument("inputs", nargs="+", help=".txt files, folders, .jsonl files or - for stdin")
-    parser.add_argument("-o", "--output", type=Path, help="JSONL file to write (default: stdout)")
+    parser.add_argument("inputs", nargs="+", help=".txt files, folders, .jsonl, .parquet or .arrow files, or - for stdin")
+    parser.add_argument("-o", "--output", type=Path, help="JSONL file to write, or Parquet if it ends in .parquet "
+                                                          "(default: JSONL on stdout)")
     parser.add_argument("--conll", type=Path, help="also write word<TAB>tag lines, a blank line between articles")
     parser.add_argument("--labelstudio", type=Path, help="also write Label Studio tasks with the entities as predictions")
     parser.add_argument("--html", type=Path, help="also write a self-contained HTML page of the tagged articles")
-    parser.add_argument("--text-field", default="text", help="field holding the text in .jsonl inputs (default: text)")
+    parser.add_argument("--text-field", default="text", help="field holding the text in .jsonl, .parquet and .arrow inputs (default: text)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when present and not --int8, else cpu)")
     parser.add_argument("--int8", action="store_true",
@@ -63,87 +68,116 @@ def main() -> int:
     if args.force and not args.int8:
         raise UserError("--force goes with --int8 (int8 even where it is slower here); add --int8 or drop --force")
 
-    from arabic_ner.articles import input_files, read_articles
+    from arabic_ner.articles import Articles, Skips
     from arabic_ner.files import ResumableLines, check_output_files
 
+    articles = Articles(args.inputs, args.text_field)
     check_output_files({"-o": args.output, "--conll": args.conll, "--labelstudio": args.labelstudio,
-                        "--html": args.html}, [f for item in args.inputs for f in input_files(item)])
-    # an interrupted run to continue, or one not to overwrite: said before any work
-    interrupted = ResumableLines.interrupted(args.output, args.resume) if args.output else None
-    articles, skipped = read_articles(args.inputs, args.text_field)
+                        "--html": args.html}, [f for files in articles.files.values() for f in files])
 
     from accelerate import PartialState
-    from accelerate.utils import parse_flag_from_env
+    from accelerate.utils import gather_object, parse_flag_from_env
 
+    from arabic_ner import tagging
     from arabic_ner.compiled import worth_compiling
     from arabic_ner.device import choose_device
     from arabic_ner.predictor import Predictor
-    from arabic_ner.progress import progress_bar
+    from arabic_ner.progress import say
 
     # As accelerate's Accelerator does (training): without it, processes started by torchrun on a
     # machine with no GPU would each run alone and tag everything.
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
-    distributed = state.num_processes > 1
-    if distributed and args.resume:
-        raise UserError("--resume runs in one process for now; run the interrupted command again without "
-                        "torchrun or accelerate launch, with --resume")
+    processes, rank = state.num_processes, state.process_index
+    if processes > 1 and not args.output:
+        raise UserError("several processes each write their share beside the -o file: add -o")
+    # an interrupted run to continue, or one not to overwrite: said before any work
+    sinks = [tagging.shard_path(args.output, r, processes) for r in range(processes)] if processes > 1 else \
+        [args.output] if args.output else []
+    interrupted = ResumableLines.interrupted(sinks, args.resume) if sinks else None
+    plan = tagging.plan(articles, args.chunk_words)
+    keep = bool(args.conll or args.labelstudio or args.html)  # whole-file outputs: every result kept
+    if keep and plan.articles > LARGE and state.is_main_process:
+        print(f"note: --conll, --labelstudio and --html are written whole at the end: the entities of all "
+              f"{plan.articles:,} articles stay in memory until then", file=sys.stderr)
+
     device = choose_device(args.device, args.int8, state)
-    texts = [a.text for a in articles]
-    words = sum(len(t.split()) for t in texts)
     # each process tags its share: that share has to repay the compiling
-    compile = worth_compiling(words // state.num_processes, device, args.int8) if args.compile is None else args.compile
+    compile = worth_compiling(plan.words // processes, device, args.int8) if args.compile is None else args.compile
     if compile and state.is_main_process:
-        why = "" if args.compile else f"; {words:,} words to tag repay it, --no-compile to skip"
+        why = "" if args.compile else f"; {plan.words:,} words to tag repay it, --no-compile to skip"
         print(f"compiling the model (about 30 s on 2 CPU cores{why})", file=sys.stderr)
     int8 = args.int8
     if interrupted and args.int8:  # the interrupted run's kernel (or fp32), not a new probe's: the same bytes
         int8 = interrupted["fingerprint"].get("int8 kernel") or False
     predictor = Predictor.from_folder(args.model_dir, device, args.batch_size, int8,
-                                      accelerator=state if distributed else None, compile=compile,
-                                      warn_if_compile_fails=args.compile is None, force_int8=args.force)
+                                      accelerator=state if processes > 1 else None, compile=compile,
+                                      warn_if_compile_fails=args.compile is None, force_int8=args.force,
+                                      share_batches=False)
     started = time.time()
-    if distributed:
-        bar = progress_bar(total=len(texts), unit="article", disable=not state.is_main_process)
-        results = []
-        for entities in predictor.predict_iter(texts):
-            results.append(entities)
-            bar.update(1)
-        bar.close()
-        if state.is_main_process:
-            _write_outputs(args, articles, results, predictor.settings.entity_types)
-        found, resumed = sum(map(len, results)), 0
-    else:
-        found, resumed = _tag_in_chunks(args, predictor, articles, _fingerprint(args, device, compile, predictor))
-    if state.is_main_process:
-        seconds = time.time() - started
-        print(f"tagged {plural(len(texts) - resumed, 'article')} ({plural(words, 'word')} in all) "
-              f"in {seconds:.1f} s, {plural(found, 'entity', 'entities')}"
-              + (f" on {state.num_processes} processes" if distributed else "")
-              + (f"; {plural(resumed, 'article')} before it from the interrupted run" if resumed else ""),
-              file=sys.stderr)
-        for name, reason in skipped:
-            print(f"skipped {name}: {reason}", file=sys.stderr)
-    if distributed:  # left to interpreter exit, gloo's threads can abort a process (SIGABRT) after the work
+    mine = sinks[rank] if sinks else None
+    # a shard its process had not written to yet starts afresh in a resumed run
+    sink = ResumableLines(mine, _fingerprint(args, device, compile, predictor, processes),
+                          resume=ResumableLines.state_of(mine) is not None) if mine else None
+    skips = Skips(say if state.is_main_process else None)  # every process reads all: the main one says
+    outcome = tagging.tag_chunks(predictor, articles, plan, sink, skips, keep and processes == 1, rank, processes)
+    found, resumed = outcome.found, outcome.resumed
+    if processes > 1:
+        found, resumed = (sum(part) for part in zip(*gather_object([(found, resumed)])))
+        # every shard is complete; the group goes before the merge, which may outlast its timeouts
         state.wait_for_everyone()
         state.destroy_process_group()
-    return 1 if skipped else 0
+    if state.is_main_process:
+        _finish(args, articles, plan, sinks, outcome.results if processes == 1 else None, predictor)
+        seconds = time.time() - started
+        print(f"tagged {plural(plan.articles - resumed, 'article')} ({plural(plan.words, 'word')} in all) "
+              f"in {seconds:.1f} s, {plural(found, 'entity', 'entities')}"
+              + (f" on {processes} processes" if processes > 1 else "")
+              + (f"; {plural(resumed, 'article')} before it from the interrupted run" if resumed else ""),
+              file=sys.stderr)
+        if skips.count > len(skips.shown):
+            print(f"skipped {plural(skips.count, 'input or record', 'inputs or records')} in all, "
+                  f"the first {len(skips.shown)} said above", file=sys.stderr)
+    return 1 if skips.count else 0
 
 
-def _chunks(articles: list, words: int) -> list[tuple[int, int]]:
-    """(start, end) of consecutive runs of articles of about `words` words each: a function of the
-    input alone, so that a resumed run cuts the same chunks and batches as the interrupted one."""
-    spans, start, count = [], 0, 0
-    for i, article in enumerate(articles):
-        count += len(article.text.split())
-        if count >= words:
-            spans.append((start, i + 1))
-            start, count = i + 1, 0
-    if start < len(articles):
-        spans.append((start, len(articles)))
-    return spans
+def _finish(args, articles, plan, sinks: list[Path], results: list | None, predictor) -> None:
+    """The outputs under their names, all together (`files.write_files`): `-o` from the one
+    process's partial file (renamed, or converted to Parquet) or merged from every process's shard;
+    the whole-file outputs from `results`, or from `-o`'s records."""
+    from arabic_ner.articles import Skips
+    from arabic_ner.files import ResumableLines, write_files
+    from arabic_ner.tagging import merged_lines, write_lines, write_parquet
+
+    partials, manifests = zip(*map(ResumableLines.files_of, sinks)) if sinks else ((), ())
+    for rank, partial in enumerate(partials):
+        state = ResumableLines.state_of(sinks[rank])
+        if len(sinks) > 1 and (state is None or state["records"] != sum(plan.own(rank, len(sinks)))):
+            raise UserError(f"{partial}: missing or incomplete, so {args.output} cannot be merged; on several "
+                            f"machines -o must be on a file system they share")
+
+    def lines():
+        if len(partials) == 1:
+            with open(partials[0], "rb") as file:
+                yield from file
+        else:
+            yield from merged_lines(list(partials), plan.chunks)
+
+    files = {}
+    if results is None and (args.conll or args.labelstudio or args.html):
+        results = [json.loads(line)["entities"] for line in lines()]
+    if results is not None:
+        files = _other_outputs(args, list(articles.read(Skips())), results, predictor.settings.entity_types)
+    if not args.output:
+        write_files(files)
+    elif args.output.suffix == ".parquet":
+        write_files({args.output: write_parquet(lines), **files}, removals=(*partials, *manifests))
+    elif len(partials) == 1:
+        write_files(files, renames={partials[0]: args.output}, removals=manifests)
+    else:
+        write_files({args.output: write_lines(lines), **files}, removals=(*partials, *manifests))
 
 
-def _fingerprint(args, device: str, compile: bool, predictor) -> dict:
+def _fingerprint(args, device: str, compile: bool, predictor, processes: int) -> dict:
     """What decides the output's bytes: a resumed run must match the interrupted one on all of it."""
     from arabic_ner.articles import input_files
     from arabic_ner.int8 import int8_layers
@@ -160,75 +194,8 @@ def _fingerprint(args, device: str, compile: bool, predictor) -> dict:
     return {"model": [stamp(f) for f in sorted(args.model_dir.iterdir()) if f.is_file()], "inputs": inputs,
             "text field": args.text_field, "batch size": args.batch_size, "device": device, "compile": compile,
             "int8 kernel": next((layer.kernel for layer in int8_layers(predictor.model)), None),
-            "chunk words": args.chunk_words, "threads": torch.get_num_threads(), "torch": torch.__version__}
-
-
-def _tag_in_chunks(args, predictor, articles, fingerprint: dict) -> tuple[int, int]:
-    """Tag and write chunk by chunk (see the module's note); (entities found, articles resumed)."""
-    from arabic_ner.files import ResumableLines, write_files
-    from arabic_ner.progress import progress_bar
-
-    keep = bool(args.conll or args.labelstudio or args.html)  # whole-file outputs: every result kept
-    sink = ResumableLines(args.output, fingerprint, args.resume) if args.output else None
-    resumed = sink.records if sink else 0
-    results = [json.loads(line)["entities"] for line in sink.done()] if keep and resumed else []
-    spans = _chunks(articles, args.chunk_words)
-    if resumed and resumed not in {end for _, end in spans}:
-        raise UserError(f"{args.output}: --resume: the interrupted run wrote {resumed:,} articles, which ends no "
-                        f"chunk of these inputs: they changed; delete {sink.partial} and {sink.manifest} to start over")
-    found = 0
-    bar = progress_bar(total=len(articles), initial=resumed, unit="article")
-    try:
-        for start, end in spans:
-            if end <= resumed:
-                continue
-            chunk, tagged = articles[start:end], []
-            for entities in predictor.predict_iter([a.text for a in chunk]):
-                tagged.append(entities)
-                bar.update(1)
-            lines = [_jsonl_line(a, e) for a, e in zip(chunk, tagged)]
-            if sink:
-                sink.append(lines)
-            else:
-                sys.stdout.write("".join(lines))
-                sys.stdout.flush()
-            found += sum(map(len, tagged))
-            if keep:
-                results += tagged
-    except Stopped:
-        bar.close()
-        if sink and sink.records:
-            print(f"\ninterrupted: {sink.records:,} of {plural(len(articles), 'article')} kept in {sink.partial}; "
-                  f"the same command with --resume continues", file=sys.stderr)
-        raise
-    finally:
-        bar.close()
-        if sink:
-            sink.close()
-    others = _other_outputs(args, articles, results, predictor.settings.entity_types) if keep else {}
-    if sink:
-        sink.finish(others)  # its file closed above: finish renames it
-    else:
-        write_files(others)
-    return found, resumed
-
-
-def _write_outputs(args, articles, results, entity_types) -> None:
-    """Every output file, or none of them (several processes: the main one writes all at the end)."""
-    from arabic_ner.files import write_files
-
-    lines = "".join(_jsonl_line(a, e) for a, e in zip(articles, results))
-    files = _other_outputs(args, articles, results, entity_types)
-    if args.output:
-        files[args.output] = lines
-    write_files(files)
-    if not args.output:
-        sys.stdout.write(lines)
-
-
-def _jsonl_line(article, entities: list[dict]) -> str:
-    """One line of the JSONL output: the same bytes whether written at once, in chunks or resumed."""
-    return json.dumps(article.output(entities), ensure_ascii=False) + "\n"
+            "chunk words": args.chunk_words, "processes": processes, "threads": torch.get_num_threads(),
+            "torch": torch.__version__}
 
 
 def _other_outputs(args, articles, results, entity_types) -> dict:

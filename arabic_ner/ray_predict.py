@@ -1,0 +1,132 @@
+"""Tagging on Ray Data, for corpora one machine cannot get through in time:
+`python -m arabic_ner.ray_predict MODEL_DIR INPUT... -o OUT_FOLDER` (`pip install -e ".[ray]"`).
+
+The recipe it runs, for a pipeline of your own:
+
+    import ray
+    from arabic_ner.ray_predict import Tagger
+
+    ds = ray.data.read_parquet("articles/")  # or ray.data.read_json("articles.jsonl")
+    ds = ds.map_batches(Tagger, fn_constructor_kwargs={"model_dir": "models/news/best"},
+                        batch_format="pyarrow", batch_size=64, concurrency=4, num_cpus=1)
+    ds.write_parquet("tagged/")
+
+`Tagger` is a class, so Ray builds one per actor and each model replica is loaded once; it takes
+a batch of records and gives back the same records with `entities` in place of the text, as
+predict.py writes them (`start`, `end`, `label`, `text`, `score`, offsets into the raw text). A
+record whose text is missing or null is dropped, as predict.py skips it. Ray retries a failed task
+and writes a folder of files; unlike predict.py, an interrupted job starts again from the beginning
+(a stopped run of this command leaves no half-written output folder).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from arabic_ner.errors import UserError, run_cli
+from arabic_ner.files import check_output_folder, replace_folder
+from arabic_ner.predictor import Predictor
+from arabic_ner.tagging import entities_type
+
+# Model replicas (Ray actors, one CPU each) by default: all the cluster's CPUs but one, which the
+# reading and writing tasks need (with every CPU held by an actor, Ray Data waits for ever).
+SPARE_CPUS = 1
+
+
+class Tagger:
+    """A batch of records (a pyarrow Table) -> the same records with `entities`, text dropped."""
+
+    def __init__(self, model_dir: str, text_field: str = "text", batch_size: int = 32, int8: bool = False,
+                 device: str = "cpu"):
+        self.predictor = Predictor.from_folder(Path(model_dir), device, batch_size, int8)
+        self.text_field = text_field
+
+    def __call__(self, batch):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        batch = batch.filter(pc.is_valid(batch.column(self.text_field)))
+        entities = self.predictor.predict(batch.column(self.text_field).to_pylist())
+        return batch.drop_columns([self.text_field]).append_column("entities", pa.array(entities, type=entities_type()))
+
+
+def tag_with_ray(model_dir: Path, inputs: list[str], out: Path, text_field: str = "text", replicas: int | None = None,
+                 batch_size: int = 32, int8: bool = False, output_format: str = "parquet") -> int:
+    """Read `inputs` (Parquet files or folders, or JSONL files), tag them on `replicas` actors of
+    the Ray instance this process is connected to (default: all its CPUs but SPARE_CPUS), write
+    `out` (a folder of `output_format` files, in input order); the number of records written."""
+    import ray
+
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    if replicas is None:
+        replicas = max(1, cpus - SPARE_CPUS)
+    if replicas + SPARE_CPUS > cpus:
+        raise UserError(f"--replicas {replicas}: the Ray cluster has {cpus} CPUs, and reading and writing need "
+                        f"{SPARE_CPUS} beside the replicas; at most {max(cpus - SPARE_CPUS, 0)}")
+    # output in input order; set before the dataset is made, which takes a copy of the context
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    suffixes = {Path(item).suffix for item in inputs}
+    if suffixes <= {".jsonl", ".json"}:
+        ds = ray.data.read_json(inputs, lines=True)
+    elif suffixes <= {".parquet", ""}:
+        ds = ray.data.read_parquet(inputs)
+    else:
+        raise UserError(f"{', '.join(inputs)}: give .jsonl files, or .parquet files or folders of them, not a mix")
+    if text_field not in ds.schema().names:
+        raise UserError(f"{inputs[0]}: no field {text_field!r} (set --text-field; fields: {', '.join(ds.schema().names)})")
+    tagged = ds.map_batches(Tagger, fn_constructor_kwargs={"model_dir": str(model_dir), "text_field": text_field,
+                                                           "batch_size": batch_size, "int8": int8},
+                            batch_format="pyarrow", batch_size=64, concurrency=replicas, num_cpus=1)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        (tagged.write_parquet if output_format == "parquet" else tagged.write_json)(str(tmp))
+        count = ray.data.read_parquet(str(tmp)).count() if output_format == "parquet" else \
+            sum(1 for f in tmp.iterdir() for _ in f.open("rb"))
+        replace_folder(tmp, out)
+    finally:  # a stop or a failure leaves no half-written folder
+        shutil.rmtree(tmp, ignore_errors=True)
+    return count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_dir", type=Path, help="a model folder written by train.py (run/best)")
+    parser.add_argument("inputs", nargs="+", help=".jsonl files, or .parquet files or folders of them")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="folder to write the tagged records to")
+    parser.add_argument("--format", choices=["parquet", "jsonl"], default="parquet", help="output files (default: parquet)")
+    parser.add_argument("--text-field", default="text", help="field holding the text (default: text)")
+    parser.add_argument("--replicas", type=int, default=None,
+                        help=f"model replicas, one CPU each (default: the cluster's CPUs but {SPARE_CPUS})")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
+    parser.add_argument("--int8", action="store_true", help="int8 matrix multiplies where faster (see predict.py)")
+    parser.add_argument("--address", default=None, help="a running Ray cluster's address (default: start a local one)")
+    args = parser.parse_args()
+    if not args.model_dir.is_dir():
+        raise UserError(f"{args.model_dir}: no such model folder")
+    for item in args.inputs:
+        if not Path(item).exists():
+            raise UserError(f"{item}: no such file or folder")
+    if args.replicas is not None and args.replicas < 1:
+        raise UserError(f"--replicas {args.replicas}: must be at least 1")
+    check_output_folder(args.output, "-o")
+    try:
+        import ray
+    except ImportError:
+        raise UserError('Ray is not installed: pip install -e ".[ray]"') from None
+    started = time.time()
+    ray.init(address=args.address, include_dashboard=False, log_to_driver=False)
+    try:
+        count = tag_with_ray(args.model_dir, args.inputs, args.output, args.text_field, args.replicas,
+                             args.batch_size, args.int8, args.format)
+    finally:
+        ray.shutdown()
+    print(f"tagged {count:,} records with Ray in {time.time() - started:.1f} s: {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,148 @@
+"""Reading a corpus lazily (JSONL, Parquet, Arrow) and tagging it in chunks and shards
+(arabic_ner/articles.py, arabic_ner/tagging.py), with a stand-in model: no torch needed."""
+import json
+
+import pytest
+from conftest import read_articles
+
+from arabic_ner.articles import SHOWN_SKIPS, Article, Articles, Skips
+from arabic_ner.errors import Stopped
+from arabic_ner.files import ResumableLines
+from arabic_ner.tagging import cut, jsonl_line, merged_lines, plan, shard_path, tag_chunks, write_parquet
+
+
+class Initials:
+    """A stand-in Predictor: each article's first word is an entity."""
+
+    def __init__(self, stop_after: int | None = None):
+        self.tagged, self.stop_after = 0, stop_after
+
+    def predict_iter(self, texts):
+        for text in texts:
+            if self.tagged == self.stop_after:
+                raise Stopped()
+            self.tagged += 1
+            word = text.split()[0] if text.split() else ""
+            yield [{"start": 0, "end": len(word), "label": "X", "text": word, "score": 0.5}] if word else []
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("words, chunk_words, chunks", [
+    ([1, 1, 1, 1], 2, [2, 2]),
+    ([5, 1, 1], 2, [1, 2]),  # a long article is a chunk of its own
+    ([1, 1, 1], 10, [3]),  # the last chunk may be short
+    ([0, 0, 3], 1, [3]),  # empty articles go with the next
+])
+def test_plan_cuts_chunks_of_whole_articles(tmp_path, words, chunk_words, chunks):
+    path = write_jsonl(tmp_path / "a.jsonl", [{"text": " ".join(["w"] * n)} for n in words])
+    result = plan(Articles([str(path)]), chunk_words)
+    assert result.chunks == chunks and result.words == sum(words) and result.articles == len(words)
+    assert [len(c) for c in cut(Articles([str(path)]).read(Skips()), result.chunks)] == chunks
+
+
+def test_parquet_and_arrow_records_are_articles(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import datasets
+    import pyarrow.parquet as pq
+
+    rows = [{"id": 7, "body": "قتل جندي", "source": "وكالة"}, {"id": None, "body": None, "source": "x"},
+            {"id": None, "body": "نص", "source": "y"}]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "a.parquet")
+    datasets.Dataset.from_list(rows).to_parquet(tmp_path / "b.parquet")
+    folder = tmp_path / "saved"
+    datasets.Dataset.from_list(rows).save_to_disk(folder)
+    arrow, = folder.glob("*.arrow")
+    for path in (tmp_path / "a.parquet", tmp_path / "b.parquet", arrow):
+        articles, skipped = read_articles([str(path)], "body")
+        assert [(a.id, a.text, a.fields) for a in articles] == [
+            (7, "قتل جندي", {"id": 7, "source": "وكالة"}), (f"{path.name}:row 3", "نص", {"id": None, "source": "y"})]
+        assert skipped == [(f"{path}:row 2", "no string field 'body' (set --text-field)")]
+
+
+def test_unreadable_table_is_skipped(tmp_path):
+    (tmp_path / "a.parquet").write_bytes(b"PAR1 not really")
+    (tmp_path / "b.txt").write_text("نص", encoding="utf-8")
+    _, ((where, why),) = read_articles([str(tmp_path / "a.parquet"), str(tmp_path / "b.txt")])
+    assert where == str(tmp_path / "a.parquet") and why.startswith("not a readable parquet file")
+
+
+def test_utf16_jsonl_is_one_skip_not_one_per_line(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(('{"text": "نص"}\n' * 50).encode("utf-16"))
+    (tmp_path / "b.txt").write_text("نص", encoding="utf-8")
+    assert read_articles([str(path), str(tmp_path / "b.txt")])[1] == [(str(path), "UTF-16 text; convert it to UTF-8")]
+
+
+def test_skips_are_all_counted_and_the_first_said(tmp_path):
+    said = []
+    skips = Skips(said.append)
+    for i in range(SHOWN_SKIPS + 5):
+        skips.add(f"a.jsonl:{i}", "not valid JSON")
+    assert skips.count == SHOWN_SKIPS + 5 and len(skips.shown) == SHOWN_SKIPS
+    assert said[0] == "skipped a.jsonl:0: not valid JSON" and len(said) == SHOWN_SKIPS + 1  # and "skipping more"
+    assert skips.summary() == f"a.jsonl:0: not valid JSON ({SHOWN_SKIPS + 4} more skips too)"
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """Nine articles of 1-3 words and a bad record: six chunks of 2 words or more."""
+    texts = ["a1 b", "a2", "a3 b c", "a4", "a5", "a6 b", "a7", "a8 b c", "a9"]
+    path = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts)])
+    with path.open("a", encoding="utf-8") as file:
+        file.write("{not json}\n")
+    return Articles([str(path)])
+
+
+def one_process(corpus, out) -> bytes:
+    sink = ResumableLines(out, {"run": 1})
+    tag_chunks(Initials(), corpus, plan(corpus, 2), sink, Skips())
+    return sink.partial.read_bytes()
+
+
+def test_shards_merge_to_the_one_process_lines(corpus, tmp_path):
+    whole = one_process(corpus, tmp_path / "whole.jsonl")
+    the_plan, out, partials = plan(corpus, 2), tmp_path / "out.jsonl", []
+    assert the_plan.chunks == [1, 2, 2, 1, 2, 1] and the_plan.skips.count == 1
+    for rank in range(3):
+        sink = ResumableLines(shard_path(out, rank, 3), {"run": 1})
+        skips = Skips()
+        outcome = tag_chunks(Initials(), corpus, the_plan, sink, skips, keep=True, rank=rank, processes=3)
+        assert len(outcome.results) == sum(the_plan.own(rank, 3)) and skips.count == 1  # every process reads all
+        partials.append(sink.partial)
+    assert partials[1].name == ".out-00001-of-00003.jsonl.partial"
+    assert b"".join(merged_lines(partials, the_plan.chunks)) == whole
+
+
+def test_a_stopped_shard_resumes_alone(corpus, tmp_path):
+    whole = one_process(corpus, tmp_path / "whole.jsonl")
+    the_plan, out = plan(corpus, 2), tmp_path / "out.jsonl"
+    shards = [shard_path(out, rank, 2) for rank in range(2)]  # chunks 0, 2, 4 (1, 2, 2 articles) and 1, 3, 5
+    with pytest.raises(Stopped):  # stopped in its second chunk: the first is kept
+        tag_chunks(Initials(stop_after=2), corpus, the_plan, ResumableLines(shards[0], {"run": 1}), Skips(),
+                   rank=0, processes=2)
+    assert ResumableLines.interrupted(shards, resume=True)["records"] == 1
+    tag_chunks(Initials(), corpus, the_plan, ResumableLines(shards[1], {"run": 1}), Skips(), rank=1, processes=2)
+    resumed = ResumableLines(shards[0], {"run": 1}, resume=True)
+    predictor = Initials()
+    assert tag_chunks(predictor, corpus, the_plan, resumed, Skips(), rank=0, processes=2).resumed == 1
+    assert predictor.tagged == 2 + 2  # the rest of its chunks only
+    partials = [ResumableLines.files_of(s)[0] for s in shards]
+    assert b"".join(merged_lines(partials, the_plan.chunks)) == whole
+
+
+def test_parquet_output_settles_column_types_over_all_records(tmp_path, monkeypatch):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from arabic_ner import tagging
+
+    monkeypatch.setattr(tagging, "PARQUET_ROWS", 2)  # the first row group has no entity and no date
+    rows = [Article(1, "x", {"date": None}), Article(2, "y", {"date": None}), Article(3, "z", {"date": "2015"})]
+    lines = [jsonl_line(a, [] if a.id < 3 else [{"start": 0, "end": 1, "label": "X", "text": "z", "score": 0.5}])
+             for a in rows]
+    write_parquet(lambda: (line.encode() for line in lines))(tmp_path / "out.parquet")
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.to_pylist() == [json.loads(line) for line in lines]
+    assert str(table.schema.field("date").type) == "string"
