@@ -27,7 +27,7 @@ quickstart: setup
 test: setup
 	$(PY) -m pytest
 
-# The tests marked slow (the Ray path on a local Ray instance), with the optional extras they need.
+# The tests marked slow (the Ray path on a local Ray instance, a second torchrun run), with the extras they need.
 test-slow: setup
 	$(PY) -m pip install --quiet -e ".[ray]"
 	$(PY) -m pytest -m slow

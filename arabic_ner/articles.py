@@ -1,6 +1,6 @@
 """Reading articles to tag, lazily: .txt files, folders of them, .jsonl, .parquet and .arrow files,
 and stdin. A corpus of millions of records never sits in memory whole: `Articles` reads them one
-at a time, as often as asked (a first pass counts them, the second tags them).
+at a time, as often as asked (a first pass plans the chunks, the second tags them: tagging.py).
 
 A record or input that cannot be tagged (not UTF-8, not JSON, no text field) is skipped and said,
 never the end of the run: the millionth record of an archive should not cost the 999,999 before it.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from arabic_ner.corpus import check_id
 from arabic_ner.errors import UserError
-from arabic_ner.messages import plural, shorten
+from arabic_ner.messages import first_line, plural, shorten
 from arabic_ner.textfiles import CorpusError, NotText, check_json, decode_text, is_utf16, parse_json, unicode_problem
 
 TABLES = {".parquet": "parquet", ".arrow": "arrow"}  # read through datasets' streaming builders
@@ -55,13 +55,6 @@ class Skips:
         return first + (f" ({plural(self.count - 1, 'more skip')} too)" if self.count > 1 else "")
 
 
-@dataclass
-class Count:
-    articles: int  # articles that will be tagged
-    words: int  # their whitespace-separated words
-    skips: Skips  # what will be skipped
-
-
 class Articles:
     """The articles of `inputs` in input order, read lazily each time they are iterated (stdin,
     one article, is read once and kept)."""
@@ -91,16 +84,11 @@ class Articles:
                     if text is not None:
                         yield Article(str(file), text)
 
-    def count(self) -> Count:
-        """A first pass: how many articles and words there are to tag (for the progress bar and the
-        choice to compile); every input skipped, so nothing at all to tag, is an error."""
-        skips, articles, words = Skips(), 0, 0
-        for article in self.read(skips):
-            articles += 1
-            words += len(article.text.split())
-        if not articles:
-            raise UserError(f"nothing to tag: {skips.summary()}")
-        return Count(articles, words, skips)
+    def stdin_digest(self) -> str:
+        """The SHA-256 of stdin as read (a resumed run must be given the same)."""
+        import hashlib
+
+        return hashlib.sha256(self._stdin or b"").hexdigest()
 
     def _jsonl(self, path: Path, skips: Skips) -> Iterator[Article]:
         try:
@@ -156,9 +144,9 @@ class Articles:
         import datasets
 
         datasets.disable_progress_bars()
+        number = 0
         try:
             rows = iter(datasets.load_dataset(TABLES[path.suffix], data_files=str(path), split="train", streaming=True))
-            found = 0
             for number, record in enumerate(rows, start=1):
                 where = f"{path}:row {number}"
                 if not isinstance(record.get(self.text_field), str):
@@ -169,12 +157,12 @@ class Articles:
                 except CorpusError as exc:
                     skips.add(where, str(exc).removeprefix(f"{where}: "))
                     continue
-                found += 1
                 yield article
-        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            skips.add(str(path), f"not a readable {TABLES[path.suffix]} file ({str(exc).splitlines()[0][:200]})")
+        except Exception as exc:  # pyarrow's and datasets' errors share no base class; any is a bad file here
+            after = f" after row {number}" if number else ""
+            skips.add(str(path), f"not a readable {TABLES[path.suffix]} file{after} ({first_line(exc)[:200]})")
             return
-        if not found:
+        if not number:
             skips.add(str(path), "no records")
 
 

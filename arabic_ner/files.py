@@ -177,7 +177,8 @@ class ResumableLines:
     @classmethod
     def state_of(cls, path: str | Path) -> dict | None:
         """The manifest of an interrupted run of `path`, or None (none, or nothing worth keeping: no
-        record written, or `finish` stopped after renaming; such a manifest is removed)."""
+        record written, or the output renamed into place before the manifest's removal; such a manifest
+        is removed)."""
         path = Path(path)
         partial, manifest = cls.files_of(path)
         if not manifest.exists():

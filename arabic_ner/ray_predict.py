@@ -27,8 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-from arabic_ner.errors import UserError, run_cli
-from arabic_ner.files import check_output_folder, replace_folder
+from arabic_ner.errors import UserError, held_stops, run_cli
+from arabic_ner.files import check_output_folder
 from arabic_ner.predictor import Predictor
 from arabic_ner.tagging import entities_type
 
@@ -76,20 +76,36 @@ def tag_with_ray(model_dir: Path, inputs: list[str], out: Path, text_field: str 
         ds = ray.data.read_parquet(inputs)
     else:
         raise UserError(f"{', '.join(inputs)}: give .jsonl files, or .parquet files or folders of them, not a mix")
-    if text_field not in ds.schema().names:
-        raise UserError(f"{inputs[0]}: no field {text_field!r} (set --text-field; fields: {', '.join(ds.schema().names)})")
+    schema = ds.schema()
+    if text_field not in schema.names:
+        raise UserError(f"{inputs[0]}: no field {text_field!r} (set --text-field; fields: {', '.join(schema.names)})")
+    if str(schema.types[schema.names.index(text_field)]) not in ("string", "large_string"):
+        raise UserError(f"{inputs[0]}: field {text_field!r} holds {schema.types[schema.names.index(text_field)]}, "
+                        f"not text")
     tagged = ds.map_batches(Tagger, fn_constructor_kwargs={"model_dir": str(model_dir), "text_field": text_field,
                                                            "batch_size": batch_size, "int8": int8},
                             batch_format="pyarrow", batch_size=64, concurrency=replicas, num_cpus=1)
+    check_new_folder(out)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         (tagged.write_parquet if output_format == "parquet" else tagged.write_json)(str(tmp))
         count = ray.data.read_parquet(str(tmp)).count() if output_format == "parquet" else \
             sum(1 for f in tmp.iterdir() for _ in f.open("rb"))
-        replace_folder(tmp, out)
+        with held_stops():
+            check_new_folder(out)
+            if out.exists():
+                out.rmdir()  # empty: checked
+            tmp.rename(out)
     finally:  # a stop or a failure leaves no half-written folder
         shutil.rmtree(tmp, ignore_errors=True)
     return count
+
+
+def check_new_folder(out: Path) -> None:
+    """`out` is a new folder or an empty one: the records go nowhere else's files (never replaced,
+    nor mixed with files already there)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"-o {out}: exists and is not an empty folder; name a new folder")
 
 
 def main() -> int:
@@ -113,6 +129,7 @@ def main() -> int:
     if args.replicas is not None and args.replicas < 1:
         raise UserError(f"--replicas {args.replicas}: must be at least 1")
     check_output_folder(args.output, "-o")
+    check_new_folder(args.output)
     try:
         import ray
     except ImportError:

@@ -5,7 +5,7 @@ Chunks. A first pass over the input (`plan`) cuts the articles into runs of abou
 words. The cut is a function of the input alone, so a resumed run cuts the same chunks, tags the
 same batches and writes the same bytes as the interrupted one. A chunk is tagged, then written and
 flushed whole (`files.ResumableLines`): a stop costs at most the chunk under way. Memory holds one
-chunk, however long the input.
+chunk, however long the input (the whole-file outputs, HTML and the like, aside).
 
 Shards. Under torchrun or `accelerate launch` with N processes, chunk k is process k mod N's. Each
 process reads the input through (reading is about 1% of tagging) and tags only its chunks, into
@@ -50,7 +50,6 @@ class Plan:
 
     chunks: list[int]  # articles in each chunk, in input order
     words: int  # in all the articles
-    skips: Skips  # inputs and records that will be skipped
 
     @property
     def articles(self) -> int:
@@ -74,20 +73,23 @@ def plan(articles: Articles, chunk_words: int) -> Plan:
         chunks.append(size)
     if not chunks:
         raise UserError(f"nothing to tag: {skips.summary()}")
-    return Plan(chunks, words, skips)
+    return Plan(chunks, words)
 
 
 def cut(articles: Iterable[Article], sizes: list[int]) -> Iterator[list[Article]]:
-    """`articles` in consecutive chunks of `sizes`; read to the end (a bad record after the last
-    article is skipped, and said, like any other)."""
+    """`articles` in consecutive chunks of `sizes`, read to the end (a bad record after the last
+    article is skipped, and said, like any other); articles more or fewer than planned mean the
+    input changed since: an error, not an output silently short or long."""
     stream = iter(articles)
     for size in sizes:
         chunk = list(islice(stream, size))
-        if not chunk:
-            return
+        if len(chunk) < size:
+            raise UserError(f"the inputs changed while being tagged ({sum(sizes):,} articles planned, fewer read); "
+                            f"run again")
         yield chunk
-    for _ in stream:  # none, unless the input grew since it was planned: not tagged
-        pass
+    if next(stream, None) is not None:
+        raise UserError(f"the inputs changed while being tagged ({sum(sizes):,} articles planned, more read); "
+                        f"run again")
 
 
 def shard_path(output: Path, rank: int, processes: int) -> Path:
@@ -153,6 +155,27 @@ def tag_chunks(predictor, articles: Articles, plan: Plan, sink: ResumableLines |
     return Outcome(found, resumed, results)
 
 
+def check_shards(shards: list[Path], plan: Plan) -> None:
+    """Every process's shard holds all of its chunks (a process with no chunk, none), seen from here."""
+    for rank, shard in enumerate(shards):
+        state = ResumableLines.state_of(shard)
+        if (state["records"] if state else 0) != sum(plan.own(rank, len(shards))):
+            raise UserError(f"{ResumableLines.files_of(shard)[0]}: missing or incomplete, so the shards cannot be "
+                            f"merged; on several machines -o must be on a file system they share")
+
+
+def other_layouts(output: Path, processes: int) -> list[Path]:
+    """Manifests an interrupted run of `output` with another number of processes left: its work
+    resumes only with its own number (each process's chunks are every n-th)."""
+    mine = {ResumableLines.files_of(p)[1] for p in
+            ([shard_path(output, r, processes) for r in range(processes)] if processes > 1 else [output])}
+    found = [*output.parent.glob(f".{output.stem}-*-of-*.jsonl.partial.json"),
+             ResumableLines.files_of(output)[1]]
+    # `.NAME.partial.json` is NAME's: one with no record is nothing to keep
+    return sorted(m for m in found if m.exists() and m not in mine
+                  and ResumableLines.state_of(m.with_name(m.name[1:-len(".partial.json")])) is not None)
+
+
 def merged_lines(partials: list[Path], chunks: list[int]) -> Iterator[bytes]:
     """The shards' lines in input order: chunk k's from shard k mod len(partials)."""
     files = [open(p, "rb") for p in partials]  # noqa: SIM115 (all open at once; closed below)
@@ -177,10 +200,12 @@ def write_lines(lines: Callable[[], Iterable[bytes]]) -> Callable[[Path], None]:
     return write
 
 
-def write_parquet(lines: Callable[[], Iterable[bytes]]) -> Callable[[Path], None]:
+def write_parquet(lines: Callable[[], Iterable[bytes]], records_at: Path) -> Callable[[Path], None]:
     """A `files.write_files` writer of the output records as Parquet, PARQUET_ROWS to a row group.
-    A first pass settles each column's type over all records (a column null in the first rows and
-    text later is text); `entities` is typed explicitly (no record may have any)."""
+    A first pass settles each column's type over all records: a column null in the first rows and
+    text later is text, and one whose values differ in kind (ids that are numbers in some records
+    and text in others) is written as text. `entities` is typed explicitly (a batch may have none).
+    Should Arrow still refuse, the message names `records_at`, where the records are complete."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -190,15 +215,26 @@ def write_parquet(lines: Callable[[], Iterable[bytes]]) -> Callable[[Path], None
             yield batch
 
     def write(path: Path) -> None:
+        kinds: dict[str, set] = {}
+        for batch in batches():
+            for row in batch:
+                for key, value in row.items():
+                    kinds.setdefault(key, set()).add(type(value))
+        as_text = {k for k, types in kinds.items() if len(types - {type(None)}) > 1 and k != "entities"}
+
+        def table(batch: list[dict], schema=None):
+            rows = [{k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else str(v))
+                     if k in as_text and v is not None else v for k, v in row.items() if k != "entities" or schema}
+                    for row in batch]
+            return pa.Table.from_pylist(rows, schema=schema)
+
         try:
-            schemas = [pa.Table.from_pylist([{k: v for k, v in r.items() if k != "entities"} for r in batch]).schema
-                       for batch in batches()]
-            schema = pa.unify_schemas(schemas, promote_options="permissive").append(
-                pa.field("entities", entities_type()))
+            schema = pa.unify_schemas([table(batch).schema for batch in batches()], promote_options="permissive")
+            schema = schema.append(pa.field("entities", entities_type()))
             with pq.ParquetWriter(path, schema) as writer:
                 for batch in batches():
-                    writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                    writer.write_table(table(batch, schema))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise UserError(f"cannot write Parquet: a field's type differs between records ({str(exc)[:200]}); "
-                            f"write JSONL instead") from None
+            raise UserError(f"cannot write Parquet ({str(exc)[:200]}); the tagged records are complete in "
+                            f"{records_at} (JSONL): rename it to keep them") from None
     return write

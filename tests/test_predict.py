@@ -202,6 +202,28 @@ def test_cli_outputs(trained, tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_parquet_in_parquet_out_and_a_bad_record_skipped(trained, tmp_path, monkeypatch, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from arabic_ner.cli.predict import main
+
+    config, _ = trained
+    rows = [{"id": "a", "text": HARD, "date": None}, {"id": "b", "text": None, "date": "2015-07-21"},
+            {"id": "c", "text": "قتل تنظيم داعش خمسة جنود", "date": "2015-07-22"}]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "in.parquet")
+    run = lambda *args: (monkeypatch.setattr(sys, "argv", ["predict.py", str(config.run_dir / "best"), *args]),
+                         main())[1]
+    assert run(str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.parquet"), "--chunk-words", "5") == 1
+    assert f"skipped {tmp_path / 'in.parquet'}:row 2: no string field 'text'" in capsys.readouterr().err
+    assert run(str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.jsonl")) == 1
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column_names == ["id", "date", "entities"]
+    assert table.to_pylist() == [json.loads(line) for line in (tmp_path / "out.jsonl").read_text("utf-8").splitlines()]
+    assert [r["id"] for r in table.to_pylist()] == ["a", "c"] and table.to_pylist()[0]["entities"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "out.jsonl", "out.parquet"]
+
+
 def test_cli_errors(trained, tmp_path):
     config, _ = trained
     result = subprocess.run([sys.executable, "predict.py", str(tmp_path / "nope"), "x.txt"], cwd=ROOT,
@@ -266,20 +288,29 @@ def test_real_articles_offsets(predictor):
         assert all(text[e["start"]:e["end"]] == e["text"] for e in entities)
 
 
-def test_two_processes_write_shards_merged_to_the_one_process_bytes(trained, tmp_path):
+@pytest.mark.parametrize("chunk_words, bad_record", [
+    (30, False),  # two chunks: the first process tags articles 0-1, the second 2-3
+    # one chunk: the second process has none; a bad record: exit 1, the output still written (slow: the
+    # default suite stays under 10 minutes; make test-slow and CI run it)
+    pytest.param(20_000, True, marks=pytest.mark.slow),
+])
+def test_two_processes_write_shards_merged_to_the_one_process_bytes(trained, tmp_path, chunk_words, bad_record):
     config, _ = trained
     docs = tmp_path / "docs"
     docs.mkdir()
     texts = [HARD, "قتل تنظيم داعش خمسة جنود", "", "اعلنت القوات الامنية اعتقال عنصرين من داعش. " * 20]
     for i, text in enumerate(texts):
         (docs / f"{i}.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "more.jsonl").write_text('{"text": "داعش"}\n{"text": broken\n' if bad_record else '{"text": "داعش"}\n',
+                                         encoding="utf-8")
     single, double = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
-    # two chunks of 30 words or more: the first process tags articles 0-1, the second 2-3
-    args = ["predict.py", str(config.run_dir / "best"), str(docs), "--batch-size", "2", "--chunk-words", "30"]
-    assert subprocess.run([sys.executable, *args, "-o", str(single)], cwd=ROOT).returncode == 0
+    args = ["predict.py", str(config.run_dir / "best"), str(docs), str(tmp_path / "more.jsonl"), "--batch-size", "2",
+            "--chunk-words", str(chunk_words)]
+    assert subprocess.run([sys.executable, *args, "-o", str(single)], cwd=ROOT).returncode == int(bad_record)
     result = subprocess.run(TWO_CPU_PROCESSES + [*args, "-o", str(double)], cwd=ROOT, capture_output=True,
                             text=True, timeout=300, env={**os.environ, "ACCELERATE_USE_CPU": "true"})
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stderr.count("tagged 4 articles") == 1 and "on 2 processes" in result.stderr
+    assert result.returncode == int(bad_record), result.stderr[-3000:]
+    assert result.stderr.count("tagged 5 articles") == 1 and "on 2 processes" in result.stderr
+    assert result.stderr.count("more.jsonl:2: not valid JSON") == int(bad_record)  # said once, by the main process
     assert double.read_bytes() == single.read_bytes()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "one.jsonl", "two.jsonl"]  # no shard left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "more.jsonl", "one.jsonl", "two.jsonl"]  # no shard

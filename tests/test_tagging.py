@@ -6,9 +6,10 @@ import pytest
 from conftest import read_articles
 
 from arabic_ner.articles import SHOWN_SKIPS, Article, Articles, Skips
-from arabic_ner.errors import Stopped
+from arabic_ner.errors import Stopped, UserError
 from arabic_ner.files import ResumableLines
-from arabic_ner.tagging import cut, jsonl_line, merged_lines, plan, shard_path, tag_chunks, write_parquet
+from arabic_ner.tagging import (check_shards, cut, jsonl_line, merged_lines, other_layouts, plan, shard_path, tag_chunks,
+                                write_parquet)
 
 
 class Initials:
@@ -106,7 +107,7 @@ def one_process(corpus, out) -> bytes:
 def test_shards_merge_to_the_one_process_lines(corpus, tmp_path):
     whole = one_process(corpus, tmp_path / "whole.jsonl")
     the_plan, out, partials = plan(corpus, 2), tmp_path / "out.jsonl", []
-    assert the_plan.chunks == [1, 2, 2, 1, 2, 1] and the_plan.skips.count == 1
+    assert the_plan.chunks == [1, 2, 2, 1, 2, 1]
     for rank in range(3):
         sink = ResumableLines(shard_path(out, rank, 3), {"run": 1})
         skips = Skips()
@@ -114,7 +115,38 @@ def test_shards_merge_to_the_one_process_lines(corpus, tmp_path):
         assert len(outcome.results) == sum(the_plan.own(rank, 3)) and skips.count == 1  # every process reads all
         partials.append(sink.partial)
     assert partials[1].name == ".out-00001-of-00003.jsonl.partial"
+    check_shards([shard_path(out, rank, 3) for rank in range(3)], the_plan)
     assert b"".join(merged_lines(partials, the_plan.chunks)) == whole
+
+
+def test_a_process_with_no_chunk_has_an_empty_shard(corpus, tmp_path):
+    the_plan, out = plan(corpus, 1000), tmp_path / "out.jsonl"  # one chunk, two processes
+    shards = [shard_path(out, rank, 2) for rank in range(2)]
+    with pytest.raises(UserError, match=r"\.out-00000-of-00002\.jsonl\.partial: missing or incomplete"):
+        check_shards(shards, the_plan)
+    for rank in range(2):
+        tag_chunks(Initials(), corpus, the_plan, ResumableLines(shards[rank], {"run": 1}), Skips(), rank=rank,
+                   processes=2)
+    check_shards(shards, the_plan)
+    partials = [ResumableLines.files_of(s)[0] for s in shards]
+    assert b"".join(merged_lines(partials, the_plan.chunks)) == one_process(corpus, tmp_path / "whole.jsonl")
+
+
+def test_a_run_with_another_number_of_processes_is_found(corpus, tmp_path):
+    out = tmp_path / "out.jsonl"
+    tag_chunks(Initials(), corpus, plan(corpus, 2), ResumableLines(shard_path(out, 1, 2), {"run": 1}), Skips(),
+               rank=1, processes=2)
+    assert other_layouts(out, 2) == []
+    assert [m.name for m in other_layouts(out, 1)] == [".out-00001-of-00002.jsonl.partial.json"]
+    assert [m.name for m in other_layouts(out, 3)] == [".out-00001-of-00002.jsonl.partial.json"]
+
+
+def test_an_input_that_changes_between_the_passes_is_an_error(corpus, tmp_path):
+    the_plan = plan(corpus, 2)
+    with pytest.raises(UserError, match="the inputs changed while being tagged"):
+        list(cut(iter([Article(0, "a")] * (the_plan.articles + 1)), the_plan.chunks))
+    with pytest.raises(UserError, match="the inputs changed while being tagged"):
+        list(cut(iter([Article(0, "a")] * (the_plan.articles - 1)), the_plan.chunks))
 
 
 def test_a_stopped_shard_resumes_alone(corpus, tmp_path):
@@ -142,7 +174,15 @@ def test_parquet_output_settles_column_types_over_all_records(tmp_path, monkeypa
     rows = [Article(1, "x", {"date": None}), Article(2, "y", {"date": None}), Article(3, "z", {"date": "2015"})]
     lines = [jsonl_line(a, [] if a.id < 3 else [{"start": 0, "end": 1, "label": "X", "text": "z", "score": 0.5}])
              for a in rows]
-    write_parquet(lambda: (line.encode() for line in lines))(tmp_path / "out.parquet")
+    write_parquet(lambda: (line.encode() for line in lines), "x")(tmp_path / "out.parquet")
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.to_pylist() == [json.loads(line) for line in lines]
     assert str(table.schema.field("date").type) == "string"
+
+
+def test_parquet_output_writes_ids_of_mixed_kinds_as_text(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    lines = [jsonl_line(Article(i, "x", {"meta": m}), []) for i, m in [(1, {"a": 1}), ("a.jsonl:2", [1])]]
+    write_parquet(lambda: (line.encode() for line in lines), "x")(tmp_path / "out.parquet")
+    assert pq.read_table(tmp_path / "out.parquet").to_pylist() == [
+        {"meta": '{"a": 1}', "id": "1", "entities": []}, {"meta": "[1]", "id": "a.jsonl:2", "entities": []}]

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from arabic_ner.errors import UserError
+from arabic_ner.errors import Stopped, UserError
 from arabic_ner.messages import plural
 
 CHUNK_WORDS = 20_000  # words tagged and written at once: 10-30 s of tagging on 2 CPU cores
@@ -93,12 +93,18 @@ def main() -> int:
     # an interrupted run to continue, or one not to overwrite: said before any work
     sinks = [tagging.shard_path(args.output, r, processes) for r in range(processes)] if processes > 1 else \
         [args.output] if args.output else []
+    if args.output and (elsewhere := tagging.other_layouts(args.output, processes)):
+        raise UserError(f"{elsewhere[0]}: an interrupted run of {args.output} with another number of processes left "
+                        f"records; resume it with as many as it had, or delete {plural(len(elsewhere), 'such file')} "
+                        f"and the .partial files beside them to start over")
     interrupted = ResumableLines.interrupted(sinks, args.resume) if sinks else None
+    if processes > 1:  # no process may start writing before every one has looked
+        state.wait_for_everyone()
     plan = tagging.plan(articles, args.chunk_words)
     keep = bool(args.conll or args.labelstudio or args.html)  # whole-file outputs: every result kept
     if keep and plan.articles > LARGE and state.is_main_process:
-        print(f"note: --conll, --labelstudio and --html are written whole at the end: the entities of all "
-              f"{plan.articles:,} articles stay in memory until then", file=sys.stderr)
+        print(f"note: --conll, --labelstudio and --html are written whole at the end: all {plan.articles:,} "
+              f"articles and their entities are held in memory then; -o alone is written as it goes", file=sys.stderr)
 
     device = choose_device(args.device, args.int8, state)
     # each process tags its share: that share has to repay the compiling
@@ -116,7 +122,7 @@ def main() -> int:
     started = time.time()
     mine = sinks[rank] if sinks else None
     # a shard its process had not written to yet starts afresh in a resumed run
-    sink = ResumableLines(mine, _fingerprint(args, device, compile, predictor, processes),
+    sink = ResumableLines(mine, _fingerprint(args, articles, device, compile, predictor, processes),
                           resume=ResumableLines.state_of(mine) is not None) if mine else None
     skips = Skips(say if state.is_main_process else None)  # every process reads all: the main one says
     outcome = tagging.tag_chunks(predictor, articles, plan, sink, skips, keep and processes == 1, rank, processes)
@@ -127,7 +133,13 @@ def main() -> int:
         state.wait_for_everyone()
         state.destroy_process_group()
     if state.is_main_process:
-        _finish(args, articles, plan, sinks, outcome.results if processes == 1 else None, predictor)
+        try:
+            _finish(args, articles, plan, sinks, outcome.results if processes == 1 else None, predictor)
+        except Stopped:
+            if any(ResumableLines.state_of(sink) for sink in sinks):  # stopped before the output took its name
+                print(f"\nevery article is tagged; the same command with --resume writes {args.output}",
+                      file=sys.stderr)
+            raise
         seconds = time.time() - started
         print(f"tagged {plural(plan.articles - resumed, 'article')} ({plural(plan.words, 'word')} in all) "
               f"in {seconds:.1f} s, {plural(found, 'entity', 'entities')}"
@@ -137,7 +149,8 @@ def main() -> int:
         if skips.count > len(skips.shown):
             print(f"skipped {plural(skips.count, 'input or record', 'inputs or records')} in all, "
                   f"the first {len(skips.shown)} said above", file=sys.stderr)
-    return 1 if skips.count else 0
+    # The main process says skips; another's exit status 1 would make torchrun stop the main one mid-merge.
+    return 1 if skips.count and state.is_main_process else 0
 
 
 def _finish(args, articles, plan, sinks: list[Path], results: list | None, predictor) -> None:
@@ -146,14 +159,11 @@ def _finish(args, articles, plan, sinks: list[Path], results: list | None, predi
     the whole-file outputs from `results`, or from `-o`'s records."""
     from arabic_ner.articles import Skips
     from arabic_ner.files import ResumableLines, write_files
-    from arabic_ner.tagging import merged_lines, write_lines, write_parquet
+    from arabic_ner.tagging import check_shards, merged_lines, write_lines, write_parquet
 
+    if len(sinks) > 1:
+        check_shards(sinks, plan)
     partials, manifests = zip(*map(ResumableLines.files_of, sinks)) if sinks else ((), ())
-    for rank, partial in enumerate(partials):
-        state = ResumableLines.state_of(sinks[rank])
-        if len(sinks) > 1 and (state is None or state["records"] != sum(plan.own(rank, len(sinks)))):
-            raise UserError(f"{partial}: missing or incomplete, so {args.output} cannot be merged; on several "
-                            f"machines -o must be on a file system they share")
 
     def lines():
         if len(partials) == 1:
@@ -163,23 +173,24 @@ def _finish(args, articles, plan, sinks: list[Path], results: list | None, predi
             yield from merged_lines(list(partials), plan.chunks)
 
     files = {}
-    if results is None and (args.conll or args.labelstudio or args.html):
-        results = [json.loads(line)["entities"] for line in lines()]
-    if results is not None:
+    if args.conll or args.labelstudio or args.html:
+        if results is None:
+            results = [json.loads(line)["entities"] for line in lines()]
         files = _other_outputs(args, list(articles.read(Skips())), results, predictor.settings.entity_types)
+    # the manifests go first: a partial file without one is nothing, a manifest without its file an error
     if not args.output:
         write_files(files)
     elif args.output.suffix == ".parquet":
-        write_files({args.output: write_parquet(lines), **files}, removals=(*partials, *manifests))
+        records_at = partials[0] if len(partials) == 1 else f"{', '.join(map(str, partials))} (shards)"
+        write_files({args.output: write_parquet(lines, records_at), **files}, removals=(*manifests, *partials))
     elif len(partials) == 1:
         write_files(files, renames={partials[0]: args.output}, removals=manifests)
     else:
-        write_files({args.output: write_lines(lines), **files}, removals=(*partials, *manifests))
+        write_files({args.output: write_lines(lines), **files}, removals=(*manifests, *partials))
 
 
-def _fingerprint(args, device: str, compile: bool, predictor, processes: int) -> dict:
+def _fingerprint(args, articles, device: str, compile: bool, predictor, processes: int) -> dict:
     """What decides the output's bytes: a resumed run must match the interrupted one on all of it."""
-    from arabic_ner.articles import input_files
     from arabic_ner.int8 import int8_layers
 
     def stamp(path: Path) -> list:
@@ -189,8 +200,8 @@ def _fingerprint(args, device: str, compile: bool, predictor, processes: int) ->
     import torch
 
     inputs = []
-    for item in args.inputs:  # stdin cannot be checked: a resumed run trusts it is the same stream
-        inputs += [stamp(f) for f in input_files(item)] if item != "-" else ["-"]
+    for item in args.inputs:  # stdin, one article read whole, by its content
+        inputs += [stamp(f) for f in articles.files[item]] if item != "-" else [["-", articles.stdin_digest()]]
     return {"model": [stamp(f) for f in sorted(args.model_dir.iterdir()) if f.is_file()], "inputs": inputs,
             "text field": args.text_field, "batch size": args.batch_size, "device": device, "compile": compile,
             "int8 kernel": next((layer.kernel for layer in int8_layers(predictor.model)), None),
