@@ -109,25 +109,24 @@ class Articles:
                     continue
                 records += 1
                 where = f"{path}:{number}"
-                try:
-                    article = self._record(line, where, f"{path.name}:{number}")
-                except CorpusError as exc:
-                    skips.add(where, str(exc).removeprefix(f"{where}: "))
-                    continue
-                yield article
+                article = _or_skip(skips, self._record, line, where, f"{path.name}:{number}")
+                if article:
+                    yield article
         if not records:
             skips.add(str(path), "no records")
 
     def _record(self, line: str, where: str, default_id: str) -> Article:
         if unicode_problem(line):
             raise CorpusError(f"{where}: not UTF-8 text")
-        record = parse_json(line, where)
+        return self._article(parse_json(line, where), where, default_id, check_json)
+
+    def _article(self, record: object, where: str, default_id: str,
+                 check: Callable[[object, str], None] | None = None) -> Article:
+        """The article of one record; `check`: of the fields a JSON record carries to the output."""
         if not isinstance(record, dict) or not isinstance(record.get(self.text_field), str):
             raise CorpusError(f"{where}: no string field {shorten(self.text_field)} (set --text-field)")
-        check_json(record, where)  # the other fields are written back out
-        return self._article(record, where, default_id)
-
-    def _article(self, record: dict, where: str, default_id: str) -> Article:
+        if check:
+            check(record, where)
         # The id is only echoed: a float or a null, as pandas writes ids of a column with gaps, is
         # kept or replaced by the record's place; a list or object is no id.
         article_id = record.get("id")
@@ -149,15 +148,9 @@ class Articles:
             rows = iter(datasets.load_dataset(TABLES[path.suffix], data_files=str(path), split="train", streaming=True))
             for number, record in enumerate(rows, start=1):
                 where = f"{path}:row {number}"
-                if not isinstance(record.get(self.text_field), str):
-                    skips.add(where, f"no string field {shorten(self.text_field)} (set --text-field)")
-                    continue
-                try:
-                    article = self._article(record, where, f"{path.name}:row {number}")
-                except CorpusError as exc:
-                    skips.add(where, str(exc).removeprefix(f"{where}: "))
-                    continue
-                yield article
+                article = _or_skip(skips, self._article, record, where, f"{path.name}:row {number}")
+                if article:
+                    yield article
         except Exception as exc:  # pyarrow's and datasets' errors share no base class; any is a bad file here
             after = f" after row {number}" if number else ""
             skips.add(str(path), f"not a readable {TABLES[path.suffix]} file{after} ({first_line(exc)[:200]})")
@@ -186,6 +179,16 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _or_skip(skips: Skips, read: Callable[..., Article], line_or_record, where: str, default_id: str) -> Article | None:
+    """`read(line_or_record, where, default_id)`, or None with the CorpusError it raised said as a
+    skip of `where`."""
+    try:
+        return read(line_or_record, where, default_id)
+    except CorpusError as exc:
+        skips.add(where, str(exc).removeprefix(f"{where}: "))
+        return None
 
 
 def _decode(data: bytes, name: str, skips: Skips) -> str | None:

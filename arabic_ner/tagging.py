@@ -177,7 +177,8 @@ def other_layouts(output: Path, processes: int) -> list[Path]:
 
 
 def merged_lines(partials: list[Path], chunks: list[int]) -> Iterator[bytes]:
-    """The shards' lines in input order: chunk k's from shard k mod len(partials)."""
+    """The shards' lines in input order: chunk k's from shard k mod len(partials) (one partial: its
+    lines, each chunk checked whole)."""
     files = [open(p, "rb") for p in partials]  # noqa: SIM115 (all open at once; closed below)
     try:
         for k, size in enumerate(chunks):

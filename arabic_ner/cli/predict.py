@@ -165,12 +165,8 @@ def _finish(args, articles, plan, sinks: list[Path], results: list | None, predi
         check_shards(sinks, plan)
     partials, manifests = zip(*map(ResumableLines.files_of, sinks)) if sinks else ((), ())
 
-    def lines():
-        if len(partials) == 1:
-            with open(partials[0], "rb") as file:
-                yield from file
-        else:
-            yield from merged_lines(list(partials), plan.chunks)
+    def lines():  # the records in input order: one process's partial file, or every process's shard
+        return merged_lines(list(partials), plan.chunks)
 
     files = {}
     if args.conll or args.labelstudio or args.html:
