@@ -121,8 +121,8 @@ def load_state(last: Path, accelerator, model, optimizer, scheduler) -> tuple[Pr
         optimizer.load_state_dict(state["optimizer"])
     except ValueError:  # torch: "loaded state dict contains a parameter group that doesn't match the size..."
         raise UserError(f"{last}: saved while training other weights than this config does (was "
-                        f"train.freeze_embeddings different? runs from before it existed trained them: "
-                        f"--train.freeze_embeddings false)") from None
+                        f"train.freeze_embeddings or train.freeze_layers different? runs from before "
+                        f"freeze_embeddings existed trained them: --train.freeze_embeddings false)") from None
     scheduler.load_state_dict(state["scheduler"])
     rng = last / f"rng_{accelerator.process_index}.pt"
     saved = Snapshot.from_file(torch.load(rng, weights_only=False)) if rng.exists() else None

@@ -57,6 +57,8 @@ class TrainConfig:
     warmup_ratio: float = 0.1  # fraction of updates with linear warmup, then linear decay
     max_grad_norm: float = 1.0  # gradient clipping
     freeze_embeddings: bool = True  # keep the pretrained word embeddings as they are (training.py says why)
+    freeze_layers: int = 0  # also keep the embeddings and the encoder's lowest N layers as pretrained (no backward through them)
+    head_lr: float = 0.0  # peak learning rate of the new classification head; 0: train.lr
     precision: str = "auto"  # bf16 | fp32 | auto: bf16 where the hardware multiplies it natively (device.py)
     patience: int = 3  # epochs without a better dev F1 before stopping; 0 disables early stopping
     seed: int = 42  # python, numpy and torch seeds; also fixes the data order
@@ -266,6 +268,8 @@ def validate(config: Config) -> None:
     need(t.patience >= 0, "train.patience", "must be >= 0")
     need(t.threads >= 0, "train.threads", "must be >= 0")
     need(t.precision in PRECISIONS, "train.precision", f"must be one of {', '.join(PRECISIONS)}")
+    need(t.freeze_layers >= 0, "train.freeze_layers", "must be >= 0")
+    need(t.head_lr >= 0, "train.head_lr", "must be >= 0 (0: train.lr)")
     need(t.save_minutes >= 0, "train.save_minutes", "must be >= 0")
     need(0.0 <= m.attention_dropout < 1.0, "model.attention_dropout", "must be in [0, 1)")
     need(0 <= t.seed < 2**32, "train.seed", "must be in [0, 2**32) (numpy's seed range)")

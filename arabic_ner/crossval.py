@@ -1,7 +1,7 @@
 """Cross-validation: K folds of whole groups (paragraphs by default; see split.py); for every fold
 and seed, a fresh model trained on K-2 folds, selected on the next fold and scored on the held-out
 one (the scoring of evaluation.score_model). Per-type and overall F1 as mean ± standard deviation
-over all runs; every run's numbers in `<output_dir>/<run_name>-cv/runs.jsonl`, the summary in
+over all runs, character-exact (`f1`, `per_type`) and over words (`words`); every run's numbers in `<output_dir>/<run_name>-cv/runs.jsonl`, the summary in
 `crossval.json`. A stop (Ctrl-C, SIGTERM) leaves the run under way resumable: `resume=True` keeps
 the finished runs and continues it.
 """
@@ -70,8 +70,12 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
                 for folder in ("best", "last"):
                     shutil.rmtree(run_config.run_dir / folder, ignore_errors=True)
     result = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by, "runs": len(runs),
-              "f1": _mean_std([r["test"]["f1"] for r in runs]),
-              "per_type": {t: _mean_std([r["test"]["per_type"][t]["f1"] for r in runs]) for t in config.entity_types}}
+              "f1": _mean_std([r["test"]["char"]["f1"] for r in runs]),
+              "per_type": {t: _mean_std([r["test"]["char"]["per_type"][t]["f1"] for r in runs])
+                           for t in config.entity_types},
+              "words": {"f1": _mean_std([r["test"]["f1"] for r in runs]),
+                        "per_type": {t: _mean_std([r["test"]["per_type"][t]["f1"] for r in runs])
+                                     for t in config.entity_types}}}
     write_atomic(out / "crossval.json", json.dumps(result, indent=2) + "\n")
     return result
 

@@ -9,7 +9,7 @@ from arabic_ner.analysis import analyse, format_errors
 from arabic_ner.corpus import read_corpus
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_files
-from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags
+from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags, span_counts, span_scores, word_counts
 from arabic_ner.model import ModelSettings
 from arabic_ner.report import format_report
 from arabic_ner.textfiles import CorpusError
@@ -18,19 +18,22 @@ from arabic_ner.words import word_spans
 
 @dataclass
 class Scored:
-    scores: dict  # entity_scores: strict micro, per type, macro, conlleval-style
+    scores: dict  # entity_scores over words (strict micro, per type, macro, conlleval-style); "char": span_scores
     gold_tags: list[list[str]]  # IOB2 per word of each record, the project's words
     pred_tags: list[list[str]]
+    predicted: list[list[dict]]  # the entities found in each record's text
 
 
 def score_model(predictor, records: list[dict], entity_types: list[str]) -> Scored:
-    """Strict IOB2 entity scores of a model on gold records, read the way `predict.py` reads text
+    """Entity scores of a model on gold records (character-exact and strict IOB2 over words), read the way `predict.py` reads text
     (each record split into sentences, normalized, windowed). The one scoring of a model: training's
     dev and test scores, `eval/evaluate.py` and cross-validation all come from here, so that model
     selection and the reported figures rest on the path that prediction takes."""
     predicted = predictor.predict([r["text"] for r in records])
     gold_tags, pred_tags = record_tags(records, predicted)
-    return Scored(entity_scores(gold_tags, pred_tags, entity_types), gold_tags, pred_tags)
+    scores = entity_scores(gold_tags, pred_tags, entity_types)
+    scores["char"] = span_scores(records, predicted, entity_types)
+    return Scored(scores, gold_tags, pred_tags, predicted)
 
 
 def evaluate_model(model_dir: Path, data: Path, batch_size: int = 32, bootstrap: int = 1000, seed: int = 0,
@@ -47,13 +50,14 @@ def evaluate_model(model_dir: Path, data: Path, batch_size: int = 32, bootstrap:
 
     scored = score_model(Predictor.from_folder(model_dir, device, batch_size), records, settings.entity_types)
     scores = scored.scores
-    interval = bootstrap_f1(scored.gold_tags, scored.pred_tags, bootstrap, seed) if bootstrap else None
+    interval = bootstrap_f1(word_counts(scored.gold_tags, scored.pred_tags), bootstrap, seed) if bootstrap else None
+    char_interval = bootstrap_f1(span_counts(records, scored.predicted), bootstrap, seed) if bootstrap else None
     if interval:
-        scores["f1_ci95"] = list(interval)
+        scores["f1_ci95"], scores["char"]["f1_ci95"] = list(interval), list(char_interval)
     analysis = analyse(records, scored.gold_tags, scored.pred_tags, [word_spans(r["text"]) for r in records],
                        settings.entity_types)
     scores["confusion"], scores["error_kinds"] = analysis["confusion"], analysis["error_kinds"]
-    report = format_report(scores, f"{model_dir} on {data}", interval)
+    report = format_report(scores, f"{model_dir} on {data}", interval, char_interval)
     return {"scores": scores, "analysis": analysis, "report": report}
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from arabic_ner.clitics import Proclitics
+
 
 @dataclass(frozen=True)
 class LabelSet:
@@ -63,12 +65,15 @@ def word_tags(spans: list[tuple[int, int]], entities: list[dict]) -> list[str]:
 
 
 def entities_from_tags(text: str, spans: list[tuple[int, int]], tags: list[str],
-                       scores: list[float] | None = None) -> list[dict]:
+                       scores: list[float] | None = None, proclitics: Proclitics | None = None) -> list[dict]:
     """Char-span entities of a valid IOB2 sequence over the words at `spans` of `text`; with `scores`
-    (each word's tag probability), each entity's mean."""
+    (each word's tag probability), each entity's mean; with `proclitics`, each entity starting after
+    the clitics of its first word, as the annotation spec puts it (clitics.py)."""
     entities = []
     for first, last, label in tags_to_spans(tags):
         start, end = spans[first][0], spans[last - 1][1]
+        if proclitics is not None:
+            start = proclitics.start(text, start, end)
         entity = {"start": start, "end": end, "label": label, "text": text[start:end]}
         if scores is not None:
             entity["score"] = round(sum(scores[first:last]) / (last - first), 4)

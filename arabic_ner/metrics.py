@@ -1,5 +1,11 @@
-"""Entity scores with seqeval: strict IOB2 matching (the headline), conlleval-style matching, per
-type, micro and macro averages, and a bootstrap confidence interval."""
+"""Entity scores: character-exact (an entity counts when its start, end and label are the gold's,
+what spaCy's scorer counts: the spans the annotation spec defines), and seqeval's over the
+project's words (strict IOB2 matching, and conlleval-style); per type, micro and macro averages,
+and bootstrap confidence intervals.
+
+The two differ where a span starts or ends inside a word: a predicted `لداعش` against the gold
+`داعش` is the same entity to seqeval, whose words take the label of any span they overlap, and a
+wrong one here."""
 from __future__ import annotations
 
 import warnings
@@ -27,6 +33,47 @@ def entity_scores(gold: list[list[str]], pred: list[list[str]], entity_types: li
         "macro": _macro(strict, entity_types),
         "default_mode": {**_row(default.get("micro avg", _ZERO)), "macro": _macro(default, entity_types)},
     }
+
+
+def span_scores(gold: list[dict], predicted: list[list[dict]], entity_types: list[str]) -> dict:
+    """Character-exact strict entity precision, recall and F1 of gold records against the entities
+    predicted for their texts: micro (the headline), per declared type, and macro over the types
+    that occur in gold or predictions, as `entity_scores` does."""
+    counts = {t: [0, 0, 0] for t in entity_types}  # true positives, predicted, gold
+    for record, entities in zip(gold, predicted, strict=True):
+        g, p = _spans(record["entities"]), _spans(entities)
+        for label in entity_types:
+            counts[label][0] += sum(1 for s in g & p if s[2] == label)
+            counts[label][1] += sum(1 for s in p if s[2] == label)
+            counts[label][2] += sum(1 for s in g if s[2] == label)
+    rows = {t: _prf(*c) for t, c in counts.items()}
+    seen = [rows[t] for t, c in counts.items() if c[1] or c[2]]
+    macro = ({k: round(float(np.mean([r[k] for r in seen])), 4) for k in ("precision", "recall", "f1")} if seen
+             else {"precision": 0.0, "recall": 0.0, "f1": 0.0})
+    return {**_prf(*np.sum(list(counts.values()), axis=0)), "per_type": rows, "macro": macro}
+
+
+def span_counts(gold: list[dict], predicted: list[list[dict]]) -> list[tuple[int, int, int]]:
+    """(true positives, predicted, gold) of character-exact entities per record: `bootstrap_f1`'s units."""
+    return [(len(_spans(r["entities"]) & _spans(p)), len(_spans(p)), len(_spans(r["entities"])))
+            for r, p in zip(gold, predicted, strict=True)]
+
+
+def word_counts(gold: list[list[str]], pred: list[list[str]]) -> list[tuple[int, int, int]]:
+    """(true positives, predicted, gold) of strict IOB2 entities over words per record, which is what
+    seqeval's strict mode counts on valid sequences: `bootstrap_f1`'s units."""
+    return [_strict_counts(g, p) for g, p in zip(gold, pred, strict=True)]
+
+
+def _spans(entities: list[dict]) -> set[tuple[int, int, str]]:
+    return {(e["start"], e["end"], e["label"]) for e in entities}
+
+
+def _prf(tp: int, n_pred: int, n_gold: int) -> dict:
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "support": int(n_gold)}
 
 
 def _report(gold, pred, mode):
@@ -63,14 +110,11 @@ def record_tags(gold: list[dict], predicted: list[list[dict]]) -> tuple[list[lis
     return gold_tags, pred_tags
 
 
-def bootstrap_f1(gold: list[list[str]], pred: list[list[str]], samples: int = 1000, seed: int = 0,
+def bootstrap_f1(counts: list[tuple[int, int, int]], samples: int = 1000, seed: int = 0,
                  level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of strict micro F1 over sentences resampled with replacement.
-
-    Counts per sentence come from exact (strict) span matches of valid IOB2 sequences, which is
-    what seqeval's strict mode counts there; resampling then only sums counts.
-    """
-    counts = np.array([_strict_counts(g, p) for g, p in zip(gold, pred, strict=True)], dtype=np.int64)
+    """Percentile interval of micro F1 over records resampled with replacement, from each record's
+    (true positives, predicted, gold): `span_counts` or `word_counts`."""
+    counts = np.array(counts, dtype=np.int64).reshape(-1, 3)
     if len(counts) == 0:
         return 0.0, 0.0
     rng = np.random.default_rng(seed)

@@ -106,6 +106,18 @@ def load_tokenizer(name_or_path: str):
     return tokenizer
 
 
+def known_words(tokenizer) -> frozenset[str]:
+    """The whole words among a tokenizer's pieces (clitics.py cuts a clitic only before one of them):
+    SentencePiece marks a word's first piece with ▁, WordPiece marks the others with ##; byte-level
+    BPE pieces are bytes, not letters, and give none."""
+    vocab = tokenizer.get_vocab()
+    if any(piece.startswith("▁") for piece in vocab):
+        return frozenset(piece[1:] for piece in vocab if piece.startswith("▁"))
+    if any(piece.startswith("##") for piece in vocab):
+        return frozenset(piece for piece in vocab if not piece.startswith("##"))
+    return frozenset()
+
+
 def load_trained(model_dir: str | Path, device: str = "cpu"):
     """A model folder written by training: model (eval mode), tokenizer and its ModelSettings."""
     model_dir = Path(model_dir)

@@ -43,14 +43,16 @@ def write_model_card(folder: Path, config: Config, data: dict, scores: dict) -> 
         files = ", ".join(f"`{f}`" for f in row["files"])
         lines.append(f"| {name} | {files} | {row['sentences']} | "
                      + " | ".join(str(row["entities"][t]) for t in config.entity_types) + " |")
-    lines += ["", f"## Scores (strict IOB2 entity F1, seqeval; epoch {scores.get('epoch')})", ""]
+    lines += ["", f"## Scores (character-exact strict entity F1; over words, seqeval's strict IOB2; epoch "
+                  f"{scores.get('epoch')})", ""]
     for split in ("dev", "test"):
         result = scores.get(split)
         if not result:
             continue
-        lines.append(f"- {split}: F1 {result['f1']:.4f} (P {result['precision']:.4f}, R {result['recall']:.4f}, "
-                     f"{result['support']} entities); per type: "
-                     + ", ".join(f"{t} {v['f1']:.4f}" for t, v in result["per_type"].items()))
+        char = result.get("char", result)  # scores.json of a run begun before character-exact scores: words
+        lines.append(f"- {split}: F1 {char['f1']:.4f} (P {char['precision']:.4f}, R {char['recall']:.4f}, "
+                     f"{char['support']} entities; over words {result['f1']:.4f}); per type: "
+                     + ", ".join(f"{t} {v['f1']:.4f}" for t, v in char["per_type"].items()))
     lines += ["", "## Config", "", "```yaml", dump_yaml(config).rstrip(), "```", "",
               "Load with `transformers.pipeline(\"token-classification\", model=FOLDER)` or this project's "
               "`predict.py FOLDER ARTICLE.txt` (which applies the normalization above and windows long text).", ""]

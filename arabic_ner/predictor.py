@@ -6,13 +6,14 @@ from collections.abc import Iterable, Iterator
 
 from accelerate.utils import broadcast_object_list
 
+from arabic_ner.clitics import Proclitics
 from arabic_ner.compiled import CompiledTagger
 from arabic_ner.errors import UserError
 from arabic_ner.inference import close_call, window_probs, word_tags_of
 from arabic_ner.int8 import choose_for, fp32, int8_layers, quantize_int8
 from arabic_ner.labels import entities_from_tags
 from arabic_ner.messages import first_line
-from arabic_ner.model import ModelSettings, load_trained
+from arabic_ner.model import ModelSettings, known_words, load_trained
 from arabic_ner.sentences import Sentence, split_sentences, to_sentence
 from arabic_ner.windows import WindowEncoder
 
@@ -33,6 +34,7 @@ class Predictor:
         self.encoder = WindowEncoder(tokenizer, settings.max_length, settings.stride)
         self.batch_size, self.accelerator = batch_size, accelerator
         self.recheck_margin = RECHECK_MARGIN  # int8 only: see _windows_probs; 0 re-runs none
+        self.proclitics = Proclitics(known_words(tokenizer))  # entities start after them, as the spec says
 
     @classmethod
     def from_folder(cls, model_dir, device: str = "cpu", batch_size: int = 32, int8: bool | str = False,
@@ -105,7 +107,8 @@ class Predictor:
         windows = self.encoder.encode(sentences)
         tagged = word_tags_of(sentences, windows, self._window_probs(windows), self.model.config.id2label)
         for (i, sentence), result in zip(pending, tagged):
-            done[i] += entities_from_tags(sentence.text, sentence.spans, result.tags, result.scores)
+            done[i] += entities_from_tags(sentence.text, sentence.spans, result.tags, result.scores,
+                                          self.proclitics)
 
     def _window_probs(self, windows: list) -> list:
         """Tag probabilities of every window; an int8 model's close calls (some word's two likeliest

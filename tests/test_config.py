@@ -70,6 +70,8 @@ def test_overrides_beat_the_file(tmp_path):
     ("", ["--model.attention_dropout", "1"], "'model.attention_dropout' must be in [0, 1)"),
     ("", ["--train.precision", "fp16"], "'train.precision' must be one of auto, bf16, fp32"),
     ("", ["--train.save_minutes", "-1"], "'train.save_minutes' must be >= 0"),
+    ("", ["--train.freeze_layers", "-1"], "'train.freeze_layers' must be >= 0"),
+    ("", ["--train.head_lr", "-1e-3"], "'train.head_lr' must be >= 0 (0: train.lr)"),
     ("data: {train: []}", [], "'data.train' must name at least one corpus file"),
     ("", ["--data.dev", ""], "'data.dev' must name at least one corpus file"),
     ("data: {test: [a.jsonl, '']}", [], "'data.test' must not hold an empty file name"),

@@ -8,7 +8,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "arabic_ner"
 LAYERS = [
     ("base", {"errors", "messages", "files", "config", "progress"}),
-    ("text", {"normalize", "words", "labels", "sentences"}),
+    ("text", {"normalize", "words", "clitics", "labels", "sentences"}),
     ("data", {"textfiles", "corpus", "conll", "convert", "validate", "split", "articles", "render"}),
     ("model", {"model", "windows", "inference", "predictor", "int8", "compiled", "device"}),
     ("score", {"metrics", "analysis", "report", "evaluation"}),

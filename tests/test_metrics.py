@@ -8,7 +8,7 @@ from seqeval.scheme import IOB2
 from arabic_ner.analysis import analyse, format_errors
 from arabic_ner.conll import from_conll
 from arabic_ner.labels import tags_to_spans
-from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags
+from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags, span_counts, span_scores, word_counts
 from arabic_ner.words import word_spans
 from conftest import SHARED
 
@@ -134,10 +134,47 @@ def test_bootstrap_interval_brackets_the_score_and_is_seeded():
     gold = [["B-A", "O", "B-B"]] * 30 + [["B-A", "I-A"]] * 30
     pred = [["B-A", "O", "O"]] * 30 + [["B-A", "I-A"]] * 30
     f1 = entity_scores(gold, pred, TYPES)["f1"]
-    low, high = bootstrap_f1(gold, pred, samples=500, seed=3)
+    low, high = bootstrap_f1(word_counts(gold, pred), samples=500, seed=3)
     assert low <= f1 <= high and low < high
-    assert bootstrap_f1(gold, pred, samples=500, seed=3) == (low, high)
-    assert bootstrap_f1([["B-A"]] * 5, [["B-A"]] * 5) == (1.0, 1.0)
+    assert bootstrap_f1(word_counts(gold, pred), samples=500, seed=3) == (low, high)
+    assert bootstrap_f1(word_counts([["B-A"]] * 5, [["B-A"]] * 5)) == (1.0, 1.0)
+
+
+def char_tags(text: str, entities: list[dict]) -> list[str]:
+    """IOB2 over the characters of `text`: seqeval's strict mode on these counts exactly the
+    character-exact entities, which makes it the reference for span_scores."""
+    tags = ["O"] * len(text)
+    for e in entities:
+        tags[e["start"]:e["end"]] = ["B-" + e["label"]] + ["I-" + e["label"]] * (e["end"] - e["start"] - 1)
+    return tags
+
+
+def span(text: str, piece: str, label: str, nth: int = 0) -> dict:
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(piece, start + 1)
+    return {"start": start, "end": start + len(piece), "label": label}
+
+
+def test_character_exact_scores_against_seqeval_over_characters():
+    text = "هجوم لداعش والجيش العراقي وداعش على داعش"
+    gold = [{"text": text, "entities": [span(text, "داعش", "A"), span(text, "الجيش العراقي", "B"),
+                                        span(text, "داعش", "A", 1), span(text, "داعش", "A", 2)]}]
+    predicted = [[span(text, "لداعش", "A"), span(text, "الجيش العراقي", "B"), span(text, "داعش", "B", 1),
+                  span(text, "داعش", "A", 2), span(text, "على", "A")]]
+    ours = span_scores(gold, predicted, TYPES)
+    reference = classification_report([char_tags(text, gold[0]["entities"])], [char_tags(text, predicted[0])],
+                                      mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
+    assert (ours["precision"], ours["recall"], ours["f1"]) == (0.4, 0.5, 0.4444)  # 2 of 5 predicted, of 4 gold
+    assert ours["f1"] == round(reference["micro avg"]["f1-score"], 4)
+    for t in ("A", "B"):
+        assert ours["per_type"][t]["f1"] == round(reference[t]["f1-score"], 4)
+        assert ours["per_type"][t]["support"] == reference[t]["support"]
+    assert ours["macro"]["f1"] == round(reference["macro avg"]["f1-score"], 4)
+    # seqeval over words cannot see the clitic: there لداعش is داعش
+    words = entity_scores(*record_tags(gold, predicted), TYPES)
+    assert words["f1"] > ours["f1"]
+    assert span_counts(gold, predicted) == [(2, 5, 4)]
 
 
 def test_error_kinds_and_confusion():

@@ -39,6 +39,44 @@ def test_frozen_word_embeddings_stay_as_pretrained_and_are_saved(tiny_bert, corp
     assert (tuple(before.shape) in shapes) != freeze  # no optimizer state for a frozen matrix
 
 
+def test_frozen_layers_and_the_embedding_block_stay_as_pretrained(tiny_bert, corpus_dir, tmp_path):
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "2", "train.freeze_layers": "1"})
+    train(run)
+    before = load_file(tiny_bert / "model.safetensors")
+    for folder in ("best", "last"):
+        after = load_file(run.run_dir / folder / "model.safetensors")
+        for name, weight in before.items():
+            if name.startswith("pooler."):  # token classification has no pooler
+                continue
+            frozen = name.startswith(("embeddings.", "encoder.layer.0."))  # the tiny BERT has 2 layers
+            assert torch.equal(after[f"bert.{name}"], weight) == frozen, (folder, name)
+
+
+def test_more_frozen_layers_than_the_encoder_has_is_one_line(tiny_bert, corpus_dir, tmp_path):
+    from arabic_ner.errors import UserError
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.freeze_layers": "3"})
+    with pytest.raises(UserError, match=r"^'train.freeze_layers' is 3, but .* has 2 layers$"):
+        train(run)
+
+
+@pytest.mark.parametrize("head_lr, expected", [
+    ("0", [(0.01, 2e-4), (0.0, 2e-4)]),  # one lr: the two groups of runs saved before head_lr existed
+    ("3e-3", [(0.01, 2e-4), (0.01, 3e-3), (0.0, 2e-4), (0.0, 3e-3)]),
+])
+def test_the_new_head_learns_at_its_own_rate(tiny_bert, corpus_dir, tmp_path, head_lr, expected):
+    from arabic_ner.labels import LabelSet
+    from arabic_ner.model import load_encoder
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.lr": "2e-4", "train.head_lr": head_lr})
+    model, _ = load_encoder(str(tiny_bert), LabelSet(tuple(run.entity_types)), 0.1, 0.0)
+    training._freeze(model, run)
+    groups = training._adamw(model, run).param_groups
+    assert [(g["weight_decay"], g["lr"]) for g in groups] == expected
+    head = {id(p) for p in model.classifier.parameters()}
+    for group in groups:
+        assert all((id(p) in head) == (group["lr"] == float(head_lr)) for p in group["params"]) or head_lr == "0"
+    assert sum(len(g["params"]) for g in groups) == sum(p.requires_grad for p in model.parameters())
+
+
 def test_precision_auto_is_bf16_only_where_the_hardware_has_it(monkeypatch):
     cpu = torch.device("cpu")
     assert training_precision("fp32", cpu) == "fp32" and training_precision("bf16", cpu) == "bf16"
@@ -160,5 +198,5 @@ def test_resume_with_other_trained_weights_is_one_line(tiny_bert, corpus_dir, tm
     train(run)
     other = replace(run, train=replace(run.train, epochs=2, freeze_embeddings=True))
     with pytest.raises(UserError, match=r"last: saved while training other weights than this config does "
-                                        r"\(was train.freeze_embeddings different\?"):
+                                        r"\(was train.freeze_embeddings or train.freeze_layers different\?"):
         train(other, resume=True)

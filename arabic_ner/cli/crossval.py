@@ -41,8 +41,11 @@ def main() -> int:
     config = load_config(args.config, overrides)
     result = crossval(config, args.corpus, args.folds, args.seeds, args.group_by, args.keep_models,
                       log=lambda m: print(m, file=sys.stderr), resume=args.resume, overwrite=args.overwrite)
-    print(f"strict F1 over {result['runs']} runs: {result['f1']['mean']:.4f} ± {result['f1']['std']:.4f}")
+    words = result["words"]
+    print(f"strict F1 over {result['runs']} runs: {result['f1']['mean']:.4f} ± {result['f1']['std']:.4f} "
+          f"(over words: {words['f1']['mean']:.4f} ± {words['f1']['std']:.4f})")
     for t, v in result["per_type"].items():
-        print(f"  {t}: {v['mean']:.4f} ± {v['std']:.4f}")
+        print(f"  {t}: {v['mean']:.4f} ± {v['std']:.4f} (over words: {words['per_type'][t]['mean']:.4f} ± "
+              f"{words['per_type'][t]['std']:.4f})")
     print(f"wrote {Path(config.output_dir) / (config.run_name + '-cv')}/crossval.json", file=sys.stderr)
     return 0
