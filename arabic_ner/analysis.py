@@ -1,33 +1,41 @@
 """Error analysis at the entity level: what kind of mistake each false positive and negative is.
 
-Entities are word spans `(first, last + 1, type)` of valid IOB2 tags. A gold entity and a
-prediction that match exactly are correct. Every other gold entity is a false negative and every
-other prediction a false positive, as in strict scoring, so the errors add up to FN + FP; each is
-judged against the entity of the other side that overlaps it most, and is one of
-- `type`: same words, other type;
-- `boundary`: same type, overlapping words;
-- `boundary+type`: overlapping words, other type;
+Entities are character spans `(start, end, type)`, as the headline score counts them. A gold
+entity and a prediction with the same start, end and type are correct. Every other gold entity is
+a false negative and every other prediction a false positive, as in strict scoring, so the errors
+add up to FN + FP; each is judged against the entity of the other side that overlaps it most, and
+is one of
+- `type`: same characters, other type;
+- `boundary`: same type, overlapping characters;
+- `boundary+type`: overlapping characters, other type;
 - `missed`: a gold entity no prediction overlaps;
 - `spurious`: a prediction no gold entity overlaps.
+A boundary error (with or without the type) also has a `cause`, from the characters where the two
+spans differ: `clitic` (a proclitic glued to the first word, which the spec leaves out: `لداعش`
+for `داعش`), `quote` (only quotation marks, brackets or other punctuation), `modifier` (whole
+words: a qualifier or an adjective taken in or left out), or `other` (a cut inside a word), joined
+with `+` when the two ends differ for different reasons.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 
-from arabic_ner.labels import tags_to_spans
+from arabic_ner.words import is_punct
 
 MISSED, SPURIOUS = "(missed)", "(spurious)"
+CLITICS = re.compile(r"[وفبكل]{1,3}ـ*")  # what a span may have taken in before its first word
 
 
-def analyse(records: list[dict], gold_tags: list[list[str]], pred_tags: list[list[str]],
-            word_spans: list[list[tuple[int, int]]], entity_types: list[str]) -> dict:
+def analyse(records: list[dict], predicted: list[list[dict]], entity_types: list[str]) -> dict:
     """Confusion table (each gold entity once, by the type of the prediction that overlaps it most,
     exact or not; and each prediction that overlaps no gold entity), error counts by kind (each
-    false negative and false positive once), and every error with its sentence and context."""
+    false negative and false positive once) and boundary errors by cause, and every error with its
+    sentence and context."""
     confusion = {g: Counter() for g in [*entity_types, SPURIOUS]}
     errors: list[dict] = []
-    for record, gold, pred, spans in zip(records, gold_tags, pred_tags, word_spans, strict=True):
-        g_spans, p_spans = tags_to_spans(gold), tags_to_spans(pred)
+    for record, found in zip(records, predicted, strict=True):
+        g_spans, p_spans = _spans(record["entities"]), _spans(found)
         exact = set(g_spans) & set(p_spans)
         for g in g_spans:
             if g in exact:
@@ -35,19 +43,22 @@ def analyse(records: list[dict], gold_tags: list[list[str]], pred_tags: list[lis
                 continue
             partner = _best_overlap(g, p_spans)
             confusion[g[2]][partner[2] if partner else MISSED] += 1
-            errors.append(_error(record, spans, "false_negative", _kind(g, partner), g, partner))
+            errors.append(_error(record, "false_negative", g, partner))
         for p in p_spans:
             if p in exact:
                 continue
             partner = _best_overlap(p, g_spans)
             if partner is None:
                 confusion[SPURIOUS][p[2]] += 1
-            errors.append(_error(record, spans, "false_positive", _kind(partner, p) if partner else "spurious",
-                                 p, partner))
-    kinds = Counter(e["kind"] for e in errors)
+            errors.append(_error(record, "false_positive", p, partner))
     columns = [*entity_types, MISSED]
     table = {row: {col: confusion[row][col] for col in columns} for row in confusion}
-    return {"confusion": table, "error_kinds": dict(kinds), "errors": errors}
+    return {"confusion": table, "error_kinds": dict(Counter(e["kind"] for e in errors)),
+            "boundary_causes": dict(Counter(e["cause"] for e in errors if "cause" in e)), "errors": errors}
+
+
+def _spans(entities: list[dict]) -> list[tuple[int, int, str]]:
+    return sorted({(e["start"], e["end"], e["label"]) for e in entities})
 
 
 def _best_overlap(span, others):
@@ -62,20 +73,53 @@ def _best_overlap(span, others):
 def _kind(gold, pred) -> str:
     if pred is None:
         return "missed"
-    same_words = gold[:2] == pred[:2]
-    if same_words:
+    if gold[:2] == pred[:2]:
         return "type"
     return "boundary" if gold[2] == pred[2] else "boundary+type"
 
 
-def _error(record, spans, side, kind, entity, partner) -> dict:
+def _cause(text: str, a: tuple, b: tuple) -> str:
+    """Why two overlapping spans differ: the cause at each end where they do, joined by +."""
+    causes = []
+    for lo, hi, leading in ((min(a[0], b[0]), max(a[0], b[0]), True), (min(a[1], b[1]), max(a[1], b[1]), False)):
+        piece = text[lo:hi]
+        if not piece:
+            continue
+        if all(is_punct(c) or c.isspace() for c in piece):
+            cause = "quote"
+        elif leading and _word_edge(text, lo) and CLITICS.fullmatch(piece):
+            cause = "clitic"
+        elif _word_edge(text, lo) and _word_edge(text, hi):
+            cause = "modifier"
+        else:
+            cause = "other"
+        if cause not in causes:
+            causes.append(cause)
+    return "+".join(causes)
+
+
+def _word_edge(text: str, i: int) -> bool:
+    """Whether position `i` falls between two words rather than inside one, a word's proclitics
+    counting apart from it (`لمنظمة`: before `منظمة` is an edge)."""
+    if i == 0 or i == len(text) or not (text[i - 1].isalnum() and text[i].isalnum()):
+        return True
+    start = i
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    return CLITICS.fullmatch(text, start, i) is not None
+
+
+def _error(record, side, entity, partner) -> dict:
     text = record["text"]
-    start, end = spans[entity[0]][0], spans[entity[1] - 1][1]
+    start, end = entity[0], entity[1]
+    gold, pred = (entity, partner) if side == "false_negative" else (partner, entity)
+    kind = _kind(gold, pred) if gold is not None else "spurious"
     error = {"id": record.get("id"), "side": side, "kind": kind, "label": entity[2], "start": start, "end": end,
              "text": text[start:end], "context": f"{text[max(0, start - 40):start]}[[{text[start:end]}]]{text[end:end + 40]}"}
+    if kind.startswith("boundary"):
+        error["cause"] = _cause(text, entity, partner)
     if partner is not None:
-        p_start, p_end = spans[partner[0]][0], spans[partner[1] - 1][1]
-        error["other"] = {"label": partner[2], "text": text[p_start:p_end]}
+        error["other"] = {"label": partner[2], "text": text[partner[0]:partner[1]]}
     return error
 
 
@@ -94,6 +138,11 @@ def format_errors(analysis: dict) -> str:
     lines += ["", "## Errors by kind", "", ("Each false negative and false positive below once (an entity found "
                                             "with other boundaries is one of each):"), "",
               ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())) or "none", ""]
+    causes = analysis.get("boundary_causes")
+    if causes:
+        lines += ["Boundary errors by cause (clitic: a proclitic the spec leaves out; quote: punctuation only; "
+                  "modifier: whole words; other: a cut inside a word): "
+                  + ", ".join(f"{k}: {v}" for k, v in sorted(causes.items())), ""]
     for side, title in (("false_negative", "False negatives (gold entities not found exactly)"),
                         ("false_positive", "False positives (predictions not in gold exactly)")):
         lines += [f"## {title}", ""]
@@ -101,6 +150,7 @@ def format_errors(analysis: dict) -> str:
             if e["side"] == side:
                 other = f" (other side: {e['other']['label']} «{e['other']['text']}»)" if "other" in e else ""
                 context = " ⏎ ".join(e["context"].splitlines())  # a line break would end the list item
-                lines.append(f"- `{e['id']}` {e['kind']}: {e['label']} «{e['text']}»{other} — …{context}…")
+                kind = f"{e['kind']} ({e['cause']})" if "cause" in e else e["kind"]
+                lines.append(f"- `{e['id']}` {kind}: {e['label']} «{e['text']}»{other} — …{context}…")
         lines.append("")
     return "\n".join(lines)

@@ -26,16 +26,25 @@ import functools
 import re
 from collections.abc import Container
 
+from arabic_ner.words import MARKS
+
+LETTERS = "وفبكل"  # the one-letter proclitics
 ARTICLE = re.compile(r"[وف]?[بك]?(?=ال\w{2})|[وف]?لل(?=\w{3})")  # 1: the clitics before ال (ل + ال is لل)
 DIGIT = re.compile(r"[وف]?[لب]?(?=\d)")  # 2: before a number
 TATWEEL = re.compile(r"[وف]?[لبك]ـ+(?=\w)")  # 2: written apart with tatweel (لـداعش), which stays outside too
 STEM_CLITICS = ("ول", "وب", "وك", "فل", "فب", "فك", "و", "ف", "ل", "ب", "ك")  # 3: the longest that leaves a known stem
 MIN_STEM = 3  # letters: shorter stems are too often the ends of unrelated words (حدة in وحدة)
-# Words whose first letters look like a clitic but belong to the word (a word that starts with one
-# of these stays whole): those the rules cut in the gold entities of data/news (والي، والده، ولاية،
-# وحدة، فيلق), and security-news words of the same shape (وزارة، لواء، لجنة، كتائب، فرقة، بعثة).
-KEPT_WHOLE = ("والي", "والد", "ولاي", "وحد", "فيلق", "وزار", "لواء", "لجن", "كتائب", "فرق", "بعث")
-_FIRST_WORD = re.compile(r"[^\W_]+")  # as words.py's words, without the combining marks
+# Words whose first letters look like a clitic but belong to the word. Whole words: والي (governor)
+# and والد (father) with its forms, not و + ال. Beginnings (a word that starts with one stays whole):
+# those the rules cut in the gold entities of data/news (ولاية، وحدة، فيلق), and entity-like words of
+# the same shape that e5-small's or AraBERT's pieces would cut (لجان، كبار، واحد، بحرية، فلول،
+# وكلاء; and وزارة، لواء، لجنة، كتائب، فرقة، بعثة, said here before a tokenizer makes them so).
+KEPT_WHOLE_WORDS = frozenset({"والي", "والد", "والده", "والدة", "والدته", "والدي", "والديه", "والدين", "والدا",
+                              "والدان", "والدها", "والدهم"})
+KEPT_WHOLE = ("ولاي", "وحد", "فيلق", "وزار", "لواء", "لجن", "لجا", "كتائب", "فرق", "بعث", "كبار", "واحد", "بحري",
+              "فلول", "وكلاء", "وكال")
+_WORD = re.compile(rf"(?:[^\W_]|[{MARKS}])+")  # as words.py's words
+_MARK = re.compile(rf"[{MARKS}]")
 
 
 class Proclitics:
@@ -43,22 +52,32 @@ class Proclitics:
         self.stems = stems  # words the tokenizer knows: rule 3 cuts only before one of them
 
     def start(self, text: str, start: int, end: int) -> int:
-        """Where the entity `text[start:end]` begins once the proclitics of its first word are left out."""
-        first = _FIRST_WORD.match(text, start, end)
-        word = first.group() if first else ""
-        if not word or word.startswith(KEPT_WHOLE):
+        """Where the entity `text[start:end]` begins once the proclitics of its first word are left out.
+        The rules read the word without its marks (tashkeel, tatweel): `وَالجيش` is cut as `والجيش`."""
+        first = _WORD.match(text, start, end)
+        if not first:
             return start
+        kept = [i for i in range(first.start(), first.end()) if not _MARK.fullmatch(text[i]) or text[i] == "ـ"]
+        word = "".join(text[i] for i in kept)
+        cut = self.cut(word, text)
+        return kept[cut] if cut else start
+
+    def cut(self, word: str, text: str) -> int:
+        """How many leading letters of `word` (without marks) are proclitics; `text` is the text it
+        stands in, whose other words count as known stems."""
+        if word in KEPT_WHOLE_WORDS or word.startswith(KEPT_WHOLE):
+            return 0
         for rule in (ARTICLE, DIGIT, TATWEEL):
-            cut = rule.match(word)
-            if cut and cut.end():
-                return start + cut.end()
+            match = rule.match(word)
+            if match and match.end():
+                return match.end()
         for clitic in STEM_CLITICS:
             stem = word[len(clitic):]
             if word.startswith(clitic) and len(stem) >= MIN_STEM and (stem in self.stems or stem in _words(text)):
-                return start + len(clitic)
-        return start
+                return len(clitic)
+        return 0
 
 
 @functools.lru_cache(maxsize=16)  # the entities of one text come one after another; str caches its hash
 def _words(text: str) -> frozenset[str]:
-    return frozenset(_FIRST_WORD.findall(text))
+    return frozenset(_MARK.sub("", word) for word in _WORD.findall(text))

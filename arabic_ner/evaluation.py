@@ -13,7 +13,6 @@ from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags, span_co
 from arabic_ner.model import ModelSettings
 from arabic_ner.report import format_report
 from arabic_ner.textfiles import CorpusError
-from arabic_ner.words import word_spans
 
 
 @dataclass
@@ -54,9 +53,9 @@ def evaluate_model(model_dir: Path, data: Path, batch_size: int = 32, bootstrap:
     char_interval = bootstrap_f1(span_counts(records, scored.predicted), bootstrap, seed) if bootstrap else None
     if interval:
         scores["f1_ci95"], scores["char"]["f1_ci95"] = list(interval), list(char_interval)
-    analysis = analyse(records, scored.gold_tags, scored.pred_tags, [word_spans(r["text"]) for r in records],
-                       settings.entity_types)
+    analysis = analyse(records, scored.predicted, settings.entity_types)
     scores["confusion"], scores["error_kinds"] = analysis["confusion"], analysis["error_kinds"]
+    scores["boundary_causes"] = analysis["boundary_causes"]
     report = format_report(scores, f"{model_dir} on {data}", interval, char_interval)
     return {"scores": scores, "analysis": analysis, "report": report}
 

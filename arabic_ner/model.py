@@ -107,9 +107,10 @@ def load_tokenizer(name_or_path: str):
 
 
 def known_words(tokenizer) -> frozenset[str]:
-    """The whole words among a tokenizer's pieces (clitics.py cuts a clitic only before one of them):
-    SentencePiece marks a word's first piece with ▁, WordPiece marks the others with ##; byte-level
-    BPE pieces are bytes, not letters, and give none."""
+    """The pieces a tokenizer can begin a word with (clitics.py cuts a clitic only before one of these
+    or a word of the same text): SentencePiece marks a word's first piece with ▁, WordPiece marks the
+    others with ##; byte-level BPE pieces are bytes, not letters, and give none. Most are whole
+    words; some are beginnings (`يست` of `ليست`), which the rules' KEPT_WHOLE words guard against."""
     vocab = tokenizer.get_vocab()
     if any(piece.startswith("▁") for piece in vocab):
         return frozenset(piece[1:] for piece in vocab if piece.startswith("▁"))

@@ -49,7 +49,7 @@ def write_model_card(folder: Path, config: Config, data: dict, scores: dict) -> 
         result = scores.get(split)
         if not result:
             continue
-        char = result.get("char", result)  # scores.json of a run begun before character-exact scores: words
+        char = result["char"]
         lines.append(f"- {split}: F1 {char['f1']:.4f} (P {char['precision']:.4f}, R {char['recall']:.4f}, "
                      f"{char['support']} entities; over words {result['f1']:.4f}); per type: "
                      + ", ".join(f"{t} {v['f1']:.4f}" for t, v in char["per_type"].items()))

@@ -23,7 +23,7 @@ def render_html(articles: list[dict], entity_types: list[str], title: str = "Ent
 <style>
 body {{ font-family: "Noto Naskh Arabic", "Amiri", "Arial", sans-serif; max-width: 60em; margin: 2em auto; line-height: 2; }}
 p {{ white-space: pre-wrap; font-size: 1.15em; }}
-mark {{ border-radius: 3px; padding: 0 2px; }}
+mark {{ border-radius: 3px; }}  /* no padding: a mark may begin inside a word (after a clitic), which must still join */
 mark sub {{ font-size: 0.6em; font-family: monospace; direction: ltr; unicode-bidi: isolate; }}
 h2 {{ font-size: 0.9em; color: #555; text-align: left; }}
 .legend {{ position: sticky; top: 0; background: white; padding: 0.5em 0; border-bottom: 1px solid #ccc; }}

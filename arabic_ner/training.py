@@ -113,6 +113,10 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     state = State()
     if resume:
         state = State(*load_state(run_dir / "last", accelerator, model, optimizer, scheduler))
+        if any("char" not in epoch["dev"] for epoch in state.progress.history):
+            # its best/ was chosen on another scale; mixing the two would pick the wrong epoch
+            raise UserError(f"{run_dir}: saved by a version that chose best/ on the F1 over words, before "
+                            f"character-exact scores; start the run again with --overwrite")
         log(f"resuming {run_dir} at epoch {state.progress.epoch + 1}, batch {state.progress.batch}")
     elif accelerator.is_main_process:
         clear_run_dir(run_dir)
@@ -383,8 +387,7 @@ def _finish(accelerator, config: Config, splits, data, precision: str, log) -> d
     # best/ says which epoch it holds: after a crash it may be one past last/ that a replay did not
     # reach again (bf16 or thread counts differing on the new machine)
     best = json.loads((best_dir / "scores.json").read_text(encoding="utf-8"))
-    # a run begun before character-exact scores existed (resumed) selected over words
-    summary = {"run_dir": str(run_dir), "best_epoch": best["epoch"], "dev_f1": best["dev"].get("char", best["dev"])["f1"],
+    summary = {"run_dir": str(run_dir), "best_epoch": best["epoch"], "dev_f1": best["dev"]["char"]["f1"],
                "precision": precision}
     if "test" in splits:
         model_best = Predictor.from_folder(best_dir, str(accelerator.device), config.train.eval_batch_size,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arabic_ner.config import Config
+from arabic_ner.clitics import LETTERS, Proclitics
 from arabic_ner.corpus import check_record, record_place
 from arabic_ner.errors import run_cli
 from arabic_ner.messages import plural, shorten
@@ -24,10 +25,6 @@ from arabic_ner.textfiles import CorpusError, numbered_lines, parse_json, read_t
 from arabic_ner.words import is_punct, word_spans
 
 TATWEEL = "\u0640"
-CLITICS = "وفبكل"  # one-letter proclitics glued to the next word; the spec keeps them outside spans
-# Words whose first letters look like a clitic before the article but belong to the root
-# (governor, father, parents), seen as false alarms in the project's corpora.
-ROOT_WAW = {"والي", "والد", "والده", "والدة", "والدته", "والدي", "والديه", "والدين", "والدا", "والدان"}
 
 
 @dataclass
@@ -106,7 +103,7 @@ def _span_problems(record: dict, where: str) -> list[Problem]:
         surface = text[e["start"]:e["end"]]
         for start, end in words:
             prefix = {c for c in text[start:e["start"]] if not unicodedata.combining(c) and c != TATWEEL}
-            cut_start = start < e["start"] < end and not prefix <= set(CLITICS)
+            cut_start = start < e["start"] < end and not prefix <= set(LETTERS)
             if cut_start or start < e["end"] < end:
                 problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {shorten(surface)} "
                                         f"cuts the word {shorten(text[start:end])}, which training and evaluation "
@@ -120,21 +117,22 @@ def _span_problems(record: dict, where: str) -> list[Problem]:
 
 
 def _clitic_warnings(loaded: list[tuple[str, dict]]) -> list[Problem]:
-    # A span whose first word is a clitic plus a word that starts spans elsewhere in the corpus
-    # (`لداعش` where `داعش` is tagged), or a clitic before the article (`والحشد`), most likely
-    # took the clitic in.
+    # A span that prediction's own rules would cut (clitics.py) most likely took a clitic in: the
+    # words that begin spans elsewhere in the corpus are the known stems (`لداعش` where `داعش` is tagged).
     first_words = {r["text"][e["start"]:e["end"]].split()[0] for _, r in loaded for e in r["entities"]
                    if r["text"][e["start"]:e["end"]].strip()}
+    rules = Proclitics(first_words)
     warnings = []
     for where, record in loaded:
         for e in record["entities"]:
-            if not record["text"][e["start"]:e["end"]].strip():  # white space only: an error already
+            text = record["text"]
+            if not text[e["start"]:e["end"]].strip():  # white space only: an error already
                 continue
-            word = record["text"][e["start"]:e["end"]].split()[0]
-            if len(word) > 2 and word not in ROOT_WAW and word[0] in CLITICS and (word[1:] in first_words or word[1:].startswith("ال")
-                                                          or word.startswith("لل")):
-                warnings.append(Problem(f"{where}: span {shorten(word)} ({e['label']}) starts with the clitic "
-                                               f"{word[0]!r}, which the spec keeps outside", error=False))
+            cut = rules.start(text, e["start"], e["end"])
+            if cut > e["start"]:
+                warnings.append(Problem(f"{where}: span {shorten(text[e['start']:e['end']].split()[0])} ({e['label']}) "
+                                        f"starts with the clitic {text[e['start']:cut]!r}, which the spec keeps "
+                                        f"outside", error=False))
     return warnings
 
 

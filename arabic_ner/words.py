@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_MARKS = "\u0300-\u036f\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
+MARKS = "\u0300-\u036f\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
 _INVISIBLE = "\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff"
-WORD = re.compile(rf"(?:[^\W_]|[{_MARKS}])+|[^\s{_INVISIBLE}{_MARKS}]")
+WORD = re.compile(rf"(?:[^\W_]|[{MARKS}])+|[^\s{_INVISIBLE}{MARKS}]")
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:

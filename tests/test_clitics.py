@@ -1,5 +1,5 @@
 """Proclitics left outside entity spans (clitics.py): the rules as a table, then against every gold
-entity of data/news, and through the Predictor."""
+entity of data/news, and in the conversion from word tags to entities."""
 import json
 from pathlib import Path
 
@@ -11,7 +11,9 @@ from arabic_ner.words import word_spans
 from conftest import SHARED
 
 ROOT = Path(__file__).resolve().parents[1]
-STEMS = {"تنظيم", "داعش", "حدة", "لاية"}  # حدة and لاية would cut وحدة and ولاية but for KEPT_WHOLE
+# حدة, لاية, جان, بار, احد, حرية, لول, لاء: pieces of e5-small's or AraBERT's vocabulary that would cut
+# وحدة, ولاية, لجان, كبار, واحد, بحرية, فلول, وكلاء but for KEPT_WHOLE
+STEMS = {"تنظيم", "داعش", "حدة", "لاية", "جان", "بار", "احد", "حرية", "لول", "لاء"}
 
 
 @pytest.mark.parametrize("entity, expected", [
@@ -30,6 +32,18 @@ STEMS = {"تنظيم", "داعش", "حدة", "لاية"}  # حدة and لاية 
     ("ولاية سيناء", "ولاية سيناء"),  # KEPT_WHOLE, though لاية is a stem here
     ("وحدة مكافحة الإرهاب", "وحدة مكافحة الإرهاب"),
     ("والي ناحية الصقلاوية", "والي ناحية الصقلاوية"),  # the governor, not و + الي
+    ("والده", "والده"),
+    ("والدولة الإسلامية", "الدولة الإسلامية"),  # but والد... is not always the father
+    ("والدواعش", "الدواعش"),
+    ("لجان المقاومة", "لجان المقاومة"),
+    ("كبار الضباط", "كبار الضباط"),
+    ("واحد منهم", "واحد منهم"),
+    ("بحرية الجيش", "بحرية الجيش"),
+    ("فلول داعش", "فلول داعش"),
+    ("وكلاء إيران", "وكلاء إيران"),
+    ("وَالجيش", "الجيش"),  # tashkeel on the clitic
+    ("لِداعش", "داعش"),
+    ("والجَيش", "الجَيش"),  # tashkeel further in
     ("داعش", "داعش"),
     ("«داعش»", "«داعش»"),  # not a word's letters: nothing to cut
 ])
@@ -87,9 +101,27 @@ def test_entities_from_word_tags_start_after_the_clitic():
     assert [e["text"] for e in whole] == ["لداعش", "والجيش العراقي"]
 
 
-def test_known_words_of_each_tokenizer_family(tiny_bert):
+class Vocabulary:
+    def __init__(self, *pieces):
+        self.pieces = pieces
+
+    def get_vocab(self):
+        return {piece: i for i, piece in enumerate(self.pieces)}
+
+
+@pytest.mark.parametrize("pieces, words", [
+    (("▁داعش", "عش", "▁ال", "▁"), {"داعش", "ال", ""}),  # SentencePiece: a word's first piece has ▁
+    (("داعش", "##عش", "[CLS]"), {"داعش", "[CLS]"}),  # WordPiece: the other pieces have ##
+    (("Ø§Ù", "ĠØ"), set()),  # byte-level BPE: bytes, no letters
+])
+def test_known_words_of_each_tokenizer_family(pieces, words):
+    from arabic_ner.model import known_words
+    assert known_words(Vocabulary(*pieces)) == words
+
+
+def test_known_words_of_a_real_wordpiece_tokenizer(tiny_bert):
     from transformers import AutoTokenizer
 
     from arabic_ner.model import known_words
-    words = known_words(AutoTokenizer.from_pretrained(tiny_bert))  # WordPiece: pieces without ##
+    words = known_words(AutoTokenizer.from_pretrained(tiny_bert))
     assert words and not any(w.startswith("##") for w in words)

@@ -7,7 +7,7 @@ from seqeval.scheme import IOB2
 
 from arabic_ner.analysis import analyse, format_errors
 from arabic_ner.conll import from_conll
-from arabic_ner.labels import tags_to_spans
+from arabic_ner.labels import entities_from_tags, tags_to_spans
 from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags, span_counts, span_scores, word_counts
 from arabic_ner.words import word_spans
 from conftest import SHARED
@@ -182,7 +182,9 @@ def test_error_kinds_and_confusion():
     record = {"id": "x", "text": text}
     gold = ["B-A", "I-A", "O", "B-B", "O", "B-A", "O", "O"]
     pred = ["B-A", "O", "O", "B-A", "O", "O", "O", "B-B"]
-    result = analyse([record], [gold], [pred], [word_spans(text)], TYPES)
+    spans = word_spans(text)
+    result = analyse([dict(record, entities=entities_from_tags(text, spans, gold))],
+                     [entities_from_tags(text, spans, pred)], TYPES)
     # each false negative and false positive once: boundary and type errors are one of each
     assert result["error_kinds"] == {"boundary": 2, "type": 2, "missed": 1, "spurious": 1}
     gold_spans, pred_spans = set(tags_to_spans(gold)), set(tags_to_spans(pred))
@@ -193,6 +195,23 @@ def test_error_kinds_and_confusion():
     negatives = [e for e in result["errors"] if e["side"] == "false_negative"]
     assert [(e["kind"], e["text"]) for e in negatives] == [("boundary", "w0 w1"), ("type", "w3"), ("missed", "w5")]
     assert negatives[0]["context"].startswith("[[w0 w1]]")
+
+
+@pytest.mark.parametrize("gold, predicted, cause", [
+    ("داعش", "لداعش", "clitic"),  # the spec leaves the proclitic out
+    ("الجيش", "والجيش", "clitic"),
+    ("داعش", "(داعش", "quote"),
+    ("الجيش", "الجيش العراقي", "modifier"),  # a word taken in
+    ("الجيش العراقي", "الجيش", "modifier"),  # a word left out
+    ("داعش", "اعش", "other"),  # a cut inside a word
+    ("داعش", "لداعش»", "clitic+quote"),
+])
+def test_boundary_errors_by_cause(gold, predicted, cause):
+    text = "هجوم لداعش» والجيش العراقي" if "(" not in predicted else "هجوم (داعش)"
+    record = {"id": "x", "text": text, "entities": [span(text, gold, "A")]}
+    result = analyse([record], [[span(text, predicted, "A")]], TYPES)
+    assert {e["cause"] for e in result["errors"]} == {cause}
+    assert result["boundary_causes"] == {cause: 2}  # the false negative and the false positive
 
 
 def test_error_report_keeps_each_error_on_one_line():

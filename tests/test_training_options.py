@@ -198,5 +198,21 @@ def test_resume_with_other_trained_weights_is_one_line(tiny_bert, corpus_dir, tm
     train(run)
     other = replace(run, train=replace(run.train, epochs=2, freeze_embeddings=True))
     with pytest.raises(UserError, match=r"last: saved while training other weights than this config does "
-                                        r"\(was train.freeze_embeddings or train.freeze_layers different\?"):
+                                        r"\(was train.freeze_embeddings, train.freeze_layers or train.head_lr different\?"):
         train(other, resume=True)
+
+
+def test_resuming_a_run_that_chose_best_on_words_is_one_line(tiny_bert, corpus_dir, tmp_path):
+    """A last/ from before character-exact scores: its best/ was chosen on the F1 over words."""
+    from dataclasses import replace
+
+    from arabic_ner.errors import UserError
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
+    train(run)
+    state_file = run.run_dir / "last" / "training_state.pt"
+    state = torch.load(state_file, weights_only=False)
+    for epoch in state["progress"]["history"]:
+        del epoch["dev"]["char"]
+    torch.save(state, state_file)
+    with pytest.raises(UserError, match=r"chose best/ on the F1 over words.*--overwrite$"):
+        train(replace(run, train=replace(run.train, epochs=2)), resume=True)
