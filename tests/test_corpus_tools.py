@@ -334,6 +334,43 @@ def test_shipped_news_corpus_is_valid_and_split_by_story():
     assert sum(e["label"] == "CASUALTY" for r in records for e in r["entities"]) >= 250
 
 
+def test_shipped_targeted_sentences_are_valid_and_from_no_news_corpus_article():
+    targeted = read_jsonl(ROOT / "data" / "targeted" / "train.jsonl", TYPES)
+    # validate_files also refuses a sentence found in two of the files (a leak into news test)
+    problems, _ = validate_files([ROOT / "data" / "targeted" / "train.jsonl"]
+                                 + [ROOT / "data" / "news" / f"{name}.jsonl" for name in ("train", "dev", "test")], TYPES)
+    assert not [p for p in problems if p.error], problems
+    news = {r["article"] for r in read_jsonl(ROOT / "data" / "news" / "news.jsonl", TYPES)}
+    assert targeted and not {r["article"] for r in targeted} & news
+
+
+def test_shipped_data_keeps_out_the_reserved_articles_and_their_stories():
+    """../shared's reserved_for_evaluation.txt: those articles, and any that retells the same story,
+    are in no training set and no new annotation."""
+    folder = SHARED / "corpora" / "saudinewsnet"
+    if not (folder / "reserved_for_evaluation.txt").exists():
+        pytest.skip(f"{folder} absent: checking the shipped data against the reserved articles needs ../shared")
+    sys.path.insert(0, str(ROOT / "data" / "news"))
+    from select_sentences import four_grams, same_story
+    reserved = set((folder / "reserved_for_evaluation.txt").read_text(encoding="utf-8").split())
+    articles = {a["id"]: a["text"] for a in map(json.loads, (folder / "security_articles.jsonl")
+                                                .read_text(encoding="utf-8").splitlines())}
+    reserved_grams = [four_grams(articles[a]) for a in sorted(reserved)]
+    shipped = [r for path in sorted((ROOT / "data").rglob("*.jsonl")) for r in read_jsonl(path) if "article" in r]
+    assert shipped and not {r["article"] for r in shipped} & reserved
+    for article in sorted({r["article"] for r in shipped}):
+        assert not any(same_story(four_grams(articles[article]), g) for g in reserved_grams), article
+
+
+def test_targeted_sentences_are_verbatim_from_saudinewsnet():
+    source = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
+    if not source.exists():
+        pytest.skip(f"{source} absent: checking the targeted sentences against their articles needs ../shared")
+    articles = {a["id"]: a["text"] for a in map(json.loads, source.read_text(encoding="utf-8").splitlines())}
+    for r in read_jsonl(ROOT / "data" / "targeted" / "train.jsonl", TYPES):
+        assert r["text"] in articles[r["article"]], r["id"]
+
+
 def test_news_sentences_are_verbatim_from_saudinewsnet():
     source = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
     if not source.exists():

@@ -74,8 +74,7 @@ def mark_stories(records: list[dict]) -> None:
     text = defaultdict(list)
     for r in records:
         text[r["article"]].append(r["text"])
-    grams = {a: {tuple(w[i:i + 4]) for i in range(len(w) - 3)} for a, w in
-             ((a, " ".join(t).split()) for a, t in text.items())}
+    grams = {a: four_grams(" ".join(t)) for a, t in text.items()}
     story = {a: a for a in grams}
 
     def root(a: str) -> str:
@@ -84,11 +83,26 @@ def mark_stories(records: list[dict]) -> None:
         return a
 
     for a, b in combinations(sorted(grams), 2):
-        shared = len(grams[a] & grams[b]) / max(1, min(len(grams[a]), len(grams[b])))
-        if shared >= STORY_OVERLAP:
+        if same_story(grams[a], grams[b]):
             story[max(root(a), root(b))] = min(root(a), root(b))
     for r in records:
         r["story"] = root(r["article"])
+
+
+def four_grams(text: str) -> set[tuple[str, ...]]:
+    words = text.split()
+    return {tuple(words[i:i + 4]) for i in range(len(words) - 3)}
+
+
+def same_story(a: set, b: set) -> bool:
+    """Whether two texts, by their word 4-grams, retell one story: STORY_OVERLAP of the shorter's shared."""
+    return len(a & b) / max(1, min(len(a), len(b))) >= STORY_OVERLAP
+
+
+def write_records(records: list[dict], out: Path) -> None:
+    with out.open("w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
 def main() -> None:
@@ -99,9 +113,7 @@ def main() -> None:
     articles = [json.loads(line) for line in args.articles.read_text(encoding="utf-8").splitlines()]
     records = select(articles)
     mark_stories(records)
-    with args.out.open("w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    write_records(records, args.out)
     print(f"{len(records)} sentences from {len({r['article'] for r in records})} articles, "
           f"{len({r['story'] for r in records})} stories -> {args.out}")
 
