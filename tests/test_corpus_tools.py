@@ -362,21 +362,13 @@ def test_shipped_data_keeps_out_the_reserved_articles_and_their_stories():
         assert not any(same_story(four_grams(articles[article]), g) for g in reserved_grams), article
 
 
-def test_targeted_sentences_are_verbatim_from_saudinewsnet():
+@pytest.mark.parametrize("corpus", ["news/news.jsonl", "targeted/train.jsonl"])
+def test_shipped_sentences_are_verbatim_from_saudinewsnet(corpus):
     source = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
     if not source.exists():
-        pytest.skip(f"{source} absent: checking the targeted sentences against their articles needs ../shared")
+        pytest.skip(f"{source} absent: checking data/{corpus} against its articles needs ../shared")
     articles = {a["id"]: a["text"] for a in map(json.loads, source.read_text(encoding="utf-8").splitlines())}
-    for r in read_jsonl(ROOT / "data" / "targeted" / "train.jsonl", TYPES):
-        assert r["text"] in articles[r["article"]], r["id"]
-
-
-def test_news_sentences_are_verbatim_from_saudinewsnet():
-    source = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
-    if not source.exists():
-        pytest.skip(f"{source} absent: checking the news sentences against their articles needs ../shared")
-    articles = {a["id"]: a["text"] for a in map(json.loads, source.read_text(encoding="utf-8").splitlines())}
-    for r in read_jsonl(ROOT / "data" / "news" / "news.jsonl", TYPES):
+    for r in read_jsonl(ROOT / "data" / corpus, TYPES):
         assert r["text"] in articles[r["article"]], r["id"]
 
 
