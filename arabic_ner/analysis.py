@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from arabic_ner.metrics import entity_spans
 from arabic_ner.words import is_punct
 
 MISSED, SPURIOUS = "(missed)", "(spurious)"
@@ -35,7 +36,7 @@ def analyse(records: list[dict], predicted: list[list[dict]], entity_types: list
     confusion = {g: Counter() for g in [*entity_types, SPURIOUS]}
     errors: list[dict] = []
     for record, found in zip(records, predicted, strict=True):
-        g_spans, p_spans = _spans(record["entities"]), _spans(found)
+        g_spans, p_spans = sorted(entity_spans(record["entities"])), sorted(entity_spans(found))
         exact = set(g_spans) & set(p_spans)
         for g in g_spans:
             if g in exact:
@@ -55,10 +56,6 @@ def analyse(records: list[dict], predicted: list[list[dict]], entity_types: list
     table = {row: {col: confusion[row][col] for col in columns} for row in confusion}
     return {"confusion": table, "error_kinds": dict(Counter(e["kind"] for e in errors)),
             "boundary_causes": dict(Counter(e["cause"] for e in errors if "cause" in e)), "errors": errors}
-
-
-def _spans(entities: list[dict]) -> list[tuple[int, int, str]]:
-    return sorted({(e["start"], e["end"], e["label"]) for e in entities})
 
 
 def _best_overlap(span, others):

@@ -41,7 +41,7 @@ def span_scores(gold: list[dict], predicted: list[list[dict]], entity_types: lis
     that occur in gold or predictions, as `entity_scores` does."""
     counts = {t: [0, 0, 0] for t in entity_types}  # true positives, predicted, gold
     for record, entities in zip(gold, predicted, strict=True):
-        g, p = _spans(record["entities"]), _spans(entities)
+        g, p = entity_spans(record["entities"]), entity_spans(entities)
         for label in entity_types:
             counts[label][0] += sum(1 for s in g & p if s[2] == label)
             counts[label][1] += sum(1 for s in p if s[2] == label)
@@ -55,8 +55,11 @@ def span_scores(gold: list[dict], predicted: list[list[dict]], entity_types: lis
 
 def span_counts(gold: list[dict], predicted: list[list[dict]]) -> list[tuple[int, int, int]]:
     """(true positives, predicted, gold) of character-exact entities per record: `bootstrap_f1`'s units."""
-    return [(len(_spans(r["entities"]) & _spans(p)), len(_spans(p)), len(_spans(r["entities"])))
-            for r, p in zip(gold, predicted, strict=True)]
+    counts = []
+    for record, entities in zip(gold, predicted, strict=True):
+        g, p = entity_spans(record["entities"]), entity_spans(entities)
+        counts.append((len(g & p), len(p), len(g)))
+    return counts
 
 
 def word_counts(gold: list[list[str]], pred: list[list[str]]) -> list[tuple[int, int, int]]:
@@ -65,7 +68,8 @@ def word_counts(gold: list[list[str]], pred: list[list[str]]) -> list[tuple[int,
     return [_strict_counts(g, p) for g, p in zip(gold, pred, strict=True)]
 
 
-def _spans(entities: list[dict]) -> set[tuple[int, int, str]]:
+def entity_spans(entities: list[dict]) -> set[tuple[int, int, str]]:
+    """`(start, end, label)` of each entity: what character-exact matching compares."""
     return {(e["start"], e["end"], e["label"]) for e in entities}
 
 

@@ -275,7 +275,7 @@ def pipeline_parity(folder: Path, predictor, sentences: list[tuple[int, object]]
     pieces = tokenizer([s.tokens for _, s in sentences], is_split_into_words=True, add_special_tokens=False)
     # the tagging compared, word against word: our entities from the start of their first word, before
     # the clitic cut that the pipeline does not make (arabic_ner/clitics.py)
-    ours = [[{**e, "start": _word_start(text, e["start"])} for e in x] for text, x in zip(texts, ours)]
+    ours = [_from_word_starts(text, x) for text, x in zip(texts, ours)]
     ours_keys = [{(e["start"], e["end"], e["label"]) for e in x} for x in ours]
     causes = {"windowed": 0, "bare piece": 0, "other": 0}
     theirs_keys: list[set] = [set() for _ in texts]
@@ -310,10 +310,10 @@ def pipeline_parity(folder: Path, predictor, sentences: list[tuple[int, object]]
             "differing": causes, "agreement": agreement(ours, theirs_texts)}
 
 
-def _word_start(text: str, i: int) -> int:
-    """The start of the word of `text` that holds position `i`."""
+def _from_word_starts(text: str, entities: list[dict]) -> list[dict]:
+    """`entities` each from the start of the word of `text` that holds its start."""
     starts = [start for start, _ in word_spans(text)]
-    return starts[bisect_right(starts, i) - 1]
+    return [{**e, "start": starts[bisect_right(starts, e["start"]) - 1]} for e in entities]
 
 
 def rates(words: int, articles: int, run: float, total: float) -> dict:
