@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from accelerate.utils import gather_object
 
-from arabic_ner.labels import repair_iob2
+from arabic_ner.labels import viterbi_iob2
 from arabic_ner.sentences import Sentence
 from arabic_ner.windows import Window, merge_windows
 
@@ -64,10 +64,14 @@ def close_call(window: Window, probs: np.ndarray, margin: float) -> bool:
 
 def word_tags_of(sentences: list[Sentence], windows: list[Window], probs: list[np.ndarray],
                  id2label: dict[int, str]) -> list[Tagged]:
-    """Each sentence's words' likeliest tags (made valid IOB2) and their probabilities."""
+    """Each sentence's likeliest valid IOB2 tags (constrained Viterbi) and their probabilities.
+
+    Viterbi against the argmax with stray `I-` tags made entity starts (`labels.repair_iob2`): on the
+    news test split, character-exact F1 0.852 -> 0.864, 0.895 -> 0.911 and 0.899 -> 0.912 for three
+    trained models, and higher or equal on every other model and split tried (docs/results.md)."""
+    labels = [id2label[i] for i in range(len(id2label))]
     tagged = []
-    for word_probs in merge_windows(sentences, windows, probs, len(id2label)):
-        best = word_probs.argmax(axis=-1)
-        tags = repair_iob2([id2label[int(i)] for i in best])
-        tagged.append(Tagged(tags, word_probs[np.arange(len(best)), best].tolist()))
+    for word_probs in merge_windows(sentences, windows, probs, len(labels)):
+        best = viterbi_iob2(word_probs, labels)
+        tagged.append(Tagged([labels[i] for i in best], word_probs[np.arange(len(best)), best].tolist()))
     return tagged

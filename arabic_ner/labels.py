@@ -6,6 +6,9 @@ Labels are never inferred from data: `O`, then `B-X`, `I-X` for each declared ty
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
 
 from arabic_ner.clitics import Proclitics
 
@@ -40,6 +43,34 @@ def repair_iob2(tags: list[str]) -> list[str]:
             tag = "B-" + tag[2:]
         fixed.append(tag)
     return fixed
+
+
+def viterbi_iob2(probs: np.ndarray, labels: list[str]) -> list[int]:
+    """The most probable valid IOB2 sequence under independent per-word tag probabilities `probs`
+    (words x labels): `I-X` only after `B-X` or `I-X`. Against `repair_iob2` over the argmax, a stray
+    `I-X` whose word was probably `O`, or the `B-`/`I-` of another type, is decided by the words
+    around it and not always made an entity's start."""
+    n = len(labels)
+    step, can_start = _transitions(tuple(labels))
+    scores = np.log(np.maximum(probs, 1e-30))  # a probability that underflowed to 0 is merely tiny
+    best = np.where(can_start, scores[0], -np.inf) if len(probs) else np.zeros(n)
+    back = np.zeros((len(probs), n), dtype=np.int64)
+    for i in range(1, len(probs)):
+        total = best[:, None] + step
+        back[i] = total.argmax(axis=0)
+        best = total[back[i], np.arange(n)] + scores[i]
+    path = [int(best.argmax())] if len(probs) else []
+    for i in range(len(probs) - 1, 0, -1):
+        path.append(int(back[i, path[-1]]))
+    return path[::-1]
+
+
+@lru_cache(maxsize=8)
+def _transitions(labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """IOB2 as log-weights: `step[a, b]` 0 where tag b may follow tag a, else -inf; which tags may
+    start a sentence."""
+    allowed = np.array([[not b.startswith("I-") or a[2:] == b[2:] for b in labels] for a in labels])
+    return np.where(allowed, 0.0, -np.inf), np.array([not label.startswith("I-") for label in labels])
 
 
 def tags_to_spans(tags: list[str]) -> list[tuple[int, int, str]]:

@@ -1,6 +1,11 @@
+from itertools import product
+
+import numpy as np
 import pytest
 
-from arabic_ner.labels import LabelSet, repair_iob2, tags_to_spans
+from arabic_ner.labels import LabelSet, repair_iob2, tags_to_spans, viterbi_iob2
+
+LABELS = LabelSet(("A", "B")).labels  # O B-A I-A B-B I-B
 
 
 def test_label_order_is_fixed_by_the_declared_types():
@@ -28,3 +33,38 @@ def test_repair_iob2(tags, repaired):
 ])
 def test_tags_to_spans(tags, spans):
     assert tags_to_spans(tags) == spans
+
+
+def _probs(rows: list[dict[str, float]]) -> np.ndarray:
+    """Word-by-label probabilities from each word's named ones, the rest spread evenly."""
+    out = np.zeros((len(rows), len(LABELS)))
+    for i, row in enumerate(rows):
+        rest = (1 - sum(row.values())) / (len(LABELS) - len(row))
+        out[i] = [row.get(label, rest) for label in LABELS]
+    return out
+
+
+@pytest.mark.parametrize("rows, tags", [
+    # a stray I- whose word was nearly O: repair would make it an entity, Viterbi leaves it out
+    ([{"O": 0.9}, {"I-A": 0.5, "O": 0.45}, {"O": 0.9}], ["O", "O", "O"]),
+    # an I- that is likelier the start of an entity than nothing starts it
+    ([{"O": 0.9}, {"I-A": 0.5, "B-A": 0.4}, {"O": 0.9}], ["O", "B-A", "O"]),
+    # an I- of another type inside an entity is read as the entity's own continuation
+    ([{"B-A": 0.9}, {"I-B": 0.45, "I-A": 0.4}, {"O": 0.9}], ["B-A", "I-A", "O"]),
+    # valid argmax sequences stay as they are
+    ([{"B-A": 0.9}, {"I-A": 0.9}, {"B-B": 0.9}, {"O": 0.9}], ["B-A", "I-A", "B-B", "O"]),
+    ([], []),
+])
+def test_viterbi_iob2(rows, tags):
+    assert [LABELS[i] for i in viterbi_iob2(_probs(rows), LABELS)] == tags
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_viterbi_iob2_finds_the_likeliest_valid_sequence(seed):
+    """Golden: against every valid IOB2 sequence of four words, enumerated."""
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(len(LABELS), 0.3), size=4)
+    valid = [seq for seq in product(range(len(LABELS)), repeat=4)
+             if repair_iob2([LABELS[i] for i in seq]) == [LABELS[i] for i in seq]]
+    best = max(valid, key=lambda seq: np.prod(probs[np.arange(4), seq]))
+    assert tuple(viterbi_iob2(probs, LABELS)) == best
