@@ -286,6 +286,17 @@ def to_dict(config: Config) -> dict:
     return dataclasses.asdict(config)
 
 
+def flat_dict(nested: dict, prefix: str = "") -> dict:
+    """`{"train": {"lr": 1}}` -> `{"train.lr": 1}`: settings compared key by key."""
+    flat = {}
+    for key, value in nested.items():
+        if isinstance(value, dict):
+            flat.update(flat_dict(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def dump_yaml(config: Config) -> str:
     return yaml.safe_dump(to_dict(config), sort_keys=False, allow_unicode=True)
 

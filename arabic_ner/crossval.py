@@ -1,6 +1,7 @@
 """Cross-validation: K folds of whole groups (paragraphs by default; see split.py); for every fold
 and seed, a fresh model trained on K-2 folds, selected on the next fold and scored on the held-out
-one (the scoring of evaluation.score_model). Per-type and overall F1 as mean ± standard deviation
+one (the scoring of evaluation.score_model). Records that are only ever trained on (more gold from
+elsewhere, silver data) join every fold's training set through `also_train`. Per-type and overall F1 as mean ± standard deviation
 over all runs, character-exact (`f1`, `per_type`) and over words (`words`); every run's numbers in `<output_dir>/<run_name>-cv/runs.jsonl`, the summary in
 `crossval.json`. A stop (Ctrl-C, SIGTERM) leaves the run under way resumable: `resume=True` keeps
 the finished runs and continues it.
@@ -13,8 +14,8 @@ import statistics
 from dataclasses import replace
 from pathlib import Path
 
-from arabic_ner.config import Config, to_dict
-from arabic_ner.corpus import read_jsonl, write_jsonl
+from arabic_ner.config import Config, flat_dict, to_dict
+from arabic_ner.corpus import read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_atomic
 from arabic_ner.split import assign_groups, members
@@ -22,9 +23,10 @@ from arabic_ner.training import train
 
 
 def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str, keep_models: bool, log=print,
-             resume: bool = False, overwrite: bool = False) -> dict:
+             resume: bool = False, overwrite: bool = False, also_train: list[Path] = ()) -> dict:
     """Train and score every (fold, seed); `resume` keeps the runs already in runs.jsonl and continues
-    the one that was cut (a Ctrl-C or SIGTERM saves its last/), `overwrite` starts them all again."""
+    the one that was cut (a Ctrl-C or SIGTERM saves its last/), `overwrite` starts them all again.
+    `also_train`: files added to every fold's training data, never selected on or scored."""
     if resume and overwrite:
         raise UserError("--resume continues a cross-validation and --overwrite replaces it: pass one of them")
     records = read_jsonl(corpus, config.entity_types)
@@ -33,7 +35,12 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
     if any(not f for f in fold_records):
         raise UserError(f"{corpus}: too few {group_by} groups for {folds} folds")
     out = Path(config.output_dir) / f"{config.run_name}-cv"
-    plan = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by, "config": to_dict(config)}
+    for path in also_train:
+        if Path(path).resolve() == Path(corpus).resolve():
+            raise UserError(f"{path}: is the corpus itself; --also-train takes data outside it")
+    read_split(also_train, config.entity_types)  # a bad file is an error now, not at the first fold's training
+    plan = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by,
+            "also_train": [str(p) for p in also_train], "config": to_dict(config)}
     done = _runs_so_far(out, plan, resume, overwrite)
     make_output_folder(out, "output_dir")
     write_atomic(out / "plan.json", json.dumps(plan, indent=2, ensure_ascii=False) + "\n")
@@ -51,7 +58,8 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             name = f"fold{k}-seed{s}"
             run_config = replace(
                 config, run_name=name, output_dir=str(out),
-                data=replace(config.data, train=[str(data_dir / "train.jsonl")], dev=[str(data_dir / "dev.jsonl")],
+                data=replace(config.data, train=[str(data_dir / "train.jsonl"), *map(str, also_train)],
+                             dev=[str(data_dir / "dev.jsonl")],
                              test=[str(data_dir / "test.jsonl")]),
                 train=replace(config.train, seed=config.train.seed + s))
             if name in done:
@@ -95,7 +103,10 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[s
         runs = [json.loads(line) for line in lines if line.strip()]
     except (OSError, json.JSONDecodeError) as exc:
         raise UserError(f"{out}: cannot read its plan.json or runs.jsonl ({exc}); pass --overwrite") from None
-    changed = sorted(key for key in plan if before.get(key) != plan[key])
+    # a setting added to the code since, at its default, changes nothing that ran
+    defaults = flat_dict({"also_train": [], "config": to_dict(Config())})
+    now, then = flat_dict(plan), flat_dict(before)
+    changed = sorted(key for key in now.keys() | then.keys() if then.get(key, defaults.get(key)) != now.get(key))
     if changed:
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
                         f"{', '.join(changed)}); pass --overwrite to start again")

@@ -341,3 +341,45 @@ def test_training_evaluate_and_crossval_score_alike(tiny_bert, records, tmp_path
         evaluated = evaluate_model(folder / "best", tmp_path / "tiny-cv" / "data" / f"fold{run['fold']}" / "test.jsonl",
                                    bootstrap=0)["scores"]
         assert {k: evaluated[k] for k in keys} == {k: run["test"][k] for k in keys}
+
+
+def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, tmp_path, monkeypatch):
+    """--also-train files join each fold's training data, not its dev or test fold; a resume is
+    refused when they change, and accepted over a plan written before the setting existed."""
+    import arabic_ner.crossval as cv
+    from arabic_ner.config import Config
+    from arabic_ner.corpus import read_split
+
+    corpus, extra = tmp_path / "corpus.jsonl", tmp_path / "extra.jsonl"
+    corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
+                              for i, r in enumerate(records)), encoding="utf-8")
+    extra.write_text("".join(json.dumps({**r, "id": "extra-" + r["id"]}, ensure_ascii=False) + "\n"
+                             for r in records[:2]), encoding="utf-8")
+    seen = []
+
+    def fake_train(config, resume=False, overwrite=False):
+        seen.append({split: [r["id"] for r in read_split(getattr(config.data, split))]
+                     for split in ("train", "dev", "test")})
+        scores = {"f1": 0.5, "per_type": {t: {"f1": 0.5} for t in config.entity_types}}
+        return {"best_epoch": 1, "dev_f1": 0.5, "test": {**scores, "char": scores}}
+
+    monkeypatch.setattr(cv, "train", fake_train)
+    config = Config(run_name="x", output_dir=str(tmp_path))
+    cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
+                also_train=[extra])
+    assert len(seen) == 3
+    for run in seen:
+        assert {"extra-" + r["id"] for r in records[:2]} <= set(run["train"])
+        assert not any(i.startswith("extra-") for i in run["dev"] + run["test"])
+    with pytest.raises(UserError, match="changed: also_train"):
+        cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
+                    resume=True)
+
+    plan = json.loads((tmp_path / "x-cv" / "plan.json").read_text())
+    del plan["also_train"], plan["config"]["train"]["head_lr"]  # as a version without them wrote it
+    (tmp_path / "x-cv" / "plan.json").write_text(json.dumps(plan))
+    (tmp_path / "x-cv" / "runs.jsonl").write_text("")
+    seen.clear()
+    cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
+                resume=True)
+    assert len(seen) == 3

@@ -1,9 +1,10 @@
 """Cross-validation: `python eval/crossval.py CONFIG [--folds 5] [--seeds 3] [--dotted.key value ...]`.
 
 Cuts the corpus into K folds of whole groups (paragraphs by default; see arabic_ner/split.py),
-then for every fold and seed trains a fresh model on K-2 folds, selects on the next fold and
-scores the held-out fold (strict IOB2 entity F1). Reports per-type and overall F1 as
-mean ± standard deviation over all runs, and saves every run's numbers.
+then for every fold and seed trains a fresh model on K-2 folds (and any --also-train files),
+selects on the next fold and scores the held-out fold (strict entity F1, character-exact and over
+words). Reports per-type and overall F1 as mean ± standard deviation over all runs, and saves
+every run's numbers.
 Output: models/<run_name>-cv/{runs.jsonl, crossval.json}; model weights are deleted after
 scoring unless --keep-models. A Ctrl-C or SIGTERM stops the run under way with its state saved;
 `--resume` keeps the finished runs (runs.jsonl) and continues from there.
@@ -25,6 +26,9 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=5, help="K (default: %(default)s)")
     parser.add_argument("--seeds", type=int, default=3, help="training seeds per fold (default: %(default)s)")
     parser.add_argument("--group-by", default="paragraph", help="record field kept within one fold")
+    parser.add_argument("--also-train", type=Path, nargs="+", default=[], metavar="FILE",
+                        help="records added to every fold's training data and never scored: more gold from "
+                             "outside the corpus, silver data")
     parser.add_argument("--keep-models", action="store_true", help="keep each run's best/ and last/")
     parser.add_argument("--resume", action="store_true",
                         help="keep the finished runs and continue the one a Ctrl-C or SIGTERM cut")
@@ -40,7 +44,8 @@ def main() -> int:
 
     config = load_config(args.config, overrides)
     result = crossval(config, args.corpus, args.folds, args.seeds, args.group_by, args.keep_models,
-                      log=lambda m: print(m, file=sys.stderr), resume=args.resume, overwrite=args.overwrite)
+                      log=lambda m: print(m, file=sys.stderr), resume=args.resume, overwrite=args.overwrite,
+                      also_train=args.also_train)
     words = result["words"]
     print(f"strict F1 over {result['runs']} runs: {result['f1']['mean']:.4f} ± {result['f1']['std']:.4f} "
           f"(over words: {words['f1']['mean']:.4f} ± {words['f1']['std']:.4f})")
