@@ -44,6 +44,7 @@ class DataConfig:
     train: list[str] = _files("data/article/train.jsonl")  # JSONL {"id", "text", "entities": [{start, end, label}]}, CoNLL or Parquet
     dev: list[str] = _files("data/article/dev.jsonl")  # model selection and early stopping
     test: list[str] = _files("data/article/test.jsonl")  # scored once with model-best at the end; "" or [] to skip
+    swap_mentions: int = 0  # extra copies of each training record with entities, its mentions swapped for others of their type (augment.py)
 
 
 @dataclass
@@ -255,6 +256,7 @@ def validate(config: Config) -> None:
     need(0.0 <= m.dropout < 1.0, "model.dropout", "must be in [0, 1)")
     need(config.data.train != [], "data.train", "must name at least one corpus file")
     need(config.data.dev != [], "data.dev", "must name at least one corpus file")
+    need(config.data.swap_mentions >= 0, "data.swap_mentions", "must be >= 0")
     for split in ("train", "dev", "test"):
         need("" not in getattr(config.data, split), f"data.{split}", "must not hold an empty file name")
     need(t.lr > 0, "train.lr", "must be > 0")

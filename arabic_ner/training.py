@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from transformers import DataCollatorForTokenClassification, get_linear_schedule_with_warmup
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from arabic_ner.augment import swap_mentions
 from arabic_ner.checkpoint import Progress, Saver, Snapshot, State, load_state
 from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_split
@@ -73,7 +74,8 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     label_set = LabelSet(tuple(config.entity_types))
     splits = {name: read_split(paths, config.entity_types, warn=log) for name, paths in
               (("train", config.data.train), ("dev", config.data.dev), ("test", config.data.test)) if paths}
-    train_sentences = [to_sentence(r, config.model.normalization) for r in splits["train"]]
+    swapped = swap_mentions(splits["train"], config.data.swap_mentions, config.train.seed)
+    train_sentences = [to_sentence(r, config.model.normalization) for r in splits["train"] + swapped]
 
     if accelerator.is_main_process:
         ensure_offline_encoder(config.model.name_or_path, log)
@@ -97,7 +99,8 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"model: {config.model.name_or_path} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, "
         f"{trained / 1e6:.1f}M trained, in {precision} on {accelerator.device.type})")
-    log(f"train: {len(train_sentences)} sentences, {len(features)} windows; "
+    log(f"train: {len(train_sentences)} sentences" + (f" ({len(swapped)} with mentions swapped)" if swapped else "")
+        + f", {len(features)} windows; "
         f"dev: {len(splits['dev'])} records; labels: {' '.join(label_set.labels)}")
 
     sampler = (EpochLengthGroupedSampler([len(f["input_ids"]) for f in features], config.train.batch_size,

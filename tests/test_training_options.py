@@ -216,3 +216,15 @@ def test_resuming_a_run_that_chose_best_on_words_is_one_line(tiny_bert, corpus_d
     torch.save(state, state_file)
     with pytest.raises(UserError, match=r"chose best/ on the F1 over words.*--overwrite$"):
         train(replace(run, train=replace(run.train, epochs=2)), resume=True)
+
+
+
+def test_swapped_mentions_join_the_training_windows(tiny_bert, corpus_dir, tmp_path, monkeypatch):
+    from arabic_ner.corpus import read_split
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1", "data.swap_mentions": "2"})
+    records = read_split(run.data.train)
+    swapped = 2 * sum(1 for r in records if r["entities"])
+    messages = []
+    monkeypatch.setattr(training, "_logger", lambda accelerator: messages.append)
+    train(run)
+    assert f"train: {len(records) + swapped} sentences ({swapped} with mentions swapped)," in "\n".join(messages)
