@@ -69,6 +69,14 @@ class TrainConfig:
 
 
 @dataclass
+class SilverConfig:  # self-training (selftrain.py); train.py ignores it
+    articles: list[str] = _files()  # unlabelled articles, read as predict.py reads them, that each round's model tags
+    keep_out: list[str] = _files()  # .txt of article ids, or annotated .jsonl naming `article`: those and their retellings never become silver
+    min_score: float = 0.9  # a sentence becomes silver when it has entities and each one's score is at least this
+    rounds: int = 2  # students, each trained on the gold and the previous model's silver; stops when dev F1 stops rising
+
+
+@dataclass
 class Config:
     run_name: str = "run"  # the run is written to <output_dir>/<run_name>/
     output_dir: str = "models"  # parent folder of runs
@@ -76,6 +84,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    silver: SilverConfig = field(default_factory=SilverConfig)
 
     @property
     def run_dir(self) -> Path:
@@ -257,6 +266,10 @@ def validate(config: Config) -> None:
     need(config.data.train != [], "data.train", "must name at least one corpus file")
     need(config.data.dev != [], "data.dev", "must name at least one corpus file")
     need(config.data.swap_mentions >= 0, "data.swap_mentions", "must be >= 0")
+    need(0.0 <= config.silver.min_score <= 1.0, "silver.min_score", "must be in [0, 1]")
+    need(config.silver.rounds >= 1, "silver.rounds", "must be >= 1")
+    for key in ("articles", "keep_out"):
+        need("" not in getattr(config.silver, key), f"silver.{key}", "must not hold an empty file name")
     for split in ("train", "dev", "test"):
         need("" not in getattr(config.data, split), f"data.{split}", "must not hold an empty file name")
     need(t.lr > 0, "train.lr", "must be > 0")

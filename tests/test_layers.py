@@ -8,11 +8,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "arabic_ner"
 LAYERS = [
     ("base", {"errors", "messages", "files", "config", "progress"}),
-    ("text", {"normalize", "words", "clitics", "labels", "sentences"}),
+    ("text", {"normalize", "words", "clitics", "labels", "sentences", "stories"}),
     ("data", {"augment", "textfiles", "corpus", "conll", "convert", "validate", "split", "articles", "render"}),
     ("model", {"model", "windows", "inference", "predictor", "int8", "compiled", "device"}),
     ("score", {"metrics", "analysis", "report", "evaluation"}),
-    ("run", {"model_card", "checkpoint", "run_folder", "training", "crossval", "offline_encoder", "tagging", "ray_predict", "cli"}),
+    ("run", {"model_card", "checkpoint", "run_folder", "training", "crossval", "offline_encoder", "tagging", "ray_predict", "selftrain", "cli"}),
 ]
 RANK = {module: rank for rank, (_, modules) in enumerate(LAYERS) for module in modules}
 

@@ -1,6 +1,6 @@
 """`arabic-ner COMMAND ...`: every command of the project from any folder once the package is installed.
 
-The top-level scripts (`train.py`, `predict.py`, `eval/evaluate.py`, `eval/crossval.py`) and
+The top-level scripts (`train.py`, `predict.py`, `selftrain.py`, `eval/evaluate.py`, `eval/crossval.py`) and
 `python -m arabic_ner.convert` etc. run the same `main` functions.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ COMMANDS = {  # name: (module with main(), what it does)
     "ray-predict": ("arabic_ner.ray_predict", "tag a corpus on Ray Data (pip install -e \".[ray]\")"),
     "evaluate": ("arabic_ner.cli.evaluate", "score a trained model on annotated data"),
     "crossval": ("arabic_ner.cli.crossval", "cross-validate a training config"),
+    "selftrain": ("arabic_ner.cli.selftrain", "self-training: the model's confident sentences as silver data"),
     "convert": ("arabic_ner.convert", "convert between the corpus JSONL, CoNLL, Label Studio and doccano"),
     "validate": ("arabic_ner.validate", "check annotated corpus files"),
     "split": ("arabic_ner.split", "grouped, stratified train/dev/test splits and folds"),

@@ -10,8 +10,8 @@ news leads carry the who-did-what-to-whom; a paragraph is never cut, and article
 paragraph alone exceeds the budget (text without paragraph breaks) are passed over.
 
 SaudiNewsNet holds the same wire story from several papers, so every record also gets `story`:
-the first article id of its group of near-duplicates (articles whose chosen sentences share
-STORY_OVERLAP of their word 4-grams, joined transitively). Splits keep a story together.
+the first article id of its group of near-duplicates (articles whose chosen sentences retell one
+story by `arabic_ner.stories.same_story`, joined transitively). Splits keep a story together.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from arabic_ner.sentences import split_sentences  # noqa: E402
+from arabic_ner.stories import four_grams, same_story  # noqa: E402
 
 HARM = re.compile(r"مقتل|قتل|قتلى|قتيل|إصاب|اصاب|جرح|جريح|مصرع|مصاب|استشهاد|شهيد|شهداء|ضحايا|حتف")
 CASUALTY_RICH = 58  # articles taken by harm-word count, most first
@@ -33,7 +34,6 @@ OTHERS = 17  # articles drawn at random from the rest
 SENTENCE_BUDGET = 10  # leading sentences per article, whole paragraphs only
 MIN_SENTENCES = 5  # leading paragraphs must reach this many sentences
 SEED = 2026
-STORY_OVERLAP = 0.1  # share of the shorter text's word 4-grams found in the other
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:
@@ -87,16 +87,6 @@ def mark_stories(records: list[dict]) -> None:
             story[max(root(a), root(b))] = min(root(a), root(b))
     for r in records:
         r["story"] = root(r["article"])
-
-
-def four_grams(text: str) -> set[tuple[str, ...]]:
-    words = text.split()
-    return {tuple(words[i:i + 4]) for i in range(len(words) - 3)}
-
-
-def same_story(a: set, b: set) -> bool:
-    """Whether two texts, by their word 4-grams, retell one story: STORY_OVERLAP of the shorter's shared."""
-    return len(a & b) / max(1, min(len(a), len(b))) >= STORY_OVERLAP
 
 
 def write_records(records: list[dict], out: Path) -> None:

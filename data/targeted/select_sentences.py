@@ -23,7 +23,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE.parent / "news"))
 from arabic_ner.sentences import split_sentences  # noqa: E402
-from select_sentences import four_grams, same_story, write_records  # noqa: E402
+from arabic_ner.stories import KeptOut  # noqa: E402
+from select_sentences import write_records  # noqa: E402
 
 # What to look for: intelligence services, alliances, and actors and units of Syria, the Kurds,
 # Yemen, Libya, Somalia, Nigeria, Egypt, Lebanon, Iran and Turkey.
@@ -50,16 +51,13 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     articles = [json.loads(line) for line in (args.saudinewsnet / "security_articles.jsonl").read_text(encoding="utf-8").splitlines()]
-    reserved = set((args.saudinewsnet / "reserved_for_evaluation.txt").read_text(encoding="utf-8").split())
+    reserved = KeptOut.from_files([args.saudinewsnet / "reserved_for_evaluation.txt"],
+                                  {a["id"]: a["text"] for a in articles})
     used = {json.loads(line)["article"] for line in (HERE.parent / "news" / "news.jsonl").read_text(encoding="utf-8").splitlines()}
-    reserved_grams = [four_grams(a["text"]) for a in articles if a["id"] in reserved]
     taken, per_pattern = [], Counter()
     for article in sorted(articles, key=lambda a: a["id"]):
-        if article["id"] in reserved or article["id"] in used:
-            continue
-        mine = four_grams(article["text"])
-        if any(same_story(mine, g) for g in reserved_grams):
-            continue  # retells a reserved story, which stays out of all annotation
+        if article["id"] in used or reserved.keeps_out(article["id"], article["text"]):
+            continue  # a reserved article, or one retelling its story, stays out of all annotation
         text, found = article["text"], []
         for start, end in split_sentences(text):
             sentence = text[start:end]

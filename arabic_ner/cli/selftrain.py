@@ -1,0 +1,43 @@
+"""Self-training: `python selftrain.py configs/news-selftrain.yaml [--teacher MODEL] [--dotted.key value ...]`.
+
+Round 0 trains the teacher on the gold (or takes a trained model, --teacher); each round then tags
+the unlabelled articles of `silver.articles` with the latest model, keeps the sentences where every
+entity found scores at least `silver.min_score` as silver data, and trains a fresh model on the
+gold and that silver, for up to `silver.rounds` rounds while dev F1 rises. Articles in
+`silver.keep_out`, and any that retells one, never become silver. One process (not under
+`accelerate launch`). A Ctrl-C or SIGTERM saves the round under way; --resume continues.
+Output: models/<run_name>-round<r>/ per round; models/<run_name>-selftrain/{silver-round<r>.jsonl,
+selftrain.json}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from arabic_ner.config import load_config
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Any config key can be overridden with a dotted flag, e.g. --silver.min_score 0.95 --silver.rounds 1.")
+    parser.add_argument("config", help="YAML training config with a silver: section")
+    parser.add_argument("--teacher", type=Path, help="a trained model folder (a best/) to start from instead of "
+                                                     "training round 0")
+    parser.add_argument("--resume", action="store_true", help="keep the finished rounds and continue the one cut")
+    parser.add_argument("--overwrite", action="store_true", help="start every round again")
+    args, overrides = parser.parse_known_args()
+    config = load_config(args.config, overrides)
+
+    from arabic_ner.selftrain import selftrain  # heavy imports after the config is known good
+    from arabic_ner.training import Interrupted
+
+    try:
+        result = selftrain(config, resume=args.resume, overwrite=args.overwrite, teacher=args.teacher,
+                           log=lambda m: print(m, file=sys.stderr))
+    except Interrupted as exc:  # state saved, and said so
+        return exc.exit_status
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0

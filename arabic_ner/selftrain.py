@@ -1,0 +1,157 @@
+"""Self-training: a model tags unlabelled articles, its confident sentences become silver data, and
+a fresh model trains on the gold and the silver; again with that model, while dev F1 rises.
+
+`selftrain(config)` runs it from a training config with a `silver:` section (config.py):
+round 0 is the teacher, trained on the gold as `train.py` would (or a trained model given as
+`teacher`); round r tags `silver.articles` with round r-1's best model and trains a fresh model on
+`data.train` plus that silver file. Each round is a run folder of its own,
+`<output_dir>/<run_name>-round<r>/`; the silver files and `selftrain.json` (every round's dev F1
+and data) go to `<output_dir>/<run_name>-selftrain/`. The gold files are never written to: silver
+is a file of its own, listed beside them in the student's `data.train`.
+
+A sentence becomes silver when the model finds at least one entity in it and every entity it finds
+there scores `silver.min_score` or more (the mean probability of its words' tags, as predict.py
+reports it). Articles named in `silver.keep_out` never become silver, nor does any article that
+retells one of them (stories.py): the articles reserved for measuring generalisation, and the
+annotated ones, whose gold must not come back with the model's labels.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from arabic_ner.articles import Article, Articles, Skips
+from arabic_ner.config import Config, SilverConfig
+from arabic_ner.corpus import read_split
+from arabic_ner.errors import UserError
+from arabic_ner.evaluation import score_model
+from arabic_ner.files import make_output_folder, write_atomic, write_files
+from arabic_ner.messages import plural
+from arabic_ner.progress import progress_bar
+from arabic_ner.sentences import split_sentences
+from arabic_ner.stories import KeptOut
+from arabic_ner.training import train
+
+
+def silver_records(predictor, articles: list[Article], min_score: float,
+                   kept: KeptOut | None = None) -> Iterator[dict]:
+    """The confident sentences of `articles` as corpus records (`article` names their article);
+    none that is also a sentence of a `kept` article."""
+    for article, entities in zip(articles, predictor.predict_iter(a.text for a in articles)):
+        for k, (start, end) in enumerate(split_sentences(article.text), 1):
+            inside = [e for e in entities if start <= e["start"] and e["end"] <= end]
+            if kept is not None and kept.keeps_out_sentence(article.text[start:end]):
+                continue
+            if inside and all(e["score"] >= min_score for e in inside):
+                yield {"id": f"{article.id}-s{k}", "article": str(article.id), "text": article.text[start:end],
+                       "entities": [{"start": e["start"] - start, "end": e["end"] - start, "label": e["label"]}
+                                    for e in inside]}
+
+
+def unlabelled(silver: SilverConfig, log=print) -> tuple[list[Article], KeptOut, int]:
+    """The articles of `silver.articles` that may become silver, what is kept out, and how many
+    articles it kept out."""
+    skips = Skips(say=log)
+    articles = list(Articles(silver.articles).read(skips))
+    if not articles:
+        raise UserError(f"silver.articles: no article to tag ({skips.summary()})")
+    kept = KeptOut.from_files(silver.keep_out, {str(a.id): a.text for a in articles})
+    usable = [a for a in articles if not kept.keeps_out(str(a.id), a.text)]
+    return usable, kept, len(articles) - len(usable)
+
+
+def make_silver(model_dir: Path, config: Config, out: Path, log=print) -> dict:
+    """Tag the usable articles with the model in `model_dir` and write the silver records to `out`
+    (whole, or not at all); what was written, counted."""
+    from arabic_ner.predictor import Predictor
+
+    articles, kept, kept_out = unlabelled(config.silver, log)
+    predictor = Predictor.from_folder(model_dir, batch_size=config.train.eval_batch_size)
+    bar = progress_bar(total=len(articles), unit="article", desc=f"silver from {model_dir}", leave=False)
+    records = []
+    for start in range(0, len(articles), 64):  # in batches, so that the bar moves
+        chunk = articles[start:start + 64]
+        records += silver_records(predictor, chunk, config.silver.min_score, kept)
+        bar.update(len(chunk))
+    bar.close()
+    counts = Counter(e["label"] for r in records for e in r["entities"])
+    stats = {"file": str(out), "articles_tagged": len(articles), "articles_kept_out": kept_out,
+             "sentences": len(records), "entities": {t: counts.get(t, 0) for t in config.entity_types}}
+    write_files({out: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                 _stats_file(out): json.dumps(stats, indent=2) + "\n"})
+    log(f"silver: {plural(len(records), 'sentence')} from {plural(len(articles), 'article')} "
+        f"({kept_out} kept out) -> {out}")
+    return stats
+
+
+def selftrain(config: Config, resume: bool = False, overwrite: bool = False, teacher: Path | None = None,
+              log=print) -> dict:
+    """Round 0 (the teacher), then up to `silver.rounds` students; the summary, also written to
+    `<run_name>-selftrain/selftrain.json`, names the best round's model."""
+    if not config.silver.articles:
+        raise UserError("silver.articles: name the unlabelled articles to tag (JSONL, .txt files or folders)")
+    if resume and overwrite:
+        raise UserError("--resume continues a self-training and --overwrite replaces it: pass one of them")
+    unlabelled(config.silver, log)  # an input problem is said now, not after round 0's training
+    folder = Path(config.output_dir) / f"{config.run_name}-selftrain"
+    if not (resume or overwrite) and any(folder.glob("silver-round*.jsonl")):
+        raise UserError(f"{folder} already holds a self-training; pass --resume to continue it or --overwrite to "
+                        f"start it again")
+    make_output_folder(folder, "output_dir")
+    if teacher is None:
+        run = replace(config, run_name=f"{config.run_name}-round0")
+        best, dev_f1 = run.run_dir / "best", _trained(run, resume, overwrite)["dev_f1"]
+    else:
+        best, dev_f1 = Path(teacher), _dev_f1(Path(teacher), config)
+    rounds = [{"round": 0, "model": str(best), "dev_f1": dev_f1, "silver": None}]
+    log(f"round 0: dev F1 {dev_f1:.4f} ({best})")
+    chosen = 0
+    for r in range(1, config.silver.rounds + 1):
+        silver_file = folder / f"silver-round{r}.jsonl"
+        if resume and _stats_file(silver_file).exists():
+            stats = json.loads(_stats_file(silver_file).read_text(encoding="utf-8"))
+            log(f"silver: {silver_file}, kept from the interrupted run")
+        else:
+            stats = make_silver(best, config, silver_file, log)
+        if not stats["sentences"]:
+            log(f"round {r}: no sentence scored silver.min_score ({config.silver.min_score}) or more; stopping")
+            rounds.append({"round": r, "model": None, "dev_f1": None, "silver": stats})
+            break
+        run = replace(config, run_name=f"{config.run_name}-round{r}",
+                      data=replace(config.data, train=[*config.data.train, str(silver_file)]))
+        summary = _trained(run, resume, overwrite)
+        rounds.append({"round": r, "model": str(run.run_dir / "best"), "dev_f1": summary["dev_f1"], "silver": stats})
+        log(f"round {r}: dev F1 {summary['dev_f1']:.4f} on gold + {plural(stats['sentences'], 'silver sentence')}")
+        if summary["dev_f1"] <= dev_f1:
+            log(f"round {r}: no better than round {chosen} ({dev_f1:.4f}); stopping")
+            break
+        best, dev_f1, chosen = run.run_dir / "best", summary["dev_f1"], r
+    result = {"best_round": chosen, "best_model": str(best), "dev_f1": dev_f1, "rounds": rounds}
+    write_atomic(folder / "selftrain.json", json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    return result
+
+
+def _trained(run: Config, resume: bool, overwrite: bool) -> dict:
+    """A round's training summary: on --resume, a finished round's is read, not trained again."""
+    summary = run.run_dir / "metrics.json"
+    if resume and summary.exists():
+        return json.loads(summary.read_text(encoding="utf-8"))
+    return train(run, resume=resume, overwrite=overwrite)
+
+
+def _dev_f1(model_dir: Path, config: Config) -> float:
+    """A given teacher's character-exact dev F1, on the config's dev split (what the rounds are
+    chosen on)."""
+    from arabic_ner.predictor import Predictor
+
+    records = read_split(config.data.dev, config.entity_types)
+    predictor = Predictor.from_folder(model_dir, batch_size=config.train.eval_batch_size)
+    return score_model(predictor, records, config.entity_types).scores["char"]["f1"]
+
+
+def _stats_file(silver_file: Path) -> Path:
+    """Where a silver file's counts are kept, written with it."""
+    return silver_file.with_suffix(".json")

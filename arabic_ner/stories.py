@@ -1,0 +1,84 @@
+"""Whether two articles tell the same story, and which articles a training set must leave out.
+
+SaudiNewsNet carries the same wire story from several papers, reworded a little or not at all. An
+article kept out of training (one reserved for measuring generalisation, or one already annotated
+as gold) is only kept out if its retellings are too: a model that trained on another paper's copy
+has in effect seen it. Two texts retell one story when STORY_OVERLAP of the shorter one's word
+4-grams are in the other; the news corpus's story groups (data/news/select_sentences.py) and the
+keep-out checks of the shipped data and of self-training all use this one test.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+from arabic_ner.errors import UserError
+from arabic_ner.sentences import split_sentences
+
+STORY_OVERLAP = 0.1  # share of the shorter text's word 4-grams found in the other
+
+
+def four_grams(text: str) -> set[tuple[str, ...]]:
+    words = text.split()
+    return {tuple(words[i:i + 4]) for i in range(len(words) - 3)}
+
+
+def same_story(a: set, b: set) -> bool:
+    """Whether two texts, by their `four_grams`, retell one story."""
+    return len(a & b) / max(1, min(len(a), len(b))) >= STORY_OVERLAP
+
+
+class KeptOut:
+    """Articles to leave out by id, with every article that retells one of them.
+
+    `ids`: the articles named; `texts`: what is known of their words (a whole article, or the
+    annotated sentences of one), against which other articles are compared."""
+
+    def __init__(self, ids: Iterable[str], texts: Iterable[str] = ()):
+        self.ids = {str(i) for i in ids}
+        texts = list(texts)
+        self.grams = [g for g in map(four_grams, texts) if g]
+        # a sentence that another article shares without retelling the story (a site's boilerplate,
+        # a quoted statement): kept out on its own
+        self.sentences = {" ".join(text[s:e].split()) for text in texts for s, e in split_sentences(text)}
+
+    @classmethod
+    def from_files(cls, paths: Iterable[str | Path], articles: dict[str, str] | None = None) -> KeptOut:
+        """From `.txt` files of article ids (one a line, as reserved_for_evaluation.txt) and JSONL
+        corpora whose records name their `article` (annotated data: its sentences are kept out
+        along with their article). `articles`, id -> text, supplies the whole text of an article
+        named by id, where known (the articles about to be used)."""
+        ids, texts = set(), defaultdict(list)
+        for path in map(Path, paths):
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UserError(f"{path}: cannot read the articles to keep out ({exc})") from None
+            if path.suffix == ".jsonl":
+                for n, line in enumerate(lines, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                        article, text = str(record["article"]), record["text"]
+                    except (json.JSONDecodeError, KeyError, TypeError):
+                        raise UserError(f"{path}:{n}: a record to keep out needs `article` and `text`") from None
+                    ids.add(article)
+                    texts[article].append(text)
+            else:
+                ids |= {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+        known = [articles[i] for i in sorted(ids) if articles and i in articles]
+        return cls(ids, known + [" ".join(t) for t in texts.values()])
+
+    def keeps_out(self, article_id: str, text: str) -> bool:
+        """Whether the article is one named or retells one."""
+        if str(article_id) in self.ids:
+            return True
+        mine = four_grams(text)
+        return any(same_story(mine, g) for g in self.grams)
+
+    def keeps_out_sentence(self, sentence: str) -> bool:
+        """Whether the sentence is one of a kept-out article's (spacing aside)."""
+        return " ".join(sentence.split()) in self.sentences
