@@ -17,11 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
+from xml.sax.saxutils import quoteattr
 
 from arabic_ner.conll import from_conll, to_conll
 from arabic_ner.corpus import check_id, check_record, read_jsonl, write_jsonl
-from arabic_ner.errors import run_cli
+from arabic_ner.errors import UserError, run_cli
 from arabic_ner.messages import plural, shorten
 from arabic_ner.files import check_output_files, write_atomic
 from arabic_ner.textfiles import CorpusError, check_json, numbered_lines, parse_json, read_text
@@ -120,20 +123,62 @@ def _id_or(obj: dict, default: str | int, where: str, field: str = "id") -> str 
     return obj["id"]
 
 
+@dataclass(frozen=True)
+class LabelingConfig:
+    """What this project needs of a Label Studio labeling config: the `<Labels>` that tags spans,
+    the `<Text>` it tags, the task field that text comes from, and the label names."""
+
+    from_name: str = LABEL_STUDIO_FROM
+    to_name: str = LABEL_STUDIO_TO
+    text_field: str = "text"
+    labels: tuple[str, ...] = ()
+
+    def xml(self) -> str:
+        """The config itself, to paste into a project's Labeling Interface."""
+        labels = "".join(f"\n    <Label value={quoteattr(label)}/>" for label in self.labels)
+        return (f"<View>\n  <Labels name={quoteattr(self.from_name)} toName={quoteattr(self.to_name)}>{labels}\n"
+                f"  </Labels>\n  <Text name={quoteattr(self.to_name)} value={quoteattr('$' + self.text_field)}/>\n"
+                f"</View>\n")
+
+
+def read_labeling_config(xml: str) -> LabelingConfig:
+    """The first `<Labels>` of a labeling config and the `<Text>` it names; a config without them
+    is an error."""
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError as exc:
+        raise UserError(f"the labeling config is not XML ({exc})") from None
+    tags = list(root.iter("Labels"))
+    if not tags or not tags[0].get("name") or not tags[0].get("toName"):
+        raise UserError("the labeling config has no <Labels name=... toName=...> to tag spans with")
+    labels = tags[0]
+    texts = {t.get("name"): t.get("value", "") for t in root.iter("Text")}
+    if labels.get("toName") not in texts:
+        raise UserError(f"the labeling config's <Labels> tags '{labels.get('toName')}', which is no <Text name=...>")
+    field = texts[labels.get("toName")].lstrip("$")
+    return LabelingConfig(labels.get("name"), labels.get("toName"), field,
+                          tuple(label.get("value") for label in labels.iter("Label") if label.get("value")))
+
+
+def labelstudio_regions(record_id, text: str, entities: list[dict], config: LabelingConfig = LabelingConfig()) -> list[dict]:
+    """The entities of one text as Label Studio's `result` regions (with each entity's score)."""
+    regions = []
+    for i, e in enumerate(entities):
+        value = {"start": e["start"], "end": e["end"], "text": text[e["start"]:e["end"]], "labels": [e["label"]]}
+        region = {"id": f"{record_id}-{i}", "from_name": config.from_name, "to_name": config.to_name,
+                  "type": "labels", "value": value}
+        if "score" in e:
+            value["score"] = region["score"] = e["score"]
+        regions.append(region)
+    return regions
+
+
 def to_labelstudio(records: list[dict], kind: str = "predictions", model_version: str = "arabic_ner") -> list[dict]:
     """Tasks for Label Studio's import, spans as `predictions` (pre-annotations to correct) or
     `annotations`; labeling config: `<Labels name="label" toName="text">` over `<Text name="text">`."""
     tasks = []
     for record in records:
-        result = []
-        for i, e in enumerate(record["entities"]):
-            value = {"start": e["start"], "end": e["end"], "text": record["text"][e["start"]:e["end"]],
-                     "labels": [e["label"]]}
-            if "score" in e:
-                value["score"] = e["score"]
-            result.append({"id": f"{record['id']}-{i}", "from_name": LABEL_STUDIO_FROM, "to_name": LABEL_STUDIO_TO,
-                           "type": "labels", "value": value})
-        entry = {"result": result}
+        entry = {"result": labelstudio_regions(record["id"], record["text"], record["entities"])}
         if kind == "predictions":
             entry["model_version"] = model_version
         tasks.append({"data": {"id": record["id"], "text": record["text"]}, kind: [entry]})

@@ -16,6 +16,7 @@ from arabic_ner.windows import Window, merge_windows
 class Tagged:
     tags: list[str]  # valid IOB2, one per word
     scores: list[float]  # probability of each word's tag
+    margins: list[float]  # each word's two likeliest tags' probabilities apart: how sure the model is
 
 
 def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, accelerator=None) -> list[np.ndarray]:
@@ -73,5 +74,7 @@ def word_tags_of(sentences: list[Sentence], windows: list[Window], probs: list[n
     tagged = []
     for word_probs in merge_windows(sentences, windows, probs, len(labels)):
         best = viterbi_iob2(word_probs, labels)
-        tagged.append(Tagged([labels[i] for i in best], word_probs[np.arange(len(best)), best].tolist()))
+        top2 = np.sort(word_probs, axis=-1)[:, -2:] if len(labels) > 1 else np.ones((len(best), 2))
+        tagged.append(Tagged([labels[i] for i in best], word_probs[np.arange(len(best)), best].tolist(),
+                             (top2[:, 1] - top2[:, 0]).tolist()))
     return tagged

@@ -74,33 +74,38 @@ class Predictor:
         """For each text, its entities `{start, end, label, text, score}` in raw offsets."""
         return list(self.predict_iter(texts))
 
-    def predict_iter(self, texts: Iterable[str]) -> Iterator[list[dict]]:
-        """Like `predict`, one text at a time, in order; at most CHUNK_SENTENCES in memory."""
+    def predict_iter(self, texts: Iterable[str], with_margin: bool = False) -> Iterator:
+        """Like `predict`, one text at a time, in order; at most CHUNK_SENTENCES in memory. With
+        `with_margin`, each text's entities come with its least word margin (the gap between a
+        word's two likeliest tags' probabilities, at the word where it is smallest; 1.0 for a text
+        without words): the lower, the less sure the model was somewhere in it."""
         pending: list[tuple[int, Sentence]] = []
         done: dict[int, list[dict]] = {}
+        least: dict[int, float] = {}
         next_out = 0
 
-        def ready(upto: int) -> Iterator[list[dict]]:  # texts next_out..upto are fully tagged
+        def ready(upto: int) -> Iterator:  # texts next_out..upto are fully tagged
             nonlocal next_out
             while next_out <= upto:
-                yield done.pop(next_out)
+                entities, margin = done.pop(next_out), least.pop(next_out)
+                yield (entities, margin) if with_margin else entities
                 next_out += 1
 
         i = -1
         for i, text in enumerate(texts):
-            done[i] = []
+            done[i], least[i] = [], 1.0
             for sentence in self.sentences(text):
                 pending.append((i, sentence))
                 if len(pending) >= CHUNK_SENTENCES:
-                    self._tag(pending, done)
+                    self._tag(pending, done, least)
                     pending = []
                     yield from ready(i - 1)
             if not pending:
                 yield from ready(i)
-        self._tag(pending, done)
+        self._tag(pending, done, least)
         yield from ready(i)
 
-    def _tag(self, pending: list[tuple[int, Sentence]], done: dict[int, list[dict]]) -> None:
+    def _tag(self, pending: list[tuple[int, Sentence]], done: dict[int, list[dict]], least: dict[int, float]) -> None:
         if not pending:
             return
         sentences = [s for _, s in pending]
@@ -109,6 +114,7 @@ class Predictor:
         for (i, sentence), result in zip(pending, tagged):
             done[i] += entities_from_tags(sentence.text, sentence.spans, result.tags, result.scores,
                                           self.proclitics)
+            least[i] = min([least[i], *result.margins])
 
     def _window_probs(self, windows: list) -> list:
         """Tag probabilities of every window; an int8 model's close calls (some word's two likeliest

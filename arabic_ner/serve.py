@@ -1,0 +1,305 @@
+"""A trained model over HTTP: a plain JSON API and Label Studio's ML backend protocol.
+
+    python -m arabic_ner.serve MODEL_DIR [--host 127.0.0.1] [--port 9090]     (pip install -e ".[serve]")
+
+Routes:
+- `POST /predict` `{"texts": [...]}` -> `{"entities": [[...], ...], "margins": [...], "model_version"}`;
+  `{"records": [{"id", "text", ...}]}` -> `{"records": [...]}`, each record as `predict.py` writes
+  it (its fields, `id`, `entities` with exact character offsets and scores) plus `margin`;
+  `{"tasks": [...]}` (Label Studio) -> `{"results": [{"result": [...], "score", "model_version"}]}`.
+- `POST /setup` (Label Studio): the project's labeling config checked against the tag set.
+- `GET /health`, `GET /metadata` (tag set, text settings, scores from the model card, version).
+
+A text's `margin` (Label Studio's task `score`) is the gap between the two likeliest tags'
+probabilities at its least certain word: sorting tasks by it, lowest first, puts the sentences
+the model is least sure of first.
+
+Why FastAPI on uvicorn: requests wait on the model, not on each other, in one asyncio loop, which
+lets texts from concurrent requests be tagged in one batch (`Batcher`); FastAPI is the convention
+for Python model servers and its routing and error handling are Starlette's, well kept. Request
+bodies are parsed here rather than by pydantic models, so that `/predict` takes the plain API and
+Label Studio's payload alike, and every bad request gets one plain sentence naming what is wrong.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import json
+import socket
+import sys
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from arabic_ner.convert import LabelingConfig, labelstudio_regions, read_labeling_config
+from arabic_ner.errors import UserError, run_cli
+from arabic_ner.model import ModelSettings
+
+MAX_BODY_BYTES = 8 * 2**20  # a request body larger than this is refused (413)
+DRAIN_BYTES = 8 * MAX_BODY_BYTES  # an oversized body is read (and dropped) up to this, for the 413 to reach the client
+MAX_TEXTS = 512  # texts, records or tasks in one request
+MAX_TEXT_CHARS = 100_000  # characters in one text: a long article (the longest SaudiNewsNet one is 27,000)
+BATCH_TEXTS = 64  # texts from concurrent requests tagged together, at most
+BATCH_WAIT_S = 0.002  # how long a batch waits for more requests once the model is free
+
+
+class BadRequest(Exception):
+    """A request the server refuses, with its HTTP status and one sentence saying why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Batcher:
+    """Texts from concurrent requests, tagged together: while the model works on one batch, the
+    requests that arrive wait in a queue, and the next batch takes up to BATCH_TEXTS of them. One
+    thread runs the model, so batches never compete for the CPU or GPU."""
+
+    def __init__(self, predictor, batch_texts: int = BATCH_TEXTS, wait_s: float = BATCH_WAIT_S):
+        self.predictor, self.batch_texts, self.wait_s = predictor, batch_texts, wait_s
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+
+    async def tag(self, texts: list[str]) -> list[tuple[list[dict], float]]:
+        """Each text's entities and margin."""
+        future = asyncio.get_running_loop().create_future()
+        await self.queue.put((texts, future))
+        return await future
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            waiting = [await self.queue.get()]
+            deadline = loop.time() + self.wait_s
+            while sum(len(texts) for texts, _ in waiting) < self.batch_texts:
+                try:
+                    waiting.append(await asyncio.wait_for(self.queue.get(), max(0.0, deadline - loop.time())))
+                except TimeoutError:
+                    break
+            texts = [text for batch, _ in waiting for text in batch]
+            try:
+                results = await loop.run_in_executor(self.model_thread, self._predict, texts)
+            except Exception as exc:  # every request of the batch hears of it
+                for _, future in waiting:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for batch, future in waiting:
+                if not future.done():  # a client that went away
+                    future.set_result(results[:len(batch)])
+                results = results[len(batch):]
+
+    def _predict(self, texts: list[str]) -> list[tuple[list[dict], float]]:
+        return list(self.predictor.predict_iter(texts, with_margin=True))
+
+
+def model_version(model_dir: Path) -> str:
+    """The folder's name and the first 8 hex digits of its weights' SHA-256: two models differ in it."""
+    weights = next((p for p in sorted(Path(model_dir).glob("*.safetensors"))), None)
+    digest = hashlib.sha256()
+    if weights is not None:
+        with open(weights, "rb") as f:
+            digest = hashlib.file_digest(f, "sha256")
+    name = Path(model_dir).resolve()
+    return f"{name.parent.name}/{name.name}-{digest.hexdigest()[:8]}"
+
+
+def metadata(model_dir: Path, settings: ModelSettings, version: str) -> dict:
+    scores_file = Path(model_dir) / "scores.json"
+    scores = json.loads(scores_file.read_text(encoding="utf-8")) if scores_file.exists() else {}
+    summary = {split: {"f1": result["char"]["f1"], "f1_over_words": result["f1"]}
+               for split, result in scores.items() if isinstance(result, dict) and "char" in result}
+    return {"model_version": version, "model_dir": str(model_dir), "entity_types": settings.entity_types,
+            "normalization": settings.normalization, "max_length": settings.max_length, "stride": settings.stride,
+            "epoch": scores.get("epoch"), "scores": summary,
+            "labeling_config": LabelingConfig(labels=tuple(settings.entity_types)).xml()}
+
+
+def texts_of(body: dict, key: str, text_of) -> list[str]:
+    """The texts of a request's `texts`, `records` or `tasks`, checked one by one."""
+    items = body[key]
+    if not isinstance(items, list):
+        raise BadRequest(422, f"'{key}' must be a list, got {type(items).__name__}")
+    if len(items) > MAX_TEXTS:
+        raise BadRequest(413, f"'{key}' holds {len(items):,} items, over the limit of {MAX_TEXTS:,} a request")
+    texts = []
+    for n, item in enumerate(items):
+        text = text_of(item, f"{key}[{n}]")
+        if not isinstance(text, str):
+            raise BadRequest(422, f"{key}[{n}]: the text must be a string, got {type(text).__name__}")
+        if len(text) > MAX_TEXT_CHARS:
+            raise BadRequest(413, f"{key}[{n}]: {len(text):,} characters, over the limit of {MAX_TEXT_CHARS:,}")
+        texts.append(text)
+    return texts
+
+
+def _record_text(item, where: str):
+    if not isinstance(item, dict) or "text" not in item:
+        raise BadRequest(422, f"{where}: a record is an object with 'text' (and 'id')")
+    return item["text"]
+
+
+def _task_text(field: str):
+    def text_of(item, where: str):
+        data = item.get("data") if isinstance(item, dict) else None
+        if not isinstance(data, dict) or field not in data:
+            raise BadRequest(422, f"{where}: a task needs data.{field} (the labeling config's <Text value=\"${field}\">)")
+        return data[field]
+    return text_of
+
+
+def create_app(predictor, settings: ModelSettings, model_dir: Path, version: str | None = None):
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+
+    version = version or model_version(model_dir)
+    batcher = Batcher(predictor)
+    about = metadata(model_dir, settings, version)
+    ours = LabelingConfig(labels=tuple(settings.entity_types))
+
+    @asynccontextmanager
+    async def lifespan(app):
+        worker = asyncio.create_task(batcher.run())
+        yield
+        worker.cancel()
+        batcher.model_thread.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="arabic_ner", version=version, lifespan=lifespan)
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest):
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):  # 404, 405: the same shape as ours
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        traceback.print_exception(exc, file=sys.stderr)  # the traceback for the log, not the client
+        return JSONResponse({"error": f"internal error ({type(exc).__name__}); see the server's log"}, status_code=500)
+
+    async def json_body(request: Request) -> dict:
+        body, size = bytearray(), 0
+        async for chunk in request.stream():  # counted as it comes, whatever Content-Length says
+            size += len(chunk)
+            if size <= MAX_BODY_BYTES:
+                body += chunk
+            elif size > DRAIN_BYTES:  # not worth reading to the end to say so: the connection is closed
+                break
+        if size > MAX_BODY_BYTES:
+            # read through (up to DRAIN_BYTES), so that the client is not cut off mid-send and reads why
+            raise BadRequest(413, f"request body of {size:,} bytes or more, over the limit of {MAX_BODY_BYTES:,}; "
+                                  f"send fewer texts a request")
+        try:
+            value = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BadRequest(400, f"the body is not JSON ({exc})") from None
+        if not isinstance(value, dict):
+            raise BadRequest(422, f"the body must be a JSON object, got {type(value).__name__}")
+        return value
+
+    @app.get("/health")
+    @app.get("/")
+    async def health():
+        return {"status": "UP", "model_version": version, "model_class": "arabic_ner"}
+
+    @app.get("/metadata")
+    async def get_metadata():
+        return about
+
+    @app.post("/setup")
+    async def setup(request: Request):
+        body = await json_body(request)
+        schema = body.get("schema") or body.get("label_config")
+        if isinstance(schema, str) and schema.strip():
+            check_labels(schema)
+        return {"model_version": version}
+
+    def check_labels(schema: str) -> LabelingConfig:
+        try:
+            theirs = read_labeling_config(schema)
+        except UserError as exc:
+            raise BadRequest(422, str(exc)) from None
+        if set(theirs.labels) != set(ours.labels):
+            missing, extra = sorted(set(ours.labels) - set(theirs.labels)), sorted(set(theirs.labels) - set(ours.labels))
+            raise BadRequest(422, "the project's labels are not the model's tag set: "
+                             + "; ".join(part for part in (
+                                 f"the project lacks {', '.join(missing)}" if missing else "",
+                                 f"the model does not know {', '.join(extra)}" if extra else "") if part)
+                             + f" (model: {', '.join(ours.labels)})")
+        return theirs
+
+    @app.post("/predict")
+    async def predict(request: Request):
+        body = await json_body(request)
+        if "tasks" in body:  # Label Studio
+            schema = body.get("label_config")
+            config = check_labels(schema) if isinstance(schema, str) and schema.strip() else ours
+            tasks = body["tasks"]
+            results = await batcher.tag(texts_of(body, "tasks", _task_text(config.text_field)))
+            return {"results": [{"result": labelstudio_regions(task.get("id", n), task["data"][config.text_field],
+                                                               entities, config),
+                                 "score": round(margin, 4), "model_version": version}
+                                for n, (task, (entities, margin)) in enumerate(zip(tasks, results))],
+                    "model_version": version}
+        if "records" in body:
+            records = body["records"]
+            results = await batcher.tag(texts_of(body, "records", _record_text))
+            return {"records": [{**record, "id": record.get("id", n), "entities": entities, "margin": round(margin, 4)}
+                                for n, (record, (entities, margin)) in enumerate(zip(records, results))],
+                    "model_version": version}
+        if "texts" in body:
+            results = await batcher.tag(texts_of(body, "texts", lambda item, where: item))
+            return {"entities": [entities for entities, _ in results],
+                    "margins": [round(margin, 4) for _, margin in results], "model_version": version}
+        raise BadRequest(422, 'expected {"texts": [...]}, {"records": [{"id", "text"}, ...]} or Label Studio\'s '
+                              '{"tasks": [...]}; got keys ' + (", ".join(map(repr, body)) or "none"))
+
+    return app
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_dir", type=Path, help="a trained model folder (best/ of a run)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; "
+                                                             "0.0.0.0 for every interface)")
+    parser.add_argument("--port", type=int, default=9090, help="(default: %(default)s, Label Studio's usual)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: %(default)s)")
+    parser.add_argument("--int8", action="store_true", help="int8 matrix multiplies on a CPU, where faster (int8.py)")
+    args = parser.parse_args()
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError:
+        raise UserError('the server needs its extra: pip install -e ".[serve]"') from None
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port {args.port}: not a port number")
+    if not port_is_free(args.host, args.port):
+        raise UserError(f"{args.host}:{args.port} is in use (or not an address of this machine); pick another --port")
+
+    from arabic_ner.predictor import Predictor
+
+    settings = ModelSettings.load(args.model_dir)
+    predictor = Predictor.from_folder(args.model_dir, args.device, args.batch_size, int8=args.int8)
+    app = create_app(predictor, settings, args.model_dir)
+    print(f"serving {args.model_dir} on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,193 @@
+"""The model server, started on a free local port and driven over HTTP as clients would."""
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import SENTENCES
+
+pytest.importorskip("fastapi", reason='the server needs its extra: pip install -e ".[serve]"')
+pytest.importorskip("uvicorn", reason='the server needs its extra: pip install -e ".[serve]"')
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXTS = [text for text, _ in SENTENCES] + ["", "وصل الوفد. " * 300]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(url: str, body=None, raw: bytes | None = None, method: str | None = None) -> tuple[int, dict]:
+    data = raw if raw is not None else (json.dumps(body, ensure_ascii=False).encode() if body is not None else None)
+    request = urllib.request.Request(url, data=data, method=method or ("POST" if data is not None else "GET"),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture(scope="module")
+def server(trained):
+    config, _ = trained
+    model = config.run_dir / "best"
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "arabic_ner.serve", str(model), "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited: {proc.stderr.read()[-2000:]}")
+        try:
+            if call(url + "/health")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    yield url, model, proc
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def expected(server):
+    from arabic_ner.predictor import Predictor
+
+    return list(Predictor.from_folder(server[1]).predict_iter(TEXTS, with_margin=True))
+
+
+def same(entities: list[dict], reference: list[dict]) -> bool:
+    """The same entities; scores within 1e-3 (a batch of other texts may pad the windows differently)."""
+    key = [(e["start"], e["end"], e["label"], e["text"]) for e in entities]
+    return key == [(e["start"], e["end"], e["label"], e["text"]) for e in reference] and all(
+        abs(a["score"] - b["score"]) < 1e-3 for a, b in zip(entities, reference))
+
+
+def test_health_and_metadata(server, trained):
+    url, _, _ = server
+    status, health = call(url + "/health")
+    assert status == 200 and health["status"] == "UP" and health["model_version"].endswith(
+        health["model_version"][-8:])
+    status, about = call(url + "/metadata")
+    assert status == 200 and about["entity_types"] == trained[0].entity_types
+    assert about["model_version"] == health["model_version"] and "dev" in about["scores"]
+    assert '<Labels name="label" toName="text">' in about["labeling_config"]
+
+
+def test_plain_api_gives_what_predict_gives(server, expected):
+    url = server[0]
+    status, out = call(url + "/predict", {"texts": TEXTS})
+    assert status == 200 and len(out["entities"]) == len(TEXTS)
+    assert all(same(got, want) for got, (want, _) in zip(out["entities"], expected))
+    assert out["margins"] == pytest.approx([m for _, m in expected], abs=1e-3)
+    records = [{"id": f"r{i}", "source": "test", "text": t} for i, t in enumerate(TEXTS[:3])]
+    status, out = call(url + "/predict", {"records": records})
+    assert status == 200
+    for record, got, (want, _) in zip(records, out["records"], expected):
+        assert {k: got[k] for k in ("id", "source", "text")} == record and same(got["entities"], want)
+
+
+def test_concurrent_requests_give_the_same_results_as_one_by_one(server, expected):
+    url = server[0]
+    jobs = [i % len(TEXTS) for i in range(48)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda i: call(url + "/predict", {"texts": [TEXTS[i]]}), jobs))
+    for i, (status, out) in zip(jobs, answers):
+        assert status == 200 and same(out["entities"][0], expected[i][0])
+
+
+def test_label_studio_protocol(server, trained, expected):
+    from arabic_ner.convert import LabelingConfig
+
+    url = server[0]
+    ours = LabelingConfig(from_name="ner", to_name="body", text_field="content",
+                          labels=tuple(trained[0].entity_types))
+    status, out = call(url + "/setup", {"project": "1.1700000000", "schema": ours.xml()})
+    assert status == 200 and out["model_version"]
+    tasks = [{"id": 10 + i, "data": {"content": t}} for i, t in enumerate(TEXTS[:4])]
+    status, out = call(url + "/predict", {"tasks": tasks, "label_config": ours.xml(), "project": "1.1700000000"})
+    assert status == 200 and len(out["results"]) == 4
+    for task, result, (want, margin) in zip(tasks, out["results"], expected):
+        assert result["model_version"] == out["model_version"] and result["score"] == pytest.approx(margin, abs=1e-3)
+        regions = result["result"]
+        assert [(r["value"]["start"], r["value"]["end"], r["value"]["labels"]) for r in regions] == \
+               [(e["start"], e["end"], [e["label"]]) for e in want]
+        for r in regions:
+            assert (r["from_name"], r["to_name"], r["type"]) == ("ner", "body", "labels")
+            assert task["data"]["content"][r["value"]["start"]:r["value"]["end"]] == r["value"]["text"]
+
+
+def test_a_project_with_other_labels_is_refused_by_name(server, trained):
+    from arabic_ner.convert import LabelingConfig
+
+    other = LabelingConfig(labels=("PER", "ARMED_GROUP", "SECURITY_UNIT"))
+    status, out = call(server[0] + "/setup", {"project": "2", "schema": other.xml()})
+    assert status == 422
+    assert out["error"].startswith("the project's labels are not the model's tag set: the project lacks CASUALTY; "
+                                   "the model does not know PER")
+
+
+@pytest.mark.parametrize("body, raw, status, message", [
+    (None, b"{not json", 400, "the body is not JSON"),
+    ([1, 2], None, 422, "the body must be a JSON object, got list"),
+    ({"text": "x"}, None, 422, 'expected {"texts": [...]}'),
+    ({"texts": "قتل"}, None, 422, "'texts' must be a list, got str"),
+    ({"texts": ["قتل", 7]}, None, 422, "texts[1]: the text must be a string, got int"),
+    ({"texts": ["ا" * 100_001]}, None, 413, "texts[0]: 100,001 characters, over the limit of 100,000"),
+    ({"texts": ["ا"] * 513}, None, 413, "'texts' holds 513 items, over the limit of 512"),
+    ({"records": [{"id": 1}]}, None, 422, "records[0]: a record is an object with 'text'"),
+    ({"tasks": [{"id": 1, "data": {}}]}, None, 422, "tasks[0]: a task needs data.text"),
+    (None, b"[" + b'"a",' * (3 * 2**20) + b'"a"]', 413, "request body of"),
+])
+def test_bad_requests_get_a_4xx_sentence(server, body, raw, status, message):
+    got, out = call(server[0] + "/predict", body, raw)
+    assert got == status and message in out["error"] and set(out) == {"error"}
+
+
+def test_unknown_routes_and_methods_answer_in_json(server):
+    assert call(server[0] + "/nope") == (404, {"error": "Not Found"})
+    assert call(server[0] + "/predict")[0] == 405
+
+
+def test_the_server_still_answers_after_bad_requests(server, expected):
+    status, out = call(server[0] + "/predict", {"texts": TEXTS[:1]})
+    assert status == 200 and same(out["entities"][0], expected[0][0])
+
+
+def test_sigterm_stops_the_server(trained):
+    config, _ = trained
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "arabic_ner.serve", str(config.run_dir / "best"), "--port",
+                             str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        try:
+            if call(f"http://127.0.0.1:{port}/health")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) in (0, 143)
+    assert "Traceback" not in proc.stderr.read()
+
+
+def test_a_port_in_use_is_one_line(trained):
+    config, _ = trained
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "arabic_ner.serve", str(config.run_dir / "best"), "--port",
+                                 str(port)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: 127.0.0.1:{port} is in use (or not an address of this machine); " \
+                                    f"pick another --port"
