@@ -15,6 +15,7 @@ COMMANDS = {  # name: (module with main(), what it does)
     "predict": ("arabic_ner.cli.predict", "tag articles with a trained model"),
     "ray-predict": ("arabic_ner.ray_predict", "tag a corpus on Ray Data (pip install -e \".[ray]\")"),
     "serve": ("arabic_ner.serve", "serve a model over HTTP, also as a Label Studio ML backend (the serve extra)"),
+    "select": ("arabic_ner.select", "the sentences to annotate next: least sure first, many stories"),
     "evaluate": ("arabic_ner.cli.evaluate", "score a trained model on annotated data"),
     "crossval": ("arabic_ner.cli.crossval", "cross-validate a training config"),
     "selftrain": ("arabic_ner.cli.selftrain", "self-training: the model's confident sentences as silver data"),

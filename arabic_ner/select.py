@@ -1,0 +1,111 @@
+"""Which sentences to annotate next: those the model is least sure of, from many stories.
+
+    python -m arabic_ner.select MODEL_DIR ARTICLES... -o tasks.json [--n 200] [--keep-out FILE ...]
+
+Every sentence of the articles (inputs as `predict.py` reads them) is tagged, and ranked by its
+margin: the gap between the two likeliest tags' probabilities at its least certain word
+(`Predictor.predict_iter(with_margin=True)`), lowest first. Going down that list, a sentence is
+taken unless its article already gave `--per-article` sentences or it retells one already taken
+(the same wire sentence in another paper: `stories.same_story` on their 4-grams), so that the
+batch is not many copies of one story. Articles in `--keep-out` (a `.txt` of ids, or annotated
+`.jsonl` naming `article`), and any article retelling one, are never offered; nor is a sentence
+already annotated there. Output: Label Studio tasks with the model's entities as predictions
+(`score`: the margin) to correct, in the order chosen; `--jsonl` also writes them as corpus records.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from arabic_ner.articles import Article, Articles, Skips
+from arabic_ner.convert import to_labelstudio
+from arabic_ner.errors import UserError, run_cli
+from arabic_ner.files import check_output_files, write_files
+from arabic_ner.messages import plural
+from arabic_ner.progress import progress_bar
+from arabic_ner.sentences import split_sentences
+from arabic_ner.stories import KeptOut, four_grams, same_story
+
+MIN_WORDS = 6  # shorter "sentences" are mostly datelines, captions and headlines
+
+
+def candidates(articles: list[Article], kept: KeptOut, min_words: int = MIN_WORDS) -> list[dict]:
+    """The sentences that may be offered: `{"id", "article", "text"}`."""
+    out = []
+    for article in articles:
+        if kept.keeps_out(str(article.id), article.text):
+            continue
+        for k, (start, end) in enumerate(split_sentences(article.text), 1):
+            text = article.text[start:end]
+            if len(text.split()) >= min_words and not kept.keeps_out_sentence(text):
+                out.append({"id": f"{article.id}-s{k}", "article": str(article.id), "text": text})
+    return out
+
+
+def choose(sentences: list[dict], margins: list[float], n: int, per_article: int) -> list[int]:
+    """Indices of up to `n` sentences, least sure first, at most `per_article` from one article and
+    none retelling one already taken."""
+    taken, grams, per = [], [], Counter()
+    for i in sorted(range(len(sentences)), key=lambda i: (margins[i], i)):
+        if len(taken) == n:
+            break
+        mine = four_grams(sentences[i]["text"])
+        if per[sentences[i]["article"]] >= per_article or any(same_story(mine, g) for g in grams):
+            continue
+        taken.append(i)
+        grams.append(mine)
+        per[sentences[i]["article"]] += 1
+    return taken
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("inputs", nargs="+", help="unlabelled articles: JSONL, .txt files or folders, Parquet")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="Label Studio tasks (JSON) to import")
+    parser.add_argument("--n", type=int, default=200, help="sentences to choose (default: %(default)s)")
+    parser.add_argument("--per-article", type=int, default=2, help="from one article at most (default: %(default)s)")
+    parser.add_argument("--keep-out", nargs="+", default=[], metavar="FILE",
+                        help="article ids (.txt) or annotated corpora (.jsonl) never to offer, with their retellings")
+    parser.add_argument("--jsonl", type=Path, help="also the chosen sentences as corpus records, entities predicted")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: %(default)s)")
+    args = parser.parse_args()
+    if args.n < 1 or args.per_article < 1:
+        raise UserError("--n and --per-article: at least 1")
+    check_output_files({"-o": args.output, "--jsonl": args.jsonl}, inputs=[Path(i) for i in args.inputs])
+
+    from arabic_ner.predictor import Predictor
+
+    skips = Skips(say=lambda m: print(m, file=sys.stderr))
+    articles = list(Articles(args.inputs).read(skips))
+    kept = KeptOut.from_files(args.keep_out, {str(a.id): a.text for a in articles})
+    sentences = candidates(articles, kept)
+    if not sentences:
+        raise UserError(f"no sentence to offer among {plural(len(articles), 'article')} (all kept out, or too short)")
+    predictor = Predictor.from_folder(args.model_dir, batch_size=args.batch_size)
+    tagged = []
+    with progress_bar(total=len(sentences), unit="sentence", desc="tagging", leave=False) as bar:
+        for result in predictor.predict_iter((s["text"] for s in sentences), with_margin=True):
+            tagged.append(result)
+            bar.update(1)
+    chosen = choose(sentences, [margin for _, margin in tagged], args.n, args.per_article)
+    records = [{**sentences[i], "entities": tagged[i][0], "margin": round(tagged[i][1], 4)} for i in chosen]
+    tasks = to_labelstudio(records, "predictions", args.model_dir.name)
+    for task, record in zip(tasks, records):
+        task["data"]["article"] = record["article"]
+        task["predictions"][0]["score"] = record["margin"]
+    files = {args.output: json.dumps(tasks, ensure_ascii=False, indent=1) + "\n"}
+    if args.jsonl:
+        files[args.jsonl] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    write_files(files)
+    print(f"{plural(len(records), 'sentence')} chosen of {len(sentences):,} from "
+          f"{len({r['article'] for r in records})} articles (margins {records[0]['margin']:.3f} to "
+          f"{records[-1]['margin']:.3f}) -> {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

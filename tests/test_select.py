@@ -1,0 +1,73 @@
+"""Choosing the sentences to annotate next."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from arabic_ner.articles import Article
+from arabic_ner.select import candidates, choose
+from arabic_ner.stories import KeptOut
+from conftest import SENTENCES
+
+ROOT = Path(__file__).resolve().parents[1]
+WIRE = "قالت وزارة الداخلية العراقية إن قواتها قتلت عشرين مسلحا من تنظيم داعش قرب الرمادي"
+
+
+def s(article: str, text: str) -> dict:
+    return {"id": f"{article}-{len(text)}", "article": article, "text": text}
+
+
+@pytest.mark.parametrize("margins, per_article, chosen", [
+    ([0.5, 0.1, 0.3, 0.2], 9, [1, 3, 2]),  # least sure first; 0 retells 1's sentence
+    ([0.5, 0.1, 0.3, 0.2], 1, [1, 2]),  # one per article: 3 is a's second
+    ([0.1, 0.5, 0.3, 0.2], 9, [0, 3, 2]),
+])
+def test_choose_least_sure_first_from_different_articles_and_stories(margins, per_article, chosen):
+    sentences = [s("a", WIRE + " أمس"), s("a", WIRE), s("b", "اعتقلت الشرطة خمسة مطلوبين في البصرة بعد مداهمة"),
+                 s("a", "وأعلنت الحكومة حالة الطوارئ في المحافظة حتى إشعار آخر")]
+    assert choose(sentences, margins, n=3, per_article=per_article) == chosen
+
+
+def test_candidates_leave_out_kept_articles_their_sentences_and_short_lines():
+    # r and x share one sentence and nothing else: x is no retelling of r, but that sentence stays out
+    kept = KeptOut({"r"}, [WIRE + ". " + " ".join(f"خبر{i}" for i in range(120)) + "."])
+    other = "اعتقلت الشرطة خمسة مطلوبين في البصرة بعد مداهمة."
+    filler = " ".join(f"كلمة{i}" for i in range(120)) + "."
+    articles = [Article("r", other), Article("x", f"عاجل. {WIRE}. {other} {filler}")]
+    assert [c["text"] for c in candidates(articles, kept)] == [other, filler]
+
+
+def test_select_writes_label_studio_tasks_with_predictions(trained, tmp_path):
+    from arabic_ner.convert import from_labelstudio
+
+    config, _ = trained
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text("".join(json.dumps({"id": f"a{i}", "text": ". ".join(t for t, _ in SENTENCES[i:] + SENTENCES[:i])},
+                                           ensure_ascii=False) + "\n" for i in range(4)), encoding="utf-8")
+    out = tmp_path / "tasks.json"
+    result = subprocess.run([sys.executable, "-m", "arabic_ner.select", str(config.run_dir / "best"), str(articles),
+                             "-o", str(out), "--n", "3", "--jsonl", str(tmp_path / "chosen.jsonl")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    tasks = json.loads(out.read_text(encoding="utf-8"))
+    scores = [t["predictions"][0]["score"] for t in tasks]
+    assert len(tasks) == 3 and scores == sorted(scores)
+    texts = [t["data"]["text"] for t in tasks]
+    assert len(set(texts)) == 3  # each sentence of the corpus once, though every article repeats them all
+    records = from_labelstudio(out.read_text(encoding="utf-8"), "tasks.json", predictions=True)
+    chosen = [json.loads(line) for line in (tmp_path / "chosen.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["entities"] for r in records] == [[{k: e[k] for k in ("start", "end", "label")} for e in c["entities"]]
+                                                for c in chosen]
+
+
+def test_select_with_nothing_to_offer_is_one_line(trained, tmp_path):
+    config, _ = trained
+    (tmp_path / "a.txt").write_text("قصير جدا", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "arabic_ner.select", str(config.run_dir / "best"),
+                             str(tmp_path / "a.txt"), "-o", str(tmp_path / "t.json")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.strip() == \
+        "error: no sentence to offer among 1 article (all kept out, or too short)"
+    assert not (tmp_path / "t.json").exists()
