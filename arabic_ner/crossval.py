@@ -1,8 +1,9 @@
 """Cross-validation: K folds of whole groups (paragraphs by default; see split.py); for every fold
 and seed, a fresh model trained on K-2 folds, selected on the next fold and scored on the held-out
 one (the scoring of evaluation.score_model). Records that are only ever trained on (more gold from
-elsewhere, silver data) join every fold's training set through `also_train`. Per-type and overall F1 as mean ± standard deviation
-over all runs, character-exact (`f1`, `per_type`) and over words (`words`); every run's numbers in `<output_dir>/<run_name>-cv/runs.jsonl`, the summary in
+elsewhere, silver data) join every fold's training set through `also_train`. Per-type and overall
+F1 as mean ± standard deviation over all runs, character-exact (`f1`, `per_type`) and over words
+(`words`); every run's numbers in `<output_dir>/<run_name>-cv/runs.jsonl`, the summary in
 `crossval.json`. A stop (Ctrl-C, SIGTERM) leaves the run under way resumable: `resume=True` keeps
 the finished runs and continues it.
 """
@@ -26,7 +27,9 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
              resume: bool = False, overwrite: bool = False, also_train: list[Path] = ()) -> dict:
     """Train and score every (fold, seed); `resume` keeps the runs already in runs.jsonl and continues
     the one that was cut (a Ctrl-C or SIGTERM saves its last/), `overwrite` starts them all again.
-    `also_train`: files added to every fold's training data, never selected on or scored."""
+    `also_train`: files added to every fold's training data, never selected on or scored; `{fold}`
+    in a path stands for the fold's number (data made for each fold, such as silver data from that
+    fold's own model)."""
     if resume and overwrite:
         raise UserError("--resume continues a cross-validation and --overwrite replaces it: pass one of them")
     records = read_jsonl(corpus, config.entity_types)
@@ -35,10 +38,14 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
     if any(not f for f in fold_records):
         raise UserError(f"{corpus}: too few {group_by} groups for {folds} folds")
     out = Path(config.output_dir) / f"{config.run_name}-cv"
-    for path in also_train:
+    def extra(k: int) -> list[str]:
+        return [str(path).replace("{fold}", str(k)) for path in also_train]
+
+    for path in {p for k in range(folds) for p in extra(k)}:
         if Path(path).resolve() == Path(corpus).resolve():
             raise UserError(f"{path}: is the corpus itself; --also-train takes data outside it")
-    read_split(also_train, config.entity_types)  # a bad file is an error now, not at the first fold's training
+    for k in range(folds):  # a bad or missing file is an error now, not at its fold's training
+        read_split(extra(k), config.entity_types)
     plan = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by,
             "also_train": [str(p) for p in also_train], "config": to_dict(config)}
     done = _runs_so_far(out, plan, resume, overwrite)
@@ -58,7 +65,7 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             name = f"fold{k}-seed{s}"
             run_config = replace(
                 config, run_name=name, output_dir=str(out),
-                data=replace(config.data, train=[str(data_dir / "train.jsonl"), *map(str, also_train)],
+                data=replace(config.data, train=[str(data_dir / "train.jsonl"), *extra(k)],
                              dev=[str(data_dir / "dev.jsonl")],
                              test=[str(data_dir / "test.jsonl")]),
                 train=replace(config.train, seed=config.train.seed + s))

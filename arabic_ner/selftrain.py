@@ -54,6 +54,8 @@ def silver_records(predictor, articles: list[Article], min_score: float,
 def unlabelled(silver: SilverConfig, log=print) -> tuple[list[Article], KeptOut, int]:
     """The articles of `silver.articles` that may become silver, what is kept out, and how many
     articles it kept out."""
+    if not silver.articles:
+        raise UserError("silver.articles: name the unlabelled articles to tag (JSONL, .txt files or folders)")
     skips = Skips(say=log)
     articles = list(Articles(silver.articles).read(skips))
     if not articles:
@@ -91,8 +93,6 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
               log=print) -> dict:
     """Round 0 (the teacher), then up to `silver.rounds` students; the summary, also written to
     `<run_name>-selftrain/selftrain.json`, names the best round's model."""
-    if not config.silver.articles:
-        raise UserError("silver.articles: name the unlabelled articles to tag (JSONL, .txt files or folders)")
     if resume and overwrite:
         raise UserError("--resume continues a self-training and --overwrite replaces it: pass one of them")
     unlabelled(config.silver, log)  # an input problem is said now, not after round 0's training

@@ -177,3 +177,20 @@ def test_a_round_without_silver_stops_the_rounds(tiny_bert, corpus_dir, tmp_path
     result = selftrain(config, log=messages.append)  # round 0 trained here
     assert [r["round"] for r in result["rounds"]] == [0, 1] and result["best_round"] == 0
     assert "round 1: no sentence scored silver.min_score (0.9) or more; stopping" in messages
+
+
+def test_silver_only_writes_one_models_silver_and_trains_nothing(trained, tmp_path):
+    teacher = trained[0].run_dir / "best"
+    articles = _articles(tmp_path)
+    out = tmp_path / "fold0.jsonl"
+    args = [sys.executable, "selftrain.py", "configs/news-selftrain.yaml", "--output_dir", str(tmp_path),
+            "--silver.articles", str(articles), "--silver.keep_out", str(tmp_path / "reserved.txt"),
+            "--silver.min_score", "0"]
+    result = subprocess.run([*args, "--teacher", str(teacher), "--silver-only", str(out)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["articles_kept_out"] == 2 and out.exists() and out.with_suffix(".json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["articles.jsonl", "fold0.json", "fold0.jsonl", "reserved.txt"]
+    result = subprocess.run([*args, "--silver-only", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.strip() == \
+        "error: --silver-only needs --teacher, the model that tags the articles"

@@ -383,3 +383,17 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
     cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                 resume=True)
     assert len(seen) == 3
+
+    # {fold}: each fold its own file (silver data from that fold's own model, say)
+    for k in range(3):
+        (tmp_path / f"silver{k}.jsonl").write_text(json.dumps({**records[0], "id": f"silver-{k}"}, ensure_ascii=False)
+                                                   + "\n", encoding="utf-8")
+    seen.clear()
+    cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
+                overwrite=True, also_train=[tmp_path / "silver{fold}.jsonl"])
+    assert [[i for i in run["train"] if i.startswith("silver-")] for run in seen] == [["silver-0"], ["silver-1"],
+                                                                                     ["silver-2"]]
+    (tmp_path / "silver2.jsonl").unlink()
+    with pytest.raises(UserError, match="silver2.jsonl"):
+        cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
+                    overwrite=True, also_train=[tmp_path / "silver{fold}.jsonl"])

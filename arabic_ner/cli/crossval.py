@@ -28,7 +28,7 @@ def main() -> int:
     parser.add_argument("--group-by", default="paragraph", help="record field kept within one fold")
     parser.add_argument("--also-train", type=Path, nargs="+", default=[], metavar="FILE",
                         help="records added to every fold's training data and never scored: more gold from "
-                             "outside the corpus, silver data")
+                             "outside the corpus, silver data; {fold} in a path is the fold's number")
     parser.add_argument("--keep-models", action="store_true", help="keep each run's best/ and last/")
     parser.add_argument("--resume", action="store_true",
                         help="keep the finished runs and continue the one a Ctrl-C or SIGTERM cut")

@@ -7,7 +7,7 @@ gold and that silver, for up to `silver.rounds` rounds while dev F1 rises. Artic
 `silver.keep_out`, and any that retells one, never become silver. One process (not under
 `accelerate launch`). A Ctrl-C or SIGTERM saves the round under way; --resume continues.
 Output: models/<run_name>-round<r>/ per round; models/<run_name>-selftrain/{silver-round<r>.jsonl,
-selftrain.json}.
+selftrain.json}. `--silver-only FILE --teacher MODEL` writes one model's silver data and stops.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 from arabic_ner.config import load_config
+from arabic_ner.errors import UserError
+from arabic_ner.files import check_output_files
 
 
 def main() -> int:
@@ -28,11 +30,23 @@ def main() -> int:
                                                      "training round 0")
     parser.add_argument("--resume", action="store_true", help="keep the finished rounds and continue the one cut")
     parser.add_argument("--overwrite", action="store_true", help="start every round again")
+    parser.add_argument("--silver-only", type=Path, metavar="FILE",
+                        help="only tag the articles with --teacher and write the silver data to FILE (no training): "
+                             "to cross-validate self-training with each fold's own model as teacher "
+                             "(eval/crossval.py --also-train with {fold})")
     args, overrides = parser.parse_known_args()
     config = load_config(args.config, overrides)
+    if args.silver_only and not args.teacher:
+        raise UserError("--silver-only needs --teacher, the model that tags the articles")
 
-    from arabic_ner.selftrain import selftrain  # heavy imports after the config is known good
+    from arabic_ner.selftrain import make_silver, selftrain  # heavy imports after the config is known good
     from arabic_ner.training import Interrupted
+
+    if args.silver_only:
+        check_output_files({"--silver-only": args.silver_only})
+        stats = make_silver(args.teacher, config, args.silver_only, log=lambda m: print(m, file=sys.stderr))
+        print(json.dumps(stats, indent=2, ensure_ascii=False))
+        return 0
 
     try:
         result = selftrain(config, resume=args.resume, overwrite=args.overwrite, teacher=args.teacher,
