@@ -19,6 +19,7 @@ from arabic_ner.config import Config, flat_dict, to_dict
 from arabic_ner.corpus import read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_atomic
+from arabic_ner.messages import plural
 from arabic_ner.split import assign_groups, members
 from arabic_ner.training import train
 
@@ -38,14 +39,22 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
     if any(not f for f in fold_records):
         raise UserError(f"{corpus}: too few {group_by} groups for {folds} folds")
     out = Path(config.output_dir) / f"{config.run_name}-cv"
+
     def extra(k: int) -> list[str]:
         return [str(path).replace("{fold}", str(k)) for path in also_train]
 
-    for path in {p for k in range(folds) for p in extra(k)}:
-        if Path(path).resolve() == Path(corpus).resolve():
-            raise UserError(f"{path}: is the corpus itself; --also-train takes data outside it")
-    for k in range(folds):  # a bad or missing file is an error now, not at its fold's training
-        read_split(extra(k), config.entity_types)
+    # a bad or missing file is an error now, not at its fold's training; and sentences of the corpus
+    # would be trained on in the very fold that tests them
+    corpus_texts, extra_counts = {r["text"] for r in records}, []
+    for k in range(folds):
+        extra_counts.append(0)
+        for path in extra(k):
+            added = read_split([path], config.entity_types)
+            shared = sum(r["text"] in corpus_texts for r in added)
+            if shared:
+                raise UserError(f"{path}: {plural(shared, 'sentence')} of it also in {corpus}; --also-train takes "
+                                f"data outside the corpus")
+            extra_counts[k] += len(added)
     plan = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by,
             "also_train": [str(p) for p in also_train], "config": to_dict(config)}
     done = _runs_so_far(out, plan, resume, overwrite)
@@ -72,7 +81,8 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             if name in done:
                 runs.append(done[name])
             else:
-                log(f"[{len(runs) + 1}/{folds * seeds}] {name}: train {len(train_records)}, "
+                log(f"[{len(runs) + 1}/{folds * seeds}] {name}: train {len(train_records)}"
+                    + (f" + {extra_counts[k]} from --also-train" if also_train else "") + ", "
                     f"dev {len(fold_records[dev_k])}, test {len(fold_records[k])} sentences")
                 # a run cut by a stop continues from its last/; one that saved nothing starts afresh
                 summary = train(run_config, resume=resume, overwrite=not resume)

@@ -4,9 +4,10 @@
 
 Every sentence of the articles (inputs as `predict.py` reads them) is tagged, and ranked by its
 margin: the gap between the two likeliest tags' probabilities at its least certain word
-(`Predictor.predict_iter(with_margin=True)`), lowest first. Going down that list, a sentence is
+(`Predictor.predict_iter(with_margin=True)`), lowest first: one unsure word is enough, so a long
+sentence, with more words to be unsure of, tends to rank higher. Going down that list, a sentence is
 taken unless its article already gave `--per-article` sentences or it retells one already taken
-(the same wire sentence in another paper: `stories.same_story` on their 4-grams), so that the
+(the same wire sentence in another paper: half its 4-grams shared, `stories.same_story`), so that the
 batch is not many copies of one story. Articles in `--keep-out` (a `.txt` of ids, or annotated
 `.jsonl` naming `article`), and any article retelling one, are never offered; nor is a sentence
 already annotated there. Output: Label Studio tasks with the model's entities as predictions
@@ -30,6 +31,10 @@ from arabic_ner.sentences import split_sentences
 from arabic_ner.stories import KeptOut, four_grams, same_story
 
 MIN_WORDS = 6  # shorter "sentences" are mostly datelines, captions and headlines
+# Two sentences are one retold when this share of the shorter one's word 4-grams is in the other:
+# stricter than the articles' STORY_OVERLAP, since formulaic openers ("وقال المتحدث الأمني بشرطة
+# منطقة") alone share a tenth of a short sentence's 4-grams across different incidents.
+RETOLD_OVERLAP = 0.5
 
 
 def candidates(articles: list[Article], kept: KeptOut, min_words: int = MIN_WORDS) -> list[dict]:
@@ -53,7 +58,7 @@ def choose(sentences: list[dict], margins: list[float], n: int, per_article: int
         if len(taken) == n:
             break
         mine = four_grams(sentences[i]["text"])
-        if per[sentences[i]["article"]] >= per_article or any(same_story(mine, g) for g in grams):
+        if per[sentences[i]["article"]] >= per_article or any(same_story(mine, g, RETOLD_OVERLAP) for g in grams):
             continue
         taken.append(i)
         grams.append(mine)
@@ -72,20 +77,24 @@ def main() -> int:
                         help="article ids (.txt) or annotated corpora (.jsonl) never to offer, with their retellings")
     parser.add_argument("--jsonl", type=Path, help="also the chosen sentences as corpus records, entities predicted")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: %(default)s)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present, else cpu)")
     args = parser.parse_args()
-    if args.n < 1 or args.per_article < 1:
-        raise UserError("--n and --per-article: at least 1")
-    check_output_files({"-o": args.output, "--jsonl": args.jsonl}, inputs=[Path(i) for i in args.inputs])
+    if args.n < 1 or args.per_article < 1 or args.batch_size < 1:
+        raise UserError("--n, --per-article and --batch-size: at least 1")
+    check_output_files({"-o": args.output, "--jsonl": args.jsonl},
+                       inputs=[Path(i) for i in args.inputs + args.keep_out])
 
+    from arabic_ner.device import choose_device
     from arabic_ner.predictor import Predictor
 
+    device = choose_device(args.device)
     skips = Skips(say=lambda m: print(m, file=sys.stderr))
     articles = list(Articles(args.inputs).read(skips))
     kept = KeptOut.from_files(args.keep_out, {str(a.id): a.text for a in articles})
     sentences = candidates(articles, kept)
     if not sentences:
         raise UserError(f"no sentence to offer among {plural(len(articles), 'article')} (all kept out, or too short)")
-    predictor = Predictor.from_folder(args.model_dir, batch_size=args.batch_size)
+    predictor = Predictor.from_folder(args.model_dir, device, batch_size=args.batch_size)
     tagged = []
     with progress_bar(total=len(sentences), unit="sentence", desc="tagging", leave=False) as bar:
         for result in predictor.predict_iter((s["text"] for s in sentences), with_margin=True):

@@ -28,8 +28,9 @@ from arabic_ner.config import Config, SilverConfig
 from arabic_ner.corpus import read_split
 from arabic_ner.errors import UserError
 from arabic_ner.evaluation import score_model
-from arabic_ner.files import make_output_folder, write_atomic, write_files
+from arabic_ner.files import check_output_files, make_output_folder, write_atomic, write_files
 from arabic_ner.messages import plural
+from arabic_ner.model import ModelSettings
 from arabic_ner.progress import progress_bar
 from arabic_ner.sentences import split_sentences
 from arabic_ner.stories import KeptOut
@@ -39,11 +40,13 @@ from arabic_ner.training import train
 def silver_records(predictor, articles: list[Article], min_score: float,
                    kept: KeptOut | None = None) -> Iterator[dict]:
     """The confident sentences of `articles` as corpus records (`article` names their article);
-    none that is also a sentence of a `kept` article."""
+    none that is also a sentence of a `kept` article, nor one that an entity runs out of (a
+    sentence split inside a name, `ع. م.`: its part of the name would be taught as no entity)."""
     for article, entities in zip(articles, predictor.predict_iter(a.text for a in articles)):
         for k, (start, end) in enumerate(split_sentences(article.text), 1):
             inside = [e for e in entities if start <= e["start"] and e["end"] <= end]
-            if kept is not None and kept.keeps_out_sentence(article.text[start:end]):
+            across = any(e["start"] < end and start < e["end"] for e in entities if e not in inside)
+            if across or (kept is not None and kept.keeps_out_sentence(article.text[start:end])):
                 continue
             if inside and all(e["score"] >= min_score for e in inside):
                 yield {"id": f"{article.id}-s{k}", "article": str(article.id), "text": article.text[start:end],
@@ -70,6 +73,11 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print) -> dict:
     (whole, or not at all); what was written, counted."""
     from arabic_ner.predictor import Predictor
 
+    if out.suffix != ".jsonl":
+        raise UserError(f"{out}: silver data is written as .jsonl")
+    check_output_files({"silver data": out, "its counts": _stats_file(out)},
+                       inputs=[Path(p) for p in [*config.data.train, *config.data.dev, *config.data.test,
+                                                 *config.silver.articles, *config.silver.keep_out]])
     articles, kept, kept_out = unlabelled(config.silver, log)
     predictor = Predictor.from_folder(model_dir, batch_size=config.train.eval_batch_size)
     bar = progress_bar(total=len(articles), unit="article", desc=f"silver from {model_dir}", leave=False)
@@ -96,6 +104,8 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
     if resume and overwrite:
         raise UserError("--resume continues a self-training and --overwrite replaces it: pass one of them")
     unlabelled(config.silver, log)  # an input problem is said now, not after round 0's training
+    if teacher is not None:
+        check_teacher(Path(teacher), config)
     folder = Path(config.output_dir) / f"{config.run_name}-selftrain"
     if not (resume or overwrite) and any(folder.glob("silver-round*.jsonl")):
         raise UserError(f"{folder} already holds a self-training; pass --resume to continue it or --overwrite to "
@@ -134,6 +144,14 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
     return result
 
 
+def check_teacher(model_dir: Path, config: Config) -> None:
+    """A model folder trained on the config's tag set, or a one-line error."""
+    settings = ModelSettings.load(model_dir)
+    if settings.entity_types != list(config.entity_types):
+        raise UserError(f"--teacher {model_dir}: trained on {', '.join(settings.entity_types)}, not the config's "
+                        f"{', '.join(config.entity_types)}")
+
+
 def _trained(run: Config, resume: bool, overwrite: bool) -> dict:
     """A round's training summary: on --resume, a finished round's is read, not trained again."""
     summary = run.run_dir / "metrics.json"
@@ -153,5 +171,5 @@ def _dev_f1(model_dir: Path, config: Config) -> float:
 
 
 def _stats_file(silver_file: Path) -> Path:
-    """Where a silver file's counts are kept, written with it."""
-    return silver_file.with_suffix(".json")
+    """Where a silver file's counts are kept, written with it: `x.jsonl` -> `x.counts.json`."""
+    return silver_file.with_suffix(".counts.json")

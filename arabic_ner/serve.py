@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
 import socket
 import sys
 import traceback
@@ -34,12 +35,15 @@ from pathlib import Path
 
 from arabic_ner.convert import LabelingConfig, labelstudio_regions, read_labeling_config
 from arabic_ner.errors import UserError, run_cli
+from arabic_ner.messages import first_line
 from arabic_ner.model import ModelSettings
 
 MAX_BODY_BYTES = 8 * 2**20  # a request body larger than this is refused (413)
 DRAIN_BYTES = 8 * MAX_BODY_BYTES  # an oversized body is read (and dropped) up to this, for the 413 to reach the client
 MAX_TEXTS = 512  # texts, records or tasks in one request
 MAX_TEXT_CHARS = 100_000  # characters in one text: a long article (the longest SaudiNewsNet one is 27,000)
+MAX_REQUEST_CHARS = 500_000  # characters in one request: about 90,000 words, 1.5 minutes of 2 CPU cores
+MAX_QUEUED_TEXTS = 4096  # texts waiting for the model; past this a request is turned away (503), not queued
 BATCH_TEXTS = 64  # texts from concurrent requests tagged together, at most
 BATCH_WAIT_S = 0.002  # how long a batch waits for more requests once the model is free
 
@@ -60,11 +64,15 @@ class Batcher:
     def __init__(self, predictor, batch_texts: int = BATCH_TEXTS, wait_s: float = BATCH_WAIT_S):
         self.predictor, self.batch_texts, self.wait_s = predictor, batch_texts, wait_s
         self.queue: asyncio.Queue = asyncio.Queue()
+        self.queued = 0  # texts in the queue
         self.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 
     async def tag(self, texts: list[str]) -> list[tuple[list[dict], float]]:
         """Each text's entities and margin."""
+        if self.queued + len(texts) > MAX_QUEUED_TEXTS:
+            raise BadRequest(503, f"the server is busy ({self.queued:,} texts waiting); try again shortly")
         future = asyncio.get_running_loop().create_future()
+        self.queued += len(texts)
         await self.queue.put((texts, future))
         return await future
 
@@ -78,18 +86,26 @@ class Batcher:
                     waiting.append(await asyncio.wait_for(self.queue.get(), max(0.0, deadline - loop.time())))
                 except TimeoutError:
                     break
-            texts = [text for batch, _ in waiting for text in batch]
+            self.queued -= sum(len(texts) for texts, _ in waiting)
+            waiting = [(texts, future) for texts, future in waiting if not future.done()]  # not the abandoned
             try:
-                results = await loop.run_in_executor(self.model_thread, self._predict, texts)
-            except Exception as exc:  # every request of the batch hears of it
-                for _, future in waiting:
+                results = await loop.run_in_executor(self.model_thread, self._predict,
+                                                     [text for texts, _ in waiting for text in texts])
+            except Exception:  # one request's text must not fail the others: each alone, to find it
+                for texts, future in waiting:
+                    try:
+                        result = await loop.run_in_executor(self.model_thread, self._predict, texts)
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(exc)
+                        continue
                     if not future.done():
-                        future.set_exception(exc)
+                        future.set_result(result)
                 continue
-            for batch, future in waiting:
-                if not future.done():  # a client that went away
-                    future.set_result(results[:len(batch)])
-                results = results[len(batch):]
+            for texts, future in waiting:
+                if not future.done():  # a client that went away meanwhile
+                    future.set_result(results[:len(texts)])
+                results = results[len(texts):]
 
     def _predict(self, texts: list[str]) -> list[tuple[list[dict], float]]:
         return list(self.predictor.predict_iter(texts, with_margin=True))
@@ -109,12 +125,23 @@ def model_version(model_dir: Path) -> str:
 def metadata(model_dir: Path, settings: ModelSettings, version: str) -> dict:
     scores_file = Path(model_dir) / "scores.json"
     scores = json.loads(scores_file.read_text(encoding="utf-8")) if scores_file.exists() else {}
-    summary = {split: {"f1": result["char"]["f1"], "f1_over_words": result["f1"]}
-               for split, result in scores.items() if isinstance(result, dict) and "char" in result}
+    summary = {split: {"f1": result.get("char", {}).get("f1"), "f1_over_words": result.get("f1")}
+               for split, result in scores.items() if isinstance(result, dict) and "f1" in result}
     return {"model_version": version, "model_dir": str(model_dir), "entity_types": settings.entity_types,
             "normalization": settings.normalization, "max_length": settings.max_length, "stride": settings.stride,
             "epoch": scores.get("epoch"), "scores": summary,
             "labeling_config": LabelingConfig(labels=tuple(settings.entity_types)).xml()}
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
 
 
 def texts_of(body: dict, key: str, text_of) -> list[str]:
@@ -131,7 +158,15 @@ def texts_of(body: dict, key: str, text_of) -> list[str]:
             raise BadRequest(422, f"{key}[{n}]: the text must be a string, got {type(text).__name__}")
         if len(text) > MAX_TEXT_CHARS:
             raise BadRequest(413, f"{key}[{n}]: {len(text):,} characters, over the limit of {MAX_TEXT_CHARS:,}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # JSON's \ud800 escapes can carry half a surrogate pair
+            raise BadRequest(422, f"{key}[{n}]: not valid Unicode (a lone surrogate at character {exc.start})") from None
         texts.append(text)
+    total = sum(map(len, texts))
+    if total > MAX_REQUEST_CHARS:
+        raise BadRequest(413, f"'{key}' holds {total:,} characters, over the limit of {MAX_REQUEST_CHARS:,} a "
+                              f"request; send fewer texts a request")
     return texts
 
 
@@ -195,9 +230,11 @@ def create_app(predictor, settings: ModelSettings, model_dir: Path, version: str
             raise BadRequest(413, f"request body of {size:,} bytes or more, over the limit of {MAX_BODY_BYTES:,}; "
                                   f"send fewer texts a request")
         try:
-            value = json.loads(body)
+            value = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BadRequest(400, f"the body is not JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:  # numbers of 4,300+ digits, NaN, nesting thousands deep
+            raise BadRequest(400, f"the body is JSON that cannot be read ({first_line(exc)})") from None
         if not isinstance(value, dict):
             raise BadRequest(422, f"the body must be a JSON object, got {type(value).__name__}")
         return value
@@ -215,7 +252,9 @@ def create_app(predictor, settings: ModelSettings, model_dir: Path, version: str
     async def setup(request: Request):
         body = await json_body(request)
         schema = body.get("schema") or body.get("label_config")
-        if isinstance(schema, str) and schema.strip():
+        if schema is not None and not isinstance(schema, str):
+            raise BadRequest(422, f"'schema' must be the labeling config (XML text), got {type(schema).__name__}")
+        if schema and schema.strip():
             check_labels(schema)
         return {"model_version": version}
 
@@ -236,9 +275,14 @@ def create_app(predictor, settings: ModelSettings, model_dir: Path, version: str
     @app.post("/predict")
     async def predict(request: Request):
         body = await json_body(request)
+        given = [key for key in ("texts", "records", "tasks") if key in body]
+        if len(given) > 1:
+            raise BadRequest(422, f"give one of 'texts', 'records' or 'tasks', not {' and '.join(given)}")
         if "tasks" in body:  # Label Studio
             schema = body.get("label_config")
-            config = check_labels(schema) if isinstance(schema, str) and schema.strip() else ours
+            if schema is not None and not isinstance(schema, str):
+                raise BadRequest(422, f"'label_config' must be XML text, got {type(schema).__name__}")
+            config = check_labels(schema) if schema and schema.strip() else ours
             tasks = body["tasks"]
             results = await batcher.tag(texts_of(body, "tasks", _task_text(config.text_field)))
             return {"results": [{"result": labelstudio_regions(task.get("id", n), task["data"][config.text_field],
@@ -264,6 +308,7 @@ def create_app(predictor, settings: ModelSettings, model_dir: Path, version: str
 
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
         try:
             probe.bind((host, port))
         except OSError:
@@ -277,7 +322,7 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; "
                                                              "0.0.0.0 for every interface)")
     parser.add_argument("--port", type=int, default=9090, help="(default: %(default)s, Label Studio's usual)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present and not --int8, else cpu)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: %(default)s)")
     parser.add_argument("--int8", action="store_true", help="int8 matrix multiplies on a CPU, where faster (int8.py)")
     args = parser.parse_args()
@@ -288,13 +333,17 @@ def main() -> int:
         raise UserError('the server needs its extra: pip install -e ".[serve]"') from None
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port}: not a port number")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size {args.batch_size}: at least 1")
     if not port_is_free(args.host, args.port):
         raise UserError(f"{args.host}:{args.port} is in use (or not an address of this machine); pick another --port")
 
+    from arabic_ner.device import choose_device
     from arabic_ner.predictor import Predictor
 
     settings = ModelSettings.load(args.model_dir)
-    predictor = Predictor.from_folder(args.model_dir, args.device, args.batch_size, int8=args.int8)
+    device = choose_device(args.device, args.int8)
+    predictor = Predictor.from_folder(args.model_dir, device, args.batch_size, int8=args.int8)
     app = create_app(predictor, settings, args.model_dir)
     print(f"serving {args.model_dir} on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -25,9 +25,9 @@ def four_grams(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + 4]) for i in range(len(words) - 3)}
 
 
-def same_story(a: set, b: set) -> bool:
-    """Whether two texts, by their `four_grams`, retell one story."""
-    return len(a & b) / max(1, min(len(a), len(b))) >= STORY_OVERLAP
+def same_story(a: set, b: set, overlap: float = STORY_OVERLAP) -> bool:
+    """Whether two texts, by their `four_grams`, retell one story (`overlap` of the shorter's shared)."""
+    return len(a & b) / max(1, min(len(a), len(b))) >= overlap
 
 
 class KeptOut:
@@ -56,7 +56,7 @@ class KeptOut:
                 lines = path.read_text(encoding="utf-8").splitlines()
             except (OSError, UnicodeDecodeError) as exc:
                 raise UserError(f"{path}: cannot read the articles to keep out ({exc})") from None
-            if path.suffix == ".jsonl":
+            if path.suffix.lower() == ".jsonl":
                 for n, line in enumerate(lines, 1):
                     if not line.strip():
                         continue
@@ -64,11 +64,16 @@ class KeptOut:
                         record = json.loads(line)
                         article, text = str(record["article"]), record["text"]
                     except (json.JSONDecodeError, KeyError, TypeError):
-                        raise UserError(f"{path}:{n}: a record to keep out needs `article` and `text`") from None
+                        article, text = None, None
+                    if not isinstance(text, str):
+                        raise UserError(f"{path}:{n}: a record to keep out needs `article` and `text` (a string)")
                     ids.add(article)
                     texts[article].append(text)
-            else:
+            elif path.suffix.lower() == ".txt":
                 ids |= {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+            else:  # read as ids, a corpus in another format would keep nothing out, silently
+                raise UserError(f"{path}: to keep out, give a .txt of article ids (one a line) or annotated .jsonl "
+                                f"records naming their `article`")
         known = [articles[i] for i in sorted(ids) if articles and i in articles]
         return cls(ids, known + [" ".join(t) for t in texts.values()])
 

@@ -30,6 +30,13 @@ def test_choose_least_sure_first_from_different_articles_and_stories(margins, pe
     assert choose(sentences, margins, n=3, per_article=per_article) == chosen
 
 
+def test_formulaic_openers_do_not_make_sentences_one():
+    opener = "وقال المتحدث الأمني بشرطة منطقة"
+    sentences = [s("a", f"{opener} الرياض إن دورية ضبطت شاحنة محملة بالأسلحة قرب الحدود"),
+                 s("b", f"{opener} جازان إن مجهولين أطلقوا النار على نقطة تفتيش ليلا")]
+    assert choose(sentences, [0.1, 0.2], n=2, per_article=2) == [0, 1]
+
+
 def test_candidates_leave_out_kept_articles_their_sentences_and_short_lines():
     # r and x share one sentence and nothing else: x is no retelling of r, but that sentence stays out
     kept = KeptOut({"r"}, [WIRE + ". " + " ".join(f"خبر{i}" for i in range(120)) + "."])
@@ -71,3 +78,14 @@ def test_select_with_nothing_to_offer_is_one_line(trained, tmp_path):
     assert result.returncode == 2 and result.stderr.strip() == \
         "error: no sentence to offer among 1 article (all kept out, or too short)"
     assert not (tmp_path / "t.json").exists()
+
+
+def test_select_never_writes_over_a_keep_out_file(trained, tmp_path):
+    config, _ = trained
+    (tmp_path / "a.txt").write_text(". ".join(t for t, _ in SENTENCES), encoding="utf-8")
+    (tmp_path / "reserved.txt").write_text("x1\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "arabic_ner.select", str(config.run_dir / "best"),
+                             str(tmp_path / "a.txt"), "-o", str(tmp_path / "reserved.txt"), "--keep-out",
+                             str(tmp_path / "reserved.txt")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "is also an input" in result.stderr
+    assert (tmp_path / "reserved.txt").read_text(encoding="utf-8") == "x1\n"

@@ -39,14 +39,16 @@ def test_annotated_sentences_keep_their_article_and_its_retellings_out(tmp_path)
     assert kept.keeps_out("g", OTHER) and kept.keeps_out("x", OTHER + " " + WIRE) and not kept.keeps_out("y", OTHER)
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"id": "s1", "text": "نص"}\n', r"gold\.jsonl:1: a record to keep out needs `article` and `text`"),
-    ("not json\n", r"gold\.jsonl:1: a record to keep out needs"),
+@pytest.mark.parametrize("name, content, message", [
+    ("gold.jsonl", '{"id": "s1", "text": "نص"}\n', r"gold\.jsonl:1: a record to keep out needs `article` and `text`"),
+    ("gold.jsonl", "not json\n", r"gold\.jsonl:1: a record to keep out needs"),
+    ("gold.jsonl", '{"article": "a1", "text": 5}\n', r"gold\.jsonl:1: a record to keep out needs .* \(a string\)"),
+    ("export.json", "[]", r"export\.json: to keep out, give a \.txt of article ids .* or annotated \.jsonl"),
 ])
-def test_a_bad_keep_out_file_is_one_line(tmp_path, content, message):
-    (tmp_path / "gold.jsonl").write_text(content, encoding="utf-8")
+def test_a_bad_keep_out_file_is_one_line(tmp_path, name, content, message):
+    (tmp_path / name).write_text(content, encoding="utf-8")
     with pytest.raises(UserError, match=message):
-        KeptOut.from_files([tmp_path / "gold.jsonl"])
+        KeptOut.from_files([tmp_path / name])
     with pytest.raises(UserError, match="missing.txt: cannot read"):
         KeptOut.from_files([tmp_path / "missing.txt"])
 
@@ -80,6 +82,18 @@ def test_silver_sentences_are_the_confident_ones_with_offsets_into_their_own_tex
     assert record["text"] == WIRE + "."
     assert [record["text"][e["start"]:e["end"]] for e in record["entities"]] == ["قالت"]
     assert len(list(silver_records(FirstWords(), [article], min_score=0.9))) == 2
+
+
+def test_a_sentence_an_entity_runs_out_of_is_no_silver():
+    from arabic_ner.selftrain import silver_records
+
+    class Across(FirstWords):  # one entity over both sentences, as a split inside a name gives
+        def predict_iter(self, texts):
+            for text in texts:
+                yield [{"start": 0, "end": len(text), "label": "ARMED_GROUP", "text": text, "score": 1.0}]
+
+    article = Article("a", f"{WIRE}. {OTHER}.")
+    assert list(silver_records(Across(), [article], min_score=0.5)) == []
 
 
 def _articles(tmp_path: Path) -> Path:
@@ -189,8 +203,37 @@ def test_silver_only_writes_one_models_silver_and_trains_nothing(trained, tmp_pa
     result = subprocess.run([*args, "--teacher", str(teacher), "--silver-only", str(out)], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout)["articles_kept_out"] == 2 and out.exists() and out.with_suffix(".json").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["articles.jsonl", "fold0.json", "fold0.jsonl", "reserved.txt"]
+    assert json.loads(result.stdout)["articles_kept_out"] == 2 and out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["articles.jsonl", "fold0.counts.json", "fold0.jsonl",
+                                                          "reserved.txt"]
     result = subprocess.run([*args, "--silver-only", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and result.stderr.strip() == \
         "error: --silver-only needs --teacher, the model that tags the articles"
+
+
+@pytest.mark.parametrize("target, message", [
+    ("articles.jsonl", "is also an input"),  # the unlabelled articles
+    ("reserved.txt", "silver data is written as .jsonl"),
+    ("silver.json", "silver data is written as .jsonl"),
+])
+def test_silver_only_never_writes_over_an_input(trained, tmp_path, target, message):
+    teacher = trained[0].run_dir / "best"
+    articles = _articles(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    result = subprocess.run([sys.executable, "selftrain.py", "configs/news-selftrain.yaml", "--teacher", str(teacher),
+                             "--silver.articles", str(articles), "--silver.keep_out", str(tmp_path / "reserved.txt"),
+                             "--silver-only", str(tmp_path / target)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_teacher_of_another_tag_set_is_refused(trained, tmp_path):
+    from arabic_ner.selftrain import selftrain
+
+    config = load_config(None, ["--entity_types", "[PER, LOC]", "--silver.articles", str(_articles(tmp_path)),
+                                "--output_dir", str(tmp_path)])
+    with pytest.raises(UserError, match=r"--teacher .*: trained on ARMED_GROUP, SECURITY_UNIT, CASUALTY, not the "
+                                        r"config's PER, LOC"):
+        selftrain(config, teacher=trained[0].run_dir / "best", log=lambda m: None)
+    assert not (tmp_path / "run-selftrain").exists()

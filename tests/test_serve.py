@@ -148,10 +148,26 @@ def test_a_project_with_other_labels_is_refused_by_name(server, trained):
     ({"records": [{"id": 1}]}, None, 422, "records[0]: a record is an object with 'text'"),
     ({"tasks": [{"id": 1, "data": {}}]}, None, 422, "tasks[0]: a task needs data.text"),
     (None, b"[" + b'"a",' * (3 * 2**20) + b'"a"]', 413, "request body of"),
+    (None, rb'{"texts": ["\ud800 \u0642\u062a\u0644"]}', 422, "texts[0]: not valid Unicode (a lone surrogate at "
+                                                        "character 0)"),
+    ({"texts": ["ا" * 90_000] * 6}, None, 413, "'texts' holds 540,000 characters, over the limit of 500,000"),
+    (None, b'{"texts": ["x"], "n": ' + b"9" * 5000 + b"}", 400, "the body is JSON that cannot be read"),
+    (None, b'{"records": [{"id": NaN, "text": "x"}]}', 400, "NaN is not a number JSON allows"),
+    (None, b'{"records": [{"id": 1e999, "text": "x"}]}', 400, "1e999 is out of range"),
+    (None, b'{"texts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "the body is JSON that cannot be read"),
+    ({"texts": ["x"], "records": [{"text": "x"}]}, None, 422, "give one of 'texts', 'records' or 'tasks', not texts "
+                                                              "and records"),
+    ({"tasks": [], "label_config": 7}, None, 422, "'label_config' must be XML text, got int"),
+    ({"tasks": [], "label_config": "<View><Labels"}, None, 422, "the labeling config is not XML"),
 ])
 def test_bad_requests_get_a_4xx_sentence(server, body, raw, status, message):
     got, out = call(server[0] + "/predict", body, raw)
     assert got == status and message in out["error"] and set(out) == {"error"}
+
+
+def test_setup_needs_the_labeling_config_as_text(server):
+    assert call(server[0] + "/setup", {"project": "3", "schema": {"View": []}}) == (
+        422, {"error": "'schema' must be the labeling config (XML text), got dict"})
 
 
 def test_unknown_routes_and_methods_answer_in_json(server):
@@ -191,3 +207,25 @@ def test_a_port_in_use_is_one_line(trained):
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: 127.0.0.1:{port} is in use (or not an address of this machine); " \
                                     f"pick another --port"
+
+
+def test_one_requests_failing_text_fails_that_request_only():
+    import asyncio
+
+    from arabic_ner.serve import Batcher
+
+    class Fussy:
+        def predict_iter(self, texts, with_margin=False):
+            if "bad" in texts:
+                raise ValueError("cannot tag this")
+            return [([], 1.0) for _ in texts]
+
+    async def both():
+        batcher = Batcher(Fussy(), wait_s=0.05)  # long enough for the two requests to share a batch
+        worker = asyncio.create_task(batcher.run())
+        results = await asyncio.gather(batcher.tag(["good", "fine"]), batcher.tag(["bad"]), return_exceptions=True)
+        worker.cancel()
+        return results
+
+    good, bad = asyncio.run(both())
+    assert good == [([], 1.0), ([], 1.0)] and isinstance(bad, ValueError)

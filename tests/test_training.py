@@ -353,8 +353,8 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
     corpus, extra = tmp_path / "corpus.jsonl", tmp_path / "extra.jsonl"
     corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
                               for i, r in enumerate(records)), encoding="utf-8")
-    extra.write_text("".join(json.dumps({**r, "id": "extra-" + r["id"]}, ensure_ascii=False) + "\n"
-                             for r in records[:2]), encoding="utf-8")
+    extra.write_text("".join(json.dumps({**r, "id": "extra-" + r["id"], "text": r["text"] + " امس"}, ensure_ascii=False)
+                             + "\n" for r in records[:2]), encoding="utf-8")
     seen = []
 
     def fake_train(config, resume=False, overwrite=False):
@@ -386,8 +386,8 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
 
     # {fold}: each fold its own file (silver data from that fold's own model, say)
     for k in range(3):
-        (tmp_path / f"silver{k}.jsonl").write_text(json.dumps({**records[0], "id": f"silver-{k}"}, ensure_ascii=False)
-                                                   + "\n", encoding="utf-8")
+        (tmp_path / f"silver{k}.jsonl").write_text(json.dumps({**records[0], "id": f"silver-{k}", "text": records[0]["text"]
+                                                               + f" {k}"}, ensure_ascii=False) + "\n", encoding="utf-8")
     seen.clear()
     cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                 overwrite=True, also_train=[tmp_path / "silver{fold}.jsonl"])
@@ -397,3 +397,8 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
     with pytest.raises(UserError, match="silver2.jsonl"):
         cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                     overwrite=True, also_train=[tmp_path / "silver{fold}.jsonl"])
+    # the corpus's own sentences, under other ids or another name, would be trained on where they are tested
+    (tmp_path / "copy.jsonl").write_text(corpus.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(UserError, match=rf"copy.jsonl: {len(records)} sentences of it also in .*corpus.jsonl"):
+        cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
+                    overwrite=True, also_train=[tmp_path / "copy.jsonl"])

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from arabic_ner.config import load_config
 from arabic_ner.errors import UserError
-from arabic_ner.files import check_output_files
 
 
 def main() -> int:
@@ -39,11 +38,11 @@ def main() -> int:
     if args.silver_only and not args.teacher:
         raise UserError("--silver-only needs --teacher, the model that tags the articles")
 
-    from arabic_ner.selftrain import make_silver, selftrain  # heavy imports after the config is known good
+    from arabic_ner.selftrain import check_teacher, make_silver, selftrain  # heavy imports after the config is known good
     from arabic_ner.training import Interrupted
 
     if args.silver_only:
-        check_output_files({"--silver-only": args.silver_only})
+        check_teacher(args.teacher, config)
         stats = make_silver(args.teacher, config, args.silver_only, log=lambda m: print(m, file=sys.stderr))
         print(json.dumps(stats, indent=2, ensure_ascii=False))
         return 0
