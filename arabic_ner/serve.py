@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import math
 import socket
 import sys
 import traceback
@@ -35,7 +34,7 @@ from pathlib import Path
 
 from arabic_ner.convert import LabelingConfig, labelstudio_regions, read_labeling_config
 from arabic_ner.errors import UserError, run_cli
-from arabic_ner.messages import first_line
+from arabic_ner.textfiles import CorpusError, check_json, parse_json
 from arabic_ner.model import ModelSettings
 
 MAX_BODY_BYTES = 8 * 2**20  # a request body larger than this is refused (413)
@@ -133,17 +132,6 @@ def metadata(model_dir: Path, settings: ModelSettings, version: str) -> dict:
             "labeling_config": LabelingConfig(labels=tuple(settings.entity_types)).xml()}
 
 
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:20]} is out of range")
-    return value
-
-
 def texts_of(body: dict, key: str, text_of) -> list[str]:
     """The texts of a request's `texts`, `records` or `tasks`, checked one by one."""
     items = body[key]
@@ -158,10 +146,6 @@ def texts_of(body: dict, key: str, text_of) -> list[str]:
             raise BadRequest(422, f"{key}[{n}]: the text must be a string, got {type(text).__name__}")
         if len(text) > MAX_TEXT_CHARS:
             raise BadRequest(413, f"{key}[{n}]: {len(text):,} characters, over the limit of {MAX_TEXT_CHARS:,}")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:  # JSON's \ud800 escapes can carry half a surrogate pair
-            raise BadRequest(422, f"{key}[{n}]: not valid Unicode (a lone surrogate at character {exc.start})") from None
         texts.append(text)
     total = sum(map(len, texts))
     if total > MAX_REQUEST_CHARS:
@@ -230,11 +214,15 @@ def create_app(predictor, settings: ModelSettings, model_dir: Path, version: str
             raise BadRequest(413, f"request body of {size:,} bytes or more, over the limit of {MAX_BODY_BYTES:,}; "
                                   f"send fewer texts a request")
         try:
-            value = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BadRequest(400, f"the body is not JSON ({exc})") from None
-        except (ValueError, RecursionError) as exc:  # numbers of 4,300+ digits, NaN, nesting thousands deep
-            raise BadRequest(400, f"the body is JSON that cannot be read ({first_line(exc)})") from None
+            value = parse_json(body.decode("utf-8"), "the body")  # NaN, 1e999, 4,300-digit numbers refused too
+        except UnicodeDecodeError as exc:
+            raise BadRequest(400, f"the body is not UTF-8 (byte {exc.start})") from None
+        except CorpusError as exc:
+            raise BadRequest(400, str(exc)) from None
+        try:
+            check_json(value, "the body")  # lone surrogates (no tokenizer reads them), nesting 64+ deep
+        except CorpusError as exc:
+            raise BadRequest(422, str(exc)) from None
         if not isinstance(value, dict):
             raise BadRequest(422, f"the body must be a JSON object, got {type(value).__name__}")
         return value

@@ -138,7 +138,7 @@ def test_a_project_with_other_labels_is_refused_by_name(server, trained):
 
 
 @pytest.mark.parametrize("body, raw, status, message", [
-    (None, b"{not json", 400, "the body is not JSON"),
+    (None, b"{not json", 400, "the body: not valid JSON (Expecting property name"),
     ([1, 2], None, 422, "the body must be a JSON object, got list"),
     ({"text": "x"}, None, 422, 'expected {"texts": [...]}'),
     ({"texts": "قتل"}, None, 422, "'texts' must be a list, got str"),
@@ -148,13 +148,14 @@ def test_a_project_with_other_labels_is_refused_by_name(server, trained):
     ({"records": [{"id": 1}]}, None, 422, "records[0]: a record is an object with 'text'"),
     ({"tasks": [{"id": 1, "data": {}}]}, None, 422, "tasks[0]: a task needs data.text"),
     (None, b"[" + b'"a",' * (3 * 2**20) + b'"a"]', 413, "request body of"),
-    (None, rb'{"texts": ["\ud800 \u0642\u062a\u0644"]}', 422, "texts[0]: not valid Unicode (a lone surrogate at "
-                                                        "character 0)"),
+    (None, rb'{"texts": ["\ud800 \u0642\u062a\u0644"]}', 422, "the body: field 'texts'[0] "),
+    (None, b"\xff\xfe{}", 400, "the body is not UTF-8 (byte 0)"),
     ({"texts": ["ا" * 90_000] * 6}, None, 413, "'texts' holds 540,000 characters, over the limit of 500,000"),
-    (None, b'{"texts": ["x"], "n": ' + b"9" * 5000 + b"}", 400, "the body is JSON that cannot be read"),
-    (None, b'{"records": [{"id": NaN, "text": "x"}]}', 400, "NaN is not a number JSON allows"),
-    (None, b'{"records": [{"id": 1e999, "text": "x"}]}', 400, "1e999 is out of range"),
-    (None, b'{"texts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "the body is JSON that cannot be read"),
+    (None, b'{"texts": ["x"], "n": ' + b"9" * 5000 + b"}", 400, "the body: not valid JSON (a number of over 4,300"),
+    (None, b'{"records": [{"id": NaN, "text": "x"}]}', 400, "the body: not valid JSON (NaN is not JSON)"),
+    (None, b'{"records": [{"id": 1e999, "text": "x"}]}', 400, "the body: not valid JSON ('1e999' is not a finite number)"),
+    (None, b'{"texts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "the body: not valid JSON (nested too deeply)"),
+    (None, b'{"texts": ' + b"[" * 70 + b"]" * 70 + b"}", 422, "the body: nested over 64 levels deep"),
     ({"texts": ["x"], "records": [{"text": "x"}]}, None, 422, "give one of 'texts', 'records' or 'tasks', not texts "
                                                               "and records"),
     ({"tasks": [], "label_config": 7}, None, 422, "'label_config' must be XML text, got int"),
