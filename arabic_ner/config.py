@@ -72,7 +72,7 @@ class TrainConfig:
 class SilverConfig:  # self-training (selftrain.py); train.py ignores it
     articles: list[str] = _files()  # unlabelled articles, read as predict.py reads them, that each round's model tags
     keep_out: list[str] = _files()  # .txt of article ids, or annotated .jsonl naming `article`: those and their retellings never become silver
-    min_score: float = 0.9  # a sentence becomes silver when it has entities and each one's score is at least this
+    confident_share: float = 0.5  # a sentence is silver when each of its entities is in this top share of its type's (by score)
     rounds: int = 2  # students, each trained on the gold and the previous model's silver; stops when dev F1 stops rising
 
 
@@ -266,7 +266,7 @@ def validate(config: Config) -> None:
     need(config.data.train != [], "data.train", "must name at least one corpus file")
     need(config.data.dev != [], "data.dev", "must name at least one corpus file")
     need(config.data.swap_mentions >= 0, "data.swap_mentions", "must be >= 0")
-    need(0.0 <= config.silver.min_score <= 1.0, "silver.min_score", "must be in [0, 1]")
+    need(0.0 < config.silver.confident_share <= 1.0, "silver.confident_share", "must be in (0, 1]")
     need(config.silver.rounds >= 1, "silver.rounds", "must be >= 1")
     for key in ("articles", "keep_out"):
         need("" not in getattr(config.silver, key), f"silver.{key}", "must not hold an empty file name")

@@ -73,19 +73,33 @@ class FirstWords:
 
 
 def test_silver_sentences_are_the_confident_ones_with_offsets_into_their_own_text():
-    from arabic_ner.selftrain import silver_records
+    from arabic_ner.selftrain import silver_records, tag_articles
 
     article = Article("a", f"{WIRE}. {OTHER}.")
-    silver = list(silver_records(FirstWords(lambda s: 0.95 if "داعش" in s else 0.5), [article], min_score=0.9))
+    tagged = tag_articles(FirstWords(lambda s: 0.95 if "داعش" in s else 0.5), [article])
+    silver = list(silver_records(tagged, {"ARMED_GROUP": 0.9}))
     assert [r["id"] for r in silver] == ["a-s1"] and silver[0]["article"] == "a"
     record = silver[0]
     assert record["text"] == WIRE + "."
     assert [record["text"][e["start"]:e["end"]] for e in record["entities"]] == ["قالت"]
-    assert len(list(silver_records(FirstWords(), [article], min_score=0.9))) == 2
+    assert len(list(silver_records(tagged, {"ARMED_GROUP": 0.5}))) == 2
+
+
+@pytest.mark.parametrize("share, thresholds", [
+    (1.0, {"A": 0.6, "B": 0.1}),  # every entity
+    (0.5, {"A": 0.75, "B": 0.2}),  # each type's median: the model's scale differs by type
+])
+def test_thresholds_are_per_type(share, thresholds):
+    from arabic_ner.selftrain import type_thresholds
+
+    def entities(*pairs):
+        return [{"label": label, "score": score} for label, score in pairs]
+    tagged = [(None, entities(("A", 0.6), ("B", 0.1))), (None, entities(("A", 0.9), ("B", 0.3), ("B", 0.2)))]
+    assert type_thresholds(tagged, share) == thresholds
 
 
 def test_a_sentence_an_entity_runs_out_of_is_no_silver():
-    from arabic_ner.selftrain import silver_records
+    from arabic_ner.selftrain import silver_records, tag_articles
 
     class Across(FirstWords):  # one entity over both sentences, as a split inside a name gives
         def predict_iter(self, texts):
@@ -93,7 +107,7 @@ def test_a_sentence_an_entity_runs_out_of_is_no_silver():
                 yield [{"start": 0, "end": len(text), "label": "ARMED_GROUP", "text": text, "score": 1.0}]
 
     article = Article("a", f"{WIRE}. {OTHER}.")
-    assert list(silver_records(Across(), [article], min_score=0.5)) == []
+    assert list(silver_records(tag_articles(Across(), [article]), {"ARMED_GROUP": 0.5})) == []
 
 
 def _articles(tmp_path: Path) -> Path:
@@ -120,7 +134,7 @@ def test_make_silver_leaves_out_the_kept_out_articles_and_writes_a_whole_file(tm
 def test_make_silver_keeps_the_reserved_articles_and_their_stories_out():
     """The self-training config's silver, from ../shared's SaudiNewsNet articles, holds none of the
     articles reserved for measuring generalisation, none that retells one, and none annotated."""
-    from arabic_ner.selftrain import silver_records, unlabelled
+    from arabic_ner.selftrain import silver_records, tag_articles, unlabelled
 
     folder = SHARED / "corpora" / "saudinewsnet"
     if not (folder / "reserved_for_evaluation.txt").exists():
@@ -140,7 +154,7 @@ def test_make_silver_keeps_the_reserved_articles_and_their_stories_out():
     # no sentence of a reserved article comes back as silver, even when every other sentence does:
     # an article that shares one without retelling the story (a site's boilerplate) keeps the rest
     reserved_sentences = {texts[r][s:e] for r in reserved for s, e in split_sentences(texts[r])}
-    silver = list(silver_records(FirstWords(), usable, min_score=0.0, kept=kept))
+    silver = list(silver_records(tag_articles(FirstWords(), usable), {"ARMED_GROUP": 0.0}, kept=kept))
     assert silver and not {r["text"] for r in silver} & reserved_sentences
 
 
@@ -154,7 +168,7 @@ def test_selftrain_rounds_keep_the_gold_files_as_they_are_and_resume(trained, ti
     args = ["selftrain.py", "configs/news-selftrain.yaml",
             *tiny_args(tiny_bert, corpus_dir, tmp_path, **{"run_name": "st", "train.epochs": "2"}),
             "--teacher", str(teacher), "--silver.articles", str(articles), "--silver.keep_out", str(tmp_path / "reserved.txt"),
-            "--silver.min_score", "0", "--silver.rounds", "1"]
+            "--silver.confident_share", "1", "--silver.rounds", "1"]
     result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout)
@@ -184,13 +198,17 @@ def test_a_round_without_silver_stops_the_rounds(tiny_bert, corpus_dir, tmp_path
     import arabic_ner.predictor as predictor
     from arabic_ner.selftrain import selftrain
 
-    monkeypatch.setattr(predictor.Predictor, "from_folder", classmethod(lambda cls, *a, **k: FirstWords(lambda s: 0.5)))
+    class Nothing(FirstWords):  # a model that finds no entity: no sentence can be silver
+        def predict_iter(self, texts):
+            return ([] for _ in texts)
+
+    monkeypatch.setattr(predictor.Predictor, "from_folder", classmethod(lambda cls, *a, **k: Nothing()))
     config = load_config(None, tiny_args(tiny_bert, corpus_dir, tmp_path, **{
         "train.epochs": "1", "silver.articles": str(_articles(tmp_path)), "silver.rounds": "3"}))
     messages = []
     result = selftrain(config, log=messages.append)  # round 0 trained here
     assert [r["round"] for r in result["rounds"]] == [0, 1] and result["best_round"] == 0
-    assert "round 1: no sentence scored silver.min_score (0.9) or more; stopping" in messages
+    assert "round 1: no sentence had all its entities among the most confident ones; stopping" in messages
 
 
 def test_silver_only_writes_one_models_silver_and_trains_nothing(trained, tmp_path):
@@ -199,7 +217,7 @@ def test_silver_only_writes_one_models_silver_and_trains_nothing(trained, tmp_pa
     out = tmp_path / "fold0.jsonl"
     args = [sys.executable, "selftrain.py", "configs/news-selftrain.yaml", "--output_dir", str(tmp_path),
             "--silver.articles", str(articles), "--silver.keep_out", str(tmp_path / "reserved.txt"),
-            "--silver.min_score", "0"]
+            "--silver.confident_share", "1"]
     result = subprocess.run([*args, "--teacher", str(teacher), "--silver-only", str(out)], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

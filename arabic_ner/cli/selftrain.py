@@ -1,9 +1,10 @@
 """Self-training: `python selftrain.py configs/news-selftrain.yaml [--teacher MODEL] [--dotted.key value ...]`.
 
 Round 0 trains the teacher on the gold (or takes a trained model, --teacher); each round then tags
-the unlabelled articles of `silver.articles` with the latest model, keeps the sentences where every
-entity found scores at least `silver.min_score` as silver data, and trains a fresh model on the
-gold and that silver, for up to `silver.rounds` rounds while dev F1 rises. Articles in
+the unlabelled articles of `silver.articles` with the latest model, keeps as silver data the
+sentences where every entity found is among the `silver.confident_share` of its type's entities
+the model is surest of, and trains a fresh model on the gold and that silver, for up to
+`silver.rounds` rounds while dev F1 rises. Articles in
 `silver.keep_out`, and any that retells one, never become silver. One process (not under
 `accelerate launch`). A Ctrl-C or SIGTERM saves the round under way; --resume continues.
 Output: models/<run_name>-round<r>/ per round; models/<run_name>-selftrain/{silver-round<r>.jsonl,
@@ -23,7 +24,7 @@ from arabic_ner.errors import UserError
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Any config key can be overridden with a dotted flag, e.g. --silver.min_score 0.95 --silver.rounds 1.")
+        epilog="Any config key can be overridden with a dotted flag, e.g. --silver.confident_share 0.3 --silver.rounds 1.")
     parser.add_argument("config", help="YAML training config with a silver: section")
     parser.add_argument("--teacher", type=Path, help="a trained model folder (a best/) to start from instead of "
                                                      "training round 0")
