@@ -12,9 +12,10 @@ is a file of its own, listed beside them in the student's `data.train`.
 A sentence becomes silver when the model finds at least one entity in it and every entity it finds
 there is among the `silver.confident_share` of its type's entities that the model is surest of
 (by score, the mean probability of its words' tags, as predict.py reports it; per type, since the
-model is surer of some types than others). Articles named in `silver.keep_out` never become silver, nor does any article that
-retells one of them (stories.py): the articles reserved for measuring generalisation, and the
-annotated ones, whose gold must not come back with the model's labels.
+model is surer of some types than others). Articles named in `silver.keep_out` never become
+silver, nor does any article that retells one of them (stories.py): the articles reserved for
+measuring generalisation, and the annotated ones, whose gold must not come back with the model's
+labels.
 """
 from __future__ import annotations
 
@@ -94,9 +95,10 @@ def unlabelled(silver: SilverConfig, log=print) -> tuple[list[Article], KeptOut,
     return usable, kept, len(articles) - len(usable)
 
 
-def make_silver(model_dir: Path, config: Config, out: Path, log=print) -> dict:
+def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None) -> dict:
     """Tag the usable articles with the model in `model_dir` and write the silver records to `out`
-    (whole, or not at all); what was written, counted."""
+    (whole, or not at all); what was written, counted. `pool`: what `unlabelled` gave, when the
+    caller already asked (each round tags the same articles)."""
     from arabic_ner.predictor import Predictor
 
     if out.suffix != ".jsonl":
@@ -104,7 +106,7 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print) -> dict:
     check_output_files({"silver data": out, "its counts": _stats_file(out)},
                        inputs=[Path(p) for p in [*config.data.train, *config.data.dev, *config.data.test,
                                                  *config.silver.articles, *config.silver.keep_out]])
-    articles, kept, kept_out = unlabelled(config.silver, log)
+    articles, kept, kept_out = pool or unlabelled(config.silver, log)
     predictor = Predictor.from_folder(model_dir, batch_size=config.train.eval_batch_size)
     tagged = tag_articles(predictor, articles, f"silver from {model_dir}")
     thresholds = type_thresholds(tagged, config.silver.confident_share)
@@ -126,7 +128,7 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
     `<run_name>-selftrain/selftrain.json`, names the best round's model."""
     if resume and overwrite:
         raise UserError("--resume continues a self-training and --overwrite replaces it: pass one of them")
-    unlabelled(config.silver, log)  # an input problem is said now, not after round 0's training
+    pool = unlabelled(config.silver, log)  # an input problem is said now, not after round 0's training
     if teacher is not None:
         check_teacher(Path(teacher), config)
     folder = Path(config.output_dir) / f"{config.run_name}-selftrain"
@@ -148,7 +150,7 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
             stats = json.loads(_stats_file(silver_file).read_text(encoding="utf-8"))
             log(f"silver: {silver_file}, kept from the interrupted run")
         else:
-            stats = make_silver(best, config, silver_file, log)
+            stats = make_silver(best, config, silver_file, log, pool)
         if not stats["sentences"]:
             log(f"round {r}: no sentence had all its entities among the most confident ones; stopping")
             rounds.append({"round": r, "model": None, "dev_f1": None, "silver": stats})
