@@ -15,6 +15,7 @@ from pathlib import Path
 from arabic_ner.corpus import check_id
 from arabic_ner.errors import UserError
 from arabic_ner.messages import first_line, plural, shorten
+from arabic_ner.sentences import split_sentences
 from arabic_ner.textfiles import CorpusError, NotText, check_json, decode_text, is_utf16, parse_json, unicode_problem
 
 TABLES = {".parquet": "parquet", ".arrow": "arrow"}  # read through datasets' streaming builders
@@ -32,6 +33,13 @@ class Article:
     def output(self, entities: list[dict]) -> dict:
         """The output record: the record's fields as given, `id`, and the entities."""
         return {**self.fields, "id": self.id, "entities": entities}
+
+    def sentences(self) -> Iterator[tuple[int, int, dict]]:
+        """Each sentence's `(start, end)` in the text and its corpus record without entities,
+        `{"id": "<article>-s<k>", "article", "text"}`: the one naming of an article's sentences
+        for the data made from unlabelled articles (silver data, sentences to annotate)."""
+        for k, (start, end) in enumerate(split_sentences(self.text), 1):
+            yield start, end, {"id": f"{self.id}-s{k}", "article": str(self.id), "text": self.text[start:end]}
 
 
 class Skips:

@@ -27,7 +27,6 @@ from arabic_ner.errors import UserError, run_cli
 from arabic_ner.files import check_output_files, write_files
 from arabic_ner.messages import plural
 from arabic_ner.progress import progress_bar
-from arabic_ner.sentences import split_sentences
 from arabic_ner.stories import KeptOut, four_grams, same_story
 
 MIN_WORDS = 6  # shorter "sentences" are mostly datelines, captions and headlines
@@ -43,10 +42,8 @@ def candidates(articles: list[Article], kept: KeptOut, min_words: int = MIN_WORD
     for article in articles:
         if kept.keeps_out(str(article.id), article.text):
             continue
-        for k, (start, end) in enumerate(split_sentences(article.text), 1):
-            text = article.text[start:end]
-            if len(text.split()) >= min_words and not kept.keeps_out_sentence(text):
-                out.append({"id": f"{article.id}-s{k}", "article": str(article.id), "text": text})
+        out += [record for _, _, record in article.sentences()
+                if len(record["text"].split()) >= min_words and not kept.keeps_out_sentence(record["text"])]
     return out
 
 

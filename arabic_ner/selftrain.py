@@ -36,7 +36,6 @@ from arabic_ner.files import check_output_files, make_output_folder, write_atomi
 from arabic_ner.messages import plural
 from arabic_ner.model import ModelSettings
 from arabic_ner.progress import progress_bar
-from arabic_ner.sentences import split_sentences
 from arabic_ner.stories import KeptOut
 from arabic_ner.training import train
 
@@ -70,15 +69,14 @@ def silver_records(tagged: list[tuple[Article, list[dict]]], thresholds: dict[st
     sentence of a `kept` article, nor one that an entity runs out of (a sentence split inside a
     name, `ع. م.`: its part of the name would be taught as no entity)."""
     for article, entities in tagged:
-        for k, (start, end) in enumerate(split_sentences(article.text), 1):
+        for start, end, record in article.sentences():
             inside = [e for e in entities if start <= e["start"] and e["end"] <= end]
             across = any(e["start"] < end and start < e["end"] for e in entities if e not in inside)
-            if across or (kept is not None and kept.keeps_out_sentence(article.text[start:end])):
+            if across or (kept is not None and kept.keeps_out_sentence(record["text"])):
                 continue
             if inside and all(e["score"] >= thresholds[e["label"]] for e in inside):
-                yield {"id": f"{article.id}-s{k}", "article": str(article.id), "text": article.text[start:end],
-                       "entities": [{"start": e["start"] - start, "end": e["end"] - start, "label": e["label"]}
-                                    for e in inside]}
+                yield {**record, "entities": [{"start": e["start"] - start, "end": e["end"] - start,
+                                               "label": e["label"]} for e in inside]}
 
 
 def unlabelled(silver: SilverConfig, log=print) -> tuple[list[Article], KeptOut, int]:
