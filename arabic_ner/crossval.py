@@ -23,6 +23,8 @@ from arabic_ner.messages import plural
 from arabic_ner.split import assign_groups, members
 from arabic_ner.training import train
 
+NOT_READ = {"silver"}  # config sections a cross-validation never reads: not in its plan, no bar to --resume
+
 
 def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str, keep_models: bool, log=print,
              resume: bool = False, overwrite: bool = False, also_train: list[Path] = ()) -> dict:
@@ -56,7 +58,8 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
                                 f"data outside the corpus")
             extra_counts[k] += len(added)
     plan = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by,
-            "also_train": [str(p) for p in also_train], "config": to_dict(config)}
+            "also_train": [str(p) for p in also_train],
+            "config": {key: value for key, value in to_dict(config).items() if key not in NOT_READ}}
     done = _runs_so_far(out, plan, resume, overwrite)
     make_output_folder(out, "output_dir")
     write_atomic(out / "plan.json", json.dumps(plan, indent=2, ensure_ascii=False) + "\n")
@@ -123,7 +126,8 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[s
     # a setting added to the code since, at its default, changes nothing that ran
     defaults = flat_dict({"also_train": [], "config": to_dict(Config())})
     now, then = flat_dict(plan), flat_dict(before)
-    changed = sorted(key for key in now.keys() | then.keys() if then.get(key, defaults.get(key)) != now.get(key))
+    changed = sorted(key for key in now.keys() | then.keys() if then.get(key, defaults.get(key)) != now.get(key)
+                     and not any(key.startswith(f"config.{section}.") for section in NOT_READ))
     if changed:
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
                         f"{', '.join(changed)}); pass --overwrite to start again")

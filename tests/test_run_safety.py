@@ -373,3 +373,24 @@ def test_the_offline_encoder_never_replaces_what_it_did_not_build(tmp_path, layo
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert (mine / "keep.jsonl").read_text() == "x"
+
+
+def test_crossval_resume_ignores_the_silver_section_but_not_a_training_setting(tmp_path):
+    """Self-training's `silver:` settings never reach a cross-validation run: a plan written with
+    them (or with other ones) is continued; a changed training setting is not."""
+    from arabic_ner.config import Config, to_dict
+    from arabic_ner.crossval import _runs_so_far
+
+    def plan(**sections):
+        config = to_dict(Config())
+        for section, values in sections.items():
+            config[section] = {**config[section], **values}
+        return {"corpus": "c.jsonl", "folds": 5, "seeds": 1, "group_by": "story", "also_train": [], "config": config}
+
+    (tmp_path / "runs.jsonl").write_text(json.dumps({"name": "fold0-seed0"}) + "\n")
+    (tmp_path / "plan.json").write_text(json.dumps(plan(silver={"rounds": 7, "articles": ["x.jsonl"]})))
+    now = plan()
+    del now["config"]["silver"]
+    assert list(_runs_so_far(tmp_path, now, resume=True, overwrite=False)) == ["fold0-seed0"]
+    with pytest.raises(UserError, match=r"changed: config\.train\.lr\)"):
+        _runs_so_far(tmp_path, plan(train={"lr": 1.0}), resume=True, overwrite=False)
