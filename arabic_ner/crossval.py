@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import statistics
 from dataclasses import replace
 from pathlib import Path
 
+from arabic_ner.comparison import mean_std, run_f1
 from arabic_ner.config import Config, flat_dict, to_dict
 from arabic_ner.corpus import read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
@@ -27,14 +27,18 @@ NOT_READ = {"silver"}  # config sections a cross-validation never reads: not in 
 
 
 def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str, keep_models: bool, log=print,
-             resume: bool = False, overwrite: bool = False, also_train: list[Path] = ()) -> dict:
+             resume: bool = False, overwrite: bool = False, also_train: list[Path] = (), rescore: bool = False) -> dict:
     """Train and score every (fold, seed); `resume` keeps the runs already in runs.jsonl and continues
     the one that was cut (a Ctrl-C or SIGTERM saves its last/), `overwrite` starts them all again.
     `also_train`: files added to every fold's training data, never selected on or scored; `{fold}`
     in a path stands for the fold's number (data made for each fold, such as silver data from that
-    fold's own model)."""
+    fold's own model). `rescore` (with `resume`): the finished runs are scored again from their kept
+    best/ on their fold's test split, with the code of today (after a change to decoding, say), as
+    their training would score them now."""
     if resume and overwrite:
         raise UserError("--resume continues a cross-validation and --overwrite replaces it: pass one of them")
+    if rescore and not resume:
+        raise UserError("--rescore scores the finished runs of a cross-validation again: pass --resume too")
     records = read_jsonl(corpus, config.entity_types)
     bins = assign_groups(records, group_by, [1 / folds] * folds, seed=13, where=str(corpus))
     fold_records = [members(records, group_by, keys) for keys in bins]
@@ -61,6 +65,8 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             "also_train": [str(p) for p in also_train],
             "config": {key: value for key, value in to_dict(config).items() if key not in NOT_READ}}
     done = _runs_so_far(out, plan, resume, overwrite)
+    if rescore:
+        _rescore(done, out, fold_records, config, log)
     make_output_folder(out, "output_dir")
     write_atomic(out / "plan.json", json.dumps(plan, indent=2, ensure_ascii=False) + "\n")
     runs_file = out / "runs.jsonl"
@@ -98,14 +104,27 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
                 for folder in ("best", "last"):
                     shutil.rmtree(run_config.run_dir / folder, ignore_errors=True)
     result = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by, "runs": len(runs),
-              "f1": _mean_std([r["test"]["char"]["f1"] for r in runs]),
-              "per_type": {t: _mean_std([r["test"]["char"]["per_type"][t]["f1"] for r in runs])
-                           for t in config.entity_types},
-              "words": {"f1": _mean_std([r["test"]["f1"] for r in runs]),
-                        "per_type": {t: _mean_std([r["test"]["per_type"][t]["f1"] for r in runs])
-                                     for t in config.entity_types}}}
+              "f1": mean_std([run_f1(r) for r in runs]),
+              "per_type": {t: mean_std([run_f1(r, t) for r in runs]) for t in config.entity_types},
+              "words": {"f1": mean_std([run_f1(r, level="words") for r in runs]),
+                        "per_type": {t: mean_std([run_f1(r, t, "words") for r in runs]) for t in config.entity_types}}}
     write_atomic(out / "crossval.json", json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], config: Config, log) -> None:
+    from arabic_ner.evaluation import score_model
+    from arabic_ner.predictor import Predictor
+
+    missing = [name for name in done if not (out / name / "best").is_dir()]
+    if missing:
+        raise UserError(f"{out}: no best/ kept for {', '.join(missing)}; --rescore needs the models of a "
+                        f"cross-validation run with --keep-models")
+    for name, run in done.items():
+        predictor = Predictor.from_folder(out / name / "best", batch_size=config.train.eval_batch_size)
+        before = run["test"]["char"]["f1"]
+        run["test"] = score_model(predictor, fold_records[run["fold"]], config.entity_types).scores
+        log(f"{name}: test F1 {before:.4f} -> {run['test']['char']['f1']:.4f} (character-exact), scored again")
 
 
 def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[str, dict]:
@@ -132,9 +151,3 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[s
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
                         f"{', '.join(changed)}); pass --overwrite to start again")
     return {run["name"]: run for run in runs if "name" in run}
-
-
-def _mean_std(values: list[float]) -> dict:
-    return {"mean": round(statistics.mean(values), 4),
-            "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
-            "values": values}

@@ -1,6 +1,7 @@
 """End to end on a tiny BERT built in the test: train, save, reload with transformers, predict."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -341,6 +342,22 @@ def test_training_evaluate_and_crossval_score_alike(tiny_bert, records, tmp_path
         evaluated = evaluate_model(folder / "best", tmp_path / "tiny-cv" / "data" / f"fold{run['fold']}" / "test.jsonl",
                                    bootstrap=0)["scores"]
         assert {k: evaluated[k] for k in keys} == {k: run["test"][k] for k in keys}
+
+    # --rescore: the finished runs scored again from their best/ (here over numbers made wrong on purpose)
+    runs_file = tmp_path / "tiny-cv" / "runs.jsonl"
+    runs_file.write_text("".join(json.dumps({**r, "test": {"f1": -1.0, "char": {"f1": -1.0}}}) + "\n" for r in runs))
+    with pytest.raises(UserError, match="pass --resume too"):
+        crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=lambda m: None,
+                 rescore=True)
+    said = []
+    crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=said.append,
+             resume=True, rescore=True)
+    assert [json.loads(line) for line in runs_file.read_text().splitlines()] == runs
+    assert len([m for m in said if "test F1 -1.0000 -> " in m and m.endswith("scored again")]) == 3
+    shutil.rmtree(tmp_path / "tiny-cv" / "fold1-seed0" / "best")
+    with pytest.raises(UserError, match=r"no best/ kept for fold1-seed0; --rescore needs"):
+        crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=lambda m: None,
+                 resume=True, rescore=True)
 
 
 def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, tmp_path, monkeypatch):

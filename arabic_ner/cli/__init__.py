@@ -18,6 +18,7 @@ COMMANDS = {  # name: (module with main(), what it does)
     "select": ("arabic_ner.select", "the sentences to annotate next: least sure first, many stories"),
     "evaluate": ("arabic_ner.cli.evaluate", "score a trained model on annotated data"),
     "crossval": ("arabic_ner.cli.crossval", "cross-validate a training config"),
+    "compare": ("arabic_ner.cli.compare", "compare two cross-validations run by run: does a change pay?"),
     "selftrain": ("arabic_ner.cli.selftrain", "self-training: the model's confident sentences as silver data"),
     "convert": ("arabic_ner.convert", "convert between the corpus JSONL, CoNLL, Label Studio and doccano"),
     "validate": ("arabic_ner.validate", "check annotated corpus files"),

@@ -7,7 +7,8 @@ words). Reports per-type and overall F1 as mean ± standard deviation over all r
 every run's numbers.
 Output: models/<run_name>-cv/{runs.jsonl, crossval.json}; model weights are deleted after
 scoring unless --keep-models. A Ctrl-C or SIGTERM stops the run under way with its state saved;
-`--resume` keeps the finished runs (runs.jsonl) and continues from there.
+`--resume` keeps the finished runs (runs.jsonl) and continues from there; with `--rescore`, the
+finished runs' kept models are scored again first, with today's code.
 """
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ def main() -> int:
     parser.add_argument("--resume", action="store_true",
                         help="keep the finished runs and continue the one a Ctrl-C or SIGTERM cut")
     parser.add_argument("--overwrite", action="store_true", help="start an existing cross-validation again")
+    parser.add_argument("--rescore", action="store_true",
+                        help="with --resume: score the finished runs again from their kept best/ with today's code "
+                             "(after a change to decoding), then continue")
     args, overrides = parser.parse_known_args()
     if args.folds < 3:
         raise UserError(f"--folds {args.folds}: at least 3 (one to test, one to select on, the rest to train)")
@@ -45,7 +49,7 @@ def main() -> int:
     config = load_config(args.config, overrides)
     result = crossval(config, args.corpus, args.folds, args.seeds, args.group_by, args.keep_models,
                       log=lambda m: print(m, file=sys.stderr), resume=args.resume, overwrite=args.overwrite,
-                      also_train=args.also_train)
+                      also_train=args.also_train, rescore=args.rescore)
     words = result["words"]
     print(f"strict F1 over {result['runs']} runs: {result['f1']['mean']:.4f} ± {result['f1']['std']:.4f} "
           f"(over words: {words['f1']['mean']:.4f} ± {words['f1']['std']:.4f})")

@@ -1,0 +1,76 @@
+"""Decoding on the models of a cross-validation: constrained Viterbi against the argmax it replaced.
+
+    python benchmarks/decoding.py CV_DIR [--json OUT.json]
+
+CV_DIR is a folder `eval/crossval.py --keep-models` wrote. Each run's `best/` is scored on its
+fold's test split twice, with the one decoder the project has (`labels.viterbi_iob2`, the likeliest
+valid IOB2 sequence) and with the decoder it replaced (each word's likeliest tag, a stray `I-X`
+made `B-X`: `labels.repair_iob2`), and the two are compared run by run as `eval/compare.py`
+compares two recipes (arabic_ner/comparison.py). It measures and prints; nothing here is a test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import arabic_ner.inference as inference  # noqa: E402
+from arabic_ner.cli.compare import read_cv  # noqa: E402
+from arabic_ner.comparison import format_paired, paired  # noqa: E402
+from arabic_ner.corpus import read_corpus  # noqa: E402
+from arabic_ner.evaluation import score_model  # noqa: E402
+from arabic_ner.labels import repair_iob2  # noqa: E402
+from arabic_ner.predictor import Predictor  # noqa: E402
+
+
+def argmax_repaired(probs: np.ndarray, labels: list[str]) -> list[int]:
+    """The decoder before 2026-12-02: each word's likeliest tag, stray `I-` tags made starts."""
+    index = {label: i for i, label in enumerate(labels)}
+    return [index[tag] for tag in repair_iob2([labels[i] for i in probs.argmax(axis=-1)])]
+
+
+@contextmanager
+def decoder(decode):
+    real = inference.viterbi_iob2
+    inference.viterbi_iob2 = decode
+    try:
+        yield
+    finally:
+        inference.viterbi_iob2 = real
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("cv_dir", type=Path)
+    parser.add_argument("--json", type=Path, help="also write both decoders' scores per run here")
+    args = parser.parse_args()
+    plan, runs = read_cv(args.cv_dir)
+    types = plan["config"]["entity_types"]
+    scored = {"argmax": [], "viterbi": []}
+    for run in runs:
+        model = args.cv_dir / run["name"] / "best"
+        if not model.is_dir():
+            print(f"{run['name']}: no best/ (run without --keep-models?), left out", file=sys.stderr)
+            continue
+        records = read_corpus(args.cv_dir / "data" / f"fold{run['fold']}" / "test.jsonl", types)
+        predictor = Predictor.from_folder(model)
+        for name, decode in (("argmax", argmax_repaired), ("viterbi", inference.viterbi_iob2)):
+            with decoder(decode):
+                scored[name].append({"name": run["name"], "test": score_model(predictor, records, types).scores})
+        print(f"{run['name']}: character-exact F1 argmax {scored['argmax'][-1]['test']['char']['f1']:.4f}, "
+              f"Viterbi {scored['viterbi'][-1]['test']['char']['f1']:.4f}", file=sys.stderr)
+    result = paired(scored["argmax"], scored["viterbi"], types)
+    print(format_paired(result, "argmax + repair", "Viterbi"))
+    if args.json:
+        args.json.write_text(json.dumps({"runs": scored, "paired": result}, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
