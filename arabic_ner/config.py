@@ -42,7 +42,7 @@ def _files(*paths: str):
 @dataclass
 class DataConfig:
     train: list[str] = _files("data/article/train.jsonl")  # JSONL {"id", "text", "entities": [{start, end, label}]}, CoNLL or Parquet
-    dev: list[str] = _files("data/article/dev.jsonl")  # model selection and early stopping
+    dev: list[str] = _files("data/article/dev.jsonl")  # model selection and early stopping; [] trains train.epochs, best/ the last (a final model on all the gold)
     test: list[str] = _files("data/article/test.jsonl")  # scored once with model-best at the end; "" or [] to skip
     swap_mentions: int = 0  # extra copies of each training record with entities, its mentions swapped for others of their type (augment.py)
 
@@ -264,7 +264,6 @@ def validate(config: Config) -> None:
     need(0 <= m.stride < m.max_length // 2, "model.stride", "must be >= 0 and below half of model.max_length")
     need(0.0 <= m.dropout < 1.0, "model.dropout", "must be in [0, 1)")
     need(config.data.train != [], "data.train", "must name at least one corpus file")
-    need(config.data.dev != [], "data.dev", "must name at least one corpus file")
     need(config.data.swap_mentions >= 0, "data.swap_mentions", "must be >= 0")
     need(0.0 < config.silver.confident_share <= 1.0, "silver.confident_share", "must be in (0, 1]")
     need(config.silver.rounds >= 1, "silver.rounds", "must be >= 1")

@@ -126,6 +126,8 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
     `<run_name>-selftrain/selftrain.json`, names the best round's model."""
     if resume and overwrite:
         raise UserError("--resume continues a self-training and --overwrite replaces it: pass one of them")
+    if not config.data.dev:
+        raise UserError("data.dev: self-training keeps a round while its dev F1 rises; name the dev data")
     pool = unlabelled(config.silver, log)  # an input problem is said now, not after round 0's training
     if teacher is not None:
         check_teacher(Path(teacher), config)

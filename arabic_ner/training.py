@@ -2,7 +2,8 @@
 
 The same function runs on one CPU and under `accelerate launch` on several processes. The run
 folder holds `config.yaml` (the resolved config), `metrics.jsonl` (one line per epoch),
-`metrics.json` (the summary), `best/` (highest dev F1) and `last/` (the state from which
+`metrics.json` (the summary), `best/` (highest dev F1; the last epoch when `data.dev` is empty:
+a final model trained on all the gold for the epochs cross-validation chose) and `last/` (the state from which
 `resume=True` continues: weights, optimizer, scheduler, RNG and position in the data order; saved
 every `train.save_minutes`, at the end and on a stop; what is saved and how: checkpoint.py). The
 loop below reads in the order it runs: data, model, optimizer, then epochs of batches, dev scores,
@@ -101,7 +102,8 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
         f"{trained / 1e6:.1f}M trained, in {precision} on {accelerator.device.type})")
     log(f"train: {len(train_sentences)} sentences" + (f" ({len(swapped)} with mentions swapped)" if swapped else "")
         + f", {len(features)} windows; "
-        f"dev: {len(splits['dev'])} records; labels: {' '.join(label_set.labels)}")
+        + (f"dev: {len(splits['dev'])} records" if "dev" in splits else
+           f"no dev data: all {config.train.epochs} epochs, best/ the last") + f"; labels: {' '.join(label_set.labels)}")
 
     sampler = (EpochLengthGroupedSampler([len(f["input_ids"]) for f in features], config.train.batch_size,
                                          config.train.seed) if config.train.group_by_length else RandomSampler(features))
@@ -116,7 +118,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     state = State()
     if resume:
         state = State(*load_state(run_dir / "last", accelerator, model, optimizer, scheduler))
-        if any("char" not in epoch["dev"] for epoch in state.progress.history):
+        if any(epoch["dev"] is not None and "char" not in epoch["dev"] for epoch in state.progress.history):
             # its best/ was chosen on another scale; mixing the two would pick the wrong epoch
             raise UserError(f"{run_dir}: saved by a version that chose best/ on the F1 over words, before "
                             f"character-exact scores; start the run again with --overwrite")
@@ -146,26 +148,30 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
             progress = state.progress
             for epoch in range(progress.epoch, config.train.epochs):
                 # checked here rather than after the save, so that a resumed run stops early too
-                if config.train.patience and progress.bad_epochs >= config.train.patience:
+                if config.train.patience and "dev" in splits and progress.bad_epochs >= config.train.patience:
                     log(f"early stop: no better dev F1 for {config.train.patience} epochs")
                     break
                 started = time.time()
                 train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, state, stop,
                                           autocast)
                 scoring = time.time()
-                dev = score_model(dev_reader, splits["dev"], config.entity_types).scores
-                # selected on the spans the annotation defines; seqeval's word-level F1 cannot see a clitic
-                improved = dev["char"]["f1"] > progress.best_f1
+                if "dev" in splits:
+                    dev = score_model(dev_reader, splits["dev"], config.entity_types).scores
+                    # selected on the spans the annotation defines; seqeval's word-level F1 cannot see a clitic
+                    improved = dev["char"]["f1"] > progress.best_f1
+                else:  # no selection: the epochs are chosen beforehand, by cross-validation
+                    dev, improved = None, epoch + 1 == config.train.epochs
                 progress.history.append({"epoch": epoch + 1, "train_loss": round(train_loss, 4),
                                          "lr": scheduler.get_last_lr()[0], "seconds": round(time.time() - started, 2),
                                          "dev_seconds": round(time.time() - scoring, 2), "dev": dev})
                 progress.epoch, progress.batch = epoch + 1, 0
                 progress.bad_epochs = 0 if improved else progress.bad_epochs + 1
                 if improved:
-                    progress.best_f1, progress.best_epoch = dev["char"]["f1"], epoch + 1
+                    progress.best_f1, progress.best_epoch = dev["char"]["f1"] if dev else -1.0, epoch + 1
                 state.snapshot = Snapshot.now()
-                log(f"epoch {epoch + 1}: train loss {train_loss:.4f}, dev strict F1 {dev['char']['f1']:.4f} "
-                    f"(words {dev['f1']:.4f})" + (" (best)" if improved else ""))
+                log(f"epoch {epoch + 1}: train loss {train_loss:.4f}"
+                    + (f", dev strict F1 {dev['char']['f1']:.4f} (words {dev['f1']:.4f})" if dev else "")
+                    + (" (best)" if improved else ""))
                 # best/ before last/: a stop between the two resumes before this epoch and redoes it
                 if improved:
                     saver.save("best", progress, dev)
@@ -390,7 +396,8 @@ def _finish(accelerator, config: Config, splits, data, precision: str, log) -> d
     # best/ says which epoch it holds: after a crash it may be one past last/ that a replay did not
     # reach again (bf16 or thread counts differing on the new machine)
     best = json.loads((best_dir / "scores.json").read_text(encoding="utf-8"))
-    summary = {"run_dir": str(run_dir), "best_epoch": best["epoch"], "dev_f1": best["dev"]["char"]["f1"],
+    summary = {"run_dir": str(run_dir), "best_epoch": best["epoch"],
+               "dev_f1": best["dev"]["char"]["f1"] if best["dev"] else None,
                "precision": precision}
     if "test" in splits:
         model_best = Predictor.from_folder(best_dir, str(accelerator.device), config.train.eval_batch_size,

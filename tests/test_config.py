@@ -73,7 +73,7 @@ def test_overrides_beat_the_file(tmp_path):
     ("", ["--train.freeze_layers", "-1"], "'train.freeze_layers' must be >= 0"),
     ("", ["--train.head_lr", "-1e-3"], "'train.head_lr' must be >= 0 (0: train.lr)"),
     ("data: {train: []}", [], "'data.train' must name at least one corpus file"),
-    ("", ["--data.dev", ""], "'data.dev' must name at least one corpus file"),
+    ("data: {dev: [a.jsonl, '']}", [], "'data.dev' must not hold an empty file name"),
     ("data: {test: [a.jsonl, '']}", [], "'data.test' must not hold an empty file name"),
     ("data: {train: 3}", [], "'data.train' must be a list of str, got 3"),
     ("data: {train: [a.jsonl, 3]}", [], "'data.train' must be str, got 3"),

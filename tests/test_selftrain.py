@@ -192,6 +192,10 @@ def test_selftrain_needs_articles(tmp_path):
                             text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.strip().endswith(
         "error: silver.articles: name the unlabelled articles to tag (JSONL, .txt files or folders)")
+    result = subprocess.run([sys.executable, "selftrain.py", "configs/news-selftrain.yaml", "--data.dev", ""],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.strip().endswith(
+        "error: data.dev: self-training keeps a round while its dev F1 rises; name the dev data")
 
 
 def test_a_round_without_silver_stops_the_rounds(tiny_bert, corpus_dir, tmp_path, monkeypatch):

@@ -419,3 +419,21 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
     with pytest.raises(UserError, match=rf"copy.jsonl: {len(records)} sentences of it also in .*corpus.jsonl"):
         cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                     overwrite=True, also_train=[tmp_path / "copy.jsonl"])
+
+
+def test_without_dev_data_all_epochs_run_and_best_is_the_last(tiny_bert, corpus_dir, tmp_path):
+    """A final model on all the gold (`--data.dev ""`): no selection, no early stop (even with a
+    patience set), best/ is the last epoch; the test split is still scored and the card says so."""
+    result = run("train.py", "configs/quickstart.yaml",
+                 *tiny_args(tiny_bert, corpus_dir, tmp_path, **{"data.dev": "", "train.epochs": "3",
+                                                               "train.patience": "1"}))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "no dev data: all 3 epochs, best/ the last" in result.stderr
+    run_dir = tmp_path / "tiny"
+    summary = json.loads((run_dir / "metrics.json").read_text())
+    assert summary["best_epoch"] == 3 and summary["dev_f1"] is None and "char" in summary["test"]
+    epochs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3] and all(e["dev"] is None for e in epochs)
+    assert json.loads((run_dir / "best" / "scores.json").read_text())["epoch"] == 3
+    card = (run_dir / "best" / "README.md").read_text()
+    assert "- test: F1" in card and "- dev:" not in card
