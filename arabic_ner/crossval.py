@@ -107,9 +107,28 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
               "f1": mean_std([run_f1(r) for r in runs]),
               "per_type": {t: mean_std([run_f1(r, t) for r in runs]) for t in config.entity_types},
               "words": {"f1": mean_std([run_f1(r, level="words") for r in runs]),
-                        "per_type": {t: mean_std([run_f1(r, t, "words") for r in runs]) for t in config.entity_types}}}
+                        "per_type": {t: mean_std([run_f1(r, t, "words") for r in runs]) for t in config.entity_types}},
+              **dev_by_epoch([_dev_curve(out / r["name"]) for r in runs])}
     write_atomic(out / "crossval.json", json.dumps(result, indent=2) + "\n")
     return result
+
+
+def dev_by_epoch(curves: list[list[float]]) -> dict:
+    """Dev F1 at each epoch, mean ± std over the runs, for the epochs every run reached; and the
+    epoch where the mean peaks: the `train.epochs` for a final model trained with no dev data to
+    select on (lever 1 of #18). A run's own best epoch overfits its dev fold; the mean curve does not."""
+    reached = min((len(c) for c in curves), default=0)
+    if not reached:
+        return {}
+    by_epoch = [{"epoch": e + 1, **mean_std([c[e] for c in curves])} for e in range(reached)]
+    return {"dev_f1_by_epoch": by_epoch, "epochs": max(by_epoch, key=lambda row: row["mean"])["epoch"]}
+
+
+def _dev_curve(run_dir: Path) -> list[float]:
+    """A run's dev F1 (character-exact) per epoch, from its metrics.jsonl; empty when it has none."""
+    path = run_dir / "metrics.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    return [json.loads(line)["dev"]["char"]["f1"] for line in lines if line.strip()]
 
 
 def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], config: Config, log) -> None:

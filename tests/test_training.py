@@ -278,6 +278,22 @@ def test_crossval_reports_mean_and_std(tiny_bert, corpus_dir, records, tmp_path)
     runs = [json.loads(line) for line in (tmp_path / "tiny-cv" / "runs.jsonl").read_text().splitlines()]
     assert {(r["fold"], r["seed"]) for r in runs} == {(k, 42 + s) for k in range(3) for s in range(2)}
     assert not (tmp_path / "tiny-cv" / "fold0-seed0" / "best").exists()
+    assert [row["epoch"] for row in summary["dev_f1_by_epoch"]] == [1, 2] and summary["epochs"] in (1, 2)
+    assert f"mean dev F1 peaks at epoch {summary['epochs']} " in result.stdout
+
+
+@pytest.mark.parametrize("curves, epochs, means", [
+    ([[0.1, 0.5, 0.4], [0.2, 0.3, 0.6]], 3, [0.15, 0.4, 0.5]),
+    ([[0.1, 0.9], [0.3, 0.1, 0.8]], 2, [0.2, 0.5]),  # only the epochs every run reached (an early stop)
+    ([[0.5, 0.5]], 1, [0.5, 0.5]),  # a tie: the earlier epoch
+])
+def test_dev_by_epoch_is_the_mean_curve_and_its_peak(curves, epochs, means):
+    from arabic_ner.crossval import dev_by_epoch
+
+    result = dev_by_epoch(curves)
+    assert result["epochs"] == epochs
+    assert [row["mean"] for row in result["dev_f1_by_epoch"]] == pytest.approx(means)
+    assert dev_by_epoch([]) == {} == dev_by_epoch([[], [0.3]])
 
 
 def test_length_grouped_order_is_seeded_by_epoch_and_cuts_padding():

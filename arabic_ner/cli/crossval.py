@@ -56,5 +56,9 @@ def main() -> int:
     for t, v in result["per_type"].items():
         print(f"  {t}: {v['mean']:.4f} ± {v['std']:.4f} (over words: {words['per_type'][t]['mean']:.4f} ± "
               f"{words['per_type'][t]['std']:.4f})")
+    if "epochs" in result:
+        peak = result["dev_f1_by_epoch"][result["epochs"] - 1]
+        print(f"mean dev F1 peaks at epoch {result['epochs']} ({peak['mean']:.4f} ± {peak['std']:.4f}): "
+              f"--train.epochs {result['epochs']} for a final model trained with no dev data (--data.dev \"\")")
     print(f"wrote {Path(config.output_dir) / (config.run_name + '-cv')}/crossval.json", file=sys.stderr)
     return 0
