@@ -17,6 +17,7 @@ class Tagged:
     tags: list[str]  # valid IOB2, one per word
     scores: list[float]  # probability of each word's tag
     margins: list[float]  # each word's two likeliest tags' probabilities apart: how sure the model is
+    entropies: list[float]  # each word's tag distribution's entropy over log(label count), in [0, 1]: how unsure
 
 
 def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, accelerator=None) -> list[np.ndarray]:
@@ -75,6 +76,7 @@ def word_tags_of(sentences: list[Sentence], windows: list[Window], probs: list[n
     for word_probs in merge_windows(sentences, windows, probs, len(labels)):
         best = viterbi_iob2(word_probs, labels)
         top2 = np.sort(word_probs, axis=-1)[:, -2:] if len(labels) > 1 else np.ones((len(best), 2))
+        entropy = -(word_probs * np.log(np.maximum(word_probs, 1e-30))).sum(axis=-1) / np.log(max(len(labels), 2))
         tagged.append(Tagged([labels[i] for i in best], word_probs[np.arange(len(best)), best].tolist(),
-                             (top2[:, 1] - top2[:, 0]).tolist()))
+                             (top2[:, 1] - top2[:, 0]).tolist(), np.clip(entropy, 0.0, 1.0).tolist()))
     return tagged

@@ -24,6 +24,12 @@ CHUNK_SENTENCES = 2048  # sentences tagged together; bounds memory on very long 
 # `qlinear` on an AVX2-only CPU, 1.7% of the windows, from 98.0% to 99.1% at no measurable cost
 # (0.2: 3.7% of the windows, 99.65%, 13% slower).
 RECHECK_MARGIN = 0.1
+# How sure the model is of a text, from its words' tag probabilities, in [0, 1], lower less sure:
+# what orders the sentences to annotate next (select.py) and Label Studio's tasks (serve.py).
+SURENESS = {
+    "margin": "the least gap between a word's two likeliest tags' probabilities: one unsure word is enough",
+    "entropy": "1 - the mean over words of their tag distribution's entropy (over log of the label count)",
+}
 
 
 class Predictor:
@@ -74,38 +80,43 @@ class Predictor:
         """For each text, its entities `{start, end, label, text, score}` in raw offsets."""
         return list(self.predict_iter(texts))
 
-    def predict_iter(self, texts: Iterable[str], with_margin: bool = False) -> Iterator:
+    def predict_iter(self, texts: Iterable[str], sureness: str | None = None) -> Iterator:
         """Like `predict`, one text at a time, in order; at most CHUNK_SENTENCES in memory. With
-        `with_margin`, each text's entities come with its least word margin (the gap between a
-        word's two likeliest tags' probabilities, at the word where it is smallest; 1.0 for a text
-        without words): the lower, the less sure the model was somewhere in it."""
+        `sureness` (a key of SURENESS), each text's entities come with how sure the model was of
+        it, in [0, 1] (1.0 for a text without words): the lower, the less sure."""
+        if sureness is not None and sureness not in SURENESS:
+            raise UserError(f"sureness {sureness!r}: one of {', '.join(SURENESS)}")
         pending: list[tuple[int, Sentence]] = []
         done: dict[int, list[dict]] = {}
-        least: dict[int, float] = {}
+        words: dict[int, list[float]] = {}  # least margin, summed entropy, word count
         next_out = 0
 
         def ready(upto: int) -> Iterator:  # texts next_out..upto are fully tagged
             nonlocal next_out
             while next_out <= upto:
-                entities, margin = done.pop(next_out), least.pop(next_out)
-                yield (entities, margin) if with_margin else entities
+                entities, (least, entropy, n) = done.pop(next_out), words.pop(next_out)
+                if sureness is None:
+                    yield entities
+                else:
+                    yield entities, (least if sureness == "margin" else 1.0 - entropy / n if n else 1.0)
                 next_out += 1
 
         i = -1
         for i, text in enumerate(texts):
-            done[i], least[i] = [], 1.0
+            done[i], words[i] = [], [1.0, 0.0, 0]
             for sentence in self.sentences(text):
                 pending.append((i, sentence))
                 if len(pending) >= CHUNK_SENTENCES:
-                    self._tag(pending, done, least)
+                    self._tag(pending, done, words)
                     pending = []
                     yield from ready(i - 1)
             if not pending:
                 yield from ready(i)
-        self._tag(pending, done, least)
+        self._tag(pending, done, words)
         yield from ready(i)
 
-    def _tag(self, pending: list[tuple[int, Sentence]], done: dict[int, list[dict]], least: dict[int, float]) -> None:
+    def _tag(self, pending: list[tuple[int, Sentence]], done: dict[int, list[dict]],
+             words: dict[int, list[float]]) -> None:
         if not pending:
             return
         sentences = [s for _, s in pending]
@@ -114,7 +125,8 @@ class Predictor:
         for (i, sentence), result in zip(pending, tagged):
             done[i] += entities_from_tags(sentence.text, sentence.spans, result.tags, result.scores,
                                           self.proclitics)
-            least[i] = min([least[i], *result.margins])
+            least, entropy, n = words[i]
+            words[i] = [min([least, *result.margins]), entropy + sum(result.entropies), n + len(result.entropies)]
 
     def _window_probs(self, windows: list) -> list:
         """Tag probabilities of every window; an int8 model's close calls (some word's two likeliest

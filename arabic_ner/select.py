@@ -2,16 +2,18 @@
 
     python -m arabic_ner.select MODEL_DIR ARTICLES... -o tasks.json [--n 200] [--keep-out FILE ...]
 
-Every sentence of the articles (inputs as `predict.py` reads them) is tagged, and ranked by its
-margin: the gap between the two likeliest tags' probabilities at its least certain word
-(`Predictor.predict_iter(with_margin=True)`), lowest first: one unsure word is enough, so a long
-sentence, with more words to be unsure of, tends to rank higher. Going down that list, a sentence is
+Every sentence of the articles (inputs as `predict.py` reads them) is tagged, and ranked by how
+sure the model was of it, least sure first (`--by`, predictor.SURENESS): `margin` (the default),
+the gap between the two likeliest tags' probabilities at its least certain word: one unsure word
+is enough, so a long sentence, with more words to be unsure of, tends to rank higher; or
+`entropy`, 1 minus the mean entropy of its words' tag distributions. Going down that list, a sentence is
 taken unless its article already gave `--per-article` sentences or it retells one already taken
 (the same wire sentence in another paper: half its 4-grams shared, `stories.same_story`), so that the
 batch is not many copies of one story. Articles in `--keep-out` (a `.txt` of ids, or annotated
 `.jsonl` naming `article`), and any article retelling one, are never offered; nor is a sentence
 already annotated there. Output: Label Studio tasks with the model's entities as predictions
-(`score`: the margin) to correct, in the order chosen; `--jsonl` also writes them as corpus records.
+(`score`: the sureness) to correct, in the order chosen; `--jsonl` also writes them as corpus records
+(with `sureness`).
 """
 from __future__ import annotations
 
@@ -47,11 +49,11 @@ def candidates(articles: list[Article], kept: KeptOut, min_words: int = MIN_WORD
     return out
 
 
-def choose(sentences: list[dict], margins: list[float], n: int, per_article: int) -> list[int]:
+def choose(sentences: list[dict], sureness: list[float], n: int, per_article: int) -> list[int]:
     """Indices of up to `n` sentences, least sure first, at most `per_article` from one article and
     none retelling one already taken."""
     taken, grams, per = [], [], Counter()
-    for i in sorted(range(len(sentences)), key=lambda i: (margins[i], i)):
+    for i in sorted(range(len(sentences)), key=lambda i: (sureness[i], i)):
         if len(taken) == n:
             break
         mine = four_grams(sentences[i]["text"])
@@ -64,6 +66,8 @@ def choose(sentences: list[dict], margins: list[float], n: int, per_article: int
 
 
 def main() -> int:
+    from arabic_ner.predictor import SURENESS  # torch with it: this command loads a model anyway
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_dir", type=Path)
     parser.add_argument("inputs", nargs="+", help="unlabelled articles: JSONL, .txt files or folders, Parquet")
@@ -73,6 +77,8 @@ def main() -> int:
     parser.add_argument("--keep-out", nargs="+", default=[], metavar="FILE",
                         help="article ids (.txt) or annotated corpora (.jsonl) never to offer, with their retellings")
     parser.add_argument("--jsonl", type=Path, help="also the chosen sentences as corpus records, entities predicted")
+    parser.add_argument("--by", choices=list(SURENESS), default="margin",
+                        help="how sureness is measured: " + "; ".join(f"{k}: {v}" for k, v in SURENESS.items()))
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: %(default)s)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present, else cpu)")
     args = parser.parse_args()
@@ -94,22 +100,22 @@ def main() -> int:
     predictor = Predictor.from_folder(args.model_dir, device, batch_size=args.batch_size)
     tagged = []
     with progress_bar(total=len(sentences), unit="sentence", desc="tagging", leave=False) as bar:
-        for result in predictor.predict_iter((s["text"] for s in sentences), with_margin=True):
+        for result in predictor.predict_iter((s["text"] for s in sentences), sureness=args.by):
             tagged.append(result)
             bar.update(1)
-    chosen = choose(sentences, [margin for _, margin in tagged], args.n, args.per_article)
-    records = [{**sentences[i], "entities": tagged[i][0], "margin": round(tagged[i][1], 4)} for i in chosen]
+    chosen = choose(sentences, [sure for _, sure in tagged], args.n, args.per_article)
+    records = [{**sentences[i], "entities": tagged[i][0], "sureness": round(tagged[i][1], 4)} for i in chosen]
     tasks = to_labelstudio(records, "predictions", args.model_dir.name)
     for task, record in zip(tasks, records):
         task["data"]["article"] = record["article"]
-        task["predictions"][0]["score"] = record["margin"]
+        task["predictions"][0]["score"] = record["sureness"]
     files = {args.output: json.dumps(tasks, ensure_ascii=False, indent=1) + "\n"}
     if args.jsonl:
         files[args.jsonl] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     write_files(files)
     print(f"{plural(len(records), 'sentence')} chosen of {len(sentences):,} from "
-          f"{len({r['article'] for r in records})} articles (margins {records[0]['margin']:.3f} to "
-          f"{records[-1]['margin']:.3f}) -> {args.output}", file=sys.stderr)
+          f"{len({r['article'] for r in records})} articles (sureness by {args.by} {records[0]['sureness']:.3f} to "
+          f"{records[-1]['sureness']:.3f}) -> {args.output}", file=sys.stderr)
     return 0
 
 

@@ -107,7 +107,7 @@ class Batcher:
                 results = results[len(texts):]
 
     def _predict(self, texts: list[str]) -> list[tuple[list[dict], float]]:
-        return list(self.predictor.predict_iter(texts, with_margin=True))
+        return list(self.predictor.predict_iter(texts, sureness="margin"))
 
 
 def model_version(model_dir: Path) -> str:

@@ -1,18 +1,22 @@
-"""Does choosing sentences by margin pay? Learning curves on the news corpus, simulated.
+"""Does choosing sentences by the model's sureness pay, and by which measure? Learning curves on
+the news corpus, simulated.
 
     python benchmarks/active_learning.py CONFIG [--start 50] [--step 50] [--rounds 4] [--seeds 3]
-                                         [--fold 0] [--dotted.key value ...]
+                                         [--fold 0] [--strategies random margin entropy]
+                                         [--dotted.key value ...]
 
 The news corpus (data/news/news.jsonl) is cut into 5 folds of whole stories, as cross-validation
 cuts it (eval/crossval.py --group-by story): fold `--fold` is the test set, the next one the dev
 set, the other three the pool of "unlabelled" sentences whose gold labels are revealed when a
-sentence is chosen. For each seed, both strategies start from the same `--start` sentences drawn
-at random from the pool; each round trains a fresh model (CONFIG, e.g. configs/news.yaml) on
-the sentences chosen so far, scores it on the test fold (character-exact strict F1), and adds
-`--step` sentences: at random, or by `arabic_ner.select.choose` on the model's margins (least
-sure first, at most 2 an article, no retold sentence twice), as `python -m arabic_ner.select`
-chooses them. Prints F1 at each number of sentences for both, mean ± standard deviation over the
-seeds, and writes every run to `--out` (default /tmp/active_learning.jsonl). Each training is a
+sentence is chosen. For each seed, every strategy starts from the same `--start` sentences drawn
+at random from the pool, and the same model trained on them; each round trains a fresh model
+(CONFIG, e.g. configs/news.yaml) on the sentences chosen so far, scores it on the test fold
+(character-exact strict F1), and adds `--step` sentences: at random, or by
+`arabic_ner.select.choose` on the model's sureness by `margin` or by `entropy`
+(predictor.SURENESS; least sure first, at most 2 an article, no retold sentence twice), as
+`python -m arabic_ner.select --by` chooses them. Prints F1 at each number of sentences for each
+strategy, mean ± standard deviation over the seeds, and writes every run to `--out` (default
+/tmp/active_learning.jsonl). Each training is a
 full run of CONFIG: about 4-10 minutes on 2 CPU cores in fp32 with the default config at these
 sizes; a GPU makes it minutes in all. Nothing here is a test: it measures and prints.
 """
@@ -49,6 +53,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="sizes scored: start, start+step, ... (rounds of them)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--fold", type=int, default=0)
+    parser.add_argument("--strategies", nargs="+", default=["random", "margin", "entropy"],
+                        choices=["random", "margin", "entropy"])
     parser.add_argument("--out", type=Path, default=Path("/tmp/active_learning.jsonl"))
     args, overrides = parser.parse_known_args()
     config = load_config(args.config, overrides)
@@ -64,44 +70,63 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="al-"))
     write_jsonl(work / "dev.jsonl", dev)
     write_jsonl(work / "test.jsonl", test)
-    curves: dict[str, dict[int, list[float]]] = {"random": {}, "margin": {}}
+    strategies = list(dict.fromkeys(args.strategies))
+    curves: dict[str, dict[int, list[float]]] = {s: {} for s in strategies}
+
+    def trained(name: str, chosen: list[int], seed: int) -> tuple[Path, float, int]:
+        write_jsonl(work / f"{name}.jsonl", [pool[i] for i in chosen])
+        run = replace(config, run_name=name, output_dir=str(work),
+                      data=replace(config.data, train=[str(work / f"{name}.jsonl")],
+                                   dev=[str(work / "dev.jsonl")], test=[str(work / "test.jsonl")]),
+                      train=replace(config.train, seed=config.train.seed + seed))
+        summary = train(run, overwrite=True)
+        print(f"{name}: test F1 {summary['test']['char']['f1']:.4f}", file=sys.stderr)
+        return run.run_dir, summary["test"]["char"]["f1"], summary["best_epoch"]
+
+    def next_batch(strategy: str, run_dir: Path, chosen: list[int], rng: random.Random) -> list[int]:
+        rest = [i for i in range(len(pool)) if i not in set(chosen)]
+        if strategy == "random":
+            return rng.sample(rest, min(args.step, len(rest)))
+        predictor = Predictor.from_folder(run_dir / "best")
+        sureness = [s for _, s in predictor.predict_iter((pool[i]["text"] for i in rest), sureness=strategy)]
+        return [rest[k] for k in choose([pool[i] for i in rest], sureness, args.step, per_article=2)]
+
     with args.out.open("w", encoding="utf-8") as log:
+        def note(strategy: str, seed: int, n: int, f1: float, best_epoch: int) -> None:
+            curves[strategy].setdefault(n, []).append(f1)
+            log.write(json.dumps({"strategy": strategy, "seed": seed, "sentences": n, "test_f1": f1,
+                                  "best_epoch": best_epoch}) + "\n")
+            log.flush()
+
         for seed in range(args.seeds):
             start = random.Random(seed).sample(range(len(pool)), args.start)
-            for strategy in ("random", "margin"):
-                chosen, rng = list(start), random.Random(1000 + seed)
-                for r in range(args.rounds):
-                    name = f"{strategy}-s{seed}-n{len(chosen)}"
-                    write_jsonl(work / f"{name}.jsonl", [pool[i] for i in chosen])
-                    run = replace(config, run_name=name, output_dir=str(work),
-                                  data=replace(config.data, train=[str(work / f"{name}.jsonl")],
-                                               dev=[str(work / "dev.jsonl")], test=[str(work / "test.jsonl")]),
-                                  train=replace(config.train, seed=config.train.seed + seed))
-                    summary = train(run, overwrite=True)
-                    f1 = summary["test"]["char"]["f1"]
-                    curves[strategy].setdefault(len(chosen), []).append(f1)
-                    log.write(json.dumps({"strategy": strategy, "seed": seed, "sentences": len(chosen), "test_f1": f1,
-                                          "best_epoch": summary["best_epoch"]}) + "\n")
-                    log.flush()
-                    print(f"{name}: test F1 {f1:.4f}", file=sys.stderr)
-                    rest = [i for i in range(len(pool)) if i not in set(chosen)]
-                    if r < args.rounds - 1 and strategy == "random":
-                        chosen += rng.sample(rest, min(args.step, len(rest)))
-                    elif r < args.rounds - 1:
-                        predictor = Predictor.from_folder(run.run_dir / "best")
-                        margins = [m for _, m in predictor.predict_iter((pool[i]["text"] for i in rest), with_margin=True)]
-                        chosen += [rest[k] for k in choose([pool[i] for i in rest], margins, args.step, per_article=2)]
-                    shutil.rmtree(run.run_dir)  # about 0.9 GB a run with e5-small
+            # round 0 is the same for every strategy: one model, and each strategy's first batch from it
+            first_dir, f1, epoch = trained(f"start-s{seed}", start, seed)
+            firsts = {}
+            for strategy in strategies:
+                note(strategy, seed, len(start), f1, epoch)
+                rng = random.Random(1000 + seed)
+                firsts[strategy] = (rng, next_batch(strategy, first_dir, start, rng) if args.rounds > 1 else [])
+            shutil.rmtree(first_dir)  # about 0.9 GB a run with e5-small
+            for strategy in strategies:
+                rng, batch = firsts[strategy]
+                chosen = start + batch
+                for r in range(1, args.rounds):
+                    run_dir, f1, epoch = trained(f"{strategy}-s{seed}-n{len(chosen)}", chosen, seed)
+                    note(strategy, seed, len(chosen), f1, epoch)
+                    if r < args.rounds - 1:
+                        chosen = chosen + next_batch(strategy, run_dir, chosen, rng)
+                    shutil.rmtree(run_dir)
     shutil.rmtree(work)
-    print("| sentences | random: test F1 (mean ± std) | margin: test F1 (mean ± std) |")
-    print("|---:|---|---|")
-    for n in sorted(curves["random"]):
+    print("| sentences | " + " | ".join(f"{s}: test F1 (mean ± std)" for s in strategies) + " |")
+    print("|---:|" + "---|" * len(strategies))
+    for n in sorted({n for c in curves.values() for n in c}):
         cells = []
-        for strategy in ("random", "margin"):
+        for strategy in strategies:
             values = curves[strategy].get(n, [])
             cells.append(f"{statistics.mean(values):.3f} ± {statistics.stdev(values) if len(values) > 1 else 0:.3f}"
                          f" ({len(values)})" if values else "–")
-        print(f"| {n} | {cells[0]} | {cells[1]} |")
+        print(f"| {n} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

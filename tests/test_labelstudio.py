@@ -102,7 +102,7 @@ def test_label_studio_stores_the_backend_predictions(trained, tmp_path):
 
     from arabic_ner.predictor import Predictor
 
-    expected = dict(zip(TEXTS, Predictor.from_folder(model).predict_iter(TEXTS, with_margin=True)))
+    expected = dict(zip(TEXTS, Predictor.from_folder(model).predict_iter(TEXTS, sureness="margin")))
     assert sorted(tasks.values()) == sorted(TEXTS) and len(stored) == len(TEXTS)
     assert any(prediction["result"] for prediction in stored)  # the model, trained on these sentences, finds some
     for prediction in stored:

@@ -67,6 +67,37 @@ def test_select_writes_label_studio_tasks_with_predictions(trained, tmp_path):
     chosen = [json.loads(line) for line in (tmp_path / "chosen.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["entities"] for r in records] == [[{k: e[k] for k in ("start", "end", "label")} for e in c["entities"]]
                                                 for c in chosen]
+    assert [c["sureness"] for c in chosen] == scores
+
+
+def test_sureness_by_margin_and_by_entropy(trained):
+    """Both measures in [0, 1], lower less sure, beside the same entities; a text without words is
+    sure (1.0); a word's entropy is 0 for a sure distribution and 1 for a uniform one."""
+    import numpy as np
+
+    from arabic_ner.inference import word_tags_of
+    from arabic_ner.predictor import Predictor
+    from arabic_ner.errors import UserError
+
+    config, _ = trained
+    predictor = Predictor.from_folder(config.run_dir / "best")
+    texts = [t for t, _ in SENTENCES] + ["", "   "]
+    for by in ("margin", "entropy"):
+        results = list(predictor.predict_iter(texts, sureness=by))
+        assert [entities for entities, _ in results] == predictor.predict(texts)
+        assert all(0.0 <= sure <= 1.0 for _, sure in results) and [s for _, s in results[-2:]] == [1.0, 1.0]
+    with pytest.raises(UserError, match="sureness 'loss': one of margin, entropy"):
+        list(predictor.predict_iter(texts, sureness="loss"))
+
+    # the entropy of each word's distribution, over log(labels): 0 when sure, 1 when uniform
+    sentence = next(predictor.sentences(SENTENCES[0][0]))
+    windows = predictor.encoder.encode([sentence])
+    labels = predictor.model.config.id2label
+    n = len(sentence.tokens)
+    for probs, expected in ((np.full(len(labels), 1 / len(labels)), 1.0), (np.eye(len(labels))[0], 0.0)):
+        fake = [np.tile(probs, (len(w.input_ids), 1)) for w in windows]
+        tagged = word_tags_of([sentence], windows, fake, labels)[0]
+        assert tagged.entropies == pytest.approx([expected] * n, abs=1e-6)
 
 
 def test_select_with_nothing_to_offer_is_one_line(trained, tmp_path):

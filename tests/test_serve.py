@@ -63,7 +63,7 @@ def server(trained):
 def expected(server):
     from arabic_ner.predictor import Predictor
 
-    return list(Predictor.from_folder(server[1]).predict_iter(TEXTS, with_margin=True))
+    return list(Predictor.from_folder(server[1]).predict_iter(TEXTS, sureness="margin"))
 
 
 def same(entities: list[dict], reference: list[dict]) -> bool:
@@ -216,7 +216,7 @@ def test_one_requests_failing_text_fails_that_request_only():
     from arabic_ner.serve import Batcher
 
     class Fussy:
-        def predict_iter(self, texts, with_margin=False):
+        def predict_iter(self, texts, sureness=None):
             if "bad" in texts:
                 raise ValueError("cannot tag this")
             return [([], 1.0) for _ in texts]
