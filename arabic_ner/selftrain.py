@@ -6,8 +6,10 @@ round 0 is the teacher, trained on the gold as `train.py` would (or a trained mo
 `teacher`); round r tags `silver.articles` with round r-1's best model and trains a fresh model on
 `data.train` plus that silver file. Each round is a run folder of its own,
 `<output_dir>/<run_name>-round<r>/`; the silver files and `selftrain.json` (every round's dev F1
-and data) go to `<output_dir>/<run_name>-selftrain/`. The gold files are never written to: silver
-is a file of its own, listed beside them in the student's `data.train`.
+and data) go to `<output_dir>/<run_name>-selftrain/`, with the teacher's entities on every
+article (`silver-round<r>.tagged.jsonl`, written chunk by chunk: a stop while tagging keeps what
+was tagged, and `--resume` continues it). The gold files are never written to: silver is a file of
+its own, listed beside them in the student's `data.train`.
 
 A sentence becomes silver when the model finds at least one entity in it and every entity it finds
 there is among the `silver.confident_share` of its type's entities that the model is surest of
@@ -19,6 +21,7 @@ labels.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -32,22 +35,36 @@ from arabic_ner.config import Config, SilverConfig
 from arabic_ner.corpus import read_split
 from arabic_ner.errors import UserError
 from arabic_ner.evaluation import score_model
-from arabic_ner.files import check_output_files, make_output_folder, write_atomic, write_files
+from arabic_ner.files import ResumableLines, check_output_files, make_output_folder, write_atomic, write_files
 from arabic_ner.messages import plural
-from arabic_ner.model import ModelSettings
-from arabic_ner.progress import progress_bar
+from arabic_ner.model import ModelSettings, model_version
 from arabic_ner.stories import KeptOut
+from arabic_ner.tagging import CHUNK_WORDS, plan, tag_chunks
 from arabic_ner.training import train
 
 
-def tag_articles(predictor, articles: list[Article], desc: str = "tagging") -> list[tuple[Article, list[dict]]]:
-    """Each article with the entities the model finds in it."""
-    tagged = []
-    with progress_bar(total=len(articles), unit="article", desc=desc, leave=False) as bar:
-        for article, entities in zip(articles, predictor.predict_iter(a.text for a in articles)):
-            tagged.append((article, entities))
-            bar.update(1)
-    return tagged
+class _Listed:
+    """Articles already read, to `tagging.tag_chunks` as an input it can read as often as it asks."""
+
+    def __init__(self, articles: list[Article]):
+        self.articles = articles
+
+    def read(self, skips: Skips) -> Iterator[Article]:
+        return iter(self.articles)
+
+
+def tag_articles(predictor, articles: list[Article], tagged_file: Path, fingerprint: dict,
+                 resume: bool) -> list[tuple[Article, list[dict]]]:
+    """Each article with the entities the model finds in it, also written to `tagged_file` as
+    `predict.py` writes them, chunk by chunk (tagging.py): a stop keeps the chunks done, and
+    `resume` continues from them (an interrupted run's `fingerprint` must be this one's)."""
+    listed = _Listed(articles)
+    # without `resume`, an interrupted tagging is an error that says so; with it, a tagging never begun starts
+    sink = ResumableLines(tagged_file, fingerprint, resume=resume and ResumableLines.state_of(tagged_file) is not None)
+    outcome = tag_chunks(predictor, listed, plan(listed, CHUNK_WORDS), sink, Skips(), keep=True)
+    partial, manifest = ResumableLines.files_of(tagged_file)
+    write_files({}, renames={partial: tagged_file}, removals=(manifest,))
+    return list(zip(articles, outcome.results))
 
 
 def type_thresholds(tagged: list[tuple[Article, list[dict]]], share: float) -> dict[str, float]:
@@ -93,20 +110,29 @@ def unlabelled(silver: SilverConfig, log=print) -> tuple[list[Article], KeptOut,
     return usable, kept, len(articles) - len(usable)
 
 
-def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None) -> dict:
+def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None, resume: bool = False) -> dict:
     """Tag the usable articles with the model in `model_dir` and write the silver records to `out`
-    (whole, or not at all); what was written, counted. `pool`: what `unlabelled` gave, when the
-    caller already asked (each round tags the same articles)."""
+    (whole, or not at all); what was written, counted. The model's entities on every article go
+    to `<out stem>.tagged.jsonl`, chunk by chunk: a stop (Ctrl-C, SIGTERM) keeps what was tagged,
+    and `resume` continues from there. `pool`: what `unlabelled` gave, when the caller already
+    asked (each round tags the same articles)."""
     from arabic_ner.predictor import Predictor
 
     if out.suffix != ".jsonl":
         raise UserError(f"{out}: silver data is written as .jsonl")
-    check_output_files({"silver data": out, "its counts": _stats_file(out)},
+    tagged_file = _tagged_file(out)
+    check_output_files({"silver data": out, "its counts": _stats_file(out), "the tagged articles": tagged_file},
                        inputs=[Path(p) for p in [*config.data.train, *config.data.dev, *config.data.test,
                                                  *config.silver.articles, *config.silver.keep_out]])
     articles, kept, kept_out = pool or unlabelled(config.silver, log)
+    digest = hashlib.sha256()
+    for article in articles:
+        digest.update(json.dumps([str(article.id), article.text], ensure_ascii=False).encode("utf-8"))
+    fingerprint = {"model": model_version(model_dir), "articles": len(articles), "texts": digest.hexdigest(),
+                   "batch size": config.train.eval_batch_size}
     predictor = Predictor.from_folder(model_dir, batch_size=config.train.eval_batch_size)
-    tagged = tag_articles(predictor, articles, f"silver from {model_dir}")
+    log(f"silver: tagging {plural(len(articles), 'article')} with {model_dir} -> {tagged_file}")
+    tagged = tag_articles(predictor, articles, tagged_file, fingerprint, resume)
     thresholds = type_thresholds(tagged, config.silver.confident_share)
     records = list(silver_records(tagged, thresholds, kept))
     counts = Counter(e["label"] for r in records for e in r["entities"])
@@ -136,6 +162,10 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
         raise UserError(f"{folder} already holds a self-training; pass --resume to continue it or --overwrite to "
                         f"start it again")
     make_output_folder(folder, "output_dir")
+    if overwrite:  # a tagging a stop left behind is started again too
+        for r in range(1, config.silver.rounds + 1):
+            for path in ResumableLines.files_of(_tagged_file(folder / f"silver-round{r}.jsonl")):
+                path.unlink(missing_ok=True)
     if teacher is None:
         run = replace(config, run_name=f"{config.run_name}-round0")
         best, dev_f1 = run.run_dir / "best", _trained(run, resume, overwrite)["dev_f1"]
@@ -150,7 +180,7 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
             stats = json.loads(_stats_file(silver_file).read_text(encoding="utf-8"))
             log(f"silver: {silver_file}, kept from the interrupted run")
         else:
-            stats = make_silver(best, config, silver_file, log, pool)
+            stats = make_silver(best, config, silver_file, log, pool, resume=resume)
         if not stats["sentences"]:
             log(f"round {r}: no sentence had all its entities among the most confident ones; stopping")
             rounds.append({"round": r, "model": None, "dev_f1": None, "silver": stats})
@@ -193,6 +223,11 @@ def _dev_f1(model_dir: Path, config: Config) -> float:
     records = read_split(config.data.dev, config.entity_types)
     predictor = Predictor.from_folder(model_dir, batch_size=config.train.eval_batch_size)
     return score_model(predictor, records, config.entity_types).scores["char"]["f1"]
+
+
+def _tagged_file(silver_file: Path) -> Path:
+    """Where the teacher's entities on every article go: `x.jsonl` -> `x.tagged.jsonl`."""
+    return silver_file.with_suffix(".tagged.jsonl")
 
 
 def _stats_file(silver_file: Path) -> Path:

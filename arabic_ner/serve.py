@@ -23,7 +23,6 @@ Label Studio's payload alike, and every bad request gets one plain sentence nami
 
 import argparse
 import asyncio
-import hashlib
 import json
 import socket
 import sys
@@ -35,7 +34,7 @@ from pathlib import Path
 from arabic_ner.convert import LabelingConfig, labelstudio_regions, read_labeling_config
 from arabic_ner.errors import UserError, run_cli
 from arabic_ner.textfiles import CorpusError, check_json, parse_json
-from arabic_ner.model import ModelSettings
+from arabic_ner.model import ModelSettings, model_version
 
 MAX_BODY_BYTES = 8 * 2**20  # a request body larger than this is refused (413)
 DRAIN_BYTES = 8 * MAX_BODY_BYTES  # an oversized body is read (and dropped) up to this, for the 413 to reach the client
@@ -108,17 +107,6 @@ class Batcher:
 
     def _predict(self, texts: list[str]) -> list[tuple[list[dict], float]]:
         return list(self.predictor.predict_iter(texts, sureness="margin"))
-
-
-def model_version(model_dir: Path) -> str:
-    """The folder's name and the first 8 hex digits of its weights' SHA-256: two models differ in it."""
-    weights = next((p for p in sorted(Path(model_dir).glob("*.safetensors"))), None)
-    digest = hashlib.sha256()
-    if weights is not None:
-        with open(weights, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256")
-    name = Path(model_dir).resolve()
-    return f"{name.parent.name}/{name.name}-{digest.hexdigest()[:8]}"
 
 
 def metadata(model_dir: Path, settings: ModelSettings, version: str) -> dict:

@@ -72,11 +72,15 @@ class FirstWords:
             yield entities
 
 
+def tagged_by(model, articles: list[Article]) -> list[tuple[Article, list[dict]]]:
+    return list(zip(articles, model.predict_iter(a.text for a in articles)))
+
+
 def test_silver_sentences_are_the_confident_ones_with_offsets_into_their_own_text():
-    from arabic_ner.selftrain import silver_records, tag_articles
+    from arabic_ner.selftrain import silver_records
 
     article = Article("a", f"{WIRE}. {OTHER}.")
-    tagged = tag_articles(FirstWords(lambda s: 0.95 if "داعش" in s else 0.5), [article])
+    tagged = tagged_by(FirstWords(lambda s: 0.95 if "داعش" in s else 0.5), [article])
     silver = list(silver_records(tagged, {"ARMED_GROUP": 0.9}))
     assert [r["id"] for r in silver] == ["a-s1"] and silver[0]["article"] == "a"
     record = silver[0]
@@ -99,7 +103,7 @@ def test_thresholds_are_per_type(share, thresholds):
 
 
 def test_a_sentence_an_entity_runs_out_of_is_no_silver():
-    from arabic_ner.selftrain import silver_records, tag_articles
+    from arabic_ner.selftrain import silver_records
 
     class Across(FirstWords):  # one entity over both sentences, as a split inside a name gives
         def predict_iter(self, texts):
@@ -107,7 +111,7 @@ def test_a_sentence_an_entity_runs_out_of_is_no_silver():
                 yield [{"start": 0, "end": len(text), "label": "ARMED_GROUP", "text": text, "score": 1.0}]
 
     article = Article("a", f"{WIRE}. {OTHER}.")
-    assert list(silver_records(tag_articles(Across(), [article]), {"ARMED_GROUP": 0.5})) == []
+    assert list(silver_records(tagged_by(Across(), [article]), {"ARMED_GROUP": 0.5})) == []
 
 
 def _articles(tmp_path: Path) -> Path:
@@ -131,10 +135,56 @@ def test_make_silver_leaves_out_the_kept_out_articles_and_writes_a_whole_file(tm
     assert stats["articles_tagged"] == 1 and stats["articles_kept_out"] == 2 and stats["sentences"] == 1
 
 
+def test_a_stopped_silver_tagging_keeps_its_chunks_and_resumes(tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM while the teacher tags the articles: the chunks done are kept, a run
+    without --resume says so, and --resume tags only the rest, to the same silver."""
+    import arabic_ner.predictor as predictor
+    import arabic_ner.selftrain as selftrain
+    from arabic_ner.errors import Stopped
+
+    rows = [{"id": f"a{k}", "text": f"{WIRE} {k}. {OTHER} {k}."} for k in range(6)]
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tagged_texts = []
+
+    class StopsAfter(FirstWords):
+        def __init__(self, after):
+            super().__init__()
+            self.after = after
+
+        def predict_iter(self, texts):
+            texts = list(texts)
+            for text, entities in zip(texts, super().predict_iter(texts)):
+                if len(tagged_texts) == self.after:
+                    raise Stopped()
+                tagged_texts.append(text)
+                yield entities
+
+    monkeypatch.setattr(selftrain, "CHUNK_WORDS", 1)  # an article a chunk
+    config = load_config(None, ["--silver.articles", str(articles), "--silver.confident_share", "1"])
+    out = tmp_path / "silver.jsonl"
+    monkeypatch.setattr(predictor.Predictor, "from_folder", classmethod(lambda cls, *a, **k: StopsAfter(4)))
+    with pytest.raises(Stopped):
+        selftrain.make_silver(tmp_path / "model", config, out, log=lambda m: None)
+    assert not out.exists() and len(tagged_texts) == 4
+    with pytest.raises(UserError, match=r"silver.tagged.jsonl: an interrupted run left 4 records in .* add --resume"):
+        selftrain.make_silver(tmp_path / "model", config, out, log=lambda m: None)
+    monkeypatch.setattr(predictor.Predictor, "from_folder", classmethod(lambda cls, *a, **k: StopsAfter(-1)))
+    stats = selftrain.make_silver(tmp_path / "model", config, out, log=lambda m: None, resume=True)
+    assert len(tagged_texts) == 6 and stats["sentences"] == 12  # each article tagged once in all
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["articles.jsonl", "silver.counts.json", "silver.jsonl",
+                                                          "silver.tagged.jsonl"]
+    tagged = [json.loads(line) for line in (tmp_path / "silver.tagged.jsonl").read_text().splitlines()]
+    assert [t["id"] for t in tagged] == [r["id"] for r in rows] and all(t["entities"] for t in tagged)
+    whole = tmp_path / "whole.jsonl"
+    selftrain.make_silver(tmp_path / "model", config, whole, log=lambda m: None)
+    assert whole.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
+
+
 def test_make_silver_keeps_the_reserved_articles_and_their_stories_out():
     """The self-training config's silver, from ../shared's SaudiNewsNet articles, holds none of the
     articles reserved for measuring generalisation, none that retells one, and none annotated."""
-    from arabic_ner.selftrain import silver_records, tag_articles, unlabelled
+    from arabic_ner.selftrain import silver_records, unlabelled
 
     folder = SHARED / "corpora" / "saudinewsnet"
     if not (folder / "reserved_for_evaluation.txt").exists():
@@ -154,7 +204,7 @@ def test_make_silver_keeps_the_reserved_articles_and_their_stories_out():
     # no sentence of a reserved article comes back as silver, even when every other sentence does:
     # an article that shares one without retelling the story (a site's boilerplate) keeps the rest
     reserved_sentences = {texts[r][s:e] for r in reserved for s, e in split_sentences(texts[r])}
-    silver = list(silver_records(tag_articles(FirstWords(), usable), {"ARMED_GROUP": 0.0}, kept=kept))
+    silver = list(silver_records(tagged_by(FirstWords(), usable), {"ARMED_GROUP": 0.0}, kept=kept))
     assert silver and not {r["text"] for r in silver} & reserved_sentences
 
 
@@ -185,6 +235,14 @@ def test_selftrain_rounds_keep_the_gold_files_as_they_are_and_resume(trained, ti
     resumed = subprocess.run([sys.executable, *args, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0 and json.loads(resumed.stdout) == summary
     assert "kept from the interrupted run" in resumed.stderr and "epoch 1" not in resumed.stderr
+    # --overwrite starts again, a tagging that a stop left behind included
+    partial = tmp_path / "st-selftrain" / ".silver-round1.tagged.jsonl.partial"
+    partial.write_text('{"id": "ok3", "entities": []}\n')
+    partial.with_name(partial.name + ".json").write_text('{"fingerprint": {}, "records": 1, "bytes": 30}')
+    redone = subprocess.run([sys.executable, *args, "--overwrite"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    assert redone.returncode == 0, redone.stderr[-2000:]
+    assert not partial.exists() and not partial.with_name(partial.name + ".json").exists()
 
 
 def test_selftrain_needs_articles(tmp_path):
@@ -227,7 +285,7 @@ def test_silver_only_writes_one_models_silver_and_trains_nothing(trained, tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["articles_kept_out"] == 2 and out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["articles.jsonl", "fold0.counts.json", "fold0.jsonl",
-                                                          "reserved.txt"]
+                                                          "fold0.tagged.jsonl", "reserved.txt"]
     result = subprocess.run([*args, "--silver-only", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and result.stderr.strip() == \
         "error: --silver-only needs --teacher, the model that tags the articles"

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from arabic_ner.errors import Stopped, UserError
 from arabic_ner.messages import plural
+from arabic_ner.tagging import CHUNK_WORDS
 
-CHUNK_WORDS = 20_000  # words tagged and written at once: 10-30 s of tagging on 2 CPU cores
 LARGE = 100_000  # articles from which the whole-file outputs' memory is worth a note
 
 

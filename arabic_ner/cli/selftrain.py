@@ -44,7 +44,8 @@ def main() -> int:
 
     if args.silver_only:
         check_teacher(args.teacher, config)
-        stats = make_silver(args.teacher, config, args.silver_only, log=lambda m: print(m, file=sys.stderr))
+        stats = make_silver(args.teacher, config, args.silver_only, log=lambda m: print(m, file=sys.stderr),
+                            resume=args.resume)
         print(json.dumps(stats, indent=2, ensure_ascii=False))
         return 0
 
