@@ -9,9 +9,37 @@ deviation) of the baseline's runs.
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 from arabic_ner.errors import UserError
 from arabic_ner.messages import plural
+from arabic_ner.textfiles import decode_text, parse_json
+
+
+def read_crossval(folder: Path) -> tuple[dict, list[dict]]:
+    """A cross-validation folder's plan and finished runs (eval/crossval.py wrote them), checked:
+    a one-line error naming the file and line otherwise."""
+    plan_file, runs_file = folder / "plan.json", folder / "runs.jsonl"
+    for path in (plan_file, runs_file):
+        if not path.is_file():
+            raise UserError(f"{path}: not found; name a folder eval/crossval.py wrote (<output_dir>/<run_name>-cv)")
+    plan = parse_json(decode_text(plan_file.read_bytes(), str(plan_file)), str(plan_file), numbered=True)
+    if (not isinstance(plan, dict) or any(key not in plan for key in ("corpus", "folds", "group_by", "config"))
+            or not isinstance(plan["config"], dict) or not isinstance(plan["config"].get("entity_types"), list)):
+        raise UserError(f"{plan_file}: not a cross-validation plan (it needs corpus, folds, group_by and "
+                        f"config.entity_types)")
+    runs = []
+    for k, line in enumerate(decode_text(runs_file.read_bytes(), str(runs_file)).splitlines(), 1):
+        if not line.strip():
+            continue
+        run = parse_json(line, f"{runs_file}:{k}")
+        if not (isinstance(run, dict) and {"name", "fold", "seed"} <= run.keys() and isinstance(run.get("test"), dict)
+                and isinstance(run["test"].get("char"), dict)):
+            raise UserError(f"{runs_file}:{k}: not a finished run with character-exact test scores (it needs name, "
+                            f"fold, seed and test.char; runs from before 2026-12-02: eval/crossval.py --resume "
+                            f"--rescore --keep-models)")
+        runs.append(run)
+    return plan, runs
 
 
 def mean_std(values: list[float]) -> dict:
@@ -28,17 +56,19 @@ def run_f1(run: dict, entity_type: str | None = None, level: str = "char") -> fl
 
 
 def paired(base: list[dict], other: list[dict], entity_types: list[str]) -> dict:
-    """The runs the two have in common (same name: fold and seed), each recipe's F1 and the gain of
-    `other` over `base`, overall and per type, character-exact and over words."""
-    base_by, other_by = {r["name"]: r for r in base}, {r["name"]: r for r in other}
-    names = [name for name in base_by if name in other_by]
-    if not names:
-        raise UserError(f"no run in common (base: {', '.join(base_by) or 'none'}; other: "
-                        f"{', '.join(other_by) or 'none'})")
+    """The runs the two have in common (the same fold and training seed), each recipe's F1 and the
+    gain of `other` over `base`, overall and per type, character-exact and over words."""
+    base_by = {(r["fold"], r["seed"]): r for r in base}
+    other_by = {(r["fold"], r["seed"]): r for r in other}
+    keys = [key for key in base_by if key in other_by]
+    if not keys:
+        raise UserError(f"no run in common, by fold and seed (base: {', '.join(r['name'] for r in base) or 'none'}; "
+                        f"other: {', '.join(r['name'] for r in other) or 'none'})")
+    names = [base_by[key]["name"] for key in keys]
 
     def compare(entity_type: str | None, level: str) -> dict:
-        a = [run_f1(base_by[n], entity_type, level) for n in names]
-        b = [run_f1(other_by[n], entity_type, level) for n in names]
+        a = [run_f1(base_by[key], entity_type, level) for key in keys]
+        b = [run_f1(other_by[key], entity_type, level) for key in keys]
         gains = [round(y - x, 4) for x, y in zip(a, b)]
         spread = mean_std(a)["std"]
         gain = mean_std(gains)

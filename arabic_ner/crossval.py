@@ -9,6 +9,7 @@ the finished runs and continues it.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import replace
@@ -32,13 +33,14 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
     the one that was cut (a Ctrl-C or SIGTERM saves its last/), `overwrite` starts them all again.
     `also_train`: files added to every fold's training data, never selected on or scored; `{fold}`
     in a path stands for the fold's number (data made for each fold, such as silver data from that
-    fold's own model). `rescore` (with `resume`): the finished runs are scored again from their kept
-    best/ on their fold's test split, with the code of today (after a change to decoding, say), as
-    their training would score them now."""
+    fold's own model). `rescore` (with `resume` and `keep_models`): the finished runs are scored again
+    from their kept best/ on their fold's test split, with the code of today (after a change to
+    decoding, say), as their training would score them now; their dev scores stay those of training."""
     if resume and overwrite:
         raise UserError("--resume continues a cross-validation and --overwrite replaces it: pass one of them")
-    if rescore and not resume:
-        raise UserError("--rescore scores the finished runs of a cross-validation again: pass --resume too")
+    if rescore and not (resume and keep_models):
+        raise UserError("--rescore scores the kept models of a cross-validation's finished runs again: pass --resume "
+                        "and --keep-models too (without it, the models would be deleted after scoring)")
     records = read_jsonl(corpus, config.entity_types)
     bins = assign_groups(records, group_by, [1 / folds] * folds, seed=13, where=str(corpus))
     fold_records = [members(records, group_by, keys) for keys in bins]
@@ -62,6 +64,7 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
                                 f"data outside the corpus")
             extra_counts[k] += len(added)
     plan = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by,
+            "fold_digest": fold_digest(fold_records),
             "also_train": [str(p) for p in also_train],
             "config": {key: value for key, value in to_dict(config).items() if key not in NOT_READ}}
     done = _runs_so_far(out, plan, resume, overwrite)
@@ -113,10 +116,19 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
     return result
 
 
+def fold_digest(fold_records: list[list[dict]]) -> str:
+    """What the folds hold, as 16 hex digits: two cross-validations whose runs pair have the same
+    (the same corpus path with other records in it does not)."""
+    ids = [[str(r.get("id")) + "\t" + r["text"] for r in fold] for fold in fold_records]
+    return hashlib.sha256(json.dumps(ids, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+
+
 def dev_by_epoch(curves: list[list[float]]) -> dict:
     """Dev F1 at each epoch, mean ± std over the runs, for the epochs every run reached; and the
     epoch where the mean peaks: the `train.epochs` for a final model trained with no dev data to
-    select on (lever 1 of #18). A run's own best epoch overfits its dev fold; the mean curve does not."""
+    select on (lever 1 of #18). A run's own best epoch overfits its dev fold; the mean curve does not.
+    An estimate all the same: the final model sees more sentences an epoch (all the gold, not K-2
+    folds), and early stops (`train.patience`) cut the curve at the shortest run."""
     reached = min((len(c) for c in curves), default=0)
     if not reached:
         return {}
@@ -128,7 +140,9 @@ def _dev_curve(run_dir: Path) -> list[float]:
     """A run's dev F1 (character-exact) per epoch, from its metrics.jsonl; empty when it has none."""
     path = run_dir / "metrics.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    return [json.loads(line)["dev"]["char"]["f1"] for line in lines if line.strip()]
+    epochs = [json.loads(line)["dev"] for line in lines if line.strip()]
+    # a run trained before character-exact scores has none to give
+    return [dev["char"]["f1"] for dev in epochs] if all(dev and "char" in dev for dev in epochs) else []
 
 
 def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], config: Config, log) -> None:
@@ -141,9 +155,10 @@ def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], c
                         f"cross-validation run with --keep-models")
     for name, run in done.items():
         predictor = Predictor.from_folder(out / name / "best", batch_size=config.train.eval_batch_size)
-        before = run["test"]["char"]["f1"]
+        before = run["test"].get("char", {}).get("f1")
         run["test"] = score_model(predictor, fold_records[run["fold"]], config.entity_types).scores
-        log(f"{name}: test F1 {before:.4f} -> {run['test']['char']['f1']:.4f} (character-exact), scored again")
+        log(f"{name}: test F1 {'n/a' if before is None else f'{before:.4f}'} -> {run['test']['char']['f1']:.4f} "
+            f"(character-exact), scored again")
 
 
 def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[str, dict]:
@@ -162,7 +177,8 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[s
     except (OSError, json.JSONDecodeError) as exc:
         raise UserError(f"{out}: cannot read its plan.json or runs.jsonl ({exc}); pass --overwrite") from None
     # a setting added to the code since, at its default, changes nothing that ran
-    defaults = flat_dict({"also_train": [], "config": to_dict(Config())})
+    # (a plan written before folds were fingerprinted is taken at its word)
+    defaults = flat_dict({"also_train": [], "fold_digest": plan.get("fold_digest"), "config": to_dict(Config())})
     now, then = flat_dict(plan), flat_dict(before)
     changed = sorted(key for key in now.keys() | then.keys() if then.get(key, defaults.get(key)) != now.get(key)
                      and not any(key.startswith(f"config.{section}.") for section in NOT_READ))

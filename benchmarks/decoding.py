@@ -21,9 +21,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import arabic_ner.inference as inference  # noqa: E402
-from arabic_ner.cli.compare import read_cv  # noqa: E402
-from arabic_ner.comparison import format_paired, paired  # noqa: E402
+from arabic_ner.comparison import format_paired, paired, read_crossval  # noqa: E402
 from arabic_ner.corpus import read_corpus  # noqa: E402
+from arabic_ner.errors import UserError, run_cli  # noqa: E402
 from arabic_ner.evaluation import score_model  # noqa: E402
 from arabic_ner.labels import repair_iob2  # noqa: E402
 from arabic_ner.predictor import Predictor  # noqa: E402
@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("cv_dir", type=Path)
     parser.add_argument("--json", type=Path, help="also write both decoders' scores per run here")
     args = parser.parse_args()
-    plan, runs = read_cv(args.cv_dir)
+    plan, runs = read_crossval(args.cv_dir)
     types = plan["config"]["entity_types"]
     scored = {"argmax": [], "viterbi": []}
     for run in runs:
@@ -62,9 +62,12 @@ def main() -> int:
         predictor = Predictor.from_folder(model)
         for name, decode in (("argmax", argmax_repaired), ("viterbi", inference.viterbi_iob2)):
             with decoder(decode):
-                scored[name].append({"name": run["name"], "test": score_model(predictor, records, types).scores})
+                scored[name].append({**{k: run[k] for k in ("name", "fold", "seed")},
+                                     "test": score_model(predictor, records, types).scores})
         print(f"{run['name']}: character-exact F1 argmax {scored['argmax'][-1]['test']['char']['f1']:.4f}, "
               f"Viterbi {scored['viterbi'][-1]['test']['char']['f1']:.4f}", file=sys.stderr)
+    if not scored["viterbi"]:
+        raise UserError(f"{args.cv_dir}: no run kept its best/; run eval/crossval.py with --keep-models")
     result = paired(scored["argmax"], scored["viterbi"], types)
     print(format_paired(result, "argmax + repair", "Viterbi"))
     if args.json:
@@ -73,4 +76,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

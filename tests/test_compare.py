@@ -16,7 +16,7 @@ TYPES = ["ARMED_GROUP", "CASUALTY"]
 
 def run(name: str, f1: float, armed: float, casualty: float) -> dict:
     scores = {"f1": f1, "per_type": {"ARMED_GROUP": {"f1": armed}, "CASUALTY": {"f1": casualty}}}
-    return {"name": name, "fold": int(name[4]), "test": {**scores, "char": scores}}
+    return {"name": name, "fold": int(name[4]), "seed": 42 + int(name[-1]), "test": {**scores, "char": scores}}
 
 
 BASE = [run("fold0-seed0", 0.70, 0.90, 0.50), run("fold1-seed0", 0.80, 0.92, 0.60), run("fold2-seed0", 0.75, 0.91, 0.55)]
@@ -42,13 +42,17 @@ def test_paired_gain_wins_and_the_spread_rule(other, gain, wins, counts):
 
 
 def test_paired_needs_a_shared_run():
-    with pytest.raises(UserError, match="no run in common"):
+    with pytest.raises(UserError, match="no run in common, by fold and seed"):
         paired(BASE, [run("fold7-seed0", 0.1, 0.1, 0.1)], TYPES)
+    # the same name, another training seed (a cross-validation run with --train.seed 7): no pair
+    with pytest.raises(UserError, match="no run in common"):
+        paired(BASE, [{**r, "seed": 7} for r in BASE], TYPES)
 
 
-def write_cv(folder: Path, runs: list[dict], folds: int = 3) -> Path:
+def write_cv(folder: Path, runs: list[dict], folds: int = 3, **plan_keys) -> Path:
     folder.mkdir(parents=True)
-    plan = {"corpus": "news.jsonl", "folds": folds, "group_by": "story", "config": {"entity_types": TYPES}}
+    plan = {"corpus": "news.jsonl", "folds": folds, "group_by": "story", "config": {"entity_types": TYPES},
+            **plan_keys}
     (folder / "plan.json").write_text(json.dumps(plan))
     (folder / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
     return folder
@@ -72,7 +76,13 @@ def test_compare_prints_the_table_and_writes_json(tmp_path):
 
 @pytest.mark.parametrize("damage, message", [
     (lambda b: (b / "plan.json").unlink(), r"b/plan.json: not found; name a folder eval/crossval.py wrote"),
-    (lambda b: (b / "runs.jsonl").write_text('{"name": "fold0-seed0"}\n'), r"b/runs.jsonl:1: not a finished run"),
+    (lambda b: (b / "runs.jsonl").write_text('\n{"name": "fold0-seed0"}\n'), r"b/runs.jsonl:2: not a finished run"),
+    (lambda b: (b / "runs.jsonl").write_text(json.dumps({**BASE[0], "test": {"f1": 0.5}}) + "\n"),
+     r"b/runs.jsonl:1: not a finished run with character-exact test scores"),
+    (lambda b: (b / "plan.json").write_text(json.dumps({"corpus": "c", "folds": 3, "group_by": "story",
+                                                        "config": []})), r"b/plan.json: not a cross-validation plan"),
+    (lambda b: (b / "plan.json").write_text(json.dumps({"corpus": "c", "folds": 3, "group_by": "story",
+                                                        "config": {}})), r"b/plan.json: not a cross-validation plan"),
     (lambda b: (b / "runs.jsonl").write_text("{oops\n"), r"b/runs.jsonl:1"),
     (lambda b: (b / "plan.json").write_bytes(b"\xff\xfe"), r"b/plan.json"),
     (lambda b: (b / "plan.json").write_text(json.dumps({"corpus": "news.jsonl", "folds": 5, "group_by": "story",
@@ -86,3 +96,14 @@ def test_compare_says_what_is_wrong_in_one_line(tmp_path, damage, message):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert re.search(message, result.stderr), result.stderr
+
+
+def test_compare_pairs_by_what_the_folds_hold_when_the_plans_say(tmp_path):
+    """Plans with a fold digest pair on it, whatever the corpus path; another digest (the corpus
+    edited since) does not pair, even under the same path."""
+    base = write_cv(tmp_path / "a", BASE, fold_digest="abc", corpus="data/news.jsonl")
+    assert compare(base, write_cv(tmp_path / "b", BASE, fold_digest="abc", corpus="./data/news.jsonl")).returncode == 0
+    result = compare(base, write_cv(tmp_path / "c", BASE, fold_digest="abd", corpus="data/news.jsonl"))
+    assert result.returncode == 2 and "cut different folds (fold_digest: abc against abd)" in result.stderr
+    result = compare(base, base, "--json", base / "runs.jsonl")
+    assert result.returncode == 2 and "is also an input" in result.stderr

@@ -362,9 +362,11 @@ def test_training_evaluate_and_crossval_score_alike(tiny_bert, records, tmp_path
     # --rescore: the finished runs scored again from their best/ (here over numbers made wrong on purpose)
     runs_file = tmp_path / "tiny-cv" / "runs.jsonl"
     runs_file.write_text("".join(json.dumps({**r, "test": {"f1": -1.0, "char": {"f1": -1.0}}}) + "\n" for r in runs))
-    with pytest.raises(UserError, match="pass --resume too"):
-        crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=lambda m: None,
-                 rescore=True)
+    for resume, keep in ((False, True), (True, False)):  # without --keep-models the models would go
+        with pytest.raises(UserError, match="pass --resume and --keep-models too"):
+            crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=keep, log=lambda m: None,
+                     resume=resume, rescore=True)
+    assert all((tmp_path / "tiny-cv" / r["name"] / "best").is_dir() for r in runs)
     said = []
     crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=said.append,
              resume=True, rescore=True)
@@ -409,13 +411,20 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
                     resume=True)
 
     plan = json.loads((tmp_path / "x-cv" / "plan.json").read_text())
-    del plan["also_train"], plan["config"]["train"]["head_lr"]  # as a version without them wrote it
+    del plan["also_train"], plan["config"]["train"]["head_lr"], plan["fold_digest"]  # as a version without them wrote it
     (tmp_path / "x-cv" / "plan.json").write_text(json.dumps(plan))
     (tmp_path / "x-cv" / "runs.jsonl").write_text("")
     seen.clear()
     cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                 resume=True)
     assert len(seen) == 3
+
+    # the corpus edited under the same name: other folds, whose runs do not continue the old ones
+    edited = corpus.read_text(encoding="utf-8").replace(records[0]["text"], records[0]["text"] + " امس")
+    corpus.write_text(edited, encoding="utf-8")
+    with pytest.raises(UserError, match=r"changed: fold_digest\)"):
+        cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
+                    resume=True)
 
     # {fold}: each fold its own file (silver data from that fold's own model, say)
     for k in range(3):

@@ -58,7 +58,9 @@ def main() -> int:
               f"{words['per_type'][t]['std']:.4f})")
     if "epochs" in result:
         peak = result["dev_f1_by_epoch"][result["epochs"] - 1]
-        print(f"mean dev F1 peaks at epoch {result['epochs']} ({peak['mean']:.4f} ± {peak['std']:.4f}): "
-              f"--train.epochs {result['epochs']} for a final model trained with no dev data (--data.dev \"\")")
+        cut = len(result["dev_f1_by_epoch"]) < config.train.epochs
+        print(f"mean dev F1 peaks at epoch {result['epochs']} ({peak['mean']:.4f} ± {peak['std']:.4f})"
+              + (f" of the {len(result['dev_f1_by_epoch'])} every run reached (early stops)" if cut else "")
+              + f": --train.epochs {result['epochs']} for a final model trained with no dev data (--data.dev \"\")")
     print(f"wrote {Path(config.output_dir) / (config.run_name + '-cv')}/crossval.json", file=sys.stderr)
     return 0
