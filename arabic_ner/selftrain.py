@@ -21,6 +21,7 @@ labels.
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 from collections import Counter, defaultdict
@@ -38,8 +39,9 @@ from arabic_ner.evaluation import score_model
 from arabic_ner.files import ResumableLines, check_output_files, make_output_folder, write_atomic, write_files
 from arabic_ner.messages import plural
 from arabic_ner.model import ModelSettings, model_version
+from arabic_ner.run_folder import clear_run_dir
 from arabic_ner.stories import KeptOut
-from arabic_ner.tagging import CHUNK_WORDS, plan, tag_chunks
+from arabic_ner.tagging import CHUNK_WORDS, numerics, plan, tag_chunks
 from arabic_ner.training import train
 
 
@@ -107,20 +109,29 @@ def unlabelled(silver: SilverConfig, log=print) -> tuple[list[Article], KeptOut,
         raise UserError(f"silver.articles: no article to tag ({skips.summary()})")
     kept = KeptOut.from_files(silver.keep_out, {str(a.id): a.text for a in articles})
     usable = [a for a in articles if not kept.keeps_out(str(a.id), a.text)]
+    if not usable:
+        raise UserError(f"silver.articles: all {plural(len(articles), 'article')} are kept out by silver.keep_out "
+                        f"(named there, or retelling one that is); nothing to tag")
     return usable, kept, len(articles) - len(usable)
 
 
-def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None, resume: bool = False) -> dict:
+def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None, resume: bool = False,
+                overwrite: bool = False) -> dict:
     """Tag the usable articles with the model in `model_dir` and write the silver records to `out`
     (whole, or not at all); what was written, counted. The model's entities on every article go
     to `<out stem>.tagged.jsonl`, chunk by chunk: a stop (Ctrl-C, SIGTERM) keeps what was tagged,
-    and `resume` continues from there. `pool`: what `unlabelled` gave, when the caller already
-    asked (each round tags the same articles)."""
+    and `resume` continues from there (`overwrite` starts it again). `pool`: what `unlabelled` gave,
+    when the caller already asked (each round tags the same articles)."""
     from arabic_ner.predictor import Predictor
 
     if out.suffix != ".jsonl":
         raise UserError(f"{out}: silver data is written as .jsonl")
+    if resume and overwrite:
+        raise UserError("--resume continues a tagging and --overwrite starts it again: pass one of them")
     tagged_file = _tagged_file(out)
+    if overwrite:
+        for path in ResumableLines.files_of(tagged_file):
+            path.unlink(missing_ok=True)
     check_output_files({"silver data": out, "its counts": _stats_file(out), "the tagged articles": tagged_file},
                        inputs=[Path(p) for p in [*config.data.train, *config.data.dev, *config.data.test,
                                                  *config.silver.articles, *config.silver.keep_out]])
@@ -128,9 +139,9 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
     digest = hashlib.sha256()
     for article in articles:
         digest.update(json.dumps([str(article.id), article.text], ensure_ascii=False).encode("utf-8"))
+    predictor = Predictor.from_folder(model_dir, "cpu", batch_size=config.train.eval_batch_size)
     fingerprint = {"model": model_version(model_dir), "articles": len(articles), "texts": digest.hexdigest(),
-                   "batch size": config.train.eval_batch_size}
-    predictor = Predictor.from_folder(model_dir, batch_size=config.train.eval_batch_size)
+                   **numerics(predictor, "cpu", config.train.eval_batch_size, CHUNK_WORDS)}
     log(f"silver: tagging {plural(len(articles), 'article')} with {model_dir} -> {tagged_file}")
     tagged = tag_articles(predictor, articles, tagged_file, fingerprint, resume)
     thresholds = type_thresholds(tagged, config.silver.confident_share)
@@ -162,10 +173,8 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
         raise UserError(f"{folder} already holds a self-training; pass --resume to continue it or --overwrite to "
                         f"start it again")
     make_output_folder(folder, "output_dir")
-    if overwrite:  # a tagging a stop left behind is started again too
-        for r in range(1, config.silver.rounds + 1):
-            for path in ResumableLines.files_of(_tagged_file(folder / f"silver-round{r}.jsonl")):
-                path.unlink(missing_ok=True)
+    if overwrite:  # nothing of an earlier self-training may pass for this one's after a stop and --resume
+        _clear(folder, config, teacher)
     if teacher is None:
         run = replace(config, run_name=f"{config.run_name}-round0")
         best, dev_f1 = run.run_dir / "best", _trained(run, resume, overwrite)["dev_f1"]
@@ -197,6 +206,19 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
     result = {"best_round": chosen, "best_model": str(best), "dev_f1": dev_f1, "rounds": rounds}
     write_atomic(folder / "selftrain.json", json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return result
+
+
+def _clear(folder: Path, config: Config, teacher: Path | None) -> None:
+    """Remove an earlier self-training: its silver files (and taggings a stop left), its summary and
+    its rounds' run folders (clear_run_dir: only ever folders train.py wrote), but never the one
+    holding `teacher`."""
+    for path in [*folder.glob("silver-round*"), *folder.glob(".silver-round*"), folder / "selftrain.json"]:
+        if path.is_file():
+            path.unlink()
+    for run_dir in Path(config.output_dir).glob(f"{glob.escape(config.run_name)}-round*"):
+        holds_teacher = teacher is not None and run_dir.resolve() in Path(teacher).resolve().parents
+        if run_dir.name.removeprefix(f"{config.run_name}-round").isdigit() and not holds_teacher:
+            clear_run_dir(run_dir)
 
 
 def check_teacher(model_dir: Path, config: Config) -> None:

@@ -93,6 +93,21 @@ def cut(articles: Iterable[Article], sizes: list[int]) -> Iterator[list[Article]
                         f"run again")
 
 
+def numerics(predictor, device: str, batch_size: int, chunk_words: int, compile: bool = False,
+             processes: int = 1) -> dict:
+    """What decides a tagging's bytes besides the model and the inputs: a resumed tagging must
+    match the interrupted one on all of it (another device or kernel would mix two numerics in one
+    output; another chunking would not end where the interrupted run's chunks ended)."""
+    import torch
+
+    from arabic_ner.int8 import int8_layers
+
+    return {"batch size": batch_size, "device": device, "compile": compile,
+            "int8 kernel": next((layer.kernel for layer in int8_layers(predictor.model)), None),
+            "chunk words": chunk_words, "processes": processes, "threads": torch.get_num_threads(),
+            "torch": torch.__version__}
+
+
 def shard_path(output: Path, rank: int, processes: int) -> Path:
     """Process `rank`'s shard of `output`: `out.jsonl` -> `out-00001-of-00004.jsonl`."""
     return output.with_name(f"{output.stem}-{rank:05d}-of-{processes:05d}.jsonl")

@@ -22,6 +22,8 @@ def imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("arabic_ner."):
             found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.ImportFrom) and node.module == "arabic_ner":  # from arabic_ner import tagging
+            found |= {a.name for a in node.names}
         elif isinstance(node, ast.Import):
             found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("arabic_ner.")}
     return found
@@ -43,3 +45,15 @@ def test_imports_go_up_the_layers_only(path):
     module = module_of(path)
     upward = sorted(m for m in imports(path) - {module} if RANK[m] > RANK[module])
     assert not upward, f"{module} ({LAYERS[RANK[module]][0]}) imports {upward} from a later layer"
+
+
+@pytest.mark.parametrize("source, found", [
+    ("from arabic_ner.tagging import plan", {"tagging"}),
+    ("from arabic_ner import tagging, labels", {"tagging", "labels"}),
+    ("import arabic_ner.model", {"model"}),
+    ("from arabic_ner.cli.train import main", {"cli"}),
+])
+def test_every_form_of_import_is_seen(tmp_path, source, found):
+    path = tmp_path / "m.py"
+    path.write_text(source + "\n", encoding="utf-8")
+    assert imports(path) == found

@@ -46,7 +46,8 @@ def test_candidates_leave_out_kept_articles_their_sentences_and_short_lines():
     assert [c["text"] for c in candidates(articles, kept)] == [other, filler]
 
 
-def test_select_writes_label_studio_tasks_with_predictions(trained, tmp_path):
+@pytest.mark.parametrize("by", ["margin", "entropy"])
+def test_select_writes_label_studio_tasks_with_predictions(trained, tmp_path, by):
     from arabic_ner.convert import from_labelstudio
 
     config, _ = trained
@@ -55,9 +56,10 @@ def test_select_writes_label_studio_tasks_with_predictions(trained, tmp_path):
                                            ensure_ascii=False) + "\n" for i in range(4)), encoding="utf-8")
     out = tmp_path / "tasks.json"
     result = subprocess.run([sys.executable, "-m", "arabic_ner.select", str(config.run_dir / "best"), str(articles),
-                             "-o", str(out), "--n", "3", "--jsonl", str(tmp_path / "chosen.jsonl")],
+                             "-o", str(out), "--n", "3", "--jsonl", str(tmp_path / "chosen.jsonl"), "--by", by],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert f"(sureness by {by} " in result.stderr
     tasks = json.loads(out.read_text(encoding="utf-8"))
     scores = [t["predictions"][0]["score"] for t in tasks]
     assert len(tasks) == 3 and scores == sorted(scores)
@@ -81,11 +83,21 @@ def test_sureness_by_margin_and_by_entropy(trained):
 
     config, _ = trained
     predictor = Predictor.from_folder(config.run_dir / "best")
-    texts = [t for t, _ in SENTENCES] + ["", "   "]
+    texts = [". ".join(t for t, _ in SENTENCES[:2])] + [t for t, _ in SENTENCES[2:]] + ["", "   "]
+    # each text's words, as the predictor reads them (the first text is two sentences)
+    words = []
+    for text in texts[:-2]:
+        sentences = list(predictor.sentences(text))
+        windows = predictor.encoder.encode(sentences)
+        tagged = word_tags_of(sentences, windows, predictor._window_probs(windows), predictor.model.config.id2label)
+        words.append(([m for t in tagged for m in t.margins], [h for t in tagged for h in t.entropies]))
+    expected = {"margin": [min(m) for m, _ in words], "entropy": [1 - sum(h) / len(h) for _, h in words]}
     for by in ("margin", "entropy"):
         results = list(predictor.predict_iter(texts, sureness=by))
         assert [entities for entities, _ in results] == predictor.predict(texts)
+        assert [s for _, s in results[:-2]] == pytest.approx(expected[by], abs=1e-5)  # batched otherwise: float32
         assert all(0.0 <= sure <= 1.0 for _, sure in results) and [s for _, s in results[-2:]] == [1.0, 1.0]
+    assert expected["margin"] != pytest.approx(expected["entropy"], abs=1e-3)
     with pytest.raises(UserError, match="sureness 'loss': one of margin, entropy"):
         list(predictor.predict_iter(texts, sureness="loss"))
 

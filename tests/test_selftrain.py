@@ -1,6 +1,7 @@
 """Self-training: which articles may become silver, which sentences do, and the rounds."""
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,10 @@ class FirstWords:
     """A stand-in model: the first word of every sentence is an ARMED_GROUP, scored by `score(text)`."""
 
     def __init__(self, score=lambda sentence: 1.0):
+        import torch
+
         self.score = score
+        self.model = torch.nn.Linear(1, 1)  # what a tagging's fingerprint asks of a model: no int8 layer
 
     def predict(self, texts):
         return list(self.predict_iter(texts))
@@ -133,6 +137,9 @@ def test_make_silver_leaves_out_the_kept_out_articles_and_writes_a_whole_file(tm
     lines = [json.loads(line) for line in (tmp_path / "silver.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {r["article"] for r in lines} == {"ok3"}
     assert stats["articles_tagged"] == 1 and stats["articles_kept_out"] == 2 and stats["sentences"] == 1
+    (tmp_path / "reserved.txt").write_text("r1\nok3\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"^silver.articles: all 3 articles are kept out by silver.keep_out"):
+        make_silver(tmp_path / "model", config, tmp_path / "silver2.jsonl", log=lambda m: None)
 
 
 def test_a_stopped_silver_tagging_keeps_its_chunks_and_resumes(tmp_path, monkeypatch):
@@ -169,6 +176,8 @@ def test_a_stopped_silver_tagging_keeps_its_chunks_and_resumes(tmp_path, monkeyp
     assert not out.exists() and len(tagged_texts) == 4
     with pytest.raises(UserError, match=r"silver.tagged.jsonl: an interrupted run left 4 records in .* add --resume"):
         selftrain.make_silver(tmp_path / "model", config, out, log=lambda m: None)
+    with pytest.raises(UserError, match="pass one of them"):
+        selftrain.make_silver(tmp_path / "model", config, out, log=lambda m: None, resume=True, overwrite=True)
     monkeypatch.setattr(predictor.Predictor, "from_folder", classmethod(lambda cls, *a, **k: StopsAfter(-1)))
     stats = selftrain.make_silver(tmp_path / "model", config, out, log=lambda m: None, resume=True)
     assert len(tagged_texts) == 6 and stats["sentences"] == 12  # each article tagged once in all
@@ -179,6 +188,15 @@ def test_a_stopped_silver_tagging_keeps_its_chunks_and_resumes(tmp_path, monkeyp
     whole = tmp_path / "whole.jsonl"
     selftrain.make_silver(tmp_path / "model", config, whole, log=lambda m: None)
     assert whole.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
+    # --overwrite: an interrupted tagging is started again, from the first article
+    monkeypatch.setattr(predictor.Predictor, "from_folder", classmethod(lambda cls, *a, **k: StopsAfter(14)))
+    with pytest.raises(Stopped):
+        selftrain.make_silver(tmp_path / "model", config, tmp_path / "again.jsonl", log=lambda m: None)
+    monkeypatch.setattr(predictor.Predictor, "from_folder", classmethod(lambda cls, *a, **k: StopsAfter(-1)))
+    tagged_texts.clear()
+    selftrain.make_silver(tmp_path / "model", config, tmp_path / "again.jsonl", log=lambda m: None, overwrite=True)
+    assert len(tagged_texts) == 6 and (tmp_path / "again.jsonl").read_text(encoding="utf-8") == \
+        out.read_text(encoding="utf-8")
 
 
 def test_make_silver_keeps_the_reserved_articles_and_their_stories_out():
@@ -235,7 +253,11 @@ def test_selftrain_rounds_keep_the_gold_files_as_they_are_and_resume(trained, ti
     resumed = subprocess.run([sys.executable, *args, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0 and json.loads(resumed.stdout) == summary
     assert "kept from the interrupted run" in resumed.stderr and "epoch 1" not in resumed.stderr
-    # --overwrite starts again, a tagging that a stop left behind included
+    # --overwrite starts again: a tagging that a stop left behind, and rounds of an earlier run that
+    # a stop and --resume would otherwise take for this one's, are gone
+    (tmp_path / "st-selftrain" / "silver-round2.jsonl").write_text("")
+    (tmp_path / "st-selftrain" / "silver-round2.counts.json").write_text("{}")
+    shutil.copytree(tmp_path / "st-round1", tmp_path / "st-round2")
     partial = tmp_path / "st-selftrain" / ".silver-round1.tagged.jsonl.partial"
     partial.write_text('{"id": "ok3", "entities": []}\n')
     partial.with_name(partial.name + ".json").write_text('{"fingerprint": {}, "records": 1, "bytes": 30}')
@@ -243,6 +265,8 @@ def test_selftrain_rounds_keep_the_gold_files_as_they_are_and_resume(trained, ti
                             timeout=600)
     assert redone.returncode == 0, redone.stderr[-2000:]
     assert not partial.exists() and not partial.with_name(partial.name + ".json").exists()
+    assert not (tmp_path / "st-round2").exists() and not (tmp_path / "st-selftrain" / "silver-round2.jsonl").exists()
+    assert teacher.is_dir()
 
 
 def test_selftrain_needs_articles(tmp_path):

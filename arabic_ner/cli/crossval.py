@@ -35,8 +35,9 @@ def main() -> int:
                         help="keep the finished runs and continue the one a Ctrl-C or SIGTERM cut")
     parser.add_argument("--overwrite", action="store_true", help="start an existing cross-validation again")
     parser.add_argument("--rescore", action="store_true",
-                        help="with --resume: score the finished runs again from their kept best/ with today's code "
-                             "(after a change to decoding), then continue")
+                        help="with --resume and --keep-models: score the finished runs' test folds again from their "
+                             "kept best/ with today's code (after a change to decoding), then continue; dev scores "
+                             "and curves stay those of training")
     args, overrides = parser.parse_known_args()
     if args.folds < 3:
         raise UserError(f"--folds {args.folds}: at least 3 (one to test, one to select on, the rest to train)")

@@ -187,22 +187,18 @@ def _finish(args, articles, plan, sinks: list[Path], results: list | None, predi
 
 def _fingerprint(args, articles, device: str, compile: bool, predictor, processes: int) -> dict:
     """What decides the output's bytes: a resumed run must match the interrupted one on all of it."""
-    from arabic_ner.int8 import int8_layers
+    from arabic_ner.tagging import numerics
 
     def stamp(path: Path) -> list:
         info = path.stat()
         return [str(path.resolve()), info.st_size, info.st_mtime_ns]
 
-    import torch
-
     inputs = []
     for item in args.inputs:  # stdin, one article read whole, by its content
         inputs += [stamp(f) for f in articles.files[item]] if item != "-" else [["-", articles.stdin_digest()]]
     return {"model": [stamp(f) for f in sorted(args.model_dir.iterdir()) if f.is_file()], "inputs": inputs,
-            "text field": args.text_field, "batch size": args.batch_size, "device": device, "compile": compile,
-            "int8 kernel": next((layer.kernel for layer in int8_layers(predictor.model)), None),
-            "chunk words": args.chunk_words, "processes": processes, "threads": torch.get_num_threads(),
-            "torch": torch.__version__}
+            "text field": args.text_field,
+            **numerics(predictor, device, args.batch_size, args.chunk_words, compile, processes)}
 
 
 def _other_outputs(args, articles, results, entity_types) -> dict:

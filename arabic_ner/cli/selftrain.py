@@ -6,9 +6,12 @@ sentences where every entity found is among the `silver.confident_share` of its 
 the model is surest of, and trains a fresh model on the gold and that silver, for up to
 `silver.rounds` rounds while dev F1 rises. Articles in
 `silver.keep_out`, and any that retells one, never become silver. One process (not under
-`accelerate launch`). A Ctrl-C or SIGTERM saves the round under way; --resume continues.
+`accelerate launch`). A Ctrl-C or SIGTERM saves the round under way, in training or in tagging;
+--resume continues; --overwrite removes an earlier self-training of the same run_name first.
 Output: models/<run_name>-round<r>/ per round; models/<run_name>-selftrain/{silver-round<r>.jsonl,
-selftrain.json}. `--silver-only FILE --teacher MODEL` writes one model's silver data and stops.
+silver-round<r>.counts.json, silver-round<r>.tagged.jsonl (the model's entities on every article),
+selftrain.json}. `--silver-only FILE --teacher MODEL` writes one model's silver data (FILE, with
+its counts and tagged articles beside it) and stops.
 """
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ def main() -> int:
     if args.silver_only:
         check_teacher(args.teacher, config)
         stats = make_silver(args.teacher, config, args.silver_only, log=lambda m: print(m, file=sys.stderr),
-                            resume=args.resume)
+                            resume=args.resume, overwrite=args.overwrite)
         print(json.dumps(stats, indent=2, ensure_ascii=False))
         return 0
 
