@@ -129,12 +129,12 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
     if resume and overwrite:
         raise UserError("--resume continues a tagging and --overwrite starts it again: pass one of them")
     tagged_file = _tagged_file(out)
-    if overwrite:
-        for path in ResumableLines.files_of(tagged_file):
-            path.unlink(missing_ok=True)
     check_output_files({"silver data": out, "its counts": _stats_file(out), "the tagged articles": tagged_file},
                        inputs=[Path(p) for p in [*config.data.train, *config.data.dev, *config.data.test,
                                                  *config.silver.articles, *config.silver.keep_out]])
+    if overwrite:  # only once the outputs are known good: a refused run removes nothing
+        for path in ResumableLines.files_of(tagged_file):
+            path.unlink(missing_ok=True)
     articles, kept, kept_out = pool or unlabelled(config.silver, log)
     digest = hashlib.sha256()
     for article in articles:
