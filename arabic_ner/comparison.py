@@ -72,8 +72,8 @@ def paired(base: list[dict], other: list[dict], entity_types: list[str]) -> dict
         gains = [round(y - x, 4) for x, y in zip(a, b)]
         spread = mean_std(a)["std"]
         gain = mean_std(gains)
-        return {"base": mean_std(a), "other": mean_std(b), "gain": gain, "wins": sum(g > 0 for g in gains),
-                "counts": len(names) > 1 and gain["mean"] > spread}  # one run has no spread to exceed
+        return {"base": mean_std(a), "other": mean_std(b), "gain": gain, "wins": int(sum(g > 0 for g in gains)),
+                "counts": bool(len(names) > 1 and gain["mean"] > spread)}  # one run has no spread to exceed
 
     return {"runs": names,
             **{level: {"f1": compare(None, level), "per_type": {t: compare(t, level) for t in entity_types}}

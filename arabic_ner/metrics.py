@@ -74,10 +74,11 @@ def entity_spans(entities: list[dict]) -> set[tuple[int, int, str]]:
 
 
 def _prf(tp: int, n_pred: int, n_gold: int) -> dict:
+    tp, n_pred, n_gold = int(tp), int(n_pred), int(n_gold)  # plain ints from numpy sums: scores go to JSON
     precision = tp / n_pred if n_pred else 0.0
     recall = tp / n_gold if n_gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "support": int(n_gold)}
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "support": n_gold}
 
 
 def _report(gold, pred, mode):

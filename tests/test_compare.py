@@ -41,6 +41,19 @@ def test_paired_gain_wins_and_the_spread_rule(other, gain, wins, counts):
     assert f"on the {len(result['runs'])} run" in table and f"{gain:+.4f}" in table
 
 
+def test_paired_scores_straight_from_a_model_go_to_json():
+    """Scores computed in the same process (benchmarks/decoding.py) hold numpy floats, not JSON's."""
+    import numpy as np
+
+    def as_numpy(r):
+        t = r["test"]
+        scores = {"f1": np.float64(t["f1"]), "per_type": {k: {"f1": np.float64(v["f1"])} for k, v in t["per_type"].items()}}
+        return {**r, "test": {**scores, "char": scores}}
+
+    result = paired([as_numpy(r) for r in BASE], [as_numpy(r) for r in BASE[::-1]], TYPES)
+    assert json.loads(json.dumps(result))["char"]["f1"]["wins"] == 0
+
+
 def test_paired_needs_a_shared_run():
     with pytest.raises(UserError, match="no run in common, by fold and seed"):
         paired(BASE, [run("fold7-seed0", 0.1, 0.1, 0.1)], TYPES)

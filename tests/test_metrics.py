@@ -171,6 +171,7 @@ def test_character_exact_scores_against_seqeval_over_characters():
         assert ours["per_type"][t]["f1"] == round(reference[t]["f1-score"], 4)
         assert ours["per_type"][t]["support"] == reference[t]["support"]
     assert ours["macro"]["f1"] == round(reference["macro avg"]["f1-score"], 4)
+    assert type(ours["precision"]) is type(ours["f1"]) is float and type(ours["support"]) is int  # Python's own: the scores go to JSON
     # seqeval over words cannot see the clitic: there لداعش is داعش
     words = entity_scores(*record_tags(gold, predicted), TYPES)
     assert words["f1"] > ours["f1"]
