@@ -56,7 +56,8 @@ def run_f1(run: dict, entity_type: str | None = None, level: str = "char") -> fl
 
 
 def paired(base: list[dict], other: list[dict], entity_types: list[str]) -> dict:
-    """The runs the two have in common (the same fold and training seed), each recipe's F1 and the
+    """The runs the two have in common (the same fold and planned training seed: a run retrained
+    after a collapse keeps its planned one, crossval.py), each recipe's F1 and the
     gain of `other` over `base`, overall and per type, character-exact and over words."""
     base_by = {(r["fold"], r["seed"]): r for r in base}
     other_by = {(r["fold"], r["seed"]): r for r in other}

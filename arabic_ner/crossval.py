@@ -25,6 +25,7 @@ from arabic_ner.split import assign_groups, members
 from arabic_ner.training import train
 
 NOT_READ = {"silver"}  # config sections a cross-validation never reads: not in its plan, no bar to --resume
+TRIES = 3  # training seeds a run may take when it collapses: its own, then its own + 1000, + 2000
 
 
 def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str, keep_models: bool, log=print,
@@ -90,23 +91,24 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
                              dev=[str(data_dir / "dev.jsonl")],
                              test=[str(data_dir / "test.jsonl")]),
                 train=replace(config.train, seed=config.train.seed + s))
-            if name in done:
-                runs.append(done[name])
-            else:
+            run = done.get(name)
+            if run is None or retried(run):
                 log(f"[{len(runs) + 1}/{folds * seeds}] {name}: train {len(train_records)}"
                     + (f" + {extra_counts[k]} from --also-train" if also_train else "") + ", "
                     f"dev {len(fold_records[dev_k])}, test {len(fold_records[k])} sentences")
-                # a run cut by a stop continues from its last/; one that saved nothing starts afresh
-                summary = train(run_config, resume=resume, overwrite=not resume)
-                run = {"name": name, "fold": k, "seed": run_config.train.seed, "best_epoch": summary["best_epoch"],
-                       "dev_f1": summary["dev_f1"], "test": summary["test"]}
-                runs.append(run)
+                run = _train_run(run_config, name, k, run, resume, log)
                 with runs_file.open("a", encoding="utf-8") as f:  # one whole line per finished run
                     f.write(json.dumps(run) + "\n")
+            runs.append(run)
             if not keep_models:
                 for folder in ("best", "last"):
                     shutil.rmtree(run_config.run_dir / folder, ignore_errors=True)
+    collapsed = sum(bool(r.get("collapsed")) for r in runs)
+    if collapsed:
+        log(f"{plural(collapsed, 'run')} collapsed (dev F1 0 at every epoch) and trained again with another seed: "
+            f"{', '.join(r['name'] + ' (seeds ' + ', '.join(map(str, r['collapsed'])) + ')' for r in runs if r.get('collapsed'))}")
     result = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by, "runs": len(runs),
+              "collapsed": collapsed,
               "f1": mean_std([run_f1(r) for r in runs]),
               "per_type": {t: mean_std([run_f1(r, t) for r in runs]) for t in config.entity_types},
               "words": {"f1": mean_std([run_f1(r, level="words") for r in runs]),
@@ -114,6 +116,41 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
               **dev_by_epoch([_dev_curve(out / r["name"]) for r in runs])}
     write_atomic(out / "crossval.json", json.dumps(result, indent=2) + "\n")
     return result
+
+
+def collapsed(run: dict) -> bool:
+    """Whether a run learned nothing: dev F1 0 at every epoch, every word tagged O. It happens to some
+    seeds of the news recipe in fp32 (train loss flat at the label prior's from epoch 2, where the
+    other runs leave it by epoch 3; docs/results.md), and one such run among five would halve a fold
+    and swamp any comparison of recipes with its zero."""
+    return run.get("dev_f1") is not None and run["dev_f1"] <= 0.0
+
+
+def retried(run: dict) -> bool:
+    """Whether a finished run is trained again: it collapsed, with tries left."""
+    return collapsed(run) and len(run.get("collapsed", [])) + 1 < TRIES
+
+
+def _train_run(run_config: Config, name: str, fold: int, before: dict | None, resume: bool, log) -> dict:
+    """One (fold, seed) trained; a run that collapses is trained again from scratch with the next
+    seed of its own (+1000, +2000: none that another run of the plan uses), up to TRIES seeds in
+    all, the same rule for every recipe. `seed` stays the planned one, the key that pairs runs
+    across recipes (`eval/compare.py`); `trained_seed` is the one kept, `collapsed` those given up."""
+    planned = run_config.train.seed
+    given_up = [*before.get("collapsed", []), before.get("trained_seed", planned)] if before else []
+    while True:
+        seed = planned + 1000 * len(given_up)
+        if given_up:
+            log(f"{name}: collapsed with seed {given_up[-1]} (dev F1 0 at every epoch); trained again with seed {seed}")
+        # a run cut by a stop continues from its last/, one that saved nothing starts afresh; so does
+        # a new seed (a stop during it starts it again)
+        summary = train(replace(run_config, train=replace(run_config.train, seed=seed)),
+                        resume=resume and not given_up, overwrite=bool(given_up) or not resume)
+        run = {"name": name, "fold": fold, "seed": planned, "trained_seed": seed, "best_epoch": summary["best_epoch"],
+               "dev_f1": summary["dev_f1"], "test": summary["test"], "collapsed": given_up}
+        if not collapsed(run) or len(given_up) + 1 >= TRIES:
+            return run
+        given_up = [*given_up, seed]
 
 
 def fold_digest(fold_records: list[list[dict]]) -> str:

@@ -399,6 +399,9 @@ def _finish(accelerator, config: Config, splits, data, precision: str, log) -> d
     summary = {"run_dir": str(run_dir), "best_epoch": best["epoch"],
                "dev_f1": best["dev"]["char"]["f1"] if best["dev"] else None,
                "precision": precision}
+    if summary["dev_f1"] is not None and summary["dev_f1"] <= 0:
+        log("warning: dev F1 0 at every epoch, the model tags every word O: this run collapsed (some seeds do; "
+            "docs/results.md); train again with another --train.seed (eval/crossval.py does so itself)")
     if "test" in splits:
         model_best = Predictor.from_folder(best_dir, str(accelerator.device), config.train.eval_batch_size,
                                            accelerator=accelerator)

@@ -446,6 +446,51 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
                     overwrite=True, also_train=[tmp_path / "copy.jsonl"])
 
 
+def test_crossval_trains_a_collapsed_run_again_with_another_seed(records, tmp_path, monkeypatch):
+    """A run with dev F1 0 at every epoch learned nothing: it is trained again with its seed + 1000,
+    then + 2000, and kept at the first that learns; runs pair on the planned seed; a finished
+    collapsed run from before is trained again on --resume."""
+    import arabic_ner.crossval as cv
+    from arabic_ner.config import Config
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
+                              for i, r in enumerate(records)), encoding="utf-8")
+    collapsing, trained = set(), []
+
+    def fake_train(config, resume=False, overwrite=False):
+        name, seed = config.run_name, config.train.seed
+        trained.append((name, seed, resume, overwrite))
+        f1 = 0.0 if (name, seed) in collapsing else 0.5
+        scores = {"f1": f1, "per_type": {t: {"f1": f1} for t in config.entity_types}}
+        return {"best_epoch": 1, "dev_f1": f1, "test": {**scores, "char": scores}}
+
+    monkeypatch.setattr(cv, "train", fake_train)
+    config = Config(run_name="x", output_dir=str(tmp_path))
+    collapsing |= {("fold1-seed0", 42), ("fold2-seed0", 42), ("fold2-seed0", 1042), ("fold2-seed0", 2042)}
+    said = []
+    result = cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=said.append)
+    assert [(n, s) for n, s, _, _ in trained] == [("fold0-seed0", 42), ("fold1-seed0", 42), ("fold1-seed0", 1042),
+                                                  ("fold2-seed0", 42), ("fold2-seed0", 1042), ("fold2-seed0", 2042)]
+    assert all(overwrite and not resume for n, s, resume, overwrite in trained if s > 42)  # a new seed starts afresh
+    runs = {r["name"]: r for r in map(json.loads, (tmp_path / "x-cv" / "runs.jsonl").read_text().splitlines())}
+    assert (runs["fold1-seed0"]["seed"], runs["fold1-seed0"]["trained_seed"], runs["fold1-seed0"]["collapsed"]) == (42, 1042, [42])
+    assert runs["fold1-seed0"]["test"]["char"]["f1"] == 0.5 and runs["fold0-seed0"]["collapsed"] == []
+    assert (runs["fold2-seed0"]["trained_seed"], runs["fold2-seed0"]["collapsed"]) == (2042, [42, 1042])  # tries spent
+    assert result["collapsed"] == 2 and result["f1"]["mean"] == pytest.approx(1 / 3, abs=1e-4)
+    assert any("2 runs collapsed" in m and "fold2-seed0 (seeds 42, 1042)" in m for m in said)
+
+    # a collapsed run finished by a version without the retry is trained again on --resume, the others kept
+    lines = [json.dumps({k: v for k, v in r.items() if k not in ("trained_seed", "collapsed")} if r["name"] == "fold1-seed0"
+                        else r) for r in runs.values()]
+    lines[1] = lines[1].replace('"dev_f1": 0.5', '"dev_f1": 0.0')
+    (tmp_path / "x-cv" / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    trained.clear()
+    cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
+                resume=True)
+    assert [(n, s) for n, s, _, _ in trained] == [("fold1-seed0", 1042)]
+
+
 def test_without_dev_data_all_epochs_run_and_best_is_the_last(tiny_bert, corpus_dir, tmp_path):
     """A final model on all the gold (`--data.dev ""`): no selection, no early stop (even with a
     patience set), best/ is the last epoch; the test split is still scored and the card says so."""
