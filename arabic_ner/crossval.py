@@ -91,12 +91,14 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
                              dev=[str(data_dir / "dev.jsonl")],
                              test=[str(data_dir / "test.jsonl")]),
                 train=replace(config.train, seed=config.train.seed + s))
+            # dev F1 0 means a collapse only where the dev fold has entities to find
+            tries = TRIES if any(r["entities"] for r in fold_records[dev_k]) else 1
             run = done.get(name)
-            if run is None or retried(run):
+            if run is None or retried(run, tries):
                 log(f"[{len(runs) + 1}/{folds * seeds}] {name}: train {len(train_records)}"
                     + (f" + {extra_counts[k]} from --also-train" if also_train else "") + ", "
                     f"dev {len(fold_records[dev_k])}, test {len(fold_records[k])} sentences")
-                run = _train_run(run_config, name, k, run, resume, log)
+                run = _train_run(run_config, name, k, run, resume, tries, log)
                 with runs_file.open("a", encoding="utf-8") as f:  # one whole line per finished run
                     f.write(json.dumps(run) + "\n")
             runs.append(run)
@@ -126,14 +128,14 @@ def collapsed(run: dict) -> bool:
     return run.get("dev_f1") is not None and run["dev_f1"] <= 0.0
 
 
-def retried(run: dict) -> bool:
+def retried(run: dict, tries: int = TRIES) -> bool:
     """Whether a finished run is trained again: it collapsed, with tries left."""
-    return collapsed(run) and len(run.get("collapsed", [])) + 1 < TRIES
+    return collapsed(run) and len(run.get("collapsed", [])) + 1 < tries
 
 
-def _train_run(run_config: Config, name: str, fold: int, before: dict | None, resume: bool, log) -> dict:
+def _train_run(run_config: Config, name: str, fold: int, before: dict | None, resume: bool, tries: int, log) -> dict:
     """One (fold, seed) trained; a run that collapses is trained again from scratch with the next
-    seed of its own (+1000, +2000: none that another run of the plan uses), up to TRIES seeds in
+    seed of its own (+1000, +2000: none that another run of the plan uses), up to `tries` seeds in
     all, the same rule for every recipe. `seed` stays the planned one, the key that pairs runs
     across recipes (`eval/compare.py`); `trained_seed` is the one kept, `collapsed` those given up."""
     planned = run_config.train.seed
@@ -148,7 +150,7 @@ def _train_run(run_config: Config, name: str, fold: int, before: dict | None, re
                         resume=resume and not given_up, overwrite=bool(given_up) or not resume)
         run = {"name": name, "fold": fold, "seed": planned, "trained_seed": seed, "best_epoch": summary["best_epoch"],
                "dev_f1": summary["dev_f1"], "test": summary["test"], "collapsed": given_up}
-        if not collapsed(run) or len(given_up) + 1 >= TRIES:
+        if not collapsed(run) or len(given_up) + 1 >= tries:
             return run
         given_up = [*given_up, seed]
 

@@ -490,6 +490,15 @@ def test_crossval_trains_a_collapsed_run_again_with_another_seed(records, tmp_pa
                 resume=True)
     assert [(n, s) for n, s, _, _ in trained] == [("fold1-seed0", 1042)]
 
+    # dev F1 0 where the dev fold has no entity to find is no collapse: nothing is trained twice
+    corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3, "entities": []}, ensure_ascii=False) + "\n"
+                              for i, r in enumerate(records)), encoding="utf-8")
+    collapsing |= {(f"fold{k}-seed0", 42) for k in range(3)}
+    trained.clear()
+    result = cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False,
+                         log=lambda m: None, overwrite=True)
+    assert [s for _, s, _, _ in trained] == [42, 42, 42] and result["collapsed"] == 0
+
 
 def test_without_dev_data_all_epochs_run_and_best_is_the_last(tiny_bert, corpus_dir, tmp_path):
     """A final model on all the gold (`--data.dev ""`): no selection, no early stop (even with a
