@@ -81,6 +81,8 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
         train_records = [r for i, f in enumerate(fold_records) if i not in (k, dev_k) for r in f]
         data_dir = out / "data" / f"fold{k}"
         make_output_folder(data_dir, "output_dir")
+        # dev F1 0 means a collapse only where the dev fold has entities to find
+        tries = TRIES if any(r["entities"] for r in fold_records[dev_k]) else 1
         for split, part in (("train", train_records), ("dev", fold_records[dev_k]), ("test", fold_records[k])):
             write_jsonl(data_dir / f"{split}.jsonl", part)
         for s in range(seeds):
@@ -91,8 +93,6 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
                              dev=[str(data_dir / "dev.jsonl")],
                              test=[str(data_dir / "test.jsonl")]),
                 train=replace(config.train, seed=config.train.seed + s))
-            # dev F1 0 means a collapse only where the dev fold has entities to find
-            tries = TRIES if any(r["entities"] for r in fold_records[dev_k]) else 1
             run = done.get(name)
             if run is None or retried(run, tries):
                 log(f"[{len(runs) + 1}/{folds * seeds}] {name}: train {len(train_records)}"

@@ -51,11 +51,11 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     articles = [json.loads(line) for line in (args.saudinewsnet / "security_articles.jsonl").read_text(encoding="utf-8").splitlines()]
-    reserved = KeptOut.from_files([args.saudinewsnet / "reserved_for_evaluation.txt"],
-                                  {a["id"]: a["text"] for a in articles})
+    texts = {a["id"]: a["text"] for a in articles}
+    reserved = KeptOut.from_files([args.saudinewsnet / "reserved_for_evaluation.txt"], texts)
     # a news corpus article's story retold by another paper: its sentences would be the news test
     # stories' own words in training (14 sentences of the first selection were, until 2026-12-02)
-    annotated = KeptOut.from_files([HERE.parent / "news" / "news.jsonl"], {a["id"]: a["text"] for a in articles})
+    annotated = KeptOut.from_files([HERE.parent / "news" / "news.jsonl"], texts)
     taken, per_pattern = [], Counter()
     for article in sorted(articles, key=lambda a: a["id"]):
         if reserved.keeps_out(article["id"], article["text"]) or annotated.keeps_out(article["id"], article["text"]):
