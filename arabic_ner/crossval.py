@@ -81,8 +81,6 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
         train_records = [r for i, f in enumerate(fold_records) if i not in (k, dev_k) for r in f]
         data_dir = out / "data" / f"fold{k}"
         make_output_folder(data_dir, "output_dir")
-        # dev F1 0 means a collapse only where the dev fold has entities to find
-        tries = TRIES if any(r["entities"] for r in fold_records[dev_k]) else 1
         for split, part in (("train", train_records), ("dev", fold_records[dev_k]), ("test", fold_records[k])):
             write_jsonl(data_dir / f"{split}.jsonl", part)
         for s in range(seeds):
@@ -94,11 +92,11 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
                              test=[str(data_dir / "test.jsonl")]),
                 train=replace(config.train, seed=config.train.seed + s))
             run = done.get(name)
-            if run is None or retried(run, tries):
+            if run is None or retried(run):
                 log(f"[{len(runs) + 1}/{folds * seeds}] {name}: train {len(train_records)}"
                     + (f" + {extra_counts[k]} from --also-train" if also_train else "") + ", "
                     f"dev {len(fold_records[dev_k])}, test {len(fold_records[k])} sentences")
-                run = _train_run(run_config, name, k, run, resume, tries, log)
+                run = _train_run(run_config, name, k, run, resume, log)
                 with runs_file.open("a", encoding="utf-8") as f:  # one whole line per finished run
                     f.write(json.dumps(run) + "\n")
             runs.append(run)
@@ -109,8 +107,12 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
     if collapsed:
         log(f"{plural(collapsed, 'run')} collapsed (dev F1 0 at every epoch) and trained again with another seed: "
             f"{', '.join(r['name'] + ' (seeds ' + ', '.join(map(str, r['collapsed'])) + ')' for r in runs if r.get('collapsed'))}")
+    not_learned = [r["name"] for r in runs if not r.get("learned", True)]
+    if not_learned:
+        log(f"warning: {plural(len(not_learned), 'run')} collapsed with every one of its {TRIES} seeds and count with "
+            f"F1 0: {', '.join(not_learned)}")
     result = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by, "runs": len(runs),
-              "collapsed": collapsed,
+              "collapsed": collapsed, "not_learned": len(not_learned),
               "f1": mean_std([run_f1(r) for r in runs]),
               "per_type": {t: mean_std([run_f1(r, t) for r in runs]) for t in config.entity_types},
               "words": {"f1": mean_std([run_f1(r, level="words") for r in runs]),
@@ -120,24 +122,17 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
     return result
 
 
-def collapsed(run: dict) -> bool:
-    """Whether a run learned nothing: dev F1 0 at every epoch, every word tagged O. It happens to some
-    seeds of the news recipe in fp32 (train loss flat at the label prior's from epoch 2, where the
-    other runs leave it by epoch 3; docs/results.md), and one such run among five would halve a fold
-    and swamp any comparison of recipes with its zero."""
-    return run.get("dev_f1") is not None and run["dev_f1"] <= 0.0
+def retried(run: dict) -> bool:
+    """Whether a finished run is trained again: it collapsed (`training.collapsed`), with tries left."""
+    return not run.get("learned", True) and len(run.get("collapsed", [])) + 1 < TRIES
 
 
-def retried(run: dict, tries: int = TRIES) -> bool:
-    """Whether a finished run is trained again: it collapsed, with tries left."""
-    return collapsed(run) and len(run.get("collapsed", [])) + 1 < tries
-
-
-def _train_run(run_config: Config, name: str, fold: int, before: dict | None, resume: bool, tries: int, log) -> dict:
+def _train_run(run_config: Config, name: str, fold: int, before: dict | None, resume: bool, log) -> dict:
     """One (fold, seed) trained; a run that collapses is trained again from scratch with the next
-    seed of its own (+1000, +2000: none that another run of the plan uses), up to `tries` seeds in
+    seed of its own (+1000, +2000: none that another run of the plan uses), up to TRIES seeds in
     all, the same rule for every recipe. `seed` stays the planned one, the key that pairs runs
-    across recipes (`eval/compare.py`); `trained_seed` is the one kept, `collapsed` those given up."""
+    across recipes (`eval/compare.py`); `trained_seed` is the one kept, `collapsed` those given up,
+    `learned` false where the tries ran out."""
     planned = run_config.train.seed
     given_up = [*before.get("collapsed", []), before.get("trained_seed", planned)] if before else []
     while True:
@@ -149,8 +144,9 @@ def _train_run(run_config: Config, name: str, fold: int, before: dict | None, re
         summary = train(replace(run_config, train=replace(run_config.train, seed=seed)),
                         resume=resume and not given_up, overwrite=bool(given_up) or not resume)
         run = {"name": name, "fold": fold, "seed": planned, "trained_seed": seed, "best_epoch": summary["best_epoch"],
-               "dev_f1": summary["dev_f1"], "test": summary["test"], "collapsed": given_up}
-        if not collapsed(run) or len(given_up) + 1 >= tries:
+               "dev_f1": summary["dev_f1"], "test": summary["test"], "learned": not summary["collapsed"],
+               "collapsed": given_up}
+        if not retried(run):
             return run
         given_up = [*given_up, seed]
 
@@ -201,8 +197,8 @@ def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], c
 
 
 def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[str, dict]:
-    """The finished runs to keep, by name: those of runs.jsonl on --resume (when the plan is the same),
-    none on --overwrite; a folder that already holds runs needs one of the two."""
+    """The finished runs to keep, by name: those of runs.jsonl on --resume (when the plan is the same,
+    or the same with more seeds), none on --overwrite; a folder that already holds runs needs one of the two."""
     runs_file, plan_file = out / "runs.jsonl", out / "plan.json"
     lines = runs_file.read_text(encoding="utf-8").splitlines() if runs_file.is_file() else []
     if overwrite or not (lines or plan_file.exists()):
@@ -220,7 +216,9 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[s
     defaults = flat_dict({"also_train": [], "fold_digest": plan.get("fold_digest"), "config": to_dict(Config())})
     now, then = flat_dict(plan), flat_dict(before)
     changed = sorted(key for key in now.keys() | then.keys() if then.get(key, defaults.get(key)) != now.get(key)
-                     and not any(key.startswith(f"config.{section}.") for section in NOT_READ))
+                     and not any(key.startswith(f"config.{section}.") for section in NOT_READ)
+                     # more seeds add runs to the same plan: seed s of a fold is the same run either way
+                     and not (key == "seeds" and now["seeds"] > then.get("seeds", 0)))
     if changed:
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
                         f"{', '.join(changed)}); pass --overwrite to start again")

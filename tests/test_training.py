@@ -396,7 +396,7 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
         seen.append({split: [r["id"] for r in read_split(getattr(config.data, split))]
                      for split in ("train", "dev", "test")})
         scores = {"f1": 0.5, "per_type": {t: {"f1": 0.5} for t in config.entity_types}}
-        return {"best_epoch": 1, "dev_f1": 0.5, "test": {**scores, "char": scores}}
+        return {"best_epoch": 1, "dev_f1": 0.5, "test": {**scores, "char": scores}, "collapsed": False}
 
     monkeypatch.setattr(cv, "train", fake_train)
     config = Config(run_name="x", output_dir=str(tmp_path))
@@ -463,7 +463,7 @@ def test_crossval_trains_a_collapsed_run_again_with_another_seed(records, tmp_pa
         trained.append((name, seed, resume, overwrite))
         f1 = 0.0 if (name, seed) in collapsing else 0.5
         scores = {"f1": f1, "per_type": {t: {"f1": f1} for t in config.entity_types}}
-        return {"best_epoch": 1, "dev_f1": f1, "test": {**scores, "char": scores}}
+        return {"best_epoch": 1, "dev_f1": f1, "test": {**scores, "char": scores}, "collapsed": f1 == 0.0}
 
     monkeypatch.setattr(cv, "train", fake_train)
     config = Config(run_name="x", output_dir=str(tmp_path))
@@ -479,25 +479,37 @@ def test_crossval_trains_a_collapsed_run_again_with_another_seed(records, tmp_pa
     assert (runs["fold2-seed0"]["trained_seed"], runs["fold2-seed0"]["collapsed"]) == (2042, [42, 1042])  # tries spent
     assert result["collapsed"] == 2 and result["f1"]["mean"] == pytest.approx(1 / 3, abs=1e-4)
     assert any("2 runs collapsed" in m and "fold2-seed0 (seeds 42, 1042)" in m for m in said)
+    assert result["not_learned"] == 1 and any("1 run collapsed with every one" in m and "fold2-seed0" in m for m in said)
 
     # a collapsed run finished by a version without the retry is trained again on --resume, the others kept
     lines = [json.dumps({k: v for k, v in r.items() if k not in ("trained_seed", "collapsed")} if r["name"] == "fold1-seed0"
                         else r) for r in runs.values()]
-    lines[1] = lines[1].replace('"dev_f1": 0.5', '"dev_f1": 0.0')
+    lines[1] = lines[1].replace('"learned": true', '"learned": false')
     (tmp_path / "x-cv" / "runs.jsonl").write_text("\n".join(lines) + "\n")
     trained.clear()
     cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                 resume=True)
     assert [(n, s) for n, s, _, _ in trained] == [("fold1-seed0", 1042)]
 
-    # dev F1 0 where the dev fold has no entity to find is no collapse: nothing is trained twice
-    corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3, "entities": []}, ensure_ascii=False) + "\n"
-                              for i, r in enumerate(records)), encoding="utf-8")
-    collapsing |= {(f"fold{k}-seed0", 42) for k in range(3)}
+    # more seeds on --resume add runs to the same plan; fewer is another plan
     trained.clear()
-    result = cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False,
-                         log=lambda m: None, overwrite=True)
-    assert [s for _, s, _, _ in trained] == [42, 42, 42] and result["collapsed"] == 0
+    result = cv.crossval(config, corpus, folds=3, seeds=2, group_by="paragraph", keep_models=False,
+                         log=lambda m: None, resume=True)
+    assert [(n, s) for n, s, _, _ in trained] == [(f"fold{k}-seed1", 43) for k in range(3)] and result["runs"] == 6
+    with pytest.raises(UserError, match=r"changed: seeds\)"):
+        cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
+                    resume=True)
+
+
+@pytest.mark.parametrize("dev, collapsed", [
+    ({"char": {"f1": 0.0, "support": 12}}, True),  # entities to find, none found at any epoch
+    ({"char": {"f1": 0.31, "support": 12}}, False),
+    ({"char": {"f1": 0.0, "support": 0}}, False),  # a dev split with no entities says nothing
+    (None, False),  # no dev split
+])
+def test_a_run_collapsed_when_its_dev_split_has_entities_and_it_found_none(dev, collapsed):
+    from arabic_ner.training import collapsed as run_collapsed
+    assert run_collapsed(dev) is collapsed
 
 
 def test_without_dev_data_all_epochs_run_and_best_is_the_last(tiny_bert, corpus_dir, tmp_path):
