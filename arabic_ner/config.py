@@ -81,6 +81,7 @@ class Config:
     run_name: str = "run"  # the run is written to <output_dir>/<run_name>/
     output_dir: str = "models"  # parent folder of runs
     entity_types: list[str] = field(default_factory=lambda: ["ARMED_GROUP", "SECURITY_UNIT", "CASUALTY"])  # the tag set, in label order
+    proclitics_in_spans: bool = False  # true for corpora tagged by whole words (ANERcorp: لداعش); false: entities start after them, as the spec says (clitics.py)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

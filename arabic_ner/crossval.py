@@ -218,7 +218,8 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[s
     changed = sorted(key for key in now.keys() | then.keys() if then.get(key, defaults.get(key)) != now.get(key)
                      and not any(key.startswith(f"config.{section}.") for section in NOT_READ)
                      # more seeds add runs to the same plan: seed s of a fold is the same run either way
-                     and not (key == "seeds" and now["seeds"] > then.get("seeds", 0)))
+                     and not (key == "seeds" and now["seeds"] > then.get("seeds", 0))
+                     and key != "config.output_dir")  # a folder moved elsewhere (docs/cv/) holds the same runs
     if changed:
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
                         f"{', '.join(changed)}); pass --overwrite to start again")

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import socket
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -46,6 +46,7 @@ class ModelSettings:
     normalization: str
     max_length: int
     stride: int
+    proclitics_in_spans: bool = False  # absent from folders written before 2026-12-03, which all left them out
 
     def save(self, folder: Path) -> None:
         write_atomic(Path(folder) / SETTINGS_FILE, json.dumps(asdict(self), indent=2) + "\n")
@@ -57,11 +58,12 @@ class ModelSettings:
             raise UserError(f"{folder}: not a model folder trained by this project (no {SETTINGS_FILE})")
         values = _read_json_object(path)
         keys = [f.name for f in fields(cls)]
+        optional = {f.name for f in fields(cls) if f.default is not MISSING}  # added since: older folders lack them
         for key in values:
             if key not in keys:
                 raise UserError(f"{path}: unknown key '{key}'; valid keys: {', '.join(keys)}")
         for key in keys:
-            if key not in values:
+            if key not in values and key not in optional:
                 raise UserError(f"{path}: missing key '{key}'")
         settings = cls(**values)
         settings._check(path)
@@ -82,6 +84,7 @@ class ModelSettings:
         need(_is_int(self.max_length) and self.max_length >= 8, "max_length", "must be an integer >= 8")
         need(_is_int(self.stride) and 0 <= self.stride < self.max_length // 2, "stride",
              "must be an integer >= 0 and below half of max_length")
+        need(isinstance(self.proclitics_in_spans, bool), "proclitics_in_spans", "must be true or false")
 
 
 def load_encoder(name_or_path: str, label_set: LabelSet, dropout: float, attention_dropout: float):

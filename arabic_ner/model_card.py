@@ -32,7 +32,9 @@ def write_model_card(folder: Path, config: Config, data: dict, scores: dict) -> 
         + " ".join(["O"] + [f"B-{t} I-{t}" for t in config.entity_types]) + ")",
         "",
         f"Text normalization: `{config.model.normalization}`; window {config.model.max_length} subwords, "
-        f"stride {config.model.stride}.",
+        f"stride {config.model.stride}. Entities "
+        + ("keep their first word's proclitics, as the corpus tagged whole words." if config.proclitics_in_spans
+           else "start after their first word's proclitics (`لداعش` → `داعش`), as the annotation spec puts them."),
         "",
         "## Data",
         "",

@@ -40,7 +40,8 @@ class Predictor:
         self.encoder = WindowEncoder(tokenizer, settings.max_length, settings.stride)
         self.batch_size, self.accelerator = batch_size, accelerator
         self.recheck_margin = RECHECK_MARGIN  # int8 only: see _windows_probs; 0 re-runs none
-        self.proclitics = Proclitics(known_words(tokenizer))  # entities start after them, as the spec says
+        # entities start after them, as the spec says, unless the corpus tagged whole words
+        self.proclitics = None if settings.proclitics_in_spans else Proclitics(known_words(tokenizer))
 
     @classmethod
     def from_folder(cls, model_dir, device: str = "cpu", batch_size: int = 32, int8: bool | str = False,

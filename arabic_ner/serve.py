@@ -116,6 +116,7 @@ def metadata(model_dir: Path, settings: ModelSettings, version: str) -> dict:
                for split, result in scores.items() if isinstance(result, dict) and "f1" in result}
     return {"model_version": version, "model_dir": str(model_dir), "entity_types": settings.entity_types,
             "normalization": settings.normalization, "max_length": settings.max_length, "stride": settings.stride,
+            "proclitics_in_spans": settings.proclitics_in_spans,
             "epoch": scores.get("epoch"), "scores": summary,
             "labeling_config": LabelingConfig(labels=tuple(settings.entity_types)).xml()}
 

@@ -130,7 +130,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     accelerator.wait_for_everyone()
 
     settings = ModelSettings(list(config.entity_types), config.model.normalization,
-                            config.model.max_length, config.model.stride)
+                            config.model.max_length, config.model.stride, config.proclitics_in_spans)
     data = data_summary(config, splits)
     saver = Saver(accelerator, model, tokenizer, optimizer, scheduler, settings, config, data, log)
     if resume:  # after a crash metrics.jsonl may hold epochs past last/, which are run again

@@ -125,3 +125,24 @@ def test_known_words_of_a_real_wordpiece_tokenizer(tiny_bert):
     from arabic_ner.model import known_words
     words = known_words(AutoTokenizer.from_pretrained(tiny_bert))
     assert words and not any(w.startswith("##") for w in words)
+
+
+@pytest.mark.parametrize("in_spans, expected", [(False, "داعش"), (True, "لداعش")])
+def test_a_model_trained_on_whole_word_spans_keeps_the_proclitics(trained, in_spans, expected):
+    """`proclitics_in_spans` (ANERcorp tags whole words) travels with the model and turns the rules off."""
+    import dataclasses
+
+    import torch
+
+    from arabic_ner.model import load_trained
+    from arabic_ner.predictor import Predictor
+
+    config, summary = trained
+    model, tokenizer, settings = load_trained(config.run_dir / "best")
+    with torch.no_grad():  # every subword B-ARMED_GROUP: each word an entity of its own
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([10.0 if label == "B-ARMED_GROUP" else 0.0
+                                                  for label in model.config.id2label.values()]))
+    predictor = Predictor(model, tokenizer, dataclasses.replace(settings, proclitics_in_spans=in_spans))
+    [found] = predictor.predict(["هجوم لداعش"])
+    assert [e["text"] for e in found] == ["هجوم", expected]

@@ -103,6 +103,7 @@ TRAINED_DAMAGE = [
     ("settings stride half the window", edit(SETTINGS, with_(stride=8)), "stride"),
     ("settings stride negative", edit(SETTINGS, with_(stride=-1)), "stride"),
     ("settings stride a float", edit(SETTINGS, with_(stride=4.0)), "stride"),
+    ("settings proclitics_in_spans a string", edit(SETTINGS, with_(proclitics_in_spans="yes")), "proclitics_in_spans"),
     ("settings extra key", edit(SETTINGS, with_(lowercase=True)), "lowercase"),
     ("settings missing key", edit(SETTINGS, without("stride")), "stride"),
     ("settings a list", write(SETTINGS, "[]"), SETTINGS),
@@ -146,6 +147,13 @@ def test_damaged_trained_folder_is_one_line(trained, tmp_path, case, damage, nam
     with pytest.raises(UserError) as error:
         load_trained(folder)
     assert_one_line_naming(error, folder, names)
+
+
+def test_a_folder_written_before_proclitics_in_spans_loads_as_leaving_them_out(trained, tmp_path):
+    config, _ = trained
+    folder = damaged_copy(config.run_dir / "best", edit(SETTINGS, without("proclitics_in_spans")), tmp_path)
+    assert "proclitics_in_spans" not in json.loads((folder / SETTINGS).read_text())
+    assert load_trained(folder)[2].proclitics_in_spans is False
 
 
 @pytest.mark.parametrize("case, damage, names", ENCODER_DAMAGE, ids=[c[0] for c in ENCODER_DAMAGE])

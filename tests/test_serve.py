@@ -38,22 +38,31 @@ def call(url: str, body=None, raw: bytes | None = None, method: str | None = Non
         return exc.code, json.loads(exc.read())
 
 
-@pytest.fixture(scope="module")
-def server(trained):
-    config, _ = trained
-    model = config.run_dir / "best"
+def start_server(model: Path) -> tuple[subprocess.Popen, str]:
+    """`python -m arabic_ner.serve MODEL` on a free port, once it answers /health."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "arabic_ner.serve", str(model), "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    deadline = time.monotonic() + 300  # importing torch and transformers takes minutes on a busy machine
+    while True:
         if proc.poll() is not None:
             pytest.fail(f"the server exited: {proc.stderr.read()[-2000:]}")
         try:
             if call(url + "/health")[0] == 200:
-                break
+                return proc, url
         except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the server did not answer /health within 300 s")
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def server(trained):
+    config, _ = trained
+    model = config.run_dir / "best"
+    proc, url = start_server(model)
     yield url, model, proc
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
@@ -183,15 +192,7 @@ def test_the_server_still_answers_after_bad_requests(server, expected):
 
 def test_sigterm_stops_the_server(trained):
     config, _ = trained
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "arabic_ner.serve", str(config.run_dir / "best"), "--port",
-                             str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for _ in range(600):
-        try:
-            if call(f"http://127.0.0.1:{port}/health")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.1)
+    proc, _ = start_server(config.run_dir / "best")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) in (0, 143)
     assert "Traceback" not in proc.stderr.read()

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -499,6 +500,14 @@ def test_crossval_trains_a_collapsed_run_again_with_another_seed(records, tmp_pa
     with pytest.raises(UserError, match=r"changed: seeds\)"):
         cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                     resume=True)
+
+    # a cross-validation moved to another folder (its records kept in docs/cv/, say) continues there
+    (tmp_path / "moved").mkdir()
+    shutil.move(tmp_path / "x-cv", tmp_path / "moved" / "x-cv")
+    trained.clear()
+    moved = cv.crossval(replace(config, output_dir=str(tmp_path / "moved")), corpus, folds=3, seeds=2,
+                        group_by="paragraph", keep_models=False, log=lambda m: None, resume=True)
+    assert trained == [] and moved["f1"] == result["f1"]
 
 
 @pytest.mark.parametrize("dev, collapsed", [
