@@ -34,7 +34,7 @@ def test_overrides_beat_the_file(tmp_path):
 
 
 @pytest.mark.parametrize("text, overrides, message", [
-    ("trian: {lr: 1}", [], "unknown key 'trian'; valid keys: run_name, output_dir, entity_types, model, data, train"),
+    ("trian: {lr: 1}", [], "unknown key 'trian'; valid keys: run_name, output_dir, entity_types, proclitics_in_spans, model, data, train, silver"),
     ("train: {lrr: 1}", [], "unknown key 'train.lrr'; valid keys: lr, epochs"),
     ("", ["--train.lrr", "1"], "unknown key 'train.lrr'; valid keys: lr, epochs"),
     ("", ["--nope.lr", "1"], "unknown key 'nope'"),
