@@ -121,7 +121,7 @@ def load_state(last: Path, accelerator, model, optimizer, scheduler) -> tuple[Pr
         optimizer.load_state_dict(state["optimizer"])
     except ValueError:  # torch: "loaded state dict contains a parameter group that doesn't match the size..."
         raise UserError(f"{last}: saved while training other weights than this config does (was "
-                        f"train.freeze_embeddings, train.freeze_layers or train.head_lr different? runs from before "
+                        f"train.freeze_embeddings, train.freeze_layers, train.head_lr or train.layer_lr_decay different? runs from before "
                         f"freeze_embeddings existed trained them: --train.freeze_embeddings false)") from None
     scheduler.load_state_dict(state["scheduler"])
     rng = last / f"rng_{accelerator.process_index}.pt"

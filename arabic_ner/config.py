@@ -60,6 +60,8 @@ class TrainConfig:
     freeze_embeddings: bool = True  # keep the pretrained word embeddings as they are (training.py says why)
     freeze_layers: int = 0  # also keep the embeddings and the encoder's lowest N layers as pretrained (no backward through them)
     head_lr: float = 0.0  # peak learning rate of the new classification head; 0: train.lr
+    layer_lr_decay: float = 1.0  # each encoder layer learns at this times the rate of the one above it (top: train.lr); 1: one rate
+    label_smoothing: float = 0.0  # share of each word's target spread evenly over all tags (cross-entropy's label_smoothing)
     precision: str = "auto"  # bf16 | fp32 | auto: bf16 where the hardware multiplies it natively (device.py)
     patience: int = 3  # epochs without a better dev F1 before stopping; 0 disables early stopping
     seed: int = 42  # python, numpy and torch seeds; also fixes the data order
@@ -285,6 +287,8 @@ def validate(config: Config) -> None:
     need(t.precision in PRECISIONS, "train.precision", f"must be one of {', '.join(PRECISIONS)}")
     need(t.freeze_layers >= 0, "train.freeze_layers", "must be >= 0")
     need(t.head_lr >= 0, "train.head_lr", "must be >= 0 (0: train.lr)")
+    need(0.0 < t.layer_lr_decay <= 1.0, "train.layer_lr_decay", "must be in (0, 1] (1: one rate for the encoder)")
+    need(0.0 <= t.label_smoothing < 1.0, "train.label_smoothing", "must be in [0, 1)")
     need(t.save_minutes >= 0, "train.save_minutes", "must be >= 0")
     need(0.0 <= m.attention_dropout < 1.0, "model.attention_dropout", "must be in [0, 1)")
     need(0 <= t.seed < 2**32, "train.seed", "must be in [0, 2**32) (numpy's seed range)")

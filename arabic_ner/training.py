@@ -213,7 +213,7 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
             state.pending = None
         with accelerator.accumulate(model):
             with autocast():  # the forward pass only, as torch.autocast advises
-                loss = model(**batch).loss
+                loss = _token_loss(model, batch, config.train.label_smoothing)
             # Checked before the backward pass: a stop here leaves this batch unapplied, and a resume
             # replays it from the state saved at the last update.
             reason = stop.requested(bad_loss=not torch.isfinite(loss).item())
@@ -305,7 +305,7 @@ def _freeze(model, config: Config) -> None:
     if config.train.freeze_layers:
         # The backward pass stops at the lowest trained layer, so each frozen layer saves its share
         # of the backward pass, two thirds of a step's work (README, Training speed, for its cost in F1)
-        layers = _encoder_layers(model, config)
+        layers = _encoder_layers(model, config, "train.freeze_layers")
         if config.train.freeze_layers > len(layers):
             raise UserError(f"'train.freeze_layers' is {config.train.freeze_layers}, but "
                             f"{config.model.name_or_path} has {len(layers)} layers")
@@ -314,33 +314,62 @@ def _freeze(model, config: Config) -> None:
             layer.requires_grad_(False)
 
 
-def _encoder_layers(model, config: Config) -> torch.nn.ModuleList:
-    """The stack of transformer layers of a BERT-like encoder (BERT, RoBERTa, XLM-R, ELECTRA)."""
+def _encoder_layers(model, config: Config, key: str) -> torch.nn.ModuleList:
+    """The stack of transformer layers of a BERT-like encoder (BERT, RoBERTa, XLM-R, ELECTRA), for
+    the option `key` that needs it."""
     layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
     if not isinstance(layers, torch.nn.ModuleList) or not hasattr(model.base_model, "embeddings"):
-        raise UserError(f"'train.freeze_layers' needs a BERT-like encoder (embeddings, encoder.layer); "
-                        f"{config.model.name_or_path} is a {type(model.base_model).__name__}: set it to 0")
+        raise UserError(f"'{key}' needs a BERT-like encoder (embeddings, encoder.layer); "
+                        f"{config.model.name_or_path} is a {type(model.base_model).__name__}: leave it at its default")
     return layers
 
 
 def _adamw(model, config: Config) -> torch.optim.Optimizer:
     """AdamW with no weight decay on biases and LayerNorm weights, as BERT was trained; the new
-    classification head (every weight outside the pretrained base model) at `train.head_lr`."""
+    classification head (every weight outside the pretrained base model) at `train.head_lr`, the
+    encoder's layers at the rates `_layer_rates` gives."""
     no_decay = {id(p) for m in model.modules() if isinstance(m, torch.nn.LayerNorm) for p in m.parameters()}
     no_decay |= {id(p) for name, p in model.named_parameters() if name.endswith("bias")}
     base = f"{model.base_model_prefix}."
     head = {id(p) for name, p in model.named_parameters() if not name.startswith(base)}
     train = config.train
+    rates = _layer_rates(model, config)
     groups: dict[tuple[bool, float], list] = {}  # (without decay, lr): with head_lr 0, the two groups of old runs' last/
     for skip_decay in (False, True):
         for p in model.parameters():
             if p.requires_grad and (id(p) in no_decay) == skip_decay:
-                lr = train.head_lr if id(p) in head and train.head_lr else train.lr
+                lr = train.head_lr if id(p) in head and train.head_lr else rates.get(id(p), train.lr)
                 groups.setdefault((skip_decay, lr), []).append(p)
     groups = [{"params": params, "weight_decay": 0.0 if skip_decay else train.weight_decay, "lr": lr}
               for (skip_decay, lr), params in groups.items()]
     # The fused kernel makes the step over a large embedding matrix many times faster on CPU.
     return torch.optim.AdamW(groups, lr=train.lr, fused=True)
+
+
+def _layer_rates(model, config: Config) -> dict[int, float]:
+    """Layer-wise learning-rate decay (ELECTRA; Sun et al. 2019, "How to fine-tune BERT"): the top
+    layer at `train.lr`, each layer below at `train.layer_lr_decay` times the rate above it, the
+    embedding block below the lowest layer. The lower layers hold the general knowledge of the
+    language that a few hundred sentences should change least. {id(parameter): lr}; empty at 1."""
+    decay = config.train.layer_lr_decay
+    if decay == 1.0:
+        return {}
+    layers = _encoder_layers(model, config, "train.layer_lr_decay")
+    rates = {id(p): config.train.lr * decay ** len(layers) for p in model.base_model.embeddings.parameters()}
+    for depth, layer in enumerate(reversed(layers)):
+        rates |= {id(p): config.train.lr * decay ** depth for p in layer.parameters()}
+    return rates
+
+
+def _token_loss(model, batch: dict, smoothing: float) -> torch.Tensor:
+    """The model's own cross-entropy over the labelled subwords, or with `train.label_smoothing`
+    the same with that share of each target spread over all tags (transformers' token-classification
+    heads take no smoothing)."""
+    if not smoothing:
+        return model(**batch).loss
+    logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+    return torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(),
+                                             ignore_index=-100, label_smoothing=smoothing)
 
 
 def _check_max_length(model, config: Config) -> None:

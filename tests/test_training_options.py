@@ -77,6 +77,43 @@ def test_the_new_head_learns_at_its_own_rate(tiny_bert, corpus_dir, tmp_path, he
     assert sum(len(g["params"]) for g in groups) == sum(p.requires_grad for p in model.parameters())
 
 
+def test_lower_layers_learn_slower_with_layer_lr_decay(tiny_bert, corpus_dir, tmp_path):
+    from arabic_ner.labels import LabelSet
+    from arabic_ner.model import load_encoder
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.lr": "4e-4", "train.layer_lr_decay": "0.5",
+                                                    "train.head_lr": "1e-3"})
+    model, _ = load_encoder(str(tiny_bert), LabelSet(tuple(run.entity_types)), 0.1, 0.0)
+    training._freeze(model, run)
+    rate = {id(p): g["lr"] for g in training._adamw(model, run).param_groups for p in g["params"]}
+    expected = {"bert.encoder.layer.1.": 4e-4, "bert.encoder.layer.0.": 2e-4, "bert.embeddings.": 1e-4,
+                "classifier.": 1e-3}  # the tiny BERT has 2 layers; the head keeps its own rate
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            assert rate[id(p)] == next(lr for prefix, lr in expected.items() if name.startswith(prefix)), name
+
+
+def test_label_smoothing_is_cross_entropy_with_its_targets_spread(tiny_bert, corpus_dir, tmp_path):
+    from arabic_ner.labels import LabelSet
+    from arabic_ner.model import load_encoder
+    model, _ = load_encoder(str(tiny_bert), LabelSet(("ARMED_GROUP",)), 0.0, 0.0)
+    labels = torch.tensor([[-100, 0, 1, 2, -100]])
+    batch = {"input_ids": torch.tensor([[2, 5, 6, 7, 3]]), "attention_mask": torch.ones(1, 5, dtype=torch.long),
+             "labels": labels}
+    logits = model(input_ids=batch["input_ids"]).logits[0, 1:4].double()
+    for smoothing in (0.0, 0.1):
+        # by hand: (1 - s) of the target's log-probability and s spread evenly over the 3 tags
+        logp = logits.log_softmax(-1)
+        expected = -((1 - smoothing) * logp[range(3), labels[0, 1:4]] + smoothing * logp.mean(-1)).mean()
+        assert training._token_loss(model, batch, smoothing).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert "labels" in batch  # the batch is not changed
+
+
+def test_layer_lr_decay_and_label_smoothing_train(tiny_bert, corpus_dir, tmp_path):
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1", "train.layer_lr_decay": "0.8",
+                                                    "train.label_smoothing": "0.1"})
+    assert train(run)["best_epoch"] == 1
+
+
 def test_precision_auto_is_bf16_only_where_the_hardware_has_it(monkeypatch):
     cpu = torch.device("cpu")
     assert training_precision("fp32", cpu) == "fp32" and training_precision("bf16", cpu) == "bf16"
@@ -198,7 +235,7 @@ def test_resume_with_other_trained_weights_is_one_line(tiny_bert, corpus_dir, tm
     train(run)
     other = replace(run, train=replace(run.train, epochs=2, freeze_embeddings=True))
     with pytest.raises(UserError, match=r"last: saved while training other weights than this config does "
-                                        r"\(was train.freeze_embeddings, train.freeze_layers or train.head_lr different\?"):
+                                        r"\(was train.freeze_embeddings, train.freeze_layers, train.head_lr or train.layer_lr_decay different\?"):
         train(other, resume=True)
 
 
