@@ -2,19 +2,22 @@
 the news corpus, simulated.
 
     python benchmarks/active_learning.py CONFIG [--start 50] [--step 50] [--rounds 4] [--seeds 3]
-                                         [--fold 0] [--strategies random margin entropy] [--updates 200]
+                                         [--folds 0 1 2] [--strategies random margin entropy] [--updates 200]
                                          [--dotted.key value ...]
 
 The news corpus (data/news/news.jsonl) is cut into 5 folds of whole stories, as cross-validation
-cuts it (eval/crossval.py --group-by story): fold `--fold` is the test set, the other four the
-pool of "unlabelled" sentences whose gold labels are revealed when a sentence is chosen. For each seed, every strategy starts from the same `--start` sentences drawn
-at random from the pool, and the same model trained on them; each round trains a fresh model
+cuts it (eval/crossval.py --group-by story). Seed i tests on fold `--folds[i]` (cycling through
+them), so that the curves are not one fold's: the other four folds are the pool of "unlabelled"
+sentences whose gold labels are revealed when a sentence is chosen. For each seed, every strategy
+starts from the same `--start` sentences drawn at random from the pool, and the same model
+trained on them; each round trains a fresh model
 (CONFIG, e.g. configs/news.yaml) on the sentences chosen so far, scores it on the test fold
 (character-exact strict F1), and adds `--step` sentences: at random, or by
 `arabic_ner.select.choose` on the model's sureness by `margin` or by `entropy`
 (predictor.SURENESS; least sure first, at most 2 an article, no retold sentence twice), as
 `python -m arabic_ner.select --by` chooses them. Prints F1 at each number of sentences for each
-strategy, mean ± standard deviation over the seeds, and writes every run to `--out` (default
+strategy, mean ± standard deviation over the seeds, then each strategy's gain over random
+selection paired within a seed (same fold, same start), and writes every run to `--out` (default
 /tmp/active_learning.jsonl). Each run trains for as many epochs as make about `--updates`
 optimizer updates and keeps its last epoch, with no dev data to select on, so that the strategies
 differ only by the sentences they chose (and no run spends half its time scoring dev): 50
@@ -56,7 +59,8 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=4, help="sizes scored: start, start+step, ... (rounds of them)")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--fold", type=int, default=0)
+    parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2], choices=range(FOLDS),
+                        help="seed i tests on fold folds[i mod len(folds)]; the other folds are the pool")
     parser.add_argument("--updates", type=int, default=200,
                         help="optimizer updates a run trains for, about: more epochs on fewer sentences")
     parser.add_argument("--strategies", nargs="+", default=["random", "margin", "entropy"],
@@ -67,14 +71,11 @@ def main() -> None:
     records = read_jsonl(ROOT / "data" / "news" / "news.jsonl", config.entity_types)
     bins = assign_groups(records, "story", [1 / FOLDS] * FOLDS, seed=SPLIT_SEED)
     folds = [members(records, "story", keys) for keys in bins]
-    test = folds[args.fold]
-    pool = [r for k, f in enumerate(folds) if k != args.fold for r in f]
-    print(f"pool {len(pool)} sentences, test {len(test)} (fold {args.fold})", file=sys.stderr)
 
     from arabic_ner.predictor import Predictor
 
     work = Path(tempfile.mkdtemp(prefix="al-"))
-    write_jsonl(work / "test.jsonl", test)
+    pool: list[dict] = []  # the seed's: the folds it does not test on
     strategies = list(dict.fromkeys(args.strategies))
     curves: dict[str, dict[int, list[float]]] = {s: {} for s in strategies}
 
@@ -100,12 +101,16 @@ def main() -> None:
 
     with args.out.open("w", encoding="utf-8") as log:
         def note(strategy: str, seed: int, n: int, f1: float, best_epoch: int) -> None:
-            curves[strategy].setdefault(n, []).append(f1)
-            log.write(json.dumps({"strategy": strategy, "seed": seed, "sentences": n, "test_f1": f1,
-                                  "best_epoch": best_epoch}) + "\n")
+            curves[strategy].setdefault(n, []).append(f1)  # in seed order: pairs line up
+            log.write(json.dumps({"strategy": strategy, "seed": seed, "fold": fold, "sentences": n,
+                                  "test_f1": f1, "best_epoch": best_epoch}) + "\n")
             log.flush()
 
         for seed in range(args.seeds):
+            fold = args.folds[seed % len(args.folds)]
+            pool = [r for k, f in enumerate(folds) if k != fold for r in f]
+            write_jsonl(work / "test.jsonl", folds[fold])
+            print(f"seed {seed}: pool {len(pool)} sentences, test {len(folds[fold])} (fold {fold})", file=sys.stderr)
             start = random.Random(seed).sample(range(len(pool)), args.start)
             # round 0 is the same for every strategy: one model, and each strategy's first batch from it
             first_dir, f1, epoch = trained(f"start-s{seed}", start, seed)
@@ -134,6 +139,17 @@ def main() -> None:
             cells.append(f"{statistics.mean(values):.3f} ± {statistics.stdev(values) if len(values) > 1 else 0:.3f}"
                          f" ({len(values)})" if values else "–")
         print(f"| {n} | " + " | ".join(cells) + " |")
+
+    if "random" in strategies and len(strategies) > 1:
+        print("\nGain over random selection, paired within a seed: mean ± std (seeds won)")
+        for n in sorted(n for n in curves["random"] if n != args.start):
+            cells = []
+            for strategy in (s for s in strategies if s != "random"):
+                gains = [a - b for a, b in zip(curves[strategy].get(n, []), curves["random"][n])]
+                cells.append(f"{strategy} {statistics.mean(gains):+.3f} ± "
+                             f"{statistics.stdev(gains) if len(gains) > 1 else 0:.3f} "
+                             f"({sum(g > 0 for g in gains)}/{len(gains)})" if gains else f"{strategy} –")
+            print(f"  {n} sentences: " + "; ".join(cells))
 
 
 if __name__ == "__main__":
