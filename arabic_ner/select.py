@@ -3,10 +3,11 @@
     python -m arabic_ner.select MODEL_DIR ARTICLES... -o tasks.json [--n 200] [--keep-out FILE ...]
 
 Every sentence of the articles (inputs as `predict.py` reads them) is tagged, and ranked by how
-sure the model was of it, least sure first (`--by`, predictor.SURENESS): `margin` (the default),
-the gap between the two likeliest tags' probabilities at its least certain word: one unsure word
-is enough, so a long sentence, with more words to be unsure of, tends to rank higher; or
-`entropy`, 1 minus the mean entropy of its words' tag distributions. Going down that list, a sentence is
+sure the model was of it, least sure first (`--by`, predictor.SURENESS): `entropy` (the default,
+predictor.DEFAULT_SURENESS: it ordered best in the news simulation, benchmarks/active_learning.py),
+1 minus the mean entropy of its words' tag distributions; or `margin`, the gap between the two
+likeliest tags' probabilities at its least certain word: one unsure word is enough, so a long
+sentence, with more words to be unsure of, tends to rank higher. Going down that list, a sentence is
 taken unless its article already gave `--per-article` sentences or it retells one already taken
 (the same wire sentence in another paper: half its 4-grams shared, `stories.same_story`), so that the
 batch is not many copies of one story. Articles in `--keep-out` (a `.txt` of ids, or annotated
@@ -66,7 +67,7 @@ def choose(sentences: list[dict], sureness: list[float], n: int, per_article: in
 
 
 def main() -> int:
-    from arabic_ner.predictor import SURENESS  # torch with it: this command loads a model anyway
+    from arabic_ner.predictor import DEFAULT_SURENESS, SURENESS  # torch with it: this command loads a model anyway
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_dir", type=Path)
@@ -77,8 +78,9 @@ def main() -> int:
     parser.add_argument("--keep-out", nargs="+", default=[], metavar="FILE",
                         help="article ids (.txt) or annotated corpora (.jsonl) never to offer, with their retellings")
     parser.add_argument("--jsonl", type=Path, help="also the chosen sentences as corpus records, entities predicted")
-    parser.add_argument("--by", choices=list(SURENESS), default="margin",
-                        help="how sureness is measured: " + "; ".join(f"{k}: {v}" for k, v in SURENESS.items()))
+    parser.add_argument("--by", choices=list(SURENESS), default=DEFAULT_SURENESS,
+                        help="how sureness is measured (default: %(default)s): "
+                             + "; ".join(f"{k}: {v}" for k, v in SURENESS.items()))
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: %(default)s)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present, else cpu)")
     args = parser.parse_args()

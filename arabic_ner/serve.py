@@ -3,16 +3,16 @@
     python -m arabic_ner.serve MODEL_DIR [--host 127.0.0.1] [--port 9090]     (pip install -e ".[serve]")
 
 Routes:
-- `POST /predict` `{"texts": [...]}` -> `{"entities": [[...], ...], "margins": [...], "model_version"}`;
+- `POST /predict` `{"texts": [...]}` -> `{"entities": [[...], ...], "sureness": [...], "model_version"}`;
   `{"records": [{"id", "text", ...}]}` -> `{"records": [...]}`, each record as `predict.py` writes
-  it (its fields, `id`, `entities` with exact character offsets and scores) plus `margin`;
+  it (its fields, `id`, `entities` with exact character offsets and scores) plus `sureness`;
   `{"tasks": [...]}` (Label Studio) -> `{"results": [{"result": [...], "score", "model_version"}]}`.
 - `POST /setup` (Label Studio): the project's labeling config checked against the tag set.
 - `GET /health`, `GET /metadata` (tag set, text settings, scores from the model card, version).
 
-A text's `margin` (Label Studio's task `score`) is the gap between the two likeliest tags'
-probabilities at its least certain word: sorting tasks by it, lowest first, puts the sentences
-the model is least sure of first.
+A text's `sureness` (Label Studio's task `score`) is 1 minus the mean entropy of its words' tag
+distributions (predictor.DEFAULT_SURENESS, as `select` ranks sentences): sorting tasks by it,
+lowest first, puts the sentences the model is least sure of first.
 
 Why FastAPI on uvicorn: requests wait on the model, not on each other, in one asyncio loop, which
 lets texts from concurrent requests be tagged in one batch (`Batcher`); FastAPI is the convention
@@ -60,13 +60,16 @@ class Batcher:
     thread runs the model, so batches never compete for the CPU or GPU."""
 
     def __init__(self, predictor, batch_texts: int = BATCH_TEXTS, wait_s: float = BATCH_WAIT_S):
+        from arabic_ner.predictor import DEFAULT_SURENESS  # loaded with the model already
+
         self.predictor, self.batch_texts, self.wait_s = predictor, batch_texts, wait_s
+        self.sureness = DEFAULT_SURENESS
         self.queue: asyncio.Queue = asyncio.Queue()
         self.queued = 0  # texts in the queue
         self.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 
     async def tag(self, texts: list[str]) -> list[tuple[list[dict], float]]:
-        """Each text's entities and margin."""
+        """Each text's entities and sureness."""
         if self.queued + len(texts) > MAX_QUEUED_TEXTS:
             raise BadRequest(503, f"the server is busy ({self.queued:,} texts waiting); try again shortly")
         future = asyncio.get_running_loop().create_future()
@@ -106,7 +109,7 @@ class Batcher:
                 results = results[len(texts):]
 
     def _predict(self, texts: list[str]) -> list[tuple[list[dict], float]]:
-        return list(self.predictor.predict_iter(texts, sureness="margin"))
+        return list(self.predictor.predict_iter(texts, sureness=self.sureness))
 
 
 def metadata(model_dir: Path, settings: ModelSettings, version: str) -> dict:
@@ -264,19 +267,19 @@ def create_app(predictor, settings: ModelSettings, model_dir: Path, version: str
             results = await batcher.tag(texts_of(body, "tasks", _task_text(config.text_field)))
             return {"results": [{"result": labelstudio_regions(task.get("id", n), task["data"][config.text_field],
                                                                entities, config),
-                                 "score": round(margin, 4), "model_version": version}
-                                for n, (task, (entities, margin)) in enumerate(zip(tasks, results))],
+                                 "score": round(sure, 4), "model_version": version}
+                                for n, (task, (entities, sure)) in enumerate(zip(tasks, results))],
                     "model_version": version}
         if "records" in body:
             records = body["records"]
             results = await batcher.tag(texts_of(body, "records", _record_text))
-            return {"records": [{**record, "id": record.get("id", n), "entities": entities, "margin": round(margin, 4)}
-                                for n, (record, (entities, margin)) in enumerate(zip(records, results))],
+            return {"records": [{**record, "id": record.get("id", n), "entities": entities, "sureness": round(sure, 4)}
+                                for n, (record, (entities, sure)) in enumerate(zip(records, results))],
                     "model_version": version}
         if "texts" in body:
             results = await batcher.tag(texts_of(body, "texts", lambda item, where: item))
             return {"entities": [entities for entities, _ in results],
-                    "margins": [round(margin, 4) for _, margin in results], "model_version": version}
+                    "sureness": [round(sure, 4) for _, sure in results], "model_version": version}
         raise BadRequest(422, 'expected {"texts": [...]}, {"records": [{"id", "text"}, ...]} or Label Studio\'s '
                               '{"tasks": [...]}; got keys ' + (", ".join(map(repr, body)) or "none"))
 

@@ -100,16 +100,16 @@ def test_label_studio_stores_the_backend_predictions(trained, tmp_path):
             backend.wait(timeout=60)
             studio.wait(timeout=60)
 
-    from arabic_ner.predictor import Predictor
+    from arabic_ner.predictor import DEFAULT_SURENESS, Predictor
 
-    expected = dict(zip(TEXTS, Predictor.from_folder(model).predict_iter(TEXTS, sureness="margin")))
+    expected = dict(zip(TEXTS, Predictor.from_folder(model).predict_iter(TEXTS, sureness=DEFAULT_SURENESS)))
     assert sorted(tasks.values()) == sorted(TEXTS) and len(stored) == len(TEXTS)
     assert any(prediction["result"] for prediction in stored)  # the model, trained on these sentences, finds some
     for prediction in stored:
         text = tasks[prediction["task"]]
-        entities, margin = expected[text]
+        entities, sure = expected[text]
         assert prediction["model_version"] == labeling["model_version"]
-        assert prediction["score"] == pytest.approx(margin, abs=1e-3)
+        assert prediction["score"] == pytest.approx(sure, abs=1e-3)
         assert [(r["value"]["start"], r["value"]["end"], r["value"]["labels"], r["value"]["text"])
                 for r in prediction["result"]] == [(e["start"], e["end"], [e["label"]], e["text"]) for e in entities]
         assert all(text[r["value"]["start"]:r["value"]["end"]] == r["value"]["text"] for r in prediction["result"])

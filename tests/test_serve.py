@@ -70,9 +70,9 @@ def server(trained):
 
 @pytest.fixture(scope="module")
 def expected(server):
-    from arabic_ner.predictor import Predictor
+    from arabic_ner.predictor import DEFAULT_SURENESS, Predictor
 
-    return list(Predictor.from_folder(server[1]).predict_iter(TEXTS, sureness="margin"))
+    return list(Predictor.from_folder(server[1]).predict_iter(TEXTS, sureness=DEFAULT_SURENESS))
 
 
 def same(entities: list[dict], reference: list[dict]) -> bool:
@@ -98,12 +98,13 @@ def test_plain_api_gives_what_predict_gives(server, expected):
     status, out = call(url + "/predict", {"texts": TEXTS})
     assert status == 200 and len(out["entities"]) == len(TEXTS)
     assert all(same(got, want) for got, (want, _) in zip(out["entities"], expected))
-    assert out["margins"] == pytest.approx([m for _, m in expected], abs=1e-3)
+    assert out["sureness"] == pytest.approx([sure for _, sure in expected], abs=1e-3)
     records = [{"id": f"r{i}", "source": "test", "text": t} for i, t in enumerate(TEXTS[:3])]
     status, out = call(url + "/predict", {"records": records})
     assert status == 200
-    for record, got, (want, _) in zip(records, out["records"], expected):
+    for record, got, (want, sure) in zip(records, out["records"], expected):
         assert {k: got[k] for k in ("id", "source", "text")} == record and same(got["entities"], want)
+        assert got["sureness"] == pytest.approx(sure, abs=1e-3)
 
 
 def test_concurrent_requests_give_the_same_results_as_one_by_one(server, expected):
@@ -126,8 +127,8 @@ def test_label_studio_protocol(server, trained, expected):
     tasks = [{"id": 10 + i, "data": {"content": t}} for i, t in enumerate(TEXTS[:4])]
     status, out = call(url + "/predict", {"tasks": tasks, "label_config": ours.xml(), "project": "1.1700000000"})
     assert status == 200 and len(out["results"]) == 4
-    for task, result, (want, margin) in zip(tasks, out["results"], expected):
-        assert result["model_version"] == out["model_version"] and result["score"] == pytest.approx(margin, abs=1e-3)
+    for task, result, (want, sure) in zip(tasks, out["results"], expected):
+        assert result["model_version"] == out["model_version"] and result["score"] == pytest.approx(sure, abs=1e-3)
         regions = result["result"]
         assert [(r["value"]["start"], r["value"]["end"], r["value"]["labels"]) for r in regions] == \
                [(e["start"], e["end"], [e["label"]]) for e in want]
