@@ -16,11 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from arabic_ner.comparison import mean_std, run_f1
-from arabic_ner.config import Config, flat_dict, to_dict
+from arabic_ner.config import Config, flat_dict, load_config, to_dict
 from arabic_ner.corpus import read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_atomic
 from arabic_ner.messages import plural
+from arabic_ner.run_folder import CONFIG
 from arabic_ner.split import assign_groups, members
 from arabic_ner.training import train
 
@@ -134,21 +135,36 @@ def _train_run(run_config: Config, name: str, fold: int, before: dict | None, re
     across recipes (`eval/compare.py`); `trained_seed` is the one kept, `collapsed` those given up,
     `learned` false where the tries ran out."""
     planned = run_config.train.seed
-    given_up = [*before.get("collapsed", []), before.get("trained_seed", planned)] if before else []
+    tries = [planned + 1000 * i for i in range(TRIES)]
+    if before:
+        given_up = [*before.get("collapsed", []), before.get("trained_seed", planned)]
+    else:  # a run cut by a stop during a retry continues that retry, not its planned seed again
+        cut = _seed_under_way(run_config.run_dir) if resume else None
+        given_up = tries[:tries.index(cut)] if cut in tries else []
+    continuing = resume and not before  # a run cut by a stop continues from its last/ (train starts afresh without one)
     while True:
         seed = planned + 1000 * len(given_up)
         if given_up:
-            log(f"{name}: collapsed with seed {given_up[-1]} (dev F1 0 at every epoch); trained again with seed {seed}")
-        # a run cut by a stop continues from its last/, one that saved nothing starts afresh; so does
-        # a new seed (a stop during it starts it again)
+            log(f"{name}: collapsed with seed {given_up[-1]} (dev F1 0 at every epoch); "
+                + (f"continuing seed {seed}" if continuing else f"trained again with seed {seed}"))
         summary = train(replace(run_config, train=replace(run_config.train, seed=seed)),
-                        resume=resume and not given_up, overwrite=bool(given_up) or not resume)
+                        resume=continuing, overwrite=not continuing)
+        continuing = False  # each next seed starts afresh
         run = {"name": name, "fold": fold, "seed": planned, "trained_seed": seed, "best_epoch": summary["best_epoch"],
                "dev_f1": summary["dev_f1"], "test": summary["test"], "learned": not summary["collapsed"],
                "collapsed": given_up}
         if not retried(run):
             return run
         given_up = [*given_up, seed]
+
+
+def _seed_under_way(run_dir: Path) -> int | None:
+    """The seed a run cut by a stop was training, from the config.yaml its training wrote (None when
+    it wrote none, or one this version cannot read: the planned seed is then trained)."""
+    try:
+        return load_config(run_dir / CONFIG).train.seed if (run_dir / CONFIG).is_file() else None
+    except UserError:
+        return None
 
 
 def fold_digest(fold_records: list[list[dict]]) -> str:

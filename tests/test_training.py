@@ -450,9 +450,11 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
 def test_crossval_trains_a_collapsed_run_again_with_another_seed(records, tmp_path, monkeypatch):
     """A run with dev F1 0 at every epoch learned nothing: it is trained again with its seed + 1000,
     then + 2000, and kept at the first that learns; runs pair on the planned seed; a finished
-    collapsed run from before is trained again on --resume."""
+    collapsed run from before is trained again on --resume, and a retry cut by a stop continues."""
     import arabic_ner.crossval as cv
-    from arabic_ner.config import Config
+    from arabic_ner.config import Config, dump_yaml
+    from arabic_ner.errors import Stopped
+    from arabic_ner.run_folder import RUN_MARK
 
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
@@ -491,6 +493,32 @@ def test_crossval_trains_a_collapsed_run_again_with_another_seed(records, tmp_pa
     cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                 resume=True)
     assert [(n, s) for n, s, _, _ in trained] == [("fold1-seed0", 1042)]
+
+    # a stop during a retry: --resume continues that retry from its last/, not the planned seed again
+    collapsing.add(("fold0-seed0", 42))
+
+    def stopped_in_retry(config, resume=False, overwrite=False):
+        if (config.run_name, config.train.seed) == ("fold0-seed0", 1042) and not resume:
+            config.run_dir.mkdir(parents=True, exist_ok=True)
+            (config.run_dir / "config.yaml").write_text(RUN_MARK + dump_yaml(config), encoding="utf-8")
+            raise Stopped(signal.SIGTERM)
+        return fake_train(config, resume, overwrite)
+
+    monkeypatch.setattr(cv, "train", stopped_in_retry)
+    trained.clear()
+    with pytest.raises(Stopped):
+        cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
+                    overwrite=True)
+    assert trained == [("fold0-seed0", 42, False, True)]
+    trained.clear()
+    cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=said.append,
+                resume=True)
+    assert trained[0] == ("fold0-seed0", 1042, True, False) and ("fold0-seed0", 42) not in [t[:2] for t in trained]
+    runs = {r["name"]: r for r in map(json.loads, (tmp_path / "x-cv" / "runs.jsonl").read_text().splitlines())}
+    assert (runs["fold0-seed0"]["trained_seed"], runs["fold0-seed0"]["collapsed"]) == (1042, [42])
+    assert any("fold0-seed0: collapsed with seed 42" in m and "continuing seed 1042" in m for m in said)
+    collapsing.discard(("fold0-seed0", 42))
+    monkeypatch.setattr(cv, "train", fake_train)
 
     # more seeds on --resume add runs to the same plan; fewer is another plan
     trained.clear()
