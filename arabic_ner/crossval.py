@@ -143,7 +143,7 @@ def _train_run(run_config: Config, name: str, fold: int, before: dict | None, re
         given_up = tries[:tries.index(cut)] if cut in tries else []
     continuing = resume and not before  # a run cut by a stop continues from its last/ (train starts afresh without one)
     while True:
-        seed = planned + 1000 * len(given_up)
+        seed = tries[len(given_up)]
         if given_up:
             log(f"{name}: collapsed with seed {given_up[-1]} (dev F1 0 at every epoch); "
                 + (f"continuing seed {seed}" if continuing else f"trained again with seed {seed}"))
