@@ -316,6 +316,15 @@ def flat_dict(nested: dict, prefix: str = "") -> dict:
     return flat
 
 
+def changed_settings(before: dict, now: dict, defaults: dict) -> dict[str, tuple[Any, Any]]:
+    """The dotted keys of `now` whose value differs in `before`, with the two values: whether a run
+    may go on under `now`. A key `before` lacks (a setting added to the code since) counts as its
+    value in `defaults`; a key only `before` has (one removed since) no longer means anything."""
+    now, then, defaults = flat_dict(now), flat_dict(before), flat_dict(defaults)
+    return {key: (then.get(key, defaults.get(key)), value) for key, value in sorted(now.items())
+            if then.get(key, defaults.get(key)) != value}
+
+
 def dump_yaml(config: Config) -> str:
     return yaml.safe_dump(to_dict(config), sort_keys=False, allow_unicode=True)
 

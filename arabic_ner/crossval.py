@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from arabic_ner.comparison import mean_std, run_f1
-from arabic_ner.config import Config, flat_dict, load_config, to_dict
+from arabic_ner.config import Config, changed_settings, load_config, to_dict
 from arabic_ner.corpus import read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_atomic
@@ -229,12 +229,11 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[s
         raise UserError(f"{out}: cannot read its plan.json or runs.jsonl ({exc}); pass --overwrite") from None
     # a setting added to the code since, at its default, changes nothing that ran
     # (a plan written before folds were fingerprinted is taken at its word)
-    defaults = flat_dict({"also_train": [], "fold_digest": plan.get("fold_digest"), "config": to_dict(Config())})
-    now, then = flat_dict(plan), flat_dict(before)
-    changed = sorted(key for key in now.keys() | then.keys() if then.get(key, defaults.get(key)) != now.get(key)
-                     and not any(key.startswith(f"config.{section}.") for section in NOT_READ)
+    defaults = {"also_train": [], "fold_digest": plan.get("fold_digest"), "config": to_dict(Config())}
+    changed = sorted(key for key, (then, now) in changed_settings(before, plan, defaults).items()
+                     if not any(key.startswith(f"config.{section}.") for section in NOT_READ)
                      # more seeds add runs to the same plan: seed s of a fold is the same run either way
-                     and not (key == "seeds" and now["seeds"] > then.get("seeds", 0))
+                     and not (key == "seeds" and now > (then or 0))
                      and key != "config.output_dir")  # a folder moved elsewhere (docs/cv/) holds the same runs
     if changed:
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "

@@ -14,11 +14,18 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from arabic_ner.config import Config, changed_settings, parse_yaml, to_dict
 from arabic_ner.errors import UserError, held_stops
 from arabic_ner.files import check_output_folder, recover_swap
 
 CONFIG, METRICS, LAST, BEST = "config.yaml", "metrics.jsonl", "last", "best"
 RUN_MARK = "# written by arabic_ner's train.py: the resolved config of this run\n"  # config.yaml's first line
+# What a resumed run may be given otherwise than it started with: where and how it runs, what it is
+# finally tested on, and how long it goes on (more epochs stretch the learning-rate schedule from the
+# step reached, so the result is no longer what a fresh run with them would give). Any other change
+# (a learning rate, a seed, the data) would make one model of two recipes under one config.yaml.
+RESUME_MAY_CHANGE = ("output_dir", "run_name", "data.test", "train.epochs", "train.patience", "train.threads",
+                     "train.save_minutes", "train.eval_batch_size")
 # What a run holds before its first resumable save: its config, best/ and the epochs' metrics.jsonl
 # (both written every epoch, last/ every few minutes), and the temporary copies a save writes before
 # renaming them (left by a save cut short).
@@ -86,3 +93,22 @@ def clear_run_dir(run_dir: Path) -> None:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     elif run_dir.exists() and any(run_dir.iterdir()):  # check_run_dir refuses it first; never delete it
         raise UserError(f"{run_dir} is not a run folder written by train.py; not removing it")
+
+
+def check_resumable(run_dir: Path, config: Config) -> None:
+    """A one-line error when `config` differs from the `config.yaml` of the run it would resume in
+    a setting other than those of RESUME_MAY_CHANGE (the silver section, which training never
+    reads, aside), naming each with its two values."""
+    path = run_dir / CONFIG
+    try:
+        saved = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read the run's config ({exc}); pass --overwrite to start again") from None
+    if not isinstance(saved, dict):
+        raise UserError(f"{path}: not the config of a run (a mapping of keys); pass --overwrite to start again")
+    changed = {key: values for key, values in changed_settings(saved, to_dict(config), to_dict(Config())).items()
+               if key not in RESUME_MAY_CHANGE and not key.startswith("silver.")}
+    if changed:
+        raise UserError(f"{run_dir}: --resume with other settings than the run started with ("
+                        + ", ".join(f"{key}: {then!r} there, {now!r} now" for key, (then, now) in changed.items())
+                        + f"); resume with those of its {CONFIG}, or start again with --overwrite or another --run_name")

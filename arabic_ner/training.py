@@ -45,7 +45,7 @@ from arabic_ner.model_card import data_summary, write_model_card
 from arabic_ner.offline_encoder import ensure_offline_encoder
 from arabic_ner.predictor import Predictor
 from arabic_ner.progress import progress_bar
-from arabic_ner.run_folder import RUN_MARK, check_run_dir, clear_run_dir
+from arabic_ner.run_folder import RUN_MARK, check_resumable, check_run_dir, clear_run_dir
 from arabic_ner.sentences import to_sentence
 from arabic_ner.windows import WindowEncoder
 
@@ -68,6 +68,8 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     if check_run_dir(run_dir, resume, overwrite) and resume:
         log(f"{run_dir}: no last/ to resume from yet, so the run starts from the beginning")
         resume = False
+    if resume:
+        check_resumable(run_dir, config)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     set_seed(config.train.seed)
@@ -126,6 +128,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     elif accelerator.is_main_process:
         clear_run_dir(run_dir)
         make_output_folder(run_dir, "output_dir")
+    if accelerator.is_main_process:  # on a resume too: more epochs, say, are now the run's (check_resumable)
         write_atomic(run_dir / "config.yaml", RUN_MARK + dump_yaml(config))
     accelerator.wait_for_everyone()
 

@@ -227,12 +227,45 @@ def test_accelerates_own_mixed_precision_is_one_line(tiny_bert, corpus_dir, tmp_
         AcceleratorState._reset_state(reset_partial_state=True)
 
 
-def test_resume_with_other_trained_weights_is_one_line(tiny_bert, corpus_dir, tmp_path):
+def test_resume_with_other_training_settings_is_one_line_and_changes_nothing(tiny_bert, corpus_dir, tmp_path):
     from dataclasses import replace
 
     from arabic_ner.errors import UserError
     run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
     train(run)
+    saved = {p: p.read_bytes() for p in run.run_dir.rglob("*") if p.is_file()}
+    other = replace(run, train=replace(run.train, epochs=2, lr=run.train.lr * 2, seed=7),
+                    data=replace(run.data, train=[*run.data.train, *run.data.dev]))
+    with pytest.raises(UserError, match=r"^\S+tiny: --resume with other settings than the run started with \("
+                                        r"data\.train: \[.*\] there, \[.*\] now, train\.lr: 0\.005 there, 0\.01 now, "
+                                        r"train\.seed: 42 there, 7 now\); resume with those of its config\.yaml, "
+                                        r"or start again with --overwrite or another --run_name$"):
+        train(other, resume=True)
+    assert {p: p.read_bytes() for p in run.run_dir.rglob("*") if p.is_file()} == saved
+
+
+def test_resume_may_train_longer_and_config_yaml_then_says_so(tiny_bert, corpus_dir, tmp_path):
+    from dataclasses import replace
+
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
+    train(run)
+    longer = replace(run, train=replace(run.train, epochs=2, threads=1, save_minutes=0))
+    train(longer, resume=True)
+    assert load_config(run.run_dir / "config.yaml").train.epochs == 2
+    assert len((run.run_dir / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_resume_with_other_trained_weights_is_one_line(tiny_bert, corpus_dir, tmp_path):
+    """A run from before train.freeze_embeddings existed trained the word embeddings; its config.yaml
+    lacks the key, so the default (frozen) passes for it and the optimizer's state tells."""
+    from dataclasses import replace
+
+    from arabic_ner.errors import UserError
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
+    train(run)
+    written = run.run_dir / "config.yaml"
+    written.write_text("".join(line for line in written.read_text().splitlines(keepends=True)
+                               if "freeze_embeddings" not in line))
     other = replace(run, train=replace(run.train, epochs=2, freeze_embeddings=True))
     with pytest.raises(UserError, match=r"last: saved while training other weights than this config does "
                                         r"\(was train.freeze_embeddings, train.freeze_layers, train.head_lr or train.layer_lr_decay different\?"):
