@@ -1,6 +1,7 @@
 """What a run saves to resume from, and the saving: `last/` and `best/` written whole or not at all.
 
-`last/` holds the weights, the optimizer and scheduler (`training_state.pt`, with the `Progress`),
+`last/` holds the weights, the optimizer and scheduler (`training_state.pt`, with the `Progress`
+and the average of the weights that `train.ema_decay` keeps),
 and one `Snapshot` per process (`rng_<i>.pt`): the random state and the running epoch's losses at
 the last optimizer update. Restoring all of it replays the rest of the run bit for bit
 (tests/test_training.py).
@@ -22,6 +23,7 @@ from arabic_ner.errors import UserError
 from arabic_ner.files import replace_folder, write_atomic
 from arabic_ner.messages import first_line
 from arabic_ner.model_card import write_model_card
+from arabic_ner.weight_average import WeightAverage
 
 STATE_FILE = "training_state.pt"
 
@@ -107,9 +109,11 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def load_state(last: Path, accelerator, model, optimizer, scheduler) -> tuple[Progress, Snapshot, Snapshot | None]:
-    """Restores weights, optimizer and scheduler; returns the progress, this process's snapshot
-    (or the present random state, where none was saved) and the same snapshot to restore (`State`)."""
+def load_state(last: Path, accelerator, model, optimizer, scheduler,
+               average: WeightAverage) -> tuple[Progress, Snapshot, Snapshot | None]:
+    """Restores weights, optimizer, scheduler and the average of the weights; returns the progress,
+    this process's snapshot (or the present random state, where none was saved) and the same snapshot
+    to restore (`State`)."""
     state_file = last / STATE_FILE
     if not state_file.exists():
         raise UserError(f"{last}: nothing to resume (no {STATE_FILE}); start without --resume")
@@ -124,6 +128,7 @@ def load_state(last: Path, accelerator, model, optimizer, scheduler) -> tuple[Pr
                         f"train.freeze_embeddings, train.freeze_layers, train.head_lr or train.layer_lr_decay different? runs from before "
                         f"freeze_embeddings existed trained them: --train.freeze_embeddings false)") from None
     scheduler.load_state_dict(state["scheduler"])
+    average.load_state_dict(state.get("average", []), str(last))  # saved by runs since train.ema_decay
     rng = last / f"rng_{accelerator.process_index}.pt"
     saved = Snapshot.from_file(torch.load(rng, weights_only=False)) if rng.exists() else None
     return Progress.from_file(state["progress"], last.parent), saved or Snapshot.now(), saved
@@ -133,9 +138,9 @@ class Saver:
     """Writes `best/` and `last/` whole or not at all: each is written to `<name>.tmp/` and swapped in
     when complete, so a crash or a full disk mid-save leaves the previous copy as it was."""
 
-    def __init__(self, accelerator, model, tokenizer, optimizer, scheduler, settings, config, data, log):
+    def __init__(self, accelerator, model, tokenizer, optimizer, scheduler, average, settings, config, data, log):
         self.accelerator, self.model, self.tokenizer = accelerator, model, tokenizer
-        self.optimizer, self.scheduler = optimizer, scheduler
+        self.optimizer, self.scheduler, self.average = optimizer, scheduler, average
         self.settings, self.config, self.data, self.log = settings, config, data, log
 
     def save(self, name: str, progress: Progress, dev: dict | None, snapshot: Snapshot | None = None) -> None:
@@ -178,7 +183,8 @@ class Saver:
         write_model_card(tmp, self.config, self.data, {"epoch": progress.epoch, "dev": dev})
         if name == "last":
             torch.save({"progress": asdict(progress), "optimizer": self.optimizer.state_dict(),
-                        "scheduler": self.scheduler.state_dict()}, tmp / STATE_FILE)
+                        "scheduler": self.scheduler.state_dict(), "average": self.average.state_dict()},
+                       tmp / STATE_FILE)
 
     def _agree(self, failure: str | None, target: Path) -> None:
         """Every process learns whether any failed to write its part (the others would otherwise wait

@@ -62,6 +62,7 @@ class TrainConfig:
     head_lr: float = 0.0  # peak learning rate of the new classification head; 0: train.lr
     layer_lr_decay: float = 1.0  # each encoder layer learns at this times the rate of the one above it (top: train.lr); 1: one rate
     label_smoothing: float = 0.0  # share of each word's target spread evenly over all tags (cross-entropy's label_smoothing)
+    ema_decay: float = 0.0  # dev scores and best/ use an exponential moving average of the trained weights with this decay per update (weight_average.py); 0: the weights themselves
     precision: str = "auto"  # bf16 | fp32 | auto: bf16 where the hardware multiplies it natively (device.py)
     patience: int = 3  # epochs without a better dev F1 before stopping; 0 disables early stopping
     seed: int = 42  # python, numpy and torch seeds; also fixes the data order
@@ -289,6 +290,7 @@ def validate(config: Config) -> None:
     need(t.head_lr >= 0, "train.head_lr", "must be >= 0 (0: train.lr)")
     need(0.0 < t.layer_lr_decay <= 1.0, "train.layer_lr_decay", "must be in (0, 1] (1: one rate for the encoder)")
     need(0.0 <= t.label_smoothing < 1.0, "train.label_smoothing", "must be in [0, 1)")
+    need(0.0 <= t.ema_decay < 1.0, "train.ema_decay", "must be in [0, 1) (0: no average)")
     need(t.save_minutes >= 0, "train.save_minutes", "must be >= 0")
     need(0.0 <= m.attention_dropout < 1.0, "model.attention_dropout", "must be in [0, 1)")
     need(0 <= t.seed < 2**32, "train.seed", "must be in [0, 2**32) (numpy's seed range)")

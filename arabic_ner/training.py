@@ -47,6 +47,7 @@ from arabic_ner.predictor import Predictor
 from arabic_ner.progress import progress_bar
 from arabic_ner.run_folder import RUN_MARK, check_resumable, check_run_dir, clear_run_dir
 from arabic_ner.sentences import to_sentence
+from arabic_ner.weight_average import WeightAverage
 from arabic_ner.windows import WindowEncoder
 
 
@@ -116,10 +117,11 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     total_updates = updates_per_epoch * config.train.epochs * accelerator.num_processes
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.train.warmup_ratio * total_updates), total_updates)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    average = WeightAverage(accelerator.unwrap_model(model), config.train.ema_decay)
 
     state = State()
     if resume:
-        state = State(*load_state(run_dir / "last", accelerator, model, optimizer, scheduler))
+        state = State(*load_state(run_dir / "last", accelerator, model, optimizer, scheduler, average))
         if any(epoch["dev"] is not None and "char" not in epoch["dev"] for epoch in state.progress.history):
             # its best/ was chosen on another scale; mixing the two would pick the wrong epoch
             raise UserError(f"{run_dir}: saved by a version that chose best/ on the F1 over words, before "
@@ -135,7 +137,7 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     settings = ModelSettings(list(config.entity_types), config.model.normalization,
                             config.model.max_length, config.model.stride, config.proclitics_in_spans)
     data = data_summary(config, splits)
-    saver = Saver(accelerator, model, tokenizer, optimizer, scheduler, settings, config, data, log)
+    saver = Saver(accelerator, model, tokenizer, optimizer, scheduler, average, settings, config, data, log)
     if resume:  # after a crash metrics.jsonl may hold epochs past last/, which are run again
         saver.write_metrics(state.progress)
     # dev is read as predict.py reads text (sentences split, windowed): what selects model-best is
@@ -155,15 +157,14 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                     log(f"early stop: no better dev F1 for {config.train.patience} epochs")
                     break
                 started = time.time()
-                train_loss = _train_epoch(accelerator, model, optimizer, scheduler, loader, config, epoch, state, stop,
-                                          autocast)
+                train_loss = _train_epoch(accelerator, model, optimizer, scheduler, average, loader, config, epoch,
+                                          state, stop, autocast)
                 scoring = time.time()
-                if "dev" in splits:
-                    dev = score_model(dev_reader, splits["dev"], config.entity_types).scores
-                    # selected on the spans the annotation defines; seqeval's word-level F1 cannot see a clitic
-                    improved = dev["char"]["f1"] > progress.best_f1
-                else:  # no selection: the epochs are chosen beforehand, by cross-validation
-                    dev, improved = None, epoch + 1 == config.train.epochs
+                with average.applied():  # with train.ema_decay, dev scores and best/ are the averaged weights'
+                    dev = score_model(dev_reader, splits["dev"], config.entity_types).scores if "dev" in splits else None
+                # selected on the spans the annotation defines (seqeval's word-level F1 cannot see a clitic);
+                # with no dev data the epochs were chosen beforehand, by cross-validation, and best/ is the last
+                improved = dev["char"]["f1"] > progress.best_f1 if dev else epoch + 1 == config.train.epochs
                 progress.history.append({"epoch": epoch + 1, "train_loss": round(train_loss, 4),
                                          "lr": scheduler.get_last_lr()[0], "seconds": round(time.time() - started, 2),
                                          "dev_seconds": round(time.time() - scoring, 2), "dev": dev})
@@ -177,7 +178,8 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                     + (" (best)" if improved else ""))
                 # best/ before last/: a stop between the two resumes before this epoch and redoes it
                 if improved:
-                    saver.save("best", progress, dev)
+                    with average.applied():
+                        saver.save("best", progress, dev)
                 stopping = stop.requested()
                 saved.after_epoch(progress, dev, state.snapshot, now=bool(stopping))
                 if stopping:
@@ -195,8 +197,8 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     return _finish(accelerator, config, splits, data, precision, log)
 
 
-def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Config, epoch: int, state: State,
-                 stop: _StopRequests, autocast) -> float:
+def _train_epoch(accelerator, model, optimizer, scheduler, average: WeightAverage, loader, config: Config, epoch: int,
+                 state: State, stop: _StopRequests, autocast) -> float:
     """One epoch (or its rest, after a resume). A Ctrl-C or SIGTERM stops it between batches, so that
     `state.progress`, the weights and `state.snapshot` always describe the same point; a loss that is
     not finite stops the run before it reaches the weights."""
@@ -237,6 +239,7 @@ def _train_epoch(accelerator, model, optimizer, scheduler, loader, config: Confi
             done += 1
             losses.append(loss.item())
             if accelerator.sync_gradients:  # a resume restarts after the last optimizer update
+                average.update()
                 state.progress.epoch, state.progress.batch = epoch, done
                 state.snapshot = Snapshot.now(losses)
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", refresh=False)  # drawn by update, when it draws

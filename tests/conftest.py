@@ -93,8 +93,12 @@ def assert_replayed_exactly(whole, cut, epochs: int) -> None:
     def losses(run):
         return [json.loads(line)["train_loss"] for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert losses(cut) == losses(whole) and len(losses(whole)) == epochs
-    a, b = (load_file(run.run_dir / "last" / "model.safetensors") for run in (whole, cut))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    for folder in ("last", "best"):
+        a, b = (load_file(run.run_dir / folder / "model.safetensors") for run in (whole, cut))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), folder
+    # the average of the weights (train.ema_decay), which best/ holds from the epoch it was saved
+    a, b = (torch.load(run.run_dir / "last" / "training_state.pt", weights_only=False)["average"] for run in (whole, cut))
+    assert len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,7 @@ def test_overrides_beat_the_file(tmp_path):
     ("", ["--train.head_lr", "-1e-3"], "'train.head_lr' must be >= 0 (0: train.lr)"),
     ("", ["--train.layer_lr_decay", "0"], "'train.layer_lr_decay' must be in (0, 1] (1: one rate for the encoder)"),
     ("", ["--train.label_smoothing", "1"], "'train.label_smoothing' must be in [0, 1)"),
+    ("", ["--train.ema_decay", "1"], "'train.ema_decay' must be in [0, 1) (0: no average)"),
     ("data: {train: []}", [], "'data.train' must name at least one corpus file"),
     ("data: {dev: [a.jsonl, '']}", [], "'data.dev' must not hold an empty file name"),
     ("data: {test: [a.jsonl, '']}", [], "'data.test' must not hold an empty file name"),

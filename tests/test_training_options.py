@@ -114,6 +114,43 @@ def test_layer_lr_decay_and_label_smoothing_train(tiny_bert, corpus_dir, tmp_pat
     assert train(run)["best_epoch"] == 1
 
 
+def test_weight_average_is_an_exponential_moving_average_of_the_trained_weights_only():
+    from arabic_ner.weight_average import WeightAverage
+    model = torch.nn.Sequential(torch.nn.Embedding(4, 2), torch.nn.Linear(2, 2))
+    model[0].weight.requires_grad_(False)
+    start = model[1].weight.detach().clone()
+    average = WeightAverage(model, 0.9)
+    assert len(average.average) == 2  # the Linear's weight and bias, not the frozen embedding
+    steps = [torch.full_like(start, v) for v in (1.0, 2.0, -3.0)]
+    expected = start.clone()
+    for weights in steps:
+        with torch.no_grad():
+            model[1].weight.copy_(weights)
+        average.update()
+        expected = 0.9 * expected + 0.1 * weights
+    with average.applied():
+        assert torch.allclose(model[1].weight, expected)
+    assert torch.equal(model[1].weight, steps[-1])  # its own weights again after the block
+    off = WeightAverage(model, 0.0)
+    off.update()
+    with off.applied():
+        assert torch.equal(model[1].weight, steps[-1]) and off.state_dict() == []
+
+
+def test_best_holds_the_average_and_last_the_weights(tiny_bert, corpus_dir, tmp_path):
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "2", "data.dev": "[]", "train.ema_decay": "0.9"})
+    train(run)
+    best, last = (load_file(run.run_dir / name / "model.safetensors") for name in ("best", "last"))
+    from transformers import AutoModelForTokenClassification
+    # the tiny runs train every weight (train.freeze_embeddings false), in the model's order
+    trained = [name for name, _ in AutoModelForTokenClassification.from_pretrained(run.run_dir / "best").named_parameters()]
+    average = torch.load(run.run_dir / "last" / "training_state.pt", weights_only=False)["average"]
+    assert len(average) == len(trained) == len(best)
+    for name, averaged in zip(trained, average):
+        assert torch.equal(best[name], averaged), name
+    assert not all(torch.equal(best[name], last[name]) for name in trained)
+
+
 def test_precision_auto_is_bf16_only_where_the_hardware_has_it(monkeypatch):
     cpu = torch.device("cpu")
     assert training_precision("fp32", cpu) == "fp32" and training_precision("bf16", cpu) == "bf16"
@@ -158,10 +195,13 @@ class _Clock:
         return getattr(time, name)
 
 
-def test_resume_after_a_crash_replays_exactly_from_the_older_last(tiny_bert, corpus_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("ema_decay", ["0", "0.9"])
+def test_resume_after_a_crash_replays_exactly_from_the_older_last(tiny_bert, corpus_dir, tmp_path, monkeypatch,
+                                                                  ema_decay):
     """last/ is saved every save_minutes: a crash (no save) in epoch 4 resumes from epoch 2, redoes
-    epoch 3, and ends with the very weights and losses of a run never interrupted."""
-    extra = {"train.epochs": "4", "model.dropout": "0.3", "train.save_minutes": "10"}
+    epoch 3, and ends with the very weights and losses of a run never interrupted; with the average
+    of the weights too, which best/ holds."""
+    extra = {"train.epochs": "4", "model.dropout": "0.3", "train.save_minutes": "10", "train.ema_decay": ema_decay}
     whole = config(tiny_bert, corpus_dir, tmp_path, run_name="whole", **extra)
     train(whole)
 
