@@ -124,11 +124,11 @@ def load_state(last: Path, accelerator, model, optimizer, scheduler,
     try:
         optimizer.load_state_dict(state["optimizer"])
     except ValueError:  # torch: "loaded state dict contains a parameter group that doesn't match the size..."
-        raise UserError(f"{last}: saved while training other weights than this config does (was "
-                        f"train.freeze_embeddings, train.freeze_layers, train.head_lr or train.layer_lr_decay different? runs from before "
-                        f"freeze_embeddings existed trained them: --train.freeze_embeddings false)") from None
+        raise UserError(f"{last}: saved while training other weights than this config does (a run of a version "
+                        f"before train.freeze_embeddings, which trained the word embeddings?); start again with "
+                        f"--overwrite") from None
     scheduler.load_state_dict(state["scheduler"])
-    average.load_state_dict(state.get("average", []), str(last))  # saved by runs since train.ema_decay
+    average.load_state_dict(state.get("average"), str(last))
     rng = last / f"rng_{accelerator.process_index}.pt"
     saved = Snapshot.from_file(torch.load(rng, weights_only=False)) if rng.exists() else None
     return Progress.from_file(state["progress"], last.parent), saved or Snapshot.now(), saved
@@ -180,6 +180,8 @@ class Saver:
         self.tokenizer.save_pretrained(tmp)
         self.settings.save(tmp)
         write_atomic(tmp / "config.yaml", dump_yaml(self.config))
+        if name == "last" and self.average.trained:
+            dev = None  # its dev scores are the average's (best/), not of the weights last/ holds
         write_model_card(tmp, self.config, self.data, {"epoch": progress.epoch, "dev": dev})
         if name == "last":
             torch.save({"progress": asdict(progress), "optimizer": self.optimizer.state_dict(),

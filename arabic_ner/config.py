@@ -319,12 +319,13 @@ def flat_dict(nested: dict, prefix: str = "") -> dict:
 
 
 def changed_settings(before: dict, now: dict, defaults: dict) -> dict[str, tuple[Any, Any]]:
-    """The dotted keys of `now` whose value differs in `before`, with the two values: whether a run
-    may go on under `now`. A key `before` lacks (a setting added to the code since) counts as its
-    value in `defaults`; a key only `before` has (one removed since) no longer means anything."""
+    """The dotted keys whose value differs between `before` and `now`, with the two values: whether
+    work done under `before` may go on under `now`. A key `before` lacks (a setting added to the
+    code since) counts as its value in `defaults`; one only `before` has (a setting removed since)
+    counts as changed, to None."""
     now, then, defaults = flat_dict(now), flat_dict(before), flat_dict(defaults)
-    return {key: (then.get(key, defaults.get(key)), value) for key, value in sorted(now.items())
-            if then.get(key, defaults.get(key)) != value}
+    return {key: (then.get(key, defaults.get(key)), now.get(key)) for key in sorted(now.keys() | then.keys())
+            if then.get(key, defaults.get(key)) != now.get(key)}
 
 
 def dump_yaml(config: Config) -> str:

@@ -106,9 +106,25 @@ def check_resumable(run_dir: Path, config: Config) -> None:
         raise UserError(f"{path}: cannot read the run's config ({exc}); pass --overwrite to start again") from None
     if not isinstance(saved, dict):
         raise UserError(f"{path}: not the config of a run (a mapping of keys); pass --overwrite to start again")
-    changed = {key: values for key, values in changed_settings(saved, to_dict(config), to_dict(Config())).items()
+    changed = {key: values for key, values in changed_settings(_data_where(saved), _data_where(to_dict(config)),
+                                                               to_dict(Config())).items()
                if key not in RESUME_MAY_CHANGE and not key.startswith("silver.")}
     if changed:
         raise UserError(f"{run_dir}: --resume with other settings than the run started with ("
                         + ", ".join(f"{key}: {then!r} there, {now!r} now" for key, (then, now) in changed.items())
                         + f"); resume with those of its {CONFIG}, or start again with --overwrite or another --run_name")
+
+
+def _data_where(settings: dict) -> dict:
+    """`settings` with its data files as absolute paths, and those inside `output_dir` relative to
+    it: a cross-validation writes each fold's data into its own folder, which may be moved
+    (to docs/cv/) and resumed there."""
+    out = Path(str(settings.get("output_dir", "models"))).resolve()
+    data = dict(settings.get("data") or {})
+    for split in ("train", "dev", "test"):
+        files = data.get(split)
+        files = [files] if isinstance(files, str) else files
+        if isinstance(files, list) and all(isinstance(f, str) for f in files):
+            paths = [Path(f).resolve() for f in files if f]
+            data[split] = [f"<output_dir>/{p.relative_to(out)}" if p.is_relative_to(out) else str(p) for p in paths]
+    return {**settings, "data": data}

@@ -121,20 +121,35 @@ def test_weight_average_is_an_exponential_moving_average_of_the_trained_weights_
     start = model[1].weight.detach().clone()
     average = WeightAverage(model, 0.9)
     assert len(average.average) == 2  # the Linear's weight and bias, not the frozen embedding
-    steps = [torch.full_like(start, v) for v in (1.0, 2.0, -3.0)]
+    steps = [torch.full_like(start, v) for v in (1.0, 2.0, -3.0, 4.0)] + [torch.full_like(start, 5.0)] * 20
     expected = start.clone()
-    for weights in steps:
+    for n, weights in enumerate(steps):
         with torch.no_grad():
             model[1].weight.copy_(weights)
         average.update()
-        expected = 0.9 * expected + 0.1 * weights
+        decay = min(0.9, (1 + n) / (10 + n))  # 0.1, 0.18, 0.25, ... until 0.9 from the 72nd update
+        expected = decay * expected + (1 - decay) * weights
     with average.applied():
         assert torch.allclose(model[1].weight, expected)
     assert torch.equal(model[1].weight, steps[-1])  # its own weights again after the block
+    assert average.state_dict()["updates"] == len(steps)
     off = WeightAverage(model, 0.0)
     off.update()
     with off.applied():
-        assert torch.equal(model[1].weight, steps[-1]) and off.state_dict() == []
+        assert torch.equal(model[1].weight, steps[-1]) and off.state_dict() == {"updates": 0, "weights": []}
+
+
+def test_the_average_moves_once_per_optimizer_update(tiny_bert, corpus_dir, tmp_path):
+    updates = {}
+    for accum in (1, 2):
+        run = config(tiny_bert, corpus_dir, tmp_path, run_name=f"accum{accum}", **{
+            "train.epochs": "2", "train.grad_accum": str(accum), "train.ema_decay": "0.9"})
+        train(run)
+        state = torch.load(run.run_dir / "last" / "training_state.pt", weights_only=False)
+        assert state["average"]["updates"] == state["scheduler"]["last_epoch"]
+        updates[accum] = state["average"]["updates"]
+    batches_per_epoch = updates[1] // 2
+    assert updates[2] == 2 * -(-batches_per_epoch // 2) < updates[1]  # not after the batches between updates
 
 
 def test_best_holds_the_average_and_last_the_weights(tiny_bert, corpus_dir, tmp_path):
@@ -144,11 +159,12 @@ def test_best_holds_the_average_and_last_the_weights(tiny_bert, corpus_dir, tmp_
     from transformers import AutoModelForTokenClassification
     # the tiny runs train every weight (train.freeze_embeddings false), in the model's order
     trained = [name for name, _ in AutoModelForTokenClassification.from_pretrained(run.run_dir / "best").named_parameters()]
-    average = torch.load(run.run_dir / "last" / "training_state.pt", weights_only=False)["average"]
-    assert len(average) == len(trained) == len(best)
+    average = torch.load(run.run_dir / "last" / "training_state.pt", weights_only=False)["average"]["weights"]
+    assert len(average) == len(trained)
     for name, averaged in zip(trained, average):
         assert torch.equal(best[name], averaged), name
     assert not all(torch.equal(best[name], last[name]) for name in trained)
+    assert json.loads((run.run_dir / "last" / "scores.json").read_text())["dev"] is None  # not last/'s weights'
 
 
 def test_precision_auto_is_bf16_only_where_the_hardware_has_it(monkeypatch):
@@ -295,6 +311,40 @@ def test_resume_may_train_longer_and_config_yaml_then_says_so(tiny_bert, corpus_
     assert len((run.run_dir / "metrics.jsonl").read_text().splitlines()) == 2
 
 
+def test_resume_with_fewer_epochs_than_done_is_one_line(tiny_bert, corpus_dir, tmp_path):
+    from dataclasses import replace
+
+    from arabic_ner.errors import UserError
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "2"})
+    train(run)
+    with pytest.raises(UserError, match=r"tiny: train.epochs is 1, but the run has done 2 epochs; resume with its own "
+                                        r"or more$"):
+        train(replace(run, train=replace(run.train, epochs=1)), resume=True)
+
+
+def test_a_moved_cross_validation_resumes_its_cut_run(tmp_path, monkeypatch):
+    """A fold's data lies in the cross-validation's folder: moved (to docs/cv/), the cut run's data
+    paths move with it and are the same data; another file is not."""
+    from arabic_ner.config import dump_yaml
+    from arabic_ner.errors import UserError
+    from arabic_ner.run_folder import RUN_MARK, check_resumable
+    monkeypatch.chdir(tmp_path)
+
+    def fold_run(out):
+        return load_config(None, ["--output_dir", out, "--run_name", "fold2-seed0", "--data.train",
+                                  f"{out}/data/fold2/train.jsonl", "--data.dev", f"{out}/data/fold2/dev.jsonl"])
+    cut = fold_run("models/x-cv")
+    cut.run_dir.mkdir(parents=True)
+    (cut.run_dir / "config.yaml").write_text(RUN_MARK + dump_yaml(cut), encoding="utf-8")
+    (tmp_path / "docs" / "cv").mkdir(parents=True)
+    (tmp_path / "models" / "x-cv").rename(tmp_path / "docs" / "cv" / "x-cv")
+    moved = fold_run(str(tmp_path / "docs" / "cv" / "x-cv"))  # an absolute path this time
+    check_resumable(moved.run_dir, moved)
+    moved.data.dev = [str(tmp_path / "other.jsonl")]
+    with pytest.raises(UserError, match=r"\(data\.dev: \['<output_dir>/data/fold2/dev\.jsonl'\] there, \[.*other\.jsonl'\] now\)"):
+        check_resumable(moved.run_dir, moved)
+
+
 def test_resume_with_other_trained_weights_is_one_line(tiny_bert, corpus_dir, tmp_path):
     """A run from before train.freeze_embeddings existed trained the word embeddings; its config.yaml
     lacks the key, so the default (frozen) passes for it and the optimizer's state tells."""
@@ -308,7 +358,8 @@ def test_resume_with_other_trained_weights_is_one_line(tiny_bert, corpus_dir, tm
                                if "freeze_embeddings" not in line))
     other = replace(run, train=replace(run.train, epochs=2, freeze_embeddings=True))
     with pytest.raises(UserError, match=r"last: saved while training other weights than this config does "
-                                        r"\(was train.freeze_embeddings, train.freeze_layers, train.head_lr or train.layer_lr_decay different\?"):
+                                        r"\(a run of a version before train.freeze_embeddings, which trained the word "
+                                        r"embeddings\?\); start again with --overwrite$"):
         train(other, resume=True)
 
 
