@@ -12,7 +12,7 @@ LAYERS = [
     ("data", {"augment", "textfiles", "corpus", "conll", "convert", "validate", "split", "articles", "render"}),
     ("model", {"model", "windows", "inference", "predictor", "int8", "compiled", "device"}),
     ("score", {"metrics", "analysis", "report", "evaluation", "comparison"}),
-    ("run", {"model_card", "checkpoint", "run_folder", "training", "crossval", "offline_encoder", "tagging", "ray_predict", "selftrain", "serve", "select", "cli"}),
+    ("run", {"model_card", "checkpoint", "weight_average", "run_folder", "training", "crossval", "offline_encoder", "tagging", "ray_predict", "selftrain", "serve", "select", "cli"}),
 ]
 RANK = {module: rank for rank, (_, modules) in enumerate(LAYERS) for module in modules}
 
