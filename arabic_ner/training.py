@@ -126,12 +126,11 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
             # its best/ was chosen on another scale; mixing the two would pick the wrong epoch
             raise UserError(f"{run_dir}: saved by a version that chose best/ on the F1 over words, before "
                             f"character-exact scores; start the run again with --overwrite")
-        done = state.progress.epoch
-        if config.train.epochs < done or (config.train.epochs == done and not (run_dir / "best").is_dir()):
+        done, has_best = state.progress.epoch, (run_dir / "best").is_dir()
+        if config.train.epochs < done or (config.train.epochs == done and not has_best):
             # fewer epochs than done would leave the run as it is, and a run without dev data without best/
             raise UserError(f"{run_dir}: train.epochs is {config.train.epochs}, but the run has done {done} "
-                            f"epochs{'' if (run_dir / 'best').is_dir() else ' and saved no best/ yet'}; resume with "
-                            f"its own or more")
+                            f"epochs{'' if has_best else ' and saved no best/ yet'}; resume with its own or more")
         log(f"resuming {run_dir} at epoch {state.progress.epoch + 1}, batch {state.progress.batch}")
     elif accelerator.is_main_process:
         clear_run_dir(run_dir)
