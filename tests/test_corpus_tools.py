@@ -334,14 +334,19 @@ def test_shipped_news_corpus_is_valid_and_split_by_story():
     assert sum(e["label"] == "CASUALTY" for r in records for e in r["entities"]) >= 250
 
 
-def test_shipped_targeted_sentences_are_valid_and_from_no_news_corpus_article():
-    targeted = read_jsonl(ROOT / "data" / "targeted" / "train.jsonl", TYPES)
+EXTRA_TRAINING = ["targeted", "casualty"]  # data/<name>/train.jsonl: sentences for --also-train
+
+
+def test_shipped_extra_training_sentences_are_valid_and_from_no_news_corpus_article():
+    files = [ROOT / "data" / name / "train.jsonl" for name in EXTRA_TRAINING]
     # validate_files also refuses a sentence found in two of the files (a leak into news test)
-    problems, _ = validate_files([ROOT / "data" / "targeted" / "train.jsonl"]
-                                 + [ROOT / "data" / "news" / f"{name}.jsonl" for name in ("train", "dev", "test")], TYPES)
+    problems, _ = validate_files(files + [ROOT / "data" / "news" / f"{name}.jsonl" for name in ("train", "dev", "test")],
+                                 TYPES)
     assert not [p for p in problems if p.error], problems
     news = {r["article"] for r in read_jsonl(ROOT / "data" / "news" / "news.jsonl", TYPES)}
-    assert targeted and not {r["article"] for r in targeted} & news
+    for path in files:
+        extra = read_jsonl(path, TYPES)
+        assert extra and not {r["article"] for r in extra} & news, path
 
 
 def test_shipped_data_keeps_out_the_reserved_articles_and_their_stories():
@@ -361,23 +366,24 @@ def test_shipped_data_keeps_out_the_reserved_articles_and_their_stories():
         assert not reserved.keeps_out(article, articles[article]), article
 
 
-def test_no_targeted_article_retells_a_news_corpus_story():
-    """Cross-validation adds data/targeted to every fold's training, and the final model is scored on
+@pytest.mark.parametrize("name", EXTRA_TRAINING)
+def test_no_extra_training_article_retells_a_news_corpus_story(name):
+    """Cross-validation adds these files to every fold's training, and the final model is scored on
     news test: an article retelling a news story would put the held-out story's words in training."""
     source = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
     if not source.exists():
-        pytest.skip(f"{source} absent: comparing the targeted articles with the news corpus's stories needs ../shared")
+        pytest.skip(f"{source} absent: comparing the data/{name} articles with the news corpus's stories needs ../shared")
     from arabic_ner.stories import KeptOut
     articles = {a["id"]: a["text"] for a in map(json.loads, source.read_text(encoding="utf-8").splitlines())}
     news = KeptOut.from_files([ROOT / "data" / "news" / "news.jsonl"], articles)
-    targeted = sorted({r["article"] for r in read_jsonl(ROOT / "data" / "targeted" / "train.jsonl", TYPES)})
-    assert len(targeted) >= 100
-    assert [a for a in targeted if news.keeps_out(a, articles[a])] == []
-    # the check can fail: the article the first selection took from a news test story's retelling
+    extra = sorted({r["article"] for r in read_jsonl(ROOT / "data" / name / "train.jsonl", TYPES)})
+    assert len(extra) >= 100
+    assert [a for a in extra if news.keeps_out(a, articles[a])] == []
+    # the check can fail: the article the first targeted selection took from a news test story's retelling
     assert news.keeps_out("snn-0600", articles["snn-0600"])
 
 
-@pytest.mark.parametrize("corpus", ["news/news.jsonl", "targeted/train.jsonl"])
+@pytest.mark.parametrize("corpus", ["news/news.jsonl", *(f"{name}/train.jsonl" for name in EXTRA_TRAINING)])
 def test_shipped_sentences_are_verbatim_from_saudinewsnet(corpus):
     source = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
     if not source.exists():
