@@ -23,23 +23,64 @@ def read_crossval(folder: Path) -> tuple[dict, list[dict]]:
     for path in (plan_file, runs_file):
         if not path.is_file():
             raise UserError(f"{path}: not found; name a folder eval/crossval.py wrote (<output_dir>/<run_name>-cv)")
+    plan = read_plan(plan_file)
+    return plan, read_runs(runs_file, plan["config"]["entity_types"])
+
+
+def read_plan(plan_file: Path) -> dict:
+    """A cross-validation's plan.json, checked."""
     plan = parse_json(decode_text(plan_file.read_bytes(), str(plan_file)), str(plan_file), numbered=True)
     if (not isinstance(plan, dict) or any(key not in plan for key in ("corpus", "folds", "group_by", "config"))
-            or not isinstance(plan["config"], dict) or not isinstance(plan["config"].get("entity_types"), list)):
-        raise UserError(f"{plan_file}: not a cross-validation plan (it needs corpus, folds, group_by and "
+            or not isinstance(plan.get("seeds", 1), int) or not isinstance(plan["config"], dict)
+            or not isinstance(types := plan["config"].get("entity_types"), list)
+            or not all(isinstance(t, str) for t in types)):
+        raise UserError(f"{plan_file}: not a cross-validation plan (it needs corpus, folds, seeds, group_by and "
                         f"config.entity_types)")
-    runs = []
-    for k, line in enumerate(decode_text(runs_file.read_bytes(), str(runs_file)).splitlines(), 1):
+    return plan
+
+
+def read_runs(runs_file: Path, entity_types: list[str] | None, log=None) -> list[dict]:
+    """A cross-validation's runs.jsonl, checked line by line: each a finished run with its name, fold,
+    seed and test scores (F1 overall and per type, character-exact and over words; `entity_types`
+    None: runs to resume, whose test scores --rescore may yet add), no (fold, seed) twice. With `log`
+    (a resume), a cut last line (a run stopped while its line was written) is said and left out:
+    that run is trained again."""
+    text = decode_text(runs_file.read_bytes(), str(runs_file))
+    lines = text.splitlines()
+    runs, seen = [], {}
+    for k, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        run = parse_json(line, f"{runs_file}:{k}")
-        if not (isinstance(run, dict) and {"name", "fold", "seed"} <= run.keys() and isinstance(run.get("test"), dict)
-                and isinstance(run["test"].get("char"), dict)):
-            raise UserError(f"{runs_file}:{k}: not a finished run with character-exact test scores (it needs name, "
-                            f"fold, seed and test.char; runs from before 2026-12-02: eval/crossval.py --resume "
-                            f"--rescore --keep-models)")
+        try:
+            run = parse_json(line, f"{runs_file}:{k}")
+        except UserError:
+            if log is None or k < len(lines) or text.endswith("\n"):
+                raise
+            log(f"{runs_file}:{k}: a cut last line (a stop while a run was recorded), left out: that run is "
+                f"trained again")
+            continue
+        if not (isinstance(run, dict) and isinstance(run.get("name"), str) and type(run.get("fold")) is int
+                and type(run.get("seed")) is int and isinstance(run.get("test"), dict)):
+            raise UserError(f"{runs_file}:{k}: not a finished run (it needs name, fold and seed, whole numbers, "
+                            f"and test scores)")
+        if entity_types is not None and not _scored(run["test"], entity_types):
+            raise UserError(f"{runs_file}:{k}: not a run with test F1 per type of {', '.join(entity_types)}, "
+                            f"character-exact and over words (runs from before 2026-12-02: eval/crossval.py "
+                            f"--resume --rescore --keep-models)")
+        if (key := (run["fold"], run["seed"])) in seen:
+            raise UserError(f"{runs_file}:{k}: fold {key[0]} with seed {key[1]} again, first at line {seen[key]}")
+        seen[key] = k
         runs.append(run)
-    return plan, runs
+    return runs
+
+
+def _scored(test: dict, entity_types: list[str]) -> bool:
+    """`test` holds every F1 that `run_f1` reads, as numbers."""
+    def has_f1(scores) -> bool:
+        return isinstance(scores, dict) and type(scores.get("f1")) in (int, float)
+    return all(has_f1(scores) and isinstance(scores.get("per_type"), dict)
+               and all(has_f1(scores["per_type"].get(t)) for t in entity_types)
+               for scores in (test, test.get("char")))
 
 
 def mean_std(values: list[float]) -> dict:

@@ -21,6 +21,7 @@ from arabic_ner.errors import UserError
 
 NORMALIZATIONS = ("arabert_v02", "none")
 PRECISIONS = ("auto", "bf16", "fp32")
+SEED_LIMIT = 2**32  # numpy seeds its generator with numbers below this
 
 
 @dataclass
@@ -196,10 +197,14 @@ def _set(config: Config, dotted: str, raw: str, where: str) -> None:
     *parents, leaf = dotted.split(".")
     node, prefix = config, ""
     for name in parents:
-        if not dataclasses.is_dataclass(node) or name not in _field_names(node):
+        if not dataclasses.is_dataclass(node):  # `train.lr.x`: a setting has no keys below it
+            raise ConfigError(f"{where}: unknown key '{dotted}'; '{prefix.rstrip('.')}' is a setting, not a section")
+        if name not in _field_names(node):
             raise ConfigError(f"{where}: unknown key '{prefix}{name}'; valid keys: {_names(node)}")
         node, prefix = getattr(node, name), f"{prefix}{name}."
-    if not dataclasses.is_dataclass(node) or leaf not in _field_names(node):
+    if not dataclasses.is_dataclass(node):
+        raise ConfigError(f"{where}: unknown key '{dotted}'; '{prefix.rstrip('.')}' is a setting, not a section")
+    if leaf not in _field_names(node):
         raise ConfigError(f"{where}: unknown key '{dotted}'; valid keys: {_names(node)}")
     hint = typing.get_type_hints(type(node))[leaf]
     field_ = next(f for f in dataclasses.fields(node) if f.name == leaf)
@@ -268,7 +273,9 @@ def validate(config: Config) -> None:
     need(0 <= m.stride < m.max_length // 2, "model.stride", "must be >= 0 and below half of model.max_length")
     need(0.0 <= m.dropout < 1.0, "model.dropout", "must be in [0, 1)")
     need(config.data.train != [], "data.train", "must name at least one corpus file")
-    need(config.data.swap_mentions >= 0, "data.swap_mentions", "must be >= 0")
+    # each copy adds every training sentence with entities once more (one copy doubled an epoch's time):
+    # a bound, so that a typo of 100000000 is refused here, not met by memory running out
+    need(0 <= config.data.swap_mentions <= 20, "data.swap_mentions", "must be 0-20 (copies of each sentence)")
     need(0.0 < config.silver.confident_share <= 1.0, "silver.confident_share", "must be in (0, 1]")
     need(config.silver.rounds >= 1, "silver.rounds", "must be >= 1")
     for key in ("articles", "keep_out"):
@@ -293,7 +300,7 @@ def validate(config: Config) -> None:
     need(0.0 <= t.ema_decay < 1.0, "train.ema_decay", "must be in [0, 1) (0: no average)")
     need(t.save_minutes >= 0, "train.save_minutes", "must be >= 0")
     need(0.0 <= m.attention_dropout < 1.0, "model.attention_dropout", "must be in [0, 1)")
-    need(0 <= t.seed < 2**32, "train.seed", "must be in [0, 2**32) (numpy's seed range)")
+    need(0 <= t.seed < SEED_LIMIT, "train.seed", "must be in [0, 2**32) (numpy's seed range)")
 
 
 def _plain_name(name: str) -> bool:

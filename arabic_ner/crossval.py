@@ -15,8 +15,8 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from arabic_ner.comparison import mean_std, run_f1
-from arabic_ner.config import Config, changed_settings, load_config, to_dict
+from arabic_ner.comparison import mean_std, read_plan, read_runs, run_f1
+from arabic_ner.config import SEED_LIMIT, Config, changed_settings, load_config, to_dict
 from arabic_ner.corpus import read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_atomic
@@ -43,6 +43,11 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
     if rescore and not (resume and keep_models):
         raise UserError("--rescore scores the kept models of a cross-validation's finished runs again: pass --resume "
                         "and --keep-models too (without it, the models would be deleted after scoring)")
+    # every seed a run may train with: seed + s for seed s of each fold, + 1000 per retry of a collapse
+    if (highest := config.train.seed + seeds - 1 + 1000 * (TRIES - 1)) >= SEED_LIMIT:
+        raise UserError(f"train.seed {config.train.seed} with --seeds {seeds}: a run may train with seed {highest} "
+                        f"(+1000 for each retry of a collapsed run), past numpy's {SEED_LIMIT - 1}; "
+                        f"use a smaller train.seed")
     records = read_jsonl(corpus, config.entity_types)
     bins = assign_groups(records, group_by, [1 / folds] * folds, seed=13, where=str(corpus))
     fold_records = [members(records, group_by, keys) for keys in bins]
@@ -69,7 +74,7 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             "fold_digest": fold_digest(fold_records),
             "also_train": [str(p) for p in also_train],
             "config": {key: value for key, value in to_dict(config).items() if key not in NOT_READ}}
-    done = _runs_so_far(out, plan, resume, overwrite)
+    done = _runs_so_far(out, plan, resume, overwrite, log)
     if rescore:
         _rescore(done, out, fold_records, config, log)
     make_output_folder(out, "output_dir")
@@ -212,21 +217,17 @@ def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], c
             f"(character-exact), scored again")
 
 
-def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[str, dict]:
+def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log) -> dict[str, dict]:
     """The finished runs to keep, by name: those of runs.jsonl on --resume (when the plan is the same,
     or the same with more seeds), none on --overwrite; a folder that already holds runs needs one of the two."""
     runs_file, plan_file = out / "runs.jsonl", out / "plan.json"
-    lines = runs_file.read_text(encoding="utf-8").splitlines() if runs_file.is_file() else []
-    if overwrite or not (lines or plan_file.exists()):
+    if overwrite or not (runs_file.is_file() and runs_file.stat().st_size or plan_file.exists()):
         return {}
     if not resume:
         raise UserError(f"{out} already holds a cross-validation; pass --resume to continue it or --overwrite "
                         f"to start it again")
-    try:
-        before = json.loads(plan_file.read_text(encoding="utf-8"))
-        runs = [json.loads(line) for line in lines if line.strip()]
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{out}: cannot read its plan.json or runs.jsonl ({exc}); pass --overwrite") from None
+    before = read_plan(plan_file)  # a damaged file is named with its line; the runs are kept for a fix
+    runs = read_runs(runs_file, None, log) if runs_file.is_file() else []
     # a setting added to the code since, at its default, changes nothing that ran
     # (a plan written before folds were fingerprinted is taken at its word)
     defaults = {"also_train": [], "fold_digest": plan.get("fold_digest"), "config": to_dict(Config())}
@@ -238,4 +239,4 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool) -> dict[s
     if changed:
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
                         f"{', '.join(changed)}); pass --overwrite to start again")
-    return {run["name"]: run for run in runs if "name" in run}
+    return {run["name"]: run for run in runs}

@@ -60,12 +60,13 @@ def evaluate_model(model_dir: Path, data: Path, batch_size: int = 32, bootstrap:
     return {"scores": scores, "analysis": analysis, "report": report}
 
 
+EVALUATION_FILES = ("metrics.json", "report.md", "errors.jsonl", "errors.md")  # what write_evaluation writes
+
+
 def write_evaluation(result: dict, out: Path) -> None:
     make_output_folder(out, "output folder")
-    files = {
-        "metrics.json": json.dumps(result["scores"], indent=2, ensure_ascii=False) + "\n",
-        "report.md": result["report"] + "\n" + format_errors(result["analysis"]),
-        "errors.jsonl": "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in result["analysis"]["errors"]),
-        "errors.md": format_errors(result["analysis"]),
-    }
-    write_files({out / name: content for name, content in files.items()})
+    contents = (json.dumps(result["scores"], indent=2, ensure_ascii=False) + "\n",
+                result["report"] + "\n" + format_errors(result["analysis"]),
+                "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in result["analysis"]["errors"]),
+                format_errors(result["analysis"]))
+    write_files({out / name: content for name, content in zip(EVALUATION_FILES, contents, strict=True)})

@@ -16,12 +16,20 @@ from pathlib import Path
 from arabic_ner.errors import UserError, held_stops
 from arabic_ner.messages import plural
 
+try:
+    import fcntl  # POSIX: ResumableLines locks its file
+except ImportError:  # Windows: no lock
+    fcntl = None
 
-def check_output_files(outputs: dict[str, Path | None], inputs: list[Path] = ()) -> None:
+
+def check_output_files(outputs: dict[str, Path | None], inputs: list[Path] = (),
+                       keep_out_of: dict[str, Path] | None = None) -> None:
     """Each output (named by its option, e.g. `-o`) can be written: its folder exists, it is not a
-    folder, it is none of `inputs` (writing would destroy them) and no two options share a path."""
+    folder, it is none of `inputs` (writing would destroy them), it replaces no file inside the
+    folders `keep_out_of` names (what -> folder: a model being read) and no two options share a path."""
     seen: dict[Path, str] = {}
     sources = {_identity(p) for p in inputs if Path(p).is_file()}
+    kept = {what: Path(folder).resolve() for what, folder in (keep_out_of or {}).items()}
     for option, path in outputs.items():
         if path is None:
             continue
@@ -36,6 +44,9 @@ def check_output_files(outputs: dict[str, Path | None], inputs: list[Path] = ())
         if path.exists() and _identity(path) in sources:
             raise UserError(f"{option} {path}: is also an input; writing it would destroy the input")
         key = path.resolve()
+        for what, inside in kept.items():
+            if path.exists() and key.is_relative_to(inside):
+                raise UserError(f"{option} {path}: would replace a file of {what} {inside}; name a file elsewhere")
         if key in seen:
             raise UserError(f"{option} {path}: {seen[key]} writes there too; give each output its own file")
         seen[key] = option
@@ -163,10 +174,22 @@ class ResumableLines:
         else:
             self.records, self.bytes = 0, 0
         try:
-            with open(self.partial, "a+b") as file:
-                file.truncate(self.bytes)
             self.file = open(self.partial, "ab")  # noqa: SIM115 (kept open across chunks; closed by close)
         except OSError as exc:
+            raise UserError(f"{self.path}: cannot write {self.partial} ({exc.strerror})") from None
+        # one writer at a time: a second run on the same output (a scheduler's requeue with --resume
+        # while the first still runs) would interleave its chunks with the first's
+        if fcntl is not None:
+            try:
+                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self.file.close()
+                raise UserError(f"{self.path}: another run is writing it now ({self.partial} is locked); wait for "
+                                f"it to end or stop it, then run again (with --resume after a stop)") from None
+        try:
+            self.file.truncate(self.bytes)  # a chunk cut short is dropped whole; appends go on from here
+        except OSError as exc:
+            self.file.close()
             raise UserError(f"{self.path}: cannot write {self.partial} ({exc.strerror})") from None
 
     @staticmethod

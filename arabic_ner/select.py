@@ -87,7 +87,8 @@ def main() -> int:
     if args.n < 1 or args.per_article < 1 or args.batch_size < 1:
         raise UserError("--n, --per-article and --batch-size: at least 1")
     check_output_files({"-o": args.output, "--jsonl": args.jsonl},
-                       inputs=[Path(i) for i in args.inputs + args.keep_out])
+                       inputs=[Path(i) for i in args.inputs + args.keep_out],
+                       keep_out_of={"the model folder": args.model_dir})
 
     from arabic_ner.device import choose_device
     from arabic_ner.predictor import Predictor

@@ -131,7 +131,8 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
     tagged_file = _tagged_file(out)
     check_output_files({"silver data": out, "its counts": _stats_file(out), "the tagged articles": tagged_file},
                        inputs=[Path(p) for p in [*config.data.train, *config.data.dev, *config.data.test,
-                                                 *config.silver.articles, *config.silver.keep_out]])
+                                                 *config.silver.articles, *config.silver.keep_out]],
+                       keep_out_of={"the model folder": model_dir})
     if overwrite:  # only once the outputs are known good: a refused run removes nothing
         for path in ResumableLines.files_of(tagged_file):
             path.unlink(missing_ok=True)

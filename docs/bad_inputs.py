@@ -179,7 +179,8 @@ ENCODER_DAMAGE = ["weights cut in half", "tokenizer.json without added_tokens", 
 CONFIG_VALUES = [("--train.lr", ".inf"), ("--train.lr", "nan"), ("--train.lr", "-1"), ("--run_name", ".."),
                  ("--run_name", ""), ("--train.seed", "-1"), ("--model.max_length", "100000"),
                  ("--model.stride", "8"), ("--train.epochs", "0"), ("--entity_types", "[]"),
-                 ("--model.normalization", "nfkc"), ("--train.lrr", "1"), ("--train.batch_size", "two")]
+                 ("--model.normalization", "nfkc"), ("--train.lrr", "1"), ("--train.batch_size", "two"),
+                 ("--train.lr.x", "1"), ("--data.swap_mentions", "100000000")]
 
 
 def write_inputs(folder: Path, files: dict[str, tuple[str, bytes]]) -> dict[str, Path]:
@@ -243,6 +244,20 @@ def build_runs(tmp: Path, model: Path, tiny_bert: Path, corpus: Path) -> list[Ru
     add("split", "default --out: its test.jsonl = input", py + ["-m", "arabic_ner.split", alone, "--folds", "2"],
         REFUSED)
     add("evaluate", "--out is a file", py + ["eval/evaluate.py", model, good, "--out", good], REFUSED)
+    # a copy of the model and of its run: a check that wrongly let these through would damage them
+    run_copy = tmp / "run-copy"
+    shutil.copytree(model, run_copy / model.name)
+    for name in ("config.yaml", "metrics.jsonl"):  # what makes a run folder (not last/: hundreds of MB)
+        shutil.copy(model.parent / name, run_copy / name)
+    add("evaluate", "--out is a training run", py + ["eval/evaluate.py", run_copy / model.name, good, "--out",
+                                                      run_copy], REFUSED)
+    add("evaluate", "--out is the model folder", py + ["eval/evaluate.py", run_copy / model.name, good, "--out",
+                                                        run_copy / model.name], REFUSED)
+    scored = tmp / "scored" / "errors.jsonl"  # the data scored, named as one of the files --out writes
+    scored.parent.mkdir()
+    shutil.copy(good, scored)
+    add("evaluate", "--out holds the data as errors.jsonl", py + ["eval/evaluate.py", model, scored, "--out",
+                                                                   scored.parent], REFUSED)
 
     articles = write_inputs(tmp / "articles", article_files())
     (tmp / "no-txt").mkdir()
@@ -255,6 +270,8 @@ def build_runs(tmp: Path, model: Path, tiny_bert: Path, corpus: Path) -> list[Ru
     add("predict", "-o = input", predict + [txt, "-o", txt], REFUSED)
     add("predict", "-o in a missing folder", predict + [txt, "-o", tmp / "nowhere" / "o.jsonl"], REFUSED)
     add("predict", "--html in a missing folder", predict + [txt, "--html", tmp / "nowhere" / "o.html"], REFUSED)
+    add("predict", "-o a file of the model folder", py + ["predict.py", run_copy / model.name, txt, "-o",
+                                                         run_copy / model.name / "config.json"], REFUSED)
 
     broken_models = {**damaged_copies(model, damage.TRAINED_DAMAGE, MODEL_DAMAGE, tmp / "models"),
                      "no such folder": tmp / "no-model", "an empty folder": tmp / "models" / "empty",

@@ -17,20 +17,30 @@ from arabic_ner.files import check_output_files, check_output_folder, make_outpu
     ({"-o": "in.txt"}, "-o {tmp}/in.txt: is also an input; writing it would destroy the input"),
     ({"-o": "link.txt"}, "-o {tmp}/link.txt: is also an input; writing it would destroy the input"),
     ({"-o": "out.jsonl", "--html": "out.jsonl"}, "--html {tmp}/out.jsonl: -o writes there too; give each output its own file"),
+    ({"-o": "model/config.json"}, "-o {tmp}/model/config.json: would replace a file of the model folder {tmp}/model; "
+                                  "name a file elsewhere"),
+    ({"--html": "sub/../model/tokenizer.json"}, "--html {tmp}/sub/../model/tokenizer.json: would replace a file of the "
+                                                "model folder {tmp}/model; name a file elsewhere"),
 ])
 def test_bad_outputs_are_refused(tmp_path, outputs, message):
     (tmp_path / "sub").mkdir()
     (tmp_path / "in.txt").write_text("نص", encoding="utf-8")
     (tmp_path / "link.txt").symlink_to(tmp_path / "in.txt")
+    (tmp_path / "model").mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        (tmp_path / "model" / name).write_text("{}")
     with pytest.raises(UserError) as err:
-        check_output_files({k: tmp_path / v for k, v in outputs.items()}, [tmp_path / "in.txt"])
+        check_output_files({k: tmp_path / v for k, v in outputs.items()}, [tmp_path / "in.txt"],
+                           keep_out_of={"the model folder": tmp_path / "model"})
     assert str(err.value) == message.format(tmp=tmp_path)
 
 
 def test_good_outputs_pass(tmp_path):
     (tmp_path / "old.jsonl").write_text("x", encoding="utf-8")
-    check_output_files({"-o": tmp_path / "old.jsonl", "--html": tmp_path / "new.html", "--conll": None},
-                       [tmp_path / "missing-input.txt"])
+    (tmp_path / "model").mkdir()
+    check_output_files({"-o": tmp_path / "old.jsonl", "--html": tmp_path / "new.html", "--conll": None,
+                        "--labelstudio": tmp_path / "model" / "new.json"},  # a new file harms no model file
+                       [tmp_path / "missing-input.txt"], keep_out_of={"the model folder": tmp_path / "model"})
 
 
 def test_output_folder(tmp_path):
@@ -199,3 +209,20 @@ def test_resumable_lines_keep_what_was_synced_and_nothing_else(tmp_path):
     assert ResumableLines.interrupted(out, resume=False) is None and not second.manifest.exists()
     with pytest.raises(UserError, match="--resume: no interrupted run of it to continue"):
         ResumableLines(out, fingerprint, resume=True)
+
+
+def test_a_second_writer_of_the_same_output_is_refused_while_the_first_writes(tmp_path):
+    """A scheduler's requeue with --resume while the first run still writes: the two would
+    interleave their chunks (920 records for 648 articles, in the hunt that found it)."""
+    from arabic_ner.files import ResumableLines
+    out, fingerprint = tmp_path / "out.jsonl", {"model": "m"}
+    first = ResumableLines(out, fingerprint)
+    first.append(['{"id": 1}\n'])
+    with pytest.raises(UserError, match=r"out\.jsonl: another run is writing it now \(.*\.out\.jsonl\.partial is locked\)"):
+        ResumableLines(out, fingerprint, resume=True)
+    first.append(['{"id": 2}\n'])
+    assert first.done() == ['{"id": 1}\n', '{"id": 2}\n']
+    first.close()
+    second = ResumableLines(out, fingerprint, resume=True)  # the first has ended: the lock is free
+    assert second.records == 2
+    second.close()

@@ -279,6 +279,36 @@ def test_evaluate_takes_device(trained, corpus_dir, tmp_path):
     assert result.returncode == 2 and result.stderr == "error: --device gpu0: not a device name (cpu, cuda, cuda:1, ...)\n"
 
 
+@pytest.mark.parametrize("where, message", [
+    ("data", "--out (errors.jsonl) {out}/errors.jsonl: is also an input; writing it would destroy the input"),
+    ("run", "--out {out}: is a training run or a model folder, whose files it would replace; name another folder"),
+    ("best", "--out {out}: is a training run or a model folder, whose files it would replace; name another folder"),
+])
+def test_evaluate_never_writes_over_its_data_or_a_run(trained, corpus_dir, tmp_path, where, message):
+    """evaluate.py --out writes metrics.json, report.md, errors.jsonl and errors.md: into a run or
+    model folder, or over the data being scored, they would replace what is there."""
+    config, _ = trained
+    data = tmp_path / "errors.jsonl"
+    data.write_bytes((corpus_dir / "test.jsonl").read_bytes())
+    out = {"data": tmp_path, "run": config.run_dir, "best": config.run_dir / "best"}[where]
+    before = {p: p.read_bytes() for p in [data, *out.glob("*.json*")]}
+    result = subprocess.run([sys.executable, "eval/evaluate.py", str(config.run_dir / "best"), str(data),
+                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr == f"error: {message.format(out=out)}\n"
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_predict_never_writes_over_its_model(trained, tmp_path):
+    config, _ = trained
+    best = config.run_dir / "best"
+    (tmp_path / "a.txt").write_text("هاجم داعش القوات الأمنية", encoding="utf-8")
+    before = (best / "config.json").read_bytes()
+    result = subprocess.run([sys.executable, "predict.py", str(best), str(tmp_path / "a.txt"), "-o",
+                             str(best / "config.json")], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "would replace a file of the model folder" in result.stderr
+    assert (best / "config.json").read_bytes() == before
+
+
 def test_real_articles_offsets(predictor):
     path = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
     if not path.exists():

@@ -387,10 +387,35 @@ def test_crossval_resume_ignores_the_silver_section_but_not_a_training_setting(t
             config[section] = {**config[section], **values}
         return {"corpus": "c.jsonl", "folds": 5, "seeds": 1, "group_by": "story", "also_train": [], "config": config}
 
-    (tmp_path / "runs.jsonl").write_text(json.dumps({"name": "fold0-seed0"}) + "\n")
+    (tmp_path / "runs.jsonl").write_text(json.dumps({"name": "fold0-seed0", "fold": 0, "seed": 42, "test": {}}) + "\n")
     (tmp_path / "plan.json").write_text(json.dumps(plan(silver={"rounds": 7, "articles": ["x.jsonl"]})))
     now = plan()
     del now["config"]["silver"]
-    assert list(_runs_so_far(tmp_path, now, resume=True, overwrite=False)) == ["fold0-seed0"]
+    assert list(_runs_so_far(tmp_path, now, resume=True, overwrite=False, log=print)) == ["fold0-seed0"]
     with pytest.raises(UserError, match=r"changed: config\.train\.lr\)"):
-        _runs_so_far(tmp_path, plan(train={"lr": 1.0}), resume=True, overwrite=False)
+        _runs_so_far(tmp_path, plan(train={"lr": 1.0}), resume=True, overwrite=False, log=print)
+
+
+def test_crossval_resume_leaves_out_a_cut_last_line_and_names_a_damaged_one(tmp_path):
+    """A stop (kill -9, a full disk) while a run's line was appended leaves it cut: --resume keeps
+    the runs before it and trains that one again; a damaged line elsewhere is named, file and line."""
+    from arabic_ner.crossval import _runs_so_far
+
+    plan = {"corpus": "c.jsonl", "folds": 5, "seeds": 1, "group_by": "story", "config": {"entity_types": ["A"]}}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    whole = json.dumps({"name": "fold0-seed0", "fold": 0, "seed": 42, "test": {}}) + "\n"
+    cut = json.dumps({"name": "fold1-seed0", "fold": 1, "seed": 42, "test": {}})[:-20]
+    (tmp_path / "runs.jsonl").write_text(whole + cut)
+    said = []
+    assert list(_runs_so_far(tmp_path, plan, resume=True, overwrite=False, log=said.append)) == ["fold0-seed0"]
+    assert said == [f"{tmp_path / 'runs.jsonl'}:2: a cut last line (a stop while a run was recorded), left out: "
+                    f"that run is trained again"]
+    (tmp_path / "runs.jsonl").write_text(cut + "\n" + whole)
+    with pytest.raises(UserError, match=r"runs\.jsonl:1: not valid JSON"):
+        _runs_so_far(tmp_path, plan, resume=True, overwrite=False, log=said.append)
+    (tmp_path / "runs.jsonl").write_text(whole + "5\n")
+    with pytest.raises(UserError, match=r"runs\.jsonl:2: not a finished run"):
+        _runs_so_far(tmp_path, plan, resume=True, overwrite=False, log=said.append)
+    (tmp_path / "plan.json").write_text("[1]")
+    with pytest.raises(UserError, match=r"plan\.json: not a cross-validation plan"):
+        _runs_so_far(tmp_path, plan, resume=True, overwrite=False, log=said.append)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arabic_ner.config import load_config
+from arabic_ner.config import Config, load_config
 from arabic_ner.errors import UserError
 from arabic_ner.training import train
 from conftest import TWO_CPU_PROCESSES, assert_replayed_exactly, tiny_args
@@ -377,6 +377,19 @@ def test_training_evaluate_and_crossval_score_alike(tiny_bert, records, tmp_path
     with pytest.raises(UserError, match=r"no best/ kept for fold1-seed0; --rescore needs"):
         crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=lambda m: None,
                  resume=True, rescore=True)
+
+
+@pytest.mark.parametrize("seed, seeds, refused", [(2**32 - 2001, 1, False), (2**32 - 2000, 1, True),
+                                                   (2**32 - 2003, 3, False), (2**32 - 2002, 3, True)])
+def test_crossval_refuses_seeds_past_numpys_range_before_any_run(tmp_path, seed, seeds, refused):
+    """seed s of a fold trains with train.seed + s, and a collapsed run again with + 1000, + 2000:
+    all of them must be numpy seeds, or the run would fail after hours of others."""
+    import arabic_ner.crossval as cv
+
+    config = replace(Config(), train=replace(Config().train, seed=seed), output_dir=str(tmp_path))
+    missing = tmp_path / "no-corpus.jsonl"  # read only after the check: the error says which passed
+    with pytest.raises(UserError, match="past numpy's 4294967295" if refused else "no-corpus.jsonl"):
+        cv.crossval(config, missing, folds=3, seeds=seeds, group_by="paragraph", keep_models=False, log=lambda m: None)
 
 
 def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from arabic_ner.errors import UserError
-from arabic_ner.files import check_output_folder
+from arabic_ner.files import check_output_files, check_output_folder
 
 
 def main() -> int:
@@ -38,7 +38,15 @@ def main() -> int:
     check_output_folder(out, "--out")  # before the work, so that a bad path costs nothing
 
     from arabic_ner.device import choose_device
-    from arabic_ner.evaluation import evaluate_model, write_evaluation
+    from arabic_ner.evaluation import EVALUATION_FILES, evaluate_model, write_evaluation
+    from arabic_ner.model import SETTINGS_FILE
+    from arabic_ner.run_folder import is_run_folder
+
+    if is_run_folder(out) or (out / SETTINGS_FILE).is_file():
+        raise UserError(f"--out {out}: is a training run or a model folder, whose files it would replace; "
+                        f"name another folder")
+    if out.is_dir():  # its files are replaced: none may be the data scored
+        check_output_files({f"--out ({name})": out / name for name in EVALUATION_FILES}, [args.data])
 
     device = choose_device(args.device)
     result = evaluate_model(args.model_dir, args.data, args.batch_size, args.bootstrap, args.seed, device)

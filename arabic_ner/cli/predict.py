@@ -73,7 +73,8 @@ def main() -> int:
 
     articles = Articles(args.inputs, args.text_field)
     check_output_files({"-o": args.output, "--conll": args.conll, "--labelstudio": args.labelstudio,
-                        "--html": args.html}, [f for files in articles.files.values() for f in files])
+                        "--html": args.html}, [f for files in articles.files.values() for f in files],
+                       keep_out_of={"the model folder": args.model_dir})
 
     from accelerate import PartialState
     from accelerate.utils import gather_object, parse_flag_from_env
