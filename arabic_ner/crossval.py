@@ -27,6 +27,7 @@ from arabic_ner.training import train
 
 NOT_READ = {"silver"}  # config sections a cross-validation never reads: not in its plan, no bar to --resume
 TRIES = 3  # training seeds a run may take when it collapses: its own, then its own + 1000, + 2000
+FOLD_SPLITS = ("train", "dev", "test")  # data.* that each fold replaces: the config's are never read
 
 
 def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str, keep_models: bool, log=print,
@@ -235,7 +236,8 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log) -> d
                      if not any(key.startswith(f"config.{section}.") for section in NOT_READ)
                      # more seeds add runs to the same plan: seed s of a fold is the same run either way
                      and not (key == "seeds" and now > (then or 0))
-                     and key != "config.output_dir")  # a folder moved elsewhere (docs/cv/) holds the same runs
+                     and key != "config.output_dir"  # a folder moved elsewhere (docs/cv/) holds the same runs
+                     and key not in {f"config.data.{split}" for split in FOLD_SPLITS})
     if changed:
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
                         f"{', '.join(changed)}); pass --overwrite to start again")

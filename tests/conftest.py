@@ -71,8 +71,9 @@ def tiny_bert(tmp_path_factory) -> Path:
     return folder
 
 
-def tiny_args(tiny_bert, corpus_dir, out, **extra) -> list[str]:
-    """Command-line overrides that point a config at the tiny BERT and the small corpus."""
+def tiny_args(tiny_bert, corpus_dir, out, splits: bool = True, **extra) -> list[str]:
+    """Command-line overrides that point a config at the tiny BERT and the small corpus (its
+    data.train, dev and test unless not `splits`: a cross-validation refuses them)."""
     args = {"run_name": "tiny", "output_dir": str(out), "model.name_or_path": str(tiny_bert),
             "model.normalization": "arabert_v02", "model.max_length": 16, "model.stride": 4,
             "data.train": str(corpus_dir / "train.jsonl"), "data.dev": str(corpus_dir / "dev.jsonl"),
@@ -81,7 +82,7 @@ def tiny_args(tiny_bert, corpus_dir, out, **extra) -> list[str]:
             "train.freeze_embeddings": "false",  # the tiny BERT's embeddings are random, not pretrained
             "train.precision": "fp32",  # the same on every CPU ("auto" is bf16 on some); bf16: test_training_options
             "train.patience": "0", **extra}
-    return [x for k, v in args.items() for x in (f"--{k}", str(v))]
+    return [x for k, v in args.items() if splits or not k.startswith("data.") for x in (f"--{k}", str(v))]
 
 
 def assert_replayed_exactly(whole, cut, epochs: int) -> None:

@@ -261,7 +261,7 @@ def test_sigterm_in_crossval_then_resume_keeps_finished_runs(tiny_bert, corpus_d
     corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
                               for i, r in enumerate(records * 2)), encoding="utf-8")
     args = ["eval/crossval.py", "configs/quickstart.yaml", "--corpus", str(corpus), "--folds", "3", "--seeds", "1",
-            *tiny_args(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "40", "train.batch_size": "1"})]
+            *tiny_args(tiny_bert, corpus_dir, tmp_path, splits=False, **{"train.epochs": "40", "train.batch_size": "1"})]
     runs = tmp_path / "tiny-cv" / "runs.jsonl"
     log_file = tmp_path / "cv.log"
     with log_file.open("w") as log:
@@ -392,6 +392,9 @@ def test_crossval_resume_ignores_the_silver_section_but_not_a_training_setting(t
     now = plan()
     del now["config"]["silver"]
     assert list(_runs_so_far(tmp_path, now, resume=True, overwrite=False, log=print)) == ["fold0-seed0"]
+    # nor do a config's data splits: each fold replaces them (editing them in the config changes no run)
+    assert list(_runs_so_far(tmp_path, plan(data={"train": ["other.jsonl"], "test": []}), resume=True,
+                             overwrite=False, log=print)) == ["fold0-seed0"]
     with pytest.raises(UserError, match=r"changed: config\.train\.lr\)"):
         _runs_so_far(tmp_path, plan(train={"lr": 1.0}), resume=True, overwrite=False, log=print)
 

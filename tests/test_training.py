@@ -269,7 +269,11 @@ def test_crossval_reports_mean_and_std(tiny_bert, corpus_dir, records, tmp_path)
     corpus = tmp_path / "all.jsonl"
     corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
                               for i, r in enumerate(records * 2)), encoding="utf-8")
-    args = tiny_args(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "2"})
+    args = tiny_args(tiny_bert, corpus_dir, tmp_path, splits=False, **{"train.epochs": "2"})
+    refused = run("eval/crossval.py", "configs/quickstart.yaml", "--corpus", str(corpus), *args, "--data.dev", "d.jsonl")
+    assert refused.returncode == 2 and refused.stderr == (
+        "error: --data.dev: a cross-validation trains, selects and tests on the folds of --corpus and never reads "
+        "data.dev; add training files with --also-train\n")
     result = run("eval/crossval.py", "configs/quickstart.yaml", "--corpus", str(corpus), "--folds", "3",
                  "--seeds", "2", *args)
     assert result.returncode == 0, result.stderr[-2000:]

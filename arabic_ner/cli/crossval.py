@@ -45,7 +45,12 @@ def main() -> int:
         raise UserError(f"--seeds {args.seeds}: at least 1")
 
     from arabic_ner.config import load_config
-    from arabic_ner.crossval import crossval
+    from arabic_ner.crossval import FOLD_SPLITS, crossval
+
+    for key in (f"--data.{split}" for split in FOLD_SPLITS):
+        if any(o == key or o.startswith(f"{key}=") for o in overrides):
+            raise UserError(f"{key}: a cross-validation trains, selects and tests on the folds of --corpus and "
+                            f"never reads {key[2:]}; add training files with --also-train")
 
     config = load_config(args.config, overrides)
     result = crossval(config, args.corpus, args.folds, args.seeds, args.group_by, args.keep_models,
