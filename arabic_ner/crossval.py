@@ -227,6 +227,8 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log) -> d
     if not resume:
         raise UserError(f"{out} already holds a cross-validation; pass --resume to continue it or --overwrite "
                         f"to start it again")
+    if not plan_file.is_file():
+        raise UserError(f"{plan_file}: missing beside {runs_file}; pass --overwrite to start again")
     before = read_plan(plan_file)  # a damaged file is named with its line; the runs are kept for a fix
     runs = read_runs(runs_file, None, log) if runs_file.is_file() else []
     # a setting added to the code since, at its default, changes nothing that ran

@@ -422,3 +422,6 @@ def test_crossval_resume_leaves_out_a_cut_last_line_and_names_a_damaged_one(tmp_
     (tmp_path / "plan.json").write_text("[1]")
     with pytest.raises(UserError, match=r"plan\.json: not a cross-validation plan"):
         _runs_so_far(tmp_path, plan, resume=True, overwrite=False, log=said.append)
+    (tmp_path / "plan.json").unlink()
+    with pytest.raises(UserError, match=r"plan\.json: missing beside .*runs\.jsonl; pass --overwrite"):
+        _runs_so_far(tmp_path, plan, resume=True, overwrite=False, log=said.append)
