@@ -13,7 +13,6 @@ sentence already annotated or already taken from another paper. Deterministic.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
@@ -23,8 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE.parent / "news"))
 from arabic_ner.sentences import split_sentences  # noqa: E402
-from arabic_ner.stories import KeptOut  # noqa: E402
-from select_sentences import HARM, write_records  # noqa: E402
+from select_sentences import HARM, open_to_annotation, saudinewsnet_arguments, sentence_record, write_records  # noqa: E402
 
 ANNOTATED = [HERE.parent / "news" / "news.jsonl", HERE.parent / "targeted" / "train.jsonl"]
 TOTAL = 180  # sentences: 60 for each of three annotators
@@ -34,22 +32,15 @@ SEED = 2026
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("saudinewsnet", type=Path, help="the folder with security_articles.jsonl and reserved_for_evaluation.txt")
-    parser.add_argument("out", type=Path)
-    args = parser.parse_args()
-    articles = [json.loads(line) for line in (args.saudinewsnet / "security_articles.jsonl").read_text(encoding="utf-8").splitlines()]
-    texts = {a["id"]: a["text"] for a in articles}
-    reserved = KeptOut.from_files([args.saudinewsnet / "reserved_for_evaluation.txt"], texts)
-    annotated = KeptOut.from_files(ANNOTATED, texts)
+    args = saudinewsnet_arguments(__doc__.split("\n")[0])
+    articles, kept_out = open_to_annotation(args.saudinewsnet, ANNOTATED)
     seen = {json.loads(line)["text"] for path in ANNOTATED for line in path.read_text(encoding="utf-8").splitlines()}
-    order = sorted(articles, key=lambda a: a["id"])
-    random.Random(SEED).shuffle(order)
+    random.Random(SEED).shuffle(articles)
     taken = []
-    for article in order:
+    for article in articles:
         if len(taken) >= TOTAL:
             break
-        if reserved.keeps_out(article["id"], article["text"]) or annotated.keeps_out(article["id"], article["text"]):
+        if kept_out(article):
             continue  # a reserved or annotated article, or one retelling its story, stays out of all annotation
         text, found = article["text"], []
         for start, end in split_sentences(text):
@@ -59,8 +50,7 @@ def main() -> None:
                 found.append((-harm, start, end))
         for _, start, end in sorted(found)[:PER_ARTICLE]:
             seen.add(text[start:end])  # the same wire sentence in another paper: once
-            taken.append({"id": f"{article['id']}-c{start}", "article": article["id"], "story": article["id"],
-                          "paragraph": text.count("\n", 0, start) + 1, "text": text[start:end], "entities": []})
+            taken.append(sentence_record(article, start, end))
     taken = taken[:TOTAL]
     write_records(taken, args.out)
     print(f"{len(taken)} sentences from {len({r['article'] for r in taken})} articles -> {args.out}", file=sys.stderr)

@@ -21,12 +21,13 @@ import random
 import re
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from arabic_ner.sentences import split_sentences  # noqa: E402
-from arabic_ner.stories import four_grams, same_story  # noqa: E402
+from arabic_ner.stories import KeptOut, four_grams, same_story  # noqa: E402
 
 HARM = re.compile(r"مقتل|قتل|قتلى|قتيل|إصاب|اصاب|جرح|جريح|مصرع|مصاب|استشهاد|شهيد|شهداء|ضحايا|حتف")
 CASUALTY_RICH = 58  # articles taken by harm-word count, most first
@@ -93,6 +94,35 @@ def write_records(records: list[dict], out: Path) -> None:
     with out.open("w", encoding="utf-8") as f:
         for r in records:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def open_to_annotation(saudinewsnet: Path, annotated: list[Path]) -> tuple[list[dict], Callable[[dict], bool]]:
+    """SaudiNewsNet's security articles in `saudinewsnet`, sorted by id, and a test of whether one
+    is kept out of further annotation: reserved for evaluation, already `annotated`, or retelling
+    the story of either. For the selections of more sentences after the news corpus (data/targeted,
+    data/casualty)."""
+    articles = [json.loads(line) for line in (saudinewsnet / "security_articles.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts = {a["id"]: a["text"] for a in articles}
+    reserved = KeptOut.from_files([saudinewsnet / "reserved_for_evaluation.txt"], texts)
+    done = KeptOut.from_files(annotated, texts)
+    return (sorted(articles, key=lambda a: a["id"]),
+            lambda a: reserved.keeps_out(a["id"], a["text"]) or done.keeps_out(a["id"], a["text"]))
+
+
+def sentence_record(article: dict, start: int, end: int) -> dict:
+    """The record to annotate for `article`'s sentence at start..end, named by its offset; each
+    such article is its own story, none retelling another that was kept out."""
+    text = article["text"]
+    return {"id": f"{article['id']}-c{start}", "article": article["id"], "story": article["id"],
+            "paragraph": text.count("\n", 0, start) + 1, "text": text[start:end], "entities": []}
+
+
+def saudinewsnet_arguments(description: str) -> argparse.Namespace:
+    """The command line of a selection from SaudiNewsNet: its folder and the JSONL file to write."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("saudinewsnet", type=Path, help="the folder with security_articles.jsonl and reserved_for_evaluation.txt")
+    parser.add_argument("out", type=Path)
+    return parser.parse_args()
 
 
 def main() -> None:

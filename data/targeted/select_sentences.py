@@ -12,7 +12,6 @@ corpus or already taken from another paper. Deterministic: the same input gives 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -23,8 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE.parent / "news"))
 from arabic_ner.sentences import split_sentences  # noqa: E402
-from arabic_ner.stories import KeptOut  # noqa: E402
-from select_sentences import write_records  # noqa: E402
+from select_sentences import open_to_annotation, saudinewsnet_arguments, sentence_record, write_records  # noqa: E402
 
 # What to look for: intelligence services, alliances, and actors and units of Syria, the Kurds,
 # Yemen, Libya, Somalia, Nigeria, Egypt, Lebanon, Iran and Turkey.
@@ -46,19 +44,13 @@ MIN_WORDS, MAX_WORDS = 6, 80  # a sentence, not a headline or a whole unpunctuat
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("saudinewsnet", type=Path, help="the folder with security_articles.jsonl and reserved_for_evaluation.txt")
-    parser.add_argument("out", type=Path)
-    args = parser.parse_args()
-    articles = [json.loads(line) for line in (args.saudinewsnet / "security_articles.jsonl").read_text(encoding="utf-8").splitlines()]
-    texts = {a["id"]: a["text"] for a in articles}
-    reserved = KeptOut.from_files([args.saudinewsnet / "reserved_for_evaluation.txt"], texts)
+    args = saudinewsnet_arguments(__doc__.split("\n")[0])
     # a news corpus article's story retold by another paper: its sentences would be the news test
     # stories' own words in training (14 sentences of the first selection were, until 2026-12-02)
-    annotated = KeptOut.from_files([HERE.parent / "news" / "news.jsonl"], texts)
+    articles, kept_out = open_to_annotation(args.saudinewsnet, [HERE.parent / "news" / "news.jsonl"])
     taken, per_pattern = [], Counter()
-    for article in sorted(articles, key=lambda a: a["id"]):
-        if reserved.keeps_out(article["id"], article["text"]) or annotated.keeps_out(article["id"], article["text"]):
+    for article in articles:
+        if kept_out(article):
             continue  # a reserved or annotated article, or one retelling its story, stays out of all annotation
         text, found = article["text"], []
         for start, end in split_sentences(text):
@@ -69,9 +61,7 @@ def main() -> None:
         for _, start, end, first in sorted(found)[:PER_ARTICLE]:
             if per_pattern[first] < PER_PATTERN:
                 per_pattern[first] += 1
-                paragraph = text.count("\n", 0, start) + 1
-                taken.append({"id": f"{article['id']}-c{start}", "article": article["id"], "story": article["id"],
-                              "paragraph": paragraph, "text": text[start:end], "entities": []})
+                taken.append(sentence_record(article, start, end))
     # the same wire sentence in several papers, or already annotated in the news corpus: once, and not again
     seen = {json.loads(line)["text"] for line in (HERE.parent / "news" / "news.jsonl").read_text(encoding="utf-8").splitlines()}
     chosen = len(taken)
