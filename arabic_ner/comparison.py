@@ -34,8 +34,8 @@ def read_plan(plan_file: Path) -> dict:
             or not isinstance(plan.get("seeds", 1), int) or not isinstance(plan["config"], dict)
             or not isinstance(types := plan["config"].get("entity_types"), list)
             or not all(isinstance(t, str) for t in types)):
-        raise UserError(f"{plan_file}: not a cross-validation plan (it needs corpus, folds, seeds, group_by and "
-                        f"config.entity_types)")
+        raise UserError(f"{plan_file}: not a cross-validation plan (it needs corpus, folds, group_by, "
+                        f"config.entity_types and, if any, whole-number seeds)")
     return plan
 
 

@@ -154,7 +154,9 @@ class ResumableLines:
     disk holds, whatever stops the run (Ctrl-C, SIGTERM, SIGKILL, power loss). `resume=True` cuts
     the partial file back to the manifest's bytes (a chunk cut short is dropped whole) and `records`
     says how many to skip; a fingerprint other than the interrupted run's is one line naming what
-    differs. The caller gives the complete file its name (`write_files`, `renames=`)."""
+    differs. One writer at a time: the partial file is locked until `close` (or the `with` block's
+    end), and the caller gives the complete file its name (`write_files`, `renames=`) before that,
+    so that no second run takes over the records between the last chunk and the rename."""
 
     def __init__(self, path: str | Path, fingerprint: dict, resume: bool = False):
         self.path, self.fingerprint = Path(path), fingerprint
@@ -178,19 +180,43 @@ class ResumableLines:
         except OSError as exc:
             raise UserError(f"{self.path}: cannot write {self.partial} ({exc.strerror})") from None
         # one writer at a time: a second run on the same output (a scheduler's requeue with --resume
-        # while the first still runs) would interleave its chunks with the first's
+        # while the first still runs) would interleave its chunks with the first's. Held until close,
+        # which the caller leaves until the output has its name.
         if fcntl is not None:
             try:
                 fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 self.file.close()
-                raise UserError(f"{self.path}: another run is writing it now ({self.partial} is locked); wait for "
-                                f"it to end or stop it, then run again (with --resume after a stop)") from None
+                raise self._busy(self.path) from None
         try:
             self.file.truncate(self.bytes)  # a chunk cut short is dropped whole; appends go on from here
         except OSError as exc:
             self.file.close()
             raise UserError(f"{self.path}: cannot write {self.partial} ({exc.strerror})") from None
+
+    def __enter__(self) -> ResumableLines:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @classmethod
+    def _busy(cls, path: Path) -> UserError:
+        partial = cls.files_of(path)[0]
+        return UserError(f"{path}: another run is writing it now ({partial} is locked); wait for it to end or stop "
+                         f"it, then run again (with --resume after a stop)")
+
+    @classmethod
+    def _written_now(cls, path: Path) -> bool:
+        """Whether a live run holds `path`'s partial file (its lock): its records are no interrupted run's."""
+        if fcntl is None:
+            return False
+        try:
+            with open(cls.files_of(path)[0], "rb") as file:
+                fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released as the file closes
+        except OSError:
+            return True
+        return False
 
     @staticmethod
     def files_of(path: Path) -> tuple[Path, Path]:
@@ -228,6 +254,8 @@ class ResumableLines:
         never overwritten; with it, no interrupted run is. Cheap: commands call it before any work."""
         paths = [Path(p) for p in paths] if isinstance(paths, list) else [Path(paths)]
         kept = [(path, state) for path in paths if (state := cls.state_of(path)) is not None]
+        if busy := [path for path, _ in kept if cls._written_now(path)]:
+            raise cls._busy(busy[0])  # not "delete them to start over": they are a live run's
         if resume and not kept:
             manifest = cls.files_of(paths[0])[1]
             raise UserError(f"{paths[0]}: --resume: no interrupted run of it to continue (no {manifest} with "

@@ -62,10 +62,10 @@ def tag_articles(predictor, articles: list[Article], tagged_file: Path, fingerpr
     `resume` continues from them (an interrupted run's `fingerprint` must be this one's)."""
     listed = _Listed(articles)
     # without `resume`, an interrupted tagging is an error that says so; with it, a tagging never begun starts
-    sink = ResumableLines(tagged_file, fingerprint, resume=resume and ResumableLines.state_of(tagged_file) is not None)
-    outcome = tag_chunks(predictor, listed, plan(listed, CHUNK_WORDS), sink, Skips(), keep=True)
-    partial, manifest = ResumableLines.files_of(tagged_file)
-    write_files({}, renames={partial: tagged_file}, removals=(manifest,))
+    with ResumableLines(tagged_file, fingerprint,
+                        resume=resume and ResumableLines.state_of(tagged_file) is not None) as sink:
+        outcome = tag_chunks(predictor, listed, plan(listed, CHUNK_WORDS), sink, Skips(), keep=True)
+        write_files({}, renames={sink.partial: tagged_file}, removals=(sink.manifest,))
     return list(zip(articles, outcome.results))
 
 

@@ -129,7 +129,8 @@ class Outcome:
 def tag_chunks(predictor, articles: Articles, plan: Plan, sink: ResumableLines | None, skips: Skips,
                keep: bool = False, rank: int = 0, processes: int = 1) -> Outcome:
     """Tag this process's chunks and write each as it is done: to `sink`, or stdout without one.
-    `keep`: also return every article's entities (the whole-file outputs need them all)."""
+    `keep`: also return every article's entities (the whole-file outputs need them all). The caller
+    closes `sink`, once the output has its name."""
     own = plan.own(rank, processes)
     resumed = sink.records if sink else 0
     if resumed and resumed not in set(accumulate(own)):
@@ -166,8 +167,6 @@ def tag_chunks(predictor, articles: Articles, plan: Plan, sink: ResumableLines |
         raise
     finally:
         bar.close()
-        if sink:
-            sink.close()
     return Outcome(found, resumed, results)
 
 

@@ -283,6 +283,7 @@ def test_evaluate_takes_device(trained, corpus_dir, tmp_path):
     ("data", "--out (errors.jsonl) {out}/errors.jsonl: is also an input; writing it would destroy the input"),
     ("run", "--out {out}: is a training run or a model folder, whose files it would replace; name another folder"),
     ("best", "--out {out}: is a training run or a model folder, whose files it would replace; name another folder"),
+    ("link", "--out {out}: is a training run or a model folder, whose files it would replace; name another folder"),
 ])
 def test_evaluate_never_writes_over_its_data_or_a_run(trained, corpus_dir, tmp_path, where, message):
     """evaluate.py --out writes metrics.json, report.md, errors.jsonl and errors.md: into a run or
@@ -290,7 +291,9 @@ def test_evaluate_never_writes_over_its_data_or_a_run(trained, corpus_dir, tmp_p
     config, _ = trained
     data = tmp_path / "errors.jsonl"
     data.write_bytes((corpus_dir / "test.jsonl").read_bytes())
-    out = {"data": tmp_path, "run": config.run_dir, "best": config.run_dir / "best"}[where]
+    out = {"data": tmp_path, "run": config.run_dir, "best": config.run_dir / "best", "link": tmp_path / "link"}[where]
+    if where == "link":  # a link to the run folder is the run folder
+        out.symlink_to(config.run_dir, target_is_directory=True)
     before = {p: p.read_bytes() for p in [data, *out.glob("*.json*")]}
     result = subprocess.run([sys.executable, "eval/evaluate.py", str(config.run_dir / "best"), str(data),
                              "--out", str(out)], cwd=ROOT, capture_output=True, text=True)

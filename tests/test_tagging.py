@@ -99,8 +99,8 @@ def corpus(tmp_path):
 
 
 def one_process(corpus, out) -> bytes:
-    sink = ResumableLines(out, {"run": 1})
-    tag_chunks(Initials(), corpus, plan(corpus, 2), sink, Skips())
+    with ResumableLines(out, {"run": 1}) as sink:
+        tag_chunks(Initials(), corpus, plan(corpus, 2), sink, Skips())
     return sink.partial.read_bytes()
 
 
@@ -109,9 +109,9 @@ def test_shards_merge_to_the_one_process_lines(corpus, tmp_path):
     the_plan, out, partials = plan(corpus, 2), tmp_path / "out.jsonl", []
     assert the_plan.chunks == [1, 2, 2, 1, 2, 1]
     for rank in range(3):
-        sink = ResumableLines(shard_path(out, rank, 3), {"run": 1})
         skips = Skips()
-        outcome = tag_chunks(Initials(), corpus, the_plan, sink, skips, keep=True, rank=rank, processes=3)
+        with ResumableLines(shard_path(out, rank, 3), {"run": 1}) as sink:
+            outcome = tag_chunks(Initials(), corpus, the_plan, sink, skips, keep=True, rank=rank, processes=3)
         assert len(outcome.results) == sum(the_plan.own(rank, 3)) and skips.count == 1  # every process reads all
         partials.append(sink.partial)
     assert partials[1].name == ".out-00001-of-00003.jsonl.partial"
@@ -125,8 +125,8 @@ def test_a_process_with_no_chunk_has_an_empty_shard(corpus, tmp_path):
     with pytest.raises(UserError, match=r"\.out-00000-of-00002\.jsonl\.partial: missing or incomplete"):
         check_shards(shards, the_plan)
     for rank in range(2):
-        tag_chunks(Initials(), corpus, the_plan, ResumableLines(shards[rank], {"run": 1}), Skips(), rank=rank,
-                   processes=2)
+        with ResumableLines(shards[rank], {"run": 1}) as sink:
+            tag_chunks(Initials(), corpus, the_plan, sink, Skips(), rank=rank, processes=2)
     check_shards(shards, the_plan)
     partials = [ResumableLines.files_of(s)[0] for s in shards]
     assert b"".join(merged_lines(partials, the_plan.chunks)) == one_process(corpus, tmp_path / "whole.jsonl")
@@ -134,8 +134,8 @@ def test_a_process_with_no_chunk_has_an_empty_shard(corpus, tmp_path):
 
 def test_a_run_with_another_number_of_processes_is_found(corpus, tmp_path):
     out = tmp_path / "out.jsonl"
-    tag_chunks(Initials(), corpus, plan(corpus, 2), ResumableLines(shard_path(out, 1, 2), {"run": 1}), Skips(),
-               rank=1, processes=2)
+    with ResumableLines(shard_path(out, 1, 2), {"run": 1}) as sink:
+        tag_chunks(Initials(), corpus, plan(corpus, 2), sink, Skips(), rank=1, processes=2)
     assert other_layouts(out, 2) == []
     assert [m.name for m in other_layouts(out, 1)] == [".out-00001-of-00002.jsonl.partial.json"]
     assert [m.name for m in other_layouts(out, 3)] == [".out-00001-of-00002.jsonl.partial.json"]
@@ -153,14 +153,14 @@ def test_a_stopped_shard_resumes_alone(corpus, tmp_path):
     whole = one_process(corpus, tmp_path / "whole.jsonl")
     the_plan, out = plan(corpus, 2), tmp_path / "out.jsonl"
     shards = [shard_path(out, rank, 2) for rank in range(2)]  # chunks 0, 2, 4 (1, 2, 2 articles) and 1, 3, 5
-    with pytest.raises(Stopped):  # stopped in its second chunk: the first is kept
-        tag_chunks(Initials(stop_after=2), corpus, the_plan, ResumableLines(shards[0], {"run": 1}), Skips(),
-                   rank=0, processes=2)
-    assert ResumableLines.interrupted(shards, resume=True)["records"] == 1
-    tag_chunks(Initials(), corpus, the_plan, ResumableLines(shards[1], {"run": 1}), Skips(), rank=1, processes=2)
-    resumed = ResumableLines(shards[0], {"run": 1}, resume=True)
+    with pytest.raises(Stopped), ResumableLines(shards[0], {"run": 1}) as sink:  # stopped in its second chunk
+        tag_chunks(Initials(stop_after=2), corpus, the_plan, sink, Skips(), rank=0, processes=2)
+    assert ResumableLines.interrupted(shards, resume=True)["records"] == 1  # the first chunk is kept
+    with ResumableLines(shards[1], {"run": 1}) as sink:
+        tag_chunks(Initials(), corpus, the_plan, sink, Skips(), rank=1, processes=2)
     predictor = Initials()
-    assert tag_chunks(predictor, corpus, the_plan, resumed, Skips(), rank=0, processes=2).resumed == 1
+    with ResumableLines(shards[0], {"run": 1}, resume=True) as resumed:
+        assert tag_chunks(predictor, corpus, the_plan, resumed, Skips(), rank=0, processes=2).resumed == 1
     assert predictor.tagged == 2 + 2  # the rest of its chunks only
     partials = [ResumableLines.files_of(s)[0] for s in shards]
     assert b"".join(merged_lines(partials, the_plan.chunks)) == whole

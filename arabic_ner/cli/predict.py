@@ -20,6 +20,7 @@ main process merges them into -o in input order at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -126,30 +127,32 @@ def main() -> int:
     sink = ResumableLines(mine, _fingerprint(args, articles, device, compile, predictor, processes),
                           resume=ResumableLines.state_of(mine) is not None) if mine else None
     skips = Skips(say if state.is_main_process else None)  # every process reads all: the main one says
-    outcome = tagging.tag_chunks(predictor, articles, plan, sink, skips, keep and processes == 1, rank, processes)
-    found, resumed = outcome.found, outcome.resumed
-    if processes > 1:
-        found, resumed = (sum(part) for part in zip(*gather_object([(found, resumed)])))
-        # every shard is complete; the group goes before the merge, which may outlast its timeouts
-        state.wait_for_everyone()
-        state.destroy_process_group()
-    if state.is_main_process:
-        try:
-            _finish(args, articles, plan, sinks, outcome.results if processes == 1 else None, predictor)
-        except Stopped:
-            if any(ResumableLines.state_of(sink) for sink in sinks):  # stopped before the output took its name
-                print(f"\nevery article is tagged; the same command with --resume writes {args.output}",
-                      file=sys.stderr)
-            raise
-        seconds = time.time() - started
-        print(f"tagged {plural(plan.articles - resumed, 'article')} ({plural(plan.words, 'word')} in all) "
-              f"in {seconds:.1f} s, {plural(found, 'entity', 'entities')}"
-              + (f" on {processes} processes" if processes > 1 else "")
-              + (f"; {plural(resumed, 'article')} before it from the interrupted run" if resumed else ""),
-              file=sys.stderr)
-        if skips.count > len(skips.shown):
-            print(f"skipped {plural(skips.count, 'input or record', 'inputs or records')} in all, "
-                  f"the first {len(skips.shown)} said above", file=sys.stderr)
+    # the sink's lock holds until the output has its name: no second run takes the records over before
+    with sink or contextlib.nullcontext():
+        outcome = tagging.tag_chunks(predictor, articles, plan, sink, skips, keep and processes == 1, rank, processes)
+        found, resumed = outcome.found, outcome.resumed
+        if processes > 1:
+            found, resumed = (sum(part) for part in zip(*gather_object([(found, resumed)])))
+            # every shard is complete; the group goes before the merge, which may outlast its timeouts
+            state.wait_for_everyone()
+            state.destroy_process_group()
+        if state.is_main_process:
+            try:
+                _finish(args, articles, plan, sinks, outcome.results if processes == 1 else None, predictor)
+            except Stopped:
+                if any(ResumableLines.state_of(path) for path in sinks):  # stopped before the output took its name
+                    print(f"\nevery article is tagged; the same command with --resume writes {args.output}",
+                          file=sys.stderr)
+                raise
+            seconds = time.time() - started
+            print(f"tagged {plural(plan.articles - resumed, 'article')} ({plural(plan.words, 'word')} in all) "
+                  f"in {seconds:.1f} s, {plural(found, 'entity', 'entities')}"
+                  + (f" on {processes} processes" if processes > 1 else "")
+                  + (f"; {plural(resumed, 'article')} before it from the interrupted run" if resumed else ""),
+                  file=sys.stderr)
+            if skips.count > len(skips.shown):
+                print(f"skipped {plural(skips.count, 'input or record', 'inputs or records')} in all, "
+                      f"the first {len(skips.shown)} said above", file=sys.stderr)
     # The main process says skips; another's exit status 1 would make torchrun stop the main one mid-merge.
     return 1 if skips.count and state.is_main_process else 0
 
