@@ -185,9 +185,11 @@ class ResumableLines:
         if fcntl is not None:
             try:
                 fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError:
                 self.file.close()
                 raise self._busy(self.path) from None
+            except OSError:
+                pass  # a file system without locks: the run goes on unguarded, as it would without fcntl
         try:
             self.file.truncate(self.bytes)  # a chunk cut short is dropped whole; appends go on from here
         except OSError as exc:
@@ -207,16 +209,23 @@ class ResumableLines:
                          f"it, then run again (with --resume after a stop)")
 
     @classmethod
-    def _written_now(cls, path: Path) -> bool:
-        """Whether a live run holds `path`'s partial file (its lock): its records are no interrupted run's."""
+    def refuse_if_written_now(cls, paths: list[Path]) -> None:
+        """One line if a live run holds the partial file of any of `paths` (its lock): its records are
+        no interrupted run's, to resume or to delete and start over."""
         if fcntl is None:
-            return False
-        try:
-            with open(cls.files_of(path)[0], "rb") as file:
-                fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released as the file closes
-        except OSError:
-            return True
-        return False
+            return
+        for path in paths:
+            try:
+                file = open(cls.files_of(Path(path))[0], "rb")  # noqa: SIM115 (closed below)
+            except OSError:
+                continue  # no partial file: no run writes it
+            with file:
+                try:
+                    fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released as the file closes
+                except BlockingIOError:
+                    raise cls._busy(Path(path)) from None
+                except OSError:
+                    continue  # a file system without locks: nothing to tell
 
     @staticmethod
     def files_of(path: Path) -> tuple[Path, Path]:
@@ -253,9 +262,8 @@ class ResumableLines:
         them with records), or None. Without `resume`, an interrupted run's records are an error,
         never overwritten; with it, no interrupted run is. Cheap: commands call it before any work."""
         paths = [Path(p) for p in paths] if isinstance(paths, list) else [Path(paths)]
+        cls.refuse_if_written_now(paths)  # a live run's, with or without records yet: not "delete them"
         kept = [(path, state) for path in paths if (state := cls.state_of(path)) is not None]
-        if busy := [path for path, _ in kept if cls._written_now(path)]:
-            raise cls._busy(busy[0])  # not "delete them to start over": they are a live run's
         if resume and not kept:
             manifest = cls.files_of(paths[0])[1]
             raise UserError(f"{paths[0]}: --resume: no interrupted run of it to continue (no {manifest} with "
@@ -304,6 +312,13 @@ class ResumableLines:
                 os.fsync(folder)
                 os.close(folder)
         self._save_manifest()
+
+    def written(self) -> None:
+        """Every chunk is in: where there is no lock to hold (no fcntl, as on Windows, where an open
+        file cannot be renamed either) the file is closed now, ready for its name; elsewhere it stays
+        open, and locked, until `close`."""
+        if fcntl is None:
+            self.file.close()
 
     def close(self) -> None:
         self.file.close()

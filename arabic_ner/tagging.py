@@ -167,6 +167,8 @@ def tag_chunks(predictor, articles: Articles, plan: Plan, sink: ResumableLines |
         raise
     finally:
         bar.close()
+    if sink:
+        sink.written()
     return Outcome(found, resumed, results)
 
 
@@ -184,11 +186,11 @@ def other_layouts(output: Path, processes: int) -> list[Path]:
     resumes only with its own number (each process's chunks are every n-th)."""
     mine = {ResumableLines.files_of(p)[1] for p in
             ([shard_path(output, r, processes) for r in range(processes)] if processes > 1 else [output])}
-    found = [*output.parent.glob(f".{output.stem}-*-of-*.jsonl.partial.json"),
-             ResumableLines.files_of(output)[1]]
-    # `.NAME.partial.json` is NAME's: one with no record is nothing to keep
-    return sorted(m for m in found if m.exists() and m not in mine
-                  and ResumableLines.state_of(m.with_name(m.name[1:-len(".partial.json")])) is not None)
+    found = [m for m in [*output.parent.glob(f".{output.stem}-*-of-*.jsonl.partial.json"),
+                         ResumableLines.files_of(output)[1]] if m.exists() and m not in mine]
+    # `.NAME.partial.json` is NAME's: a live run's is no interrupted one, and one with no record is nothing to keep
+    ResumableLines.refuse_if_written_now([m.with_name(m.name[1:-len(".partial.json")]) for m in found])
+    return sorted(m for m in found if ResumableLines.state_of(m.with_name(m.name[1:-len(".partial.json")])) is not None)
 
 
 def merged_lines(partials: list[Path], chunks: list[int]) -> Iterator[bytes]:

@@ -189,7 +189,7 @@ def test_resumable_lines_keep_what_was_synced_and_nothing_else(tmp_path):
     from arabic_ner.files import ResumableLines
     out, fingerprint = tmp_path / "out.jsonl", {"model": "m", "batch size": 32}
     first = ResumableLines(out, fingerprint)
-    assert ResumableLines.interrupted(out, resume=False) is None  # nothing written yet: nothing to keep
+    assert ResumableLines.state_of(out) is None  # nothing written yet: nothing to keep
     first.append(['{"id": 1}\n', '{"id": "a\u2028b"}\n'])
     first.close()
     with first.partial.open("ab") as torn:  # a chunk cut short by a kill: past the manifest's count
@@ -221,6 +221,8 @@ def test_a_second_writer_of_the_same_output_is_refused_while_the_first_writes(tm
     out, fingerprint = tmp_path / "out.jsonl", {"model": "m"}
     busy = r"out\.jsonl: another run is writing it now \(.*\.out\.jsonl\.partial is locked\)"
     with ResumableLines(out, fingerprint) as first:
+        with pytest.raises(UserError, match=busy):  # before its first chunk too: not "no interrupted run"
+            ResumableLines.interrupted(out, resume=True)
         first.append(['{"id": 1}\n'])
         for resume in (True, False):
             with pytest.raises(UserError, match=busy):

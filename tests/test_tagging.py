@@ -5,6 +5,7 @@ import json
 import pytest
 from conftest import read_articles
 
+from arabic_ner import files
 from arabic_ner.articles import SHOWN_SKIPS, Article, Articles, Skips
 from arabic_ner.errors import Stopped, UserError
 from arabic_ner.files import ResumableLines
@@ -101,6 +102,8 @@ def corpus(tmp_path):
 def one_process(corpus, out) -> bytes:
     with ResumableLines(out, {"run": 1}) as sink:
         tag_chunks(Initials(), corpus, plan(corpus, 2), sink, Skips())
+        # still open, so still locked, until the caller has named the output (POSIX)
+        assert sink.file.closed == (files.fcntl is None)
     return sink.partial.read_bytes()
 
 
@@ -186,3 +189,21 @@ def test_parquet_output_writes_ids_of_mixed_kinds_as_text(tmp_path):
     write_parquet(lambda: (line.encode() for line in lines), "x")(tmp_path / "out.parquet")
     assert pq.read_table(tmp_path / "out.parquet").to_pylist() == [
         {"meta": '{"a": 1}', "id": "1", "entities": []}, {"meta": "[1]", "id": "a.jsonl:2", "entities": []}]
+
+
+def test_without_a_lock_the_file_is_closed_for_its_rename(corpus, tmp_path, monkeypatch):
+    """Without fcntl (Windows) there is no lock to hold, and an open file cannot be renamed there."""
+    monkeypatch.setattr(files, "fcntl", None)
+    with ResumableLines(tmp_path / "out.jsonl", {"run": 1}) as sink:
+        tag_chunks(Initials(), corpus, plan(corpus, 2), sink, Skips())
+        assert sink.file.closed
+
+
+@pytest.mark.skipif(files.fcntl is None, reason="no fcntl here (Windows): no lock to test")
+def test_a_live_run_with_another_number_of_processes_is_not_called_interrupted(corpus, tmp_path):
+    out = tmp_path / "out.jsonl"
+    with ResumableLines(shard_path(out, 0, 2), {"run": 1}) as live:
+        live.append(['{"id": 0}\n'])
+        with pytest.raises(UserError, match=r"out-00000-of-00002\.jsonl: another run is writing it now"):
+            other_layouts(out, 1)
+    assert [m.name for m in other_layouts(out, 1)] == [".out-00000-of-00002.jsonl.partial.json"]

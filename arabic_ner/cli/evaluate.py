@@ -10,6 +10,7 @@ default (conlleval-style) mode. Writes to DIR (default: beside the model, MODEL_
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def main() -> int:
     from arabic_ner.model import SETTINGS_FILE
     from arabic_ner.run_folder import is_run_folder
 
-    if is_run_folder(out.resolve()) or (out / SETTINGS_FILE).is_file():  # through a link too
+    if is_run_folder(Path(os.path.realpath(out))) or (out / SETTINGS_FILE).is_file():  # through a link too
         raise UserError(f"--out {out}: is a training run or a model folder, whose files it would replace; "
                         f"name another folder")
     if out.is_dir():  # its files are replaced: none may be the data scored

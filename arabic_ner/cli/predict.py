@@ -128,6 +128,7 @@ def main() -> int:
                           resume=ResumableLines.state_of(mine) is not None) if mine else None
     skips = Skips(say if state.is_main_process else None)  # every process reads all: the main one says
     # the sink's lock holds until the output has its name: no second run takes the records over before
+    # (under several processes the others' locks go as they end; the main one's shard keeps the output's)
     with sink or contextlib.nullcontext():
         outcome = tagging.tag_chunks(predictor, articles, plan, sink, skips, keep and processes == 1, rank, processes)
         found, resumed = outcome.found, outcome.resumed
