@@ -196,16 +196,13 @@ def _set(config: Config, dotted: str, raw: str, where: str) -> None:
     verbatim for string keys and file paths (so `--data.test ""` is no file and `--run_name 7` a name)."""
     *parents, leaf = dotted.split(".")
     node, prefix = config, ""
-    for name in parents:
+    for depth, name in enumerate([*parents, leaf]):  # each part checked; `node` ends as the leaf's section
         if not dataclasses.is_dataclass(node):  # `train.lr.x`: a setting has no keys below it
             raise ConfigError(f"{where}: unknown key '{dotted}'; '{prefix.rstrip('.')}' is a setting, not a section")
         if name not in _field_names(node):
             raise ConfigError(f"{where}: unknown key '{prefix}{name}'; valid keys: {_names(node)}")
-        node, prefix = getattr(node, name), f"{prefix}{name}."
-    if not dataclasses.is_dataclass(node):
-        raise ConfigError(f"{where}: unknown key '{dotted}'; '{prefix.rstrip('.')}' is a setting, not a section")
-    if leaf not in _field_names(node):
-        raise ConfigError(f"{where}: unknown key '{dotted}'; valid keys: {_names(node)}")
+        if depth < len(parents):
+            node, prefix = getattr(node, name), f"{prefix}{name}."
     hint = typing.get_type_hints(type(node))[leaf]
     field_ = next(f for f in dataclasses.fields(node) if f.name == leaf)
     # a file list's one path is verbatim too; `[a.jsonl, b.jsonl]` is YAML

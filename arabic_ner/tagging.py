@@ -188,9 +188,10 @@ def other_layouts(output: Path, processes: int) -> list[Path]:
             ([shard_path(output, r, processes) for r in range(processes)] if processes > 1 else [output])}
     found = [m for m in [*output.parent.glob(f".{output.stem}-*-of-*.jsonl.partial.json"),
                          ResumableLines.files_of(output)[1]] if m.exists() and m not in mine]
-    # `.NAME.partial.json` is NAME's: a live run's is no interrupted one, and one with no record is nothing to keep
-    ResumableLines.refuse_if_written_now([m.with_name(m.name[1:-len(".partial.json")]) for m in found])
-    return sorted(m for m in found if ResumableLines.state_of(m.with_name(m.name[1:-len(".partial.json")])) is not None)
+    outputs = {m: m.with_name(m.name[1:-len(".partial.json")]) for m in found}  # `.NAME.partial.json` is NAME's
+    # a live run's is no interrupted one, and one with no record is nothing to keep
+    ResumableLines.refuse_if_written_now(list(outputs.values()))
+    return sorted(m for m, path in outputs.items() if ResumableLines.state_of(path) is not None)
 
 
 def merged_lines(partials: list[Path], chunks: list[int]) -> Iterator[bytes]:
