@@ -334,7 +334,7 @@ def test_shipped_news_corpus_is_valid_and_split_by_story():
     assert sum(e["label"] == "CASUALTY" for r in records for e in r["entities"]) >= 250
 
 
-EXTRA_TRAINING = ["targeted", "casualty"]  # data/<name>/train.jsonl: sentences for --also-train
+EXTRA_TRAINING = ["targeted", "casualty", "forces"]  # data/<name>/train.jsonl: sentences for --also-train
 
 
 def test_shipped_extra_training_sentences_are_valid_and_from_no_news_corpus_article():
