@@ -100,7 +100,7 @@ def open_to_annotation(saudinewsnet: Path, annotated: list[Path]) -> tuple[list[
     """SaudiNewsNet's security articles in `saudinewsnet`, sorted by id, and a test of whether one
     is kept out of further annotation: reserved for evaluation, already `annotated`, or retelling
     the story of either. For the selections of more sentences after the news corpus (data/targeted,
-    data/casualty)."""
+    data/casualty, data/forces, data/leads)."""
     articles = [json.loads(line) for line in (saudinewsnet / "security_articles.jsonl").read_text(encoding="utf-8").splitlines()]
     texts = {a["id"]: a["text"] for a in articles}
     reserved = KeptOut.from_files([saudinewsnet / "reserved_for_evaluation.txt"], texts)
