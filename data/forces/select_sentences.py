@@ -15,17 +15,13 @@ already annotated, or already taken from another paper, is skipped. Deterministi
 """
 from __future__ import annotations
 
-import json
-import random
 import re
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE.parent / "news"))
-from arabic_ner.sentences import split_sentences  # noqa: E402
-from select_sentences import HARM, open_to_annotation, saudinewsnet_arguments, sentence_record, write_records  # noqa: E402
+from select_sentences import HARM, pick_sentences, saudinewsnet_arguments, write_records  # noqa: E402
 
 ANNOTATED = [HERE.parent / name for name in ("news/news.jsonl", "targeted/train.jsonl", "casualty/train.jsonl")]
 # Cues, not labels: the annotators decide what each mention is (a force's name or a common noun).
@@ -33,37 +29,21 @@ FORCES = re.compile(r"قوات|الشرطة|شرطة|الجيش|جيش|الأم�
 GROUPS = re.compile(r"داعش|الدولة الإسلامية|القاعدة|تنظيم|ميليشيا|مليشيا|مسلح|جماعة|جبهة|الحوثي")
 TOTAL = 180  # sentences: 60 for each of three annotators
 PER_ARTICLE = 2  # sentences from one article at most, so that no one story fills the set
-MIN_WORDS, MAX_WORDS = 6, 80  # a sentence, not a headline or a whole unpunctuated article
 SEED = 2027  # not the casualty selection's 2026, so that the article order differs
 
 
-def cues(sentence: str) -> tuple[int, int]:
-    """(kinds of cue present, cues in all) for a sentence; more of both is a richer sentence."""
+def richest_first(sentence: str) -> tuple[int, int] | None:
+    """Sentences that name a force, those with the most kinds of cue (a force, an armed group, a
+    harm word) first, then the most cues."""
+    if not FORCES.search(sentence):
+        return None
     counts = [len(pattern.findall(sentence)) for pattern in (FORCES, GROUPS, HARM)]
-    return sum(1 for n in counts if n), sum(counts)
+    return -sum(1 for n in counts if n), -sum(counts)
 
 
 def main() -> None:
     args = saudinewsnet_arguments(__doc__.split("\n")[0])
-    articles, kept_out = open_to_annotation(args.saudinewsnet, ANNOTATED)
-    seen = {json.loads(line)["text"] for path in ANNOTATED for line in path.read_text(encoding="utf-8").splitlines()}
-    random.Random(SEED).shuffle(articles)
-    taken = []
-    for article in articles:
-        if len(taken) >= TOTAL:
-            break
-        if kept_out(article):
-            continue  # a reserved or annotated article, or one retelling its story, stays out of all annotation
-        text, found = article["text"], []
-        for start, end in split_sentences(text):
-            sentence = text[start:end]
-            if FORCES.search(sentence) and MIN_WORDS <= len(sentence.split()) <= MAX_WORDS and sentence not in seen:
-                kinds, total = cues(sentence)
-                found.append((-kinds, -total, start, end))
-        for *_, start, end in sorted(found)[:PER_ARTICLE]:
-            seen.add(text[start:end])  # the same wire sentence in another paper: once
-            taken.append(sentence_record(article, start, end))
-    taken = taken[:TOTAL]
+    taken = pick_sentences(args.saudinewsnet, ANNOTATED, richest_first, TOTAL, PER_ARTICLE, SEED)
     write_records(taken, args.out)
     print(f"{len(taken)} sentences from {len({r['article'] for r in taken})} articles -> {args.out}", file=sys.stderr)
 

@@ -117,6 +117,35 @@ def sentence_record(article: dict, start: int, end: int) -> dict:
             "paragraph": text.count("\n", 0, start) + 1, "text": text[start:end], "entities": []}
 
 
+def pick_sentences(saudinewsnet: Path, annotated: list[Path], rank: Callable[[str], tuple | None], total: int,
+                   per_article: int, seed: int, words: tuple[int, int] = (6, 80)) -> list[dict]:
+    """Records of `total` sentences to annotate, for the selections of single sentences (data/casualty,
+    data/forces): from the articles open to annotation, in a seeded random order, each article's
+    sentences of `words` (min, max) words that `rank` keeps (a sort key, lowest first; None drops
+    one), at most `per_article` from an article; a sentence already annotated, or already taken
+    from another paper, is skipped. The word bounds keep out headlines and whole unpunctuated
+    articles."""
+    articles, kept_out = open_to_annotation(saudinewsnet, annotated)
+    seen = {json.loads(line)["text"] for path in annotated for line in path.read_text(encoding="utf-8").splitlines()}
+    random.Random(seed).shuffle(articles)
+    taken = []
+    for article in articles:
+        if len(taken) >= total:
+            break
+        if kept_out(article):
+            continue  # a reserved or annotated article, or one retelling its story, stays out of all annotation
+        text, found = article["text"], []
+        for start, end in split_sentences(text):
+            sentence = text[start:end]
+            key = rank(sentence)
+            if key is not None and words[0] <= len(sentence.split()) <= words[1] and sentence not in seen:
+                found.append((key, start, end))
+        for _, start, end in sorted(found)[:per_article]:
+            seen.add(text[start:end])  # the same wire sentence in another paper: once
+            taken.append(sentence_record(article, start, end))
+    return taken[:total]
+
+
 def saudinewsnet_arguments(description: str) -> argparse.Namespace:
     """The command line of a selection from SaudiNewsNet: its folder and the JSONL file to write."""
     parser = argparse.ArgumentParser(description=description)
