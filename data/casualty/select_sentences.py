@@ -8,8 +8,8 @@ against 0.90 (ARMED_GROUP) and 0.79 (SECURITY_UNIT) in the cross-validation of l
 27 casualty mentions. This takes, from SaudiNewsNet security articles in neither the news corpus,
 the targeted sentences nor the reserved set, nor retelling the story of an article in any of them,
 the sentences that use a harm word (the news corpus's list), at most PER_ARTICLE from an article
-(the most harm words first), from articles in a seeded random order until TOTAL; then drops a
-sentence already annotated or already taken from another paper. Deterministic.
+(the most harm words first), from articles in a seeded random order until TOTAL; a sentence
+already annotated, or already taken from another paper, is skipped. Deterministic.
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def harm_first(sentence: str) -> tuple[int] | None:
 
 def main() -> None:
     args = saudinewsnet_arguments(__doc__.split("\n")[0])
-    taken = pick_sentences(args.saudinewsnet, ANNOTATED, harm_first, TOTAL, PER_ARTICLE, SEED)
+    taken = pick_sentences(args.saudinewsnet, ANNOTATED, rank=harm_first, total=TOTAL, per_article=PER_ARTICLE,
+                           seed=SEED)
     write_records(taken, args.out)
     print(f"{len(taken)} sentences from {len({r['article'] for r in taken})} articles -> {args.out}", file=sys.stderr)
 

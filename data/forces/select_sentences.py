@@ -24,8 +24,9 @@ sys.path.insert(0, str(HERE.parent / "news"))
 from select_sentences import HARM, pick_sentences, saudinewsnet_arguments, write_records  # noqa: E402
 
 ANNOTATED = [HERE.parent / name for name in ("news/news.jsonl", "targeted/train.jsonl", "casualty/train.jsonl")]
-# Cues, not labels: the annotators decide what each mention is (a force's name or a common noun).
-FORCES = re.compile(r"قوات|الشرطة|شرطة|الجيش|جيش|الأمن|الحرس|حرس|لواء|فرقة|كتيبة|وحدة|وحدات|مديرية|الحشد|جنود|الجنود|البحرية|خفر السواحل|الدفاع المدني|مكافحة الإرهاب")
+# Cues, not labels: the annotators decide what each mention is. Some cues often name no force
+# (`الأمن` in `مجلس الأمن`, `وحدة` "unity"): 28 of the 180 sentences have no entity.
+FORCES = re.compile(r"قوات|شرطة|جيش|الأمن|حرس|لواء|فرقة|كتيبة|وحدة|وحدات|مديرية|الحشد|جنود|البحرية|خفر السواحل|الدفاع المدني|مكافحة الإرهاب")
 GROUPS = re.compile(r"داعش|الدولة الإسلامية|القاعدة|تنظيم|ميليشيا|مليشيا|مسلح|جماعة|جبهة|الحوثي")
 TOTAL = 180  # sentences: 60 for each of three annotators
 PER_ARTICLE = 2  # sentences from one article at most, so that no one story fills the set
@@ -43,7 +44,8 @@ def richest_first(sentence: str) -> tuple[int, int] | None:
 
 def main() -> None:
     args = saudinewsnet_arguments(__doc__.split("\n")[0])
-    taken = pick_sentences(args.saudinewsnet, ANNOTATED, richest_first, TOTAL, PER_ARTICLE, SEED)
+    taken = pick_sentences(args.saudinewsnet, ANNOTATED, rank=richest_first, total=TOTAL, per_article=PER_ARTICLE,
+                           seed=SEED)
     write_records(taken, args.out)
     print(f"{len(taken)} sentences from {len({r['article'] for r in taken})} articles -> {args.out}", file=sys.stderr)
 

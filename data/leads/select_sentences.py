@@ -14,13 +14,13 @@ Deterministic.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "news"))
-from select_sentences import HARM, lead, mark_stories, open_to_annotation, saudinewsnet_arguments, write_records  # noqa: E402
+from select_sentences import (HARM, annotated_texts, lead, mark_stories, open_to_annotation,  # noqa: E402
+                              saudinewsnet_arguments, write_records)
 
 ANNOTATED = [HERE.parent / name for name in ("news/news.jsonl", "targeted/train.jsonl", "casualty/train.jsonl",
                                              "forces/train.jsonl")]
@@ -30,8 +30,11 @@ TOTAL = 180  # sentences, about: whole leads are taken, so the last one may pass
 def main() -> None:
     args = saudinewsnet_arguments(__doc__.split("\n")[0])
     articles, kept_out = open_to_annotation(args.saudinewsnet, ANNOTATED)
-    seen = {json.loads(line)["text"] for path in ANNOTATED for line in path.read_text(encoding="utf-8").splitlines()}
-    leads = [records for records in map(lead, (a for a in articles if not kept_out(a))) if records]
+    seen = annotated_texts(ANNOTATED)
+    leads = []
+    for article in articles:
+        if not kept_out(article) and (records := lead(article)):
+            leads.append(records)  # an article whose first paragraph overflows the budget has none
     leads.sort(key=lambda records: -sum(len(HARM.findall(r["text"])) for r in records))  # stable: ties by id
     taken = []
     for records in leads:

@@ -12,6 +12,10 @@ paragraph alone exceeds the budget (text without paragraph breaks) are passed ov
 SaudiNewsNet holds the same wire story from several papers, so every record also gets `story`:
 the first article id of its group of near-duplicates (articles whose chosen sentences retell one
 story by `arabic_ner.stories.same_story`, joined transitively). Splits keep a story together.
+
+It also holds what the later selections of more sentences (data/targeted, data/casualty,
+data/forces, data/leads) share: which articles are still open to annotation, and the loop that
+picks single sentences from them.
 """
 from __future__ import annotations
 
@@ -29,6 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from arabic_ner.sentences import split_sentences  # noqa: E402
 from arabic_ner.stories import KeptOut, four_grams, same_story  # noqa: E402
 
+# Matched anywhere in a word, so it also counts words that are no harm: `حتف` inside `احتفال`
+# ("celebration") and `احتفاظ` ("keeping"). The annotators decide what is a casualty;
+# the list stays as it is, since the shipped selections were made with it and reproduce from it.
 HARM = re.compile(r"مقتل|قتل|قتلى|قتيل|إصاب|اصاب|جرح|جريح|مصرع|مصاب|استشهاد|شهيد|شهداء|ضحايا|حتف")
 CASUALTY_RICH = 58  # articles taken by harm-word count, most first
 OTHERS = 17  # articles drawn at random from the rest
@@ -109,6 +116,12 @@ def open_to_annotation(saudinewsnet: Path, annotated: list[Path]) -> tuple[list[
             lambda a: reserved.keeps_out(a["id"], a["text"]) or done.keeps_out(a["id"], a["text"]))
 
 
+def annotated_texts(annotated: list[Path]) -> set[str]:
+    """Every sentence text of the `annotated` files: a sentence is annotated once, whichever paper
+    printed it."""
+    return {json.loads(line)["text"] for path in annotated for line in path.read_text(encoding="utf-8").splitlines()}
+
+
 def sentence_record(article: dict, start: int, end: int) -> dict:
     """The record to annotate for `article`'s sentence at start..end, named by its offset; each
     such article is its own story, none retelling another that was kept out."""
@@ -126,7 +139,7 @@ def pick_sentences(saudinewsnet: Path, annotated: list[Path], rank: Callable[[st
     from another paper, is skipped. The word bounds keep out headlines and whole unpunctuated
     articles."""
     articles, kept_out = open_to_annotation(saudinewsnet, annotated)
-    seen = {json.loads(line)["text"] for path in annotated for line in path.read_text(encoding="utf-8").splitlines()}
+    seen = annotated_texts(annotated)
     random.Random(seed).shuffle(articles)
     taken = []
     for article in articles:
