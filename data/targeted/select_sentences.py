@@ -12,7 +12,6 @@ corpus or already taken from another paper. Deterministic: the same input gives 
 """
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections import Counter
@@ -22,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE.parent / "news"))
 from arabic_ner.sentences import split_sentences  # noqa: E402
-from select_sentences import open_to_annotation, saudinewsnet_arguments, sentence_record, write_records  # noqa: E402
+from select_sentences import annotated_texts, open_to_annotation, saudinewsnet_arguments, sentence_record, write_records  # noqa: E402
 
 # What to look for: intelligence services, alliances, and actors and units of Syria, the Kurds,
 # Yemen, Libya, Somalia, Nigeria, Egypt, Lebanon, Iran and Turkey.
@@ -63,7 +62,7 @@ def main() -> None:
                 per_pattern[first] += 1
                 taken.append(sentence_record(article, start, end))
     # the same wire sentence in several papers, or already annotated in the news corpus: once, and not again
-    seen = {json.loads(line)["text"] for line in (HERE.parent / "news" / "news.jsonl").read_text(encoding="utf-8").splitlines()}
+    seen = annotated_texts([HERE.parent / "news" / "news.jsonl"])
     chosen = len(taken)
     taken = [r for r in taken if not (r["text"] in seen or seen.add(r["text"]))]
     write_records(taken, args.out)
