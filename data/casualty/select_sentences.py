@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "news"))
-from select_sentences import HARM, pick_sentences, saudinewsnet_arguments, write_records  # noqa: E402
+from select_sentences import HARM, pick_sentences_command  # noqa: E402
 
 ANNOTATED = [HERE.parent / "news" / "news.jsonl", HERE.parent / "targeted" / "train.jsonl"]
 TOTAL = 180  # sentences: 60 for each of three annotators
@@ -32,13 +32,6 @@ def harm_first(sentence: str) -> tuple[int] | None:
     return (-harm,) if harm else None
 
 
-def main() -> None:
-    args = saudinewsnet_arguments(__doc__.split("\n")[0])
-    taken = pick_sentences(args.saudinewsnet, ANNOTATED, rank=harm_first, total=TOTAL, per_article=PER_ARTICLE,
-                           seed=SEED)
-    write_records(taken, args.out)
-    print(f"{len(taken)} sentences from {len({r['article'] for r in taken})} articles -> {args.out}", file=sys.stderr)
-
-
 if __name__ == "__main__":
-    main()
+    pick_sentences_command(__doc__.split("\n")[0], ANNOTATED, rank=harm_first, total=TOTAL, per_article=PER_ARTICLE,
+                           seed=SEED)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "news"))
-from select_sentences import HARM, pick_sentences, saudinewsnet_arguments, write_records  # noqa: E402
+from select_sentences import HARM, pick_sentences_command  # noqa: E402
 
 ANNOTATED = [HERE.parent / name for name in ("news/news.jsonl", "targeted/train.jsonl", "casualty/train.jsonl")]
 # Cues, not labels: the annotators decide what each mention is. Some cues often name no force
@@ -42,13 +42,6 @@ def richest_first(sentence: str) -> tuple[int, int] | None:
     return -sum(1 for n in counts if n), -sum(counts)
 
 
-def main() -> None:
-    args = saudinewsnet_arguments(__doc__.split("\n")[0])
-    taken = pick_sentences(args.saudinewsnet, ANNOTATED, rank=richest_first, total=TOTAL, per_article=PER_ARTICLE,
-                           seed=SEED)
-    write_records(taken, args.out)
-    print(f"{len(taken)} sentences from {len({r['article'] for r in taken})} articles -> {args.out}", file=sys.stderr)
-
-
 if __name__ == "__main__":
-    main()
+    pick_sentences_command(__doc__.split("\n")[0], ANNOTATED, rank=richest_first, total=TOTAL, per_article=PER_ARTICLE,
+                           seed=SEED)

@@ -159,6 +159,16 @@ def pick_sentences(saudinewsnet: Path, annotated: list[Path], rank: Callable[[st
     return taken[:total]
 
 
+def pick_sentences_command(description: str, annotated: list[Path], rank: Callable[[str], tuple | None], total: int,
+                           per_article: int, seed: int) -> None:
+    """The command line of a selection of single sentences: `pick_sentences` from the SaudiNewsNet
+    folder it is given, written to its OUT.jsonl."""
+    args = saudinewsnet_arguments(description)
+    taken = pick_sentences(args.saudinewsnet, annotated, rank=rank, total=total, per_article=per_article, seed=seed)
+    write_records(taken, args.out)
+    print(f"{len(taken)} sentences from {len({r['article'] for r in taken})} articles -> {args.out}", file=sys.stderr)
+
+
 def saudinewsnet_arguments(description: str) -> argparse.Namespace:
     """The command line of a selection from SaudiNewsNet: its folder and the JSONL file to write."""
     parser = argparse.ArgumentParser(description=description)
