@@ -1,0 +1,89 @@
+"""An ensemble of each fold's seeds against its members: what averaging models would buy.
+
+    python benchmarks/ensemble.py CV_DIR [--json OUT.json]
+
+CV_DIR is a folder `eval/crossval.py --keep-models --seeds N` (N of 2 or more) wrote. On each fold
+the runs' `best/` models tag the fold's test split together: their tag probabilities are averaged
+per subword, then decoded as one model's are (constrained Viterbi). Each run is then compared with
+its fold's ensemble, pair by pair as `eval/compare.py` compares two recipes
+(arabic_ner/comparison.py). An ensemble costs N times the tagging, which predict.py must not;
+distilling it into one model (issue #18, lever 6) could buy at most what it buys, so this measures
+whether that is worth building. It measures and prints; nothing here is a test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from arabic_ner.comparison import format_paired, paired, read_crossval  # noqa: E402
+from arabic_ner.corpus import read_corpus  # noqa: E402
+from arabic_ner.errors import UserError, run_cli  # noqa: E402
+from arabic_ner.evaluation import score_model  # noqa: E402
+from arabic_ner.inference import window_probs  # noqa: E402
+from arabic_ner.predictor import Predictor  # noqa: E402
+
+
+class Averaged(Predictor):
+    """Several models of the same encoder and tag set as one: each window's tag probabilities are
+    the mean of theirs. Everything else (sentences, windows, decoding, offsets) is the first's."""
+
+    def __init__(self, members: list[Predictor]):
+        first = members[0]
+        super().__init__(first.model, first.encoder.tokenizer, first.settings, first.batch_size)
+        self.members = members
+
+    def _window_probs(self, windows: list) -> list:
+        pad_id = self.encoder.tokenizer.pad_token_id or 0
+        each = [window_probs(m.model, windows, pad_id, self.batch_size) for m in self.members]
+        return [np.mean(probs, axis=0) for probs in zip(*each)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("cv_dir", type=Path)
+    parser.add_argument("--json", type=Path, help="also write each run's and each fold's ensemble's scores here")
+    args = parser.parse_args()
+    plan, runs = read_crossval(args.cv_dir)
+    types = plan["config"]["entity_types"]
+    by_fold = defaultdict(list)
+    for run in runs:
+        if (args.cv_dir / run["name"] / "best").is_dir():
+            by_fold[run["fold"]].append(run)
+        else:
+            print(f"{run['name']}: no best/ (run without --keep-models?), left out", file=sys.stderr)
+    singles, ensembles = [], []
+    for fold, members in sorted(by_fold.items()):
+        if len(members) < 2:
+            print(f"fold {fold}: {members[0]['name']} alone has a best/, left out", file=sys.stderr)
+            continue
+        records = read_corpus(args.cv_dir / "data" / f"fold{fold}" / "test.jsonl", types)
+        predictors = [Predictor.from_folder(args.cv_dir / run["name"] / "best") for run in members]
+        # the members scored here, not read from runs.jsonl, so that both sides ran on this machine alike
+        scores = [score_model(p, records, types).scores for p in predictors]
+        together = score_model(Averaged(predictors), records, types).scores
+        for run, alone in zip(members, scores):
+            key = {k: run[k] for k in ("name", "fold", "seed")}
+            singles.append({**key, "test": alone})
+            ensembles.append({**key, "test": together})
+        each = ", ".join(f"{s['char']['f1']:.4f}" for s in scores)
+        print(f"fold {fold}: character-exact F1 {each} alone, {together['char']['f1']:.4f} averaged", file=sys.stderr)
+    if not ensembles:
+        raise UserError(f"{args.cv_dir}: no fold with two runs that kept their best/; run eval/crossval.py with "
+                        f"--keep-models and --seeds 2 or more")
+    result = paired(singles, ensembles, types)
+    print(format_paired(result, "one model", "its fold's ensemble"))
+    if args.json:
+        args.json.write_text(json.dumps({"alone": singles, "ensemble": ensembles, "paired": result}, indent=2)
+                             + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
