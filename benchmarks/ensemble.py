@@ -1,24 +1,29 @@
-"""An ensemble of each fold's seeds against its members: what averaging models would buy.
+"""Each fold's seeds together against each alone: what averaging models would buy (issue #18, lever 6).
 
     python benchmarks/ensemble.py CV_DIR [--json OUT.json]
 
 CV_DIR is a folder `eval/crossval.py --keep-models --seeds N` (N of 2 or more) wrote. On each fold
-the runs' `best/` models tag the fold's test split together: their tag probabilities are averaged
-per subword, then decoded as one model's are (constrained Viterbi). Each run is then compared with
-its fold's ensemble, pair by pair as `eval/compare.py` compares two recipes
-(arabic_ner/comparison.py). An ensemble costs N times the tagging, which predict.py must not;
-distilling it into one model (issue #18, lever 6) could buy at most what it buys, so this measures
-whether that is worth building. It measures and prints; nothing here is a test.
+the runs' `best/` models are put together in two ways and score the fold's test split:
+- an ensemble: their tag probabilities averaged per subword, then decoded as one model's are
+  (constrained Viterbi). It costs N times the tagging, which predict.py must not; distilling it
+  into one model could buy at most what it buys, so this measures whether that is worth building;
+- a weight average (a "model soup", Wortsman et al. 2022): one model whose every weight is the
+  members' mean, at one model's cost. It can work because every run starts from the same encoder;
+  each head starts from its own seed, which may undo it.
+Each run is compared with its fold's ensemble and soup, pair by pair as `eval/compare.py` compares
+two recipes (arabic_ner/comparison.py). It measures and prints; nothing here is a test.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -45,6 +50,16 @@ class Averaged(Predictor):
         return [np.mean(probs, axis=0) for probs in zip(*each)]
 
 
+def weight_averaged(members: list[Predictor]) -> Predictor:
+    """One model whose every floating-point weight is the mean of the members' (in fp32)."""
+    first = members[0]
+    soup = copy.deepcopy(first.model)
+    states = [m.model.state_dict() for m in members]
+    soup.load_state_dict({key: torch.stack([s[key].float() for s in states]).mean(0).to(value.dtype)
+                          if value.is_floating_point() else value for key, value in states[0].items()})
+    return Predictor(soup, first.encoder.tokenizer, first.settings, first.batch_size)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cv_dir", type=Path)
@@ -58,7 +73,7 @@ def main() -> int:
             by_fold[run["fold"]].append(run)
         else:
             print(f"{run['name']}: no best/ (run without --keep-models?), left out", file=sys.stderr)
-    singles, ensembles = [], []
+    singles, ensembles, soups = [], [], []
     for fold, members in sorted(by_fold.items()):
         if len(members) < 2:
             print(f"fold {fold}: {members[0]['name']} alone has a best/, left out", file=sys.stderr)
@@ -68,20 +83,25 @@ def main() -> int:
         # the members scored here, not read from runs.jsonl, so that both sides ran on this machine alike
         scores = [score_model(p, records, types).scores for p in predictors]
         together = score_model(Averaged(predictors), records, types).scores
+        soup = score_model(weight_averaged(predictors), records, types).scores
         for run, alone in zip(members, scores):
             key = {k: run[k] for k in ("name", "fold", "seed")}
             singles.append({**key, "test": alone})
             ensembles.append({**key, "test": together})
+            soups.append({**key, "test": soup})
         each = ", ".join(f"{s['char']['f1']:.4f}" for s in scores)
-        print(f"fold {fold}: character-exact F1 {each} alone, {together['char']['f1']:.4f} averaged", file=sys.stderr)
+        print(f"fold {fold}: character-exact F1 {each} alone, {together['char']['f1']:.4f} as an ensemble, "
+              f"{soup['char']['f1']:.4f} weight-averaged", file=sys.stderr)
     if not ensembles:
         raise UserError(f"{args.cv_dir}: no fold with two runs that kept their best/; run eval/crossval.py with "
                         f"--keep-models and --seeds 2 or more")
-    result = paired(singles, ensembles, types)
-    print(format_paired(result, "one model", "its fold's ensemble"))
+    result = {"ensemble": paired(singles, ensembles, types), "soup": paired(singles, soups, types)}
+    print(format_paired(result["ensemble"], "one model", "its fold's ensemble"))
+    print()
+    print(format_paired(result["soup"], "one model", "its fold's weight average"))
     if args.json:
-        args.json.write_text(json.dumps({"alone": singles, "ensemble": ensembles, "paired": result}, indent=2)
-                             + "\n", encoding="utf-8")
+        args.json.write_text(json.dumps({"alone": singles, "ensemble": ensembles, "soup": soups, "paired": result},
+                                        indent=2) + "\n", encoding="utf-8")
     return 0
 
 
