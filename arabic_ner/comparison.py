@@ -27,6 +27,18 @@ def read_crossval(folder: Path) -> tuple[dict, list[dict]]:
     return plan, read_runs(runs_file, plan["config"]["entity_types"])
 
 
+def kept_models(folder: Path, runs: list[dict], log) -> list[tuple[dict, Path]]:
+    """Each run of a cross-validation folder that kept its model (`--keep-models`), with the
+    model's folder; the others are named through `log` as left out."""
+    kept = []
+    for run in runs:
+        if (model := folder / run["name"] / "best").is_dir():
+            kept.append((run, model))
+        else:
+            log(f"{run['name']}: no best/ (run without --keep-models?), left out")
+    return kept
+
+
 def read_plan(plan_file: Path) -> dict:
     """A cross-validation's plan.json, checked."""
     plan = parse_json(decode_text(plan_file.read_bytes(), str(plan_file)), str(plan_file), numbered=True)

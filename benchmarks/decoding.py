@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import arabic_ner.inference as inference  # noqa: E402
-from arabic_ner.comparison import format_paired, paired, read_crossval  # noqa: E402
+from arabic_ner.comparison import format_paired, kept_models, paired, read_crossval  # noqa: E402
 from arabic_ner.corpus import read_corpus  # noqa: E402
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
 from arabic_ner.evaluation import score_model  # noqa: E402
@@ -53,11 +53,7 @@ def main() -> int:
     plan, runs = read_crossval(args.cv_dir)
     types = plan["config"]["entity_types"]
     scored = {"argmax": [], "viterbi": []}
-    for run in runs:
-        model = args.cv_dir / run["name"] / "best"
-        if not model.is_dir():
-            print(f"{run['name']}: no best/ (run without --keep-models?), left out", file=sys.stderr)
-            continue
+    for run, model in kept_models(args.cv_dir, runs, log=lambda m: print(m, file=sys.stderr)):
         records = read_corpus(args.cv_dir / "data" / f"fold{run['fold']}" / "test.jsonl", types)
         predictor = Predictor.from_folder(model)
         for name, decode in (("argmax", argmax_repaired), ("viterbi", inference.viterbi_iob2)):

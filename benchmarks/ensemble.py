@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from arabic_ner.comparison import format_paired, paired, read_crossval  # noqa: E402
+from arabic_ner.comparison import format_paired, kept_models, paired, read_crossval  # noqa: E402
 from arabic_ner.corpus import read_corpus  # noqa: E402
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
 from arabic_ner.evaluation import score_model  # noqa: E402
@@ -68,23 +68,20 @@ def main() -> int:
     plan, runs = read_crossval(args.cv_dir)
     types = plan["config"]["entity_types"]
     by_fold = defaultdict(list)
-    for run in runs:
-        if (args.cv_dir / run["name"] / "best").is_dir():
-            by_fold[run["fold"]].append(run)
-        else:
-            print(f"{run['name']}: no best/ (run without --keep-models?), left out", file=sys.stderr)
+    for run, model in kept_models(args.cv_dir, runs, log=lambda m: print(m, file=sys.stderr)):
+        by_fold[run["fold"]].append((run, model))
     singles, ensembles, soups = [], [], []
     for fold, members in sorted(by_fold.items()):
         if len(members) < 2:
-            print(f"fold {fold}: {members[0]['name']} alone has a best/, left out", file=sys.stderr)
+            print(f"fold {fold}: {members[0][0]['name']} alone has a best/, left out", file=sys.stderr)
             continue
         records = read_corpus(args.cv_dir / "data" / f"fold{fold}" / "test.jsonl", types)
-        predictors = [Predictor.from_folder(args.cv_dir / run["name"] / "best") for run in members]
+        predictors = [Predictor.from_folder(model) for _, model in members]
         # the members scored here, not read from runs.jsonl, so that both sides ran on this machine alike
         scores = [score_model(p, records, types).scores for p in predictors]
         together = score_model(Averaged(predictors), records, types).scores
         soup = score_model(weight_averaged(predictors), records, types).scores
-        for run, alone in zip(members, scores):
+        for (run, _), alone in zip(members, scores):
             key = {k: run[k] for k in ("name", "fold", "seed")}
             singles.append({**key, "test": alone})
             ensembles.append({**key, "test": together})
