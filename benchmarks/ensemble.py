@@ -63,7 +63,8 @@ def weight_averaged(members: list[Predictor]) -> Predictor:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cv_dir", type=Path)
-    parser.add_argument("--json", type=Path, help="also write the scores of each run, each fold's ensemble and each fold's weight average here")
+    parser.add_argument("--json", type=Path,
+                        help="also write the scores of each run, each fold's ensemble and each fold's weight average here")
     args = parser.parse_args()
     plan, runs = read_crossval(args.cv_dir)
     types = plan["config"]["entity_types"]
