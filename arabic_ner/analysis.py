@@ -21,11 +21,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from arabic_ner.clitics import LETTERS
 from arabic_ner.metrics import entity_spans
 from arabic_ner.words import is_punct
 
 MISSED, SPURIOUS = "(missed)", "(spurious)"
-CLITICS = re.compile(r"[وفبكل]{1,3}ـ*")  # what a span may have taken in before its first word
+CLITICS = re.compile(rf"[{LETTERS}]{{1,3}}ـ*")  # what a span may have taken in before its first word
 
 
 def analyse(records: list[dict], predicted: list[list[dict]], entity_types: list[str]) -> dict:

@@ -8,7 +8,8 @@ never the end of the run: the millionth record of an archive should not cost the
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from arabic_ner.corpus import check_id
 from arabic_ner.errors import UserError
 from arabic_ner.messages import first_line, plural, shorten
 from arabic_ner.sentences import split_sentences
-from arabic_ner.textfiles import CorpusError, NotText, check_json, decode_text, is_utf16, parse_json, unicode_problem
+from arabic_ner.stories import KeptOut
+from arabic_ner.textfiles import (CorpusError, NotText, check_json, decode_text, is_utf16, numbered_lines, parse_json,
+                                  read_text, unicode_problem)
 
 TABLES = {".parquet": "parquet", ".arrow": "arrow"}  # read through datasets' streaming builders
 SHOWN_SKIPS = 20  # skips said one by one; more are counted (a million bad records would flood stderr)
@@ -205,3 +208,34 @@ def _decode(data: bytes, name: str, skips: Skips) -> str | None:
     except NotText as exc:
         skips.add(name, exc.reason)
         return None
+
+
+def read_kept_out(paths: Iterable[str | Path], articles: dict[str, str] | None = None) -> KeptOut:
+    """The articles to keep out, from `.txt` files of article ids (one a line, as
+    reserved_for_evaluation.txt; `#` starts a comment) and JSONL corpora whose records name their
+    `article` (annotated data: its sentences are kept out along with their article). `articles`,
+    id -> text, supplies the whole text of an article named by id, where known (the articles about
+    to be used)."""
+    ids, texts = set(), defaultdict(list)
+    for path in map(Path, paths):
+        kind = path.suffix.lower()
+        if kind not in (".jsonl", ".txt"):  # read as ids, a corpus in another format would keep nothing out, silently
+            raise UserError(f"{path}: to keep out, give a .txt of article ids (one a line) or annotated .jsonl "
+                            f"records naming their `article`")
+        try:
+            lines = numbered_lines(read_text(path))  # as every corpus is read: no BOM kept in the first id
+        except CorpusError as exc:
+            raise UserError(f"{exc} (the articles to keep out)") from None
+        for n, line in lines:
+            if not line.strip() or (kind == ".txt" and line.startswith("#")):
+                continue
+            if kind == ".txt":
+                ids.add(line.strip())
+                continue
+            record = parse_json(line, f"{path}:{n}")
+            if not (isinstance(record, dict) and "article" in record and isinstance(record.get("text"), str)):
+                raise UserError(f"{path}:{n}: a record to keep out needs `article` and `text` (a string)")
+            ids.add(str(record["article"]))
+            texts[str(record["article"])].append(record["text"])
+    known = [articles[i] for i in sorted(ids) if articles and i in articles]
+    return KeptOut(ids, known + [" ".join(t) for t in texts.values()])

@@ -26,7 +26,7 @@ import functools
 import re
 from collections.abc import Container
 
-from arabic_ner.words import MARKS
+from arabic_ner.words import LETTER_RUN, MARKS
 
 LETTERS = "وفبكل"  # the one-letter proclitics
 ARTICLE = re.compile(r"[وف]?[بك]?(?=ال\w{2})|[وف]?لل(?=\w{3})")  # 1: the clitics before ال (ل + ال is لل)
@@ -43,7 +43,7 @@ KEPT_WHOLE_WORDS = frozenset({"والي", "والد", "والده", "والدة"
                               "والدان", "والدها", "والدهم"})
 KEPT_WHOLE = ("ولاي", "وحد", "فيلق", "وزار", "لواء", "لجن", "لجا", "كتائب", "فرق", "بعث", "كبار", "واحد", "بحري",
               "فلول", "وكلاء", "وكال")
-_WORD = re.compile(rf"(?:[^\W_]|[{MARKS}])+")  # as words.py's words
+_WORD = re.compile(LETTER_RUN)  # a word of letters, not a symbol
 _MARK = re.compile(rf"[{MARKS}]")
 
 
@@ -53,7 +53,8 @@ class Proclitics:
 
     def start(self, text: str, start: int, end: int) -> int:
         """Where the entity `text[start:end]` begins once the proclitics of its first word are left out.
-        The rules read the word without its marks (tashkeel, tatweel): `وَالجيش` is cut as `والجيش`."""
+        The rules read the word without its tashkeel (`وَالجيش` is cut as `والجيش`); tatweel is kept,
+        since rule 2 reads it."""
         first = _WORD.match(text, start, end)
         if not first:
             return start
@@ -63,7 +64,7 @@ class Proclitics:
         return kept[cut] if cut else start
 
     def cut(self, word: str, text: str) -> int:
-        """How many leading letters of `word` (without marks) are proclitics; `text` is the text it
+        """How many leading letters of `word` (without tashkeel) are proclitics; `text` is the text it
         stands in, whose other words count as known stems."""
         if word in KEPT_WHOLE_WORDS or word.startswith(KEPT_WHOLE):
             return 0

@@ -249,25 +249,34 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
     raise ConfigError(f"{where}: '{key}' must be {hint.__name__}, got {value!r}")
 
 
+def check_model_text(need, entity_types: list[str], normalization: str, max_length: int, stride: int,
+                     prefix: str) -> None:
+    """The checks of what a model is told about its text, asked of a config (`prefix` "model.") and
+    again of a model folder's settings (prefix "", the file may have been edited); `need(ok, key,
+    message)` raises the caller's error."""
+    need(len(entity_types) > 0, "entity_types", "must declare at least one entity type")
+    for name in entity_types:
+        need(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) is not None, "entity_types",
+             f"must hold names made of letters, digits and _ (bad: {name!r})")
+    need(len(set(entity_types)) == len(entity_types), "entity_types", "must not repeat a type")
+    need(normalization in NORMALIZATIONS, f"{prefix}normalization", f"must be one of {', '.join(NORMALIZATIONS)}")
+    need(max_length >= 8, f"{prefix}max_length", "must be at least 8")
+    # the tokenizer's special tokens take a few more: windows.WindowEncoder checks with them
+    need(0 <= stride < max_length // 2, f"{prefix}stride", f"must be >= 0 and below half of {prefix}max_length")
+
+
 def validate(config: Config) -> None:
     """Value checks that types alone cannot express; one line naming the key."""
     def need(ok: bool, key: str, message: str) -> None:
         if not ok:
             raise ConfigError(f"'{key}' {message}, got {_get(config, key)!r}")
 
-    types_ = config.entity_types
-    need(len(types_) > 0, "entity_types", "must declare at least one entity type")
-    for name in types_:
-        need(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) is not None, "entity_types",
-             f"must hold names made of letters, digits and _ (bad: {name!r})")
-    need(len(set(types_)) == len(types_), "entity_types", "must not repeat a type")
+    check_model_text(need, config.entity_types, config.model.normalization, config.model.max_length,
+                     config.model.stride, prefix="model.")
     need(_plain_name(config.run_name), "run_name",
          "must be one plain folder name (not . or .., no / or \\, no control characters, at most 200 bytes)")
     m, t = config.model, config.train
     need(m.name_or_path != "", "model.name_or_path", "must name a hub model or a local folder")
-    need(m.normalization in NORMALIZATIONS, "model.normalization", f"must be one of {', '.join(NORMALIZATIONS)}")
-    need(m.max_length >= 8, "model.max_length", "must be at least 8")
-    need(0 <= m.stride < m.max_length // 2, "model.stride", "must be >= 0 and below half of model.max_length")
     need(0.0 <= m.dropout < 1.0, "model.dropout", "must be in [0, 1)")
     need(config.data.train != [], "data.train", "must name at least one corpus file")
     # each copy adds every training sentence with entities once more (one copy doubled an epoch's time):

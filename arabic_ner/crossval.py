@@ -203,6 +203,7 @@ def _dev_curve(run_dir: Path) -> list[float]:
 
 
 def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], config: Config, log) -> None:
+    from arabic_ner.device import choose_device
     from arabic_ner.evaluation import score_model
     from arabic_ner.predictor import Predictor
 
@@ -210,8 +211,9 @@ def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], c
     if missing:
         raise UserError(f"{out}: no best/ kept for {', '.join(missing)}; --rescore needs the models of a "
                         f"cross-validation run with --keep-models")
+    device = choose_device()
     for name, run in done.items():
-        predictor = Predictor.from_folder(out / name / "best", batch_size=config.train.eval_batch_size)
+        predictor = Predictor.from_folder(out / name / "best", device, batch_size=config.train.eval_batch_size)
         before = run["test"].get("char", {}).get("f1")
         run["test"] = score_model(predictor, fold_records[run["fold"]], config.entity_types).scores
         log(f"{name}: test F1 {'n/a' if before is None else f'{before:.4f}'} -> {run['test']['char']['f1']:.4f} "

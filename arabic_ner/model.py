@@ -22,7 +22,7 @@ from tokenizers import Tokenizer
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from arabic_ner.config import NORMALIZATIONS
+from arabic_ner.config import check_model_text
 from arabic_ner.errors import UserError
 from arabic_ner.messages import first_line, plural
 from arabic_ner.files import write_atomic
@@ -70,21 +70,19 @@ class ModelSettings:
         return settings
 
     def _check(self, path: Path) -> None:
-        """The checks of config.validate for these keys, and their types: the file may have been edited."""
+        """Their types, then config.check_model_text's checks: the file may have been edited."""
         def need(ok: bool, key: str, message: str) -> None:
             if not ok:
                 raise UserError(f"{path}: '{key}' {message}, got {getattr(self, key)!r}")
 
         types_ = self.entity_types
-        need(isinstance(types_, list) and len(types_) > 0, "entity_types", "must be a non-empty list of names")
-        need(all(isinstance(t, str) and t != "" and t == t.strip() for t in types_), "entity_types",
-             "must hold entity type names")
-        need(len(set(types_)) == len(types_), "entity_types", "must not repeat a type")
-        need(self.normalization in NORMALIZATIONS, "normalization", f"must be one of {', '.join(NORMALIZATIONS)}")
-        need(_is_int(self.max_length) and self.max_length >= 8, "max_length", "must be an integer >= 8")
-        need(_is_int(self.stride) and 0 <= self.stride < self.max_length // 2, "stride",
-             "must be an integer >= 0 and below half of max_length")
+        need(isinstance(types_, list) and all(isinstance(t, str) for t in types_), "entity_types",
+             "must be a list of names")
+        need(isinstance(self.normalization, str), "normalization", "must be a name")
+        need(_is_int(self.max_length), "max_length", "must be an integer")
+        need(_is_int(self.stride), "stride", "must be an integer")
         need(isinstance(self.proclitics_in_spans, bool), "proclitics_in_spans", "must be true or false")
+        check_model_text(need, types_, self.normalization, self.max_length, self.stride, prefix="")
 
 
 def load_encoder(name_or_path: str, label_set: LabelSet, dropout: float, attention_dropout: float):

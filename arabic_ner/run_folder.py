@@ -1,10 +1,10 @@
 """What a run folder is, and the only code that may delete one.
 
-`models/<run_name>/` is written by training: `config.yaml` first, then `best/` and `metrics.jsonl`
-after each epoch, and `last/` (the state to resume from) every `train.save_minutes`, at the end and
-on a stop. `--overwrite` deletes a whole folder, so it is
-allowed only on a folder that carries that mark (`config.yaml` with `metrics.jsonl` or `last/`):
-a typo in `run_name` or `output_dir` must never cost a user a folder this project did not write.
+`models/<run_name>/` is written by training: `config.yaml` first, then `metrics.jsonl` after each
+epoch, `best/` when dev F1 improves (at the last epoch without a dev split), and `last/` (the state
+to resume from) every `train.save_minutes`, at the end and on a stop. `--overwrite` deletes a whole
+folder, so it is allowed only on a folder that carries that mark (`config.yaml` with `metrics.jsonl`
+or `last/`): a typo in `run_name` or `output_dir` must never cost a user a folder this project did not write.
 A folder that holds the `config.yaml` train.py wrote (it starts with `RUN_MARK`) and nothing
 resumable yet (a run killed before its first save of `last/`) is restarted without `--overwrite`:
 there is nothing in it to resume from. A `config.yaml` of the user's own is never taken for one.
@@ -27,7 +27,7 @@ RUN_MARK = "# written by arabic_ner's train.py: the resolved config of this run\
 RESUME_MAY_CHANGE = ("output_dir", "run_name", "data.test", "train.epochs", "train.patience", "train.threads",
                      "train.save_minutes", "train.eval_batch_size")
 # What a run holds before its first resumable save: its config, best/ and the epochs' metrics.jsonl
-# (both written every epoch, last/ every few minutes), and the temporary copies a save writes before
+# (written as epochs end, last/ every few minutes), and the temporary copies a save writes before
 # renaming them (left by a save cut short).
 _UNSAVED = {CONFIG, BEST, METRICS, "last.tmp", "best.tmp", "last.old", "best.old"}
 

@@ -24,7 +24,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from arabic_ner.articles import Article, Articles, Skips
+from arabic_ner.articles import Article, Articles, Skips, read_kept_out
 from arabic_ner.convert import to_labelstudio
 from arabic_ner.errors import UserError, run_cli
 from arabic_ner.files import check_output_files, write_files
@@ -96,7 +96,7 @@ def main() -> int:
     device = choose_device(args.device)
     skips = Skips(say=lambda m: print(m, file=sys.stderr))
     articles = list(Articles(args.inputs).read(skips))
-    kept = KeptOut.from_files(args.keep_out, {str(a.id): a.text for a in articles})
+    kept = read_kept_out(args.keep_out, {str(a.id): a.text for a in articles})
     sentences = candidates(articles, kept)
     if not sentences:
         raise UserError(f"no sentence to offer among {plural(len(articles), 'article')} (all kept out, or too short)")

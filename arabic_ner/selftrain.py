@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from arabic_ner.articles import Article, Articles, Skips
+from arabic_ner.articles import Article, Articles, Skips, read_kept_out
 from arabic_ner.config import Config, SilverConfig
 from arabic_ner.corpus import read_split
 from arabic_ner.errors import UserError
@@ -107,7 +107,7 @@ def unlabelled(silver: SilverConfig, log=print) -> tuple[list[Article], KeptOut,
     articles = list(Articles(silver.articles).read(skips))
     if not articles:
         raise UserError(f"silver.articles: no article to tag ({skips.summary()})")
-    kept = KeptOut.from_files(silver.keep_out, {str(a.id): a.text for a in articles})
+    kept = read_kept_out(silver.keep_out, {str(a.id): a.text for a in articles})
     usable = [a for a in articles if not kept.keeps_out(str(a.id), a.text)]
     if not usable:
         raise UserError(f"silver.articles: all {plural(len(articles), 'article')} are kept out by silver.keep_out "
@@ -122,6 +122,7 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
     to `<out stem>.tagged.jsonl`, chunk by chunk: a stop (Ctrl-C, SIGTERM) keeps what was tagged,
     and `resume` continues from there (`overwrite` starts it again). `pool`: what `unlabelled` gave,
     when the caller already asked (each round tags the same articles)."""
+    from arabic_ner.device import choose_device
     from arabic_ner.predictor import Predictor
 
     if out.suffix != ".jsonl":
@@ -140,9 +141,10 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
     digest = hashlib.sha256()
     for article in articles:
         digest.update(json.dumps([str(article.id), article.text], ensure_ascii=False).encode("utf-8"))
-    predictor = Predictor.from_folder(model_dir, "cpu", batch_size=config.train.eval_batch_size)
+    device = choose_device()  # the GPU where training had one
+    predictor = Predictor.from_folder(model_dir, device, batch_size=config.train.eval_batch_size)
     fingerprint = {"model": model_version(model_dir), "articles": len(articles), "texts": digest.hexdigest(),
-                   **numerics(predictor, "cpu", config.train.eval_batch_size, CHUNK_WORDS)}
+                   **numerics(predictor, device, config.train.eval_batch_size, CHUNK_WORDS)}
     log(f"silver: tagging {plural(len(articles), 'article')} with {model_dir} -> {tagged_file}")
     tagged = tag_articles(predictor, articles, tagged_file, fingerprint, resume)
     thresholds = type_thresholds(tagged, config.silver.confident_share)
@@ -241,10 +243,11 @@ def _trained(run: Config, resume: bool, overwrite: bool) -> dict:
 def _dev_f1(model_dir: Path, config: Config) -> float:
     """A given teacher's character-exact dev F1, on the config's dev split (what the rounds are
     chosen on)."""
+    from arabic_ner.device import choose_device
     from arabic_ner.predictor import Predictor
 
     records = read_split(config.data.dev, config.entity_types)
-    predictor = Predictor.from_folder(model_dir, batch_size=config.train.eval_batch_size)
+    predictor = Predictor.from_folder(model_dir, choose_device(), batch_size=config.train.eval_batch_size)
     return score_model(predictor, records, config.entity_types).scores["char"]["f1"]
 
 

@@ -9,12 +9,8 @@ keep-out checks of the shipped data and of self-training all use this one test.
 """
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from collections.abc import Iterable
-from pathlib import Path
 
-from arabic_ner.errors import UserError
 from arabic_ner.sentences import split_sentences
 
 STORY_OVERLAP = 0.1  # share of the shorter text's word 4-grams found in the other
@@ -34,7 +30,8 @@ class KeptOut:
     """Articles to leave out by id, with every article that retells one of them.
 
     `ids`: the articles named; `texts`: what is known of their words (a whole article, or the
-    annotated sentences of one), against which other articles are compared."""
+    annotated sentences of one), against which other articles are compared
+    (`articles.read_kept_out` builds one from the files a user names)."""
 
     def __init__(self, ids: Iterable[str], texts: Iterable[str] = ()):
         self.ids = {str(i) for i in ids}
@@ -43,39 +40,6 @@ class KeptOut:
         # a sentence that another article shares without retelling the story (a site's boilerplate,
         # a quoted statement): kept out on its own
         self.sentences = {" ".join(text[s:e].split()) for text in texts for s, e in split_sentences(text)}
-
-    @classmethod
-    def from_files(cls, paths: Iterable[str | Path], articles: dict[str, str] | None = None) -> KeptOut:
-        """From `.txt` files of article ids (one a line, as reserved_for_evaluation.txt) and JSONL
-        corpora whose records name their `article` (annotated data: its sentences are kept out
-        along with their article). `articles`, id -> text, supplies the whole text of an article
-        named by id, where known (the articles about to be used)."""
-        ids, texts = set(), defaultdict(list)
-        for path in map(Path, paths):
-            try:
-                lines = path.read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise UserError(f"{path}: cannot read the articles to keep out ({exc})") from None
-            if path.suffix.lower() == ".jsonl":
-                for n, line in enumerate(lines, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                        article, text = str(record["article"]), record["text"]
-                    except (json.JSONDecodeError, KeyError, TypeError):
-                        article, text = None, None
-                    if not isinstance(text, str):
-                        raise UserError(f"{path}:{n}: a record to keep out needs `article` and `text` (a string)")
-                    ids.add(article)
-                    texts[article].append(text)
-            elif path.suffix.lower() == ".txt":
-                ids |= {line.strip() for line in lines if line.strip() and not line.startswith("#")}
-            else:  # read as ids, a corpus in another format would keep nothing out, silently
-                raise UserError(f"{path}: to keep out, give a .txt of article ids (one a line) or annotated .jsonl "
-                                f"records naming their `article`")
-        known = [articles[i] for i in sorted(ids) if articles and i in articles]
-        return cls(ids, known + [" ".join(t) for t in texts.values()])
 
     def keeps_out(self, article_id: str, text: str) -> bool:
         """Whether the article is one named or retells one."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from typing import Self
 
@@ -27,7 +26,6 @@ import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.utils import broadcast, set_seed
 from torch.utils.data import DataLoader, RandomSampler
-from tqdm.auto import tqdm
 from transformers import DataCollatorForTokenClassification, get_linear_schedule_with_warmup
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
@@ -44,11 +42,11 @@ from arabic_ner.model import ModelSettings, load_encoder
 from arabic_ner.model_card import data_summary, write_model_card
 from arabic_ner.offline_encoder import ensure_offline_encoder
 from arabic_ner.predictor import Predictor
-from arabic_ner.progress import progress_bar
+from arabic_ner.progress import progress_bar, say
 from arabic_ner.run_folder import RUN_MARK, check_resumable, check_run_dir, clear_run_dir
 from arabic_ner.sentences import to_sentence
 from arabic_ner.weight_average import WeightAverage
-from arabic_ner.windows import WindowEncoder
+from arabic_ner.windows import IGNORE, WindowEncoder
 
 
 class Interrupted(Stopped):
@@ -380,7 +378,7 @@ def _token_loss(model, batch: dict, smoothing: float) -> torch.Tensor:
         return model(**batch).loss
     logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
     return torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(),
-                                             ignore_index=-100, label_smoothing=smoothing)
+                                             ignore_index=IGNORE, label_smoothing=smoothing)
 
 
 def _check_max_length(model, config: Config) -> None:
@@ -471,6 +469,6 @@ def _finish(accelerator, config: Config, splits, data, precision: str, log) -> d
 def _logger(accelerator):
     def log(message: str) -> None:
         if accelerator.is_main_process:
-            tqdm.write(message, file=sys.stderr)
+            say(message)
     return log
 

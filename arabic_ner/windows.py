@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from arabic_ner.errors import UserError
 from arabic_ner.labels import LabelSet
 from arabic_ner.sentences import Sentence
 
@@ -42,8 +43,10 @@ class WindowEncoder:
         content = [i for i, w in enumerate(wids) if w is not None]
         self.prefix, self.suffix = ids[: content[0]], ids[content[-1] + 1:]
         self.budget = max_length - len(self.prefix) - len(self.suffix)
-        if self.budget < 2 * stride + 1:
-            raise ValueError(f"max_length {max_length} leaves too few subwords for stride {stride}")
+        if self.budget < 2 * stride + 1:  # a window must move on by at least one subword
+            raise UserError(f"'model.stride' {stride} needs 'model.max_length' of at least {2 * stride + 1} "
+                            f"subwords plus the tokenizer's {len(self.prefix) + len(self.suffix)} special tokens, "
+                            f"got {max_length}")
 
     def encode(self, sentences: list[Sentence]) -> list[Window]:
         windows: list[Window] = []

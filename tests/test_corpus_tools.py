@@ -356,10 +356,10 @@ def test_shipped_data_keeps_out_the_reserved_articles_and_their_stories():
     folder = SHARED / "corpora" / "saudinewsnet"
     if not (folder / "reserved_for_evaluation.txt").exists():
         pytest.skip(f"{folder} absent: checking the shipped data against the reserved articles needs ../shared")
-    from arabic_ner.stories import KeptOut
+    from arabic_ner.articles import read_kept_out
     articles = {a["id"]: a["text"] for a in map(json.loads, (folder / "security_articles.jsonl")
                                                 .read_text(encoding="utf-8").splitlines())}
-    reserved = KeptOut.from_files([folder / "reserved_for_evaluation.txt"], articles)
+    reserved = read_kept_out([folder / "reserved_for_evaluation.txt"], articles)
     assert len(reserved.ids) == 16 and len(reserved.grams) == 16
     shipped = [r for path in sorted((ROOT / "data").rglob("*.jsonl")) for r in read_jsonl(path) if "article" in r]
     assert shipped
@@ -374,9 +374,9 @@ def test_no_extra_training_article_retells_a_news_corpus_story(name):
     source = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
     if not source.exists():
         pytest.skip(f"{source} absent: comparing the data/{name} articles with the news corpus's stories needs ../shared")
-    from arabic_ner.stories import KeptOut
+    from arabic_ner.articles import read_kept_out
     articles = {a["id"]: a["text"] for a in map(json.loads, source.read_text(encoding="utf-8").splitlines())}
-    news = KeptOut.from_files([ROOT / "data" / "news" / "news.jsonl"], articles)
+    news = read_kept_out([ROOT / "data" / "news" / "news.jsonl"], articles)
     extra = sorted({r["article"] for r in read_jsonl(ROOT / "data" / name / "train.jsonl", TYPES)})
     assert len(extra) == EXTRA_TRAINING[name]
     assert [a for a in extra if news.keeps_out(a, articles[a])] == []

@@ -1,6 +1,7 @@
 import pytest
 from transformers import AutoTokenizer
 
+from arabic_ner.errors import UserError
 from arabic_ner.labels import word_tags
 from arabic_ner.sentences import to_sentence
 from arabic_ner.windows import IGNORE, WindowEncoder, merge_windows
@@ -71,6 +72,13 @@ def test_word_longer_than_a_window_is_cut_not_dropped(tokenizer):
     word_ids = [0] * 15 + [1, 2]
     cuts = encoder.cuts(word_ids)
     assert cuts[0] == (0, 6) and cuts[-1][1] == 17
+
+
+def test_stride_too_wide_for_the_window_is_a_user_error(tokenizer):
+    # config.validate allows stride < max_length // 2; the special tokens take 2 more here
+    with pytest.raises(UserError, match=r"'model.stride' 7 needs 'model.max_length' of at least 15 .* got 16"):
+        WindowEncoder(tokenizer, 16, 7, LABELS)
+    WindowEncoder(tokenizer, 17, 7, LABELS)  # 15 subwords of content: one step of a window
 
 
 def test_offsets_survive_splitting_and_normalization():

@@ -94,6 +94,8 @@ TRAINED_DAMAGE = [
     ("settings entity_types a number", edit(SETTINGS, with_(entity_types=5)), "entity_types"),
     ("settings entity_types empty", edit(SETTINGS, with_(entity_types=[])), "entity_types"),
     ("settings entity_types holds a number", edit(SETTINGS, with_(entity_types=["ARMED_GROUP", 3])), "entity_types"),
+    ("settings entity_types a name with a space", edit(SETTINGS, with_(entity_types=["ARMED GROUP", "B", "C"])),
+     "letters, digits and _"),
     ("settings entity_types repeated", edit(SETTINGS, with_(entity_types=["A", "A", "B"])), "entity_types"),
     ("settings entity_types other names", edit(SETTINGS, with_(entity_types=["A", "B", "C"])), "entity types"),
     ("settings normalization unknown", edit(SETTINGS, with_(normalization="nfkc")), "normalization"),

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from arabic_ner.articles import Article
+from arabic_ner.articles import Article, read_kept_out
 from arabic_ner.config import load_config
 from arabic_ner.errors import UserError
 from arabic_ner.sentences import split_sentences
-from arabic_ner.stories import KeptOut
 from conftest import SENTENCES, SHARED, tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,29 +28,40 @@ OTHER = "أعلن الجيش اللبناني اعتقال خلية من جبه�
 def test_kept_out_are_the_articles_named_and_their_retellings(tmp_path, article_id, text, kept):
     ids = tmp_path / "reserved.txt"
     ids.write_text("# reserved\na1\n\n", encoding="utf-8")
-    assert KeptOut.from_files([ids], {"a1": WIRE, "c3": OTHER}).keeps_out(article_id, text) == kept
+    assert read_kept_out([ids], {"a1": WIRE, "c3": OTHER}).keeps_out(article_id, text) == kept
 
 
 def test_annotated_sentences_keep_their_article_and_its_retellings_out(tmp_path):
     gold = tmp_path / "gold.jsonl"
     gold.write_text(json.dumps({"id": "g-s1", "article": "g", "text": WIRE, "entities": []}, ensure_ascii=False) + "\n",
                     encoding="utf-8")
-    kept = KeptOut.from_files([gold])
+    kept = read_kept_out([gold])
     assert kept.keeps_out("g", OTHER) and kept.keeps_out("x", OTHER + " " + WIRE) and not kept.keeps_out("y", OTHER)
+
+
+def test_keep_out_files_are_read_as_every_corpus_is(tmp_path):
+    """An id list saved with a byte-order mark keeps its first article out; a record holding U+2028
+    (which json.dumps leaves unescaped) is one record, not two lines."""
+    ids = tmp_path / "reserved.txt"
+    ids.write_bytes("\ufeffa1\nb2\n".encode("utf-8"))
+    assert read_kept_out([ids]).ids == {"a1", "b2"}
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"article": "g", "text": WIRE + "\u2028"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert read_kept_out([gold]).keeps_out("x", OTHER + " " + WIRE)
 
 
 @pytest.mark.parametrize("name, content, message", [
     ("gold.jsonl", '{"id": "s1", "text": "نص"}\n', r"gold\.jsonl:1: a record to keep out needs `article` and `text`"),
-    ("gold.jsonl", "not json\n", r"gold\.jsonl:1: a record to keep out needs"),
+    ("gold.jsonl", "not json\n", r"gold\.jsonl:1: not valid JSON"),
     ("gold.jsonl", '{"article": "a1", "text": 5}\n', r"gold\.jsonl:1: a record to keep out needs .* \(a string\)"),
     ("export.json", "[]", r"export\.json: to keep out, give a \.txt of article ids .* or annotated \.jsonl"),
 ])
 def test_a_bad_keep_out_file_is_one_line(tmp_path, name, content, message):
     (tmp_path / name).write_text(content, encoding="utf-8")
     with pytest.raises(UserError, match=message):
-        KeptOut.from_files([tmp_path / name])
-    with pytest.raises(UserError, match="missing.txt: cannot read"):
-        KeptOut.from_files([tmp_path / "missing.txt"])
+        read_kept_out([tmp_path / name])
+    with pytest.raises(UserError, match=r"missing\.txt: no such file \(the articles to keep out\)"):
+        read_kept_out([tmp_path / "missing.txt"])
 
 
 class FirstWords:

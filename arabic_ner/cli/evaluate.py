@@ -1,11 +1,12 @@
 """Score a trained model on annotated data: `python eval/evaluate.py MODEL_DIR DATA.jsonl [--out DIR]`.
 
 Predicts every record's text as predict.py reads text (split into sentences, long ones windowed,
-never truncated; the same scoring as training's dev and test figures), maps gold and predicted
-spans to IOB2 tags over the same words of the raw text, and scores them with seqeval. Headline:
-strict IOB2 entity micro F1 with a bootstrap 95% interval; also per type, macro, and seqeval's
-default (conlleval-style) mode. Writes to DIR (default: beside the model, MODEL_DIR/eval-NAME):
-`metrics.json`, `report.md`, and the error analysis `errors.jsonl` / `errors.md`.
+never truncated; the same scoring as training's dev and test figures). Headline: character-exact
+strict entity micro F1 (same start, end and label as the gold: the spans the annotation spec
+defines; what training selects models on) with a bootstrap 95% interval, per type and macro. Beside
+it, gold and predicted spans mapped to IOB2 tags over the same words of the raw text and scored with
+seqeval (strict, and its default conlleval-style mode). Writes to DIR (default: beside the model,
+MODEL_DIR/eval-NAME): `metrics.json`, `report.md`, and the error analysis `errors.jsonl` / `errors.md`.
 """
 from __future__ import annotations
 

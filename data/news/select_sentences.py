@@ -30,8 +30,9 @@ from itertools import combinations
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from arabic_ner.articles import read_kept_out  # noqa: E402
 from arabic_ner.sentences import split_sentences  # noqa: E402
-from arabic_ner.stories import KeptOut, four_grams, same_story  # noqa: E402
+from arabic_ner.stories import four_grams, same_story  # noqa: E402
 
 # Matched anywhere in a word, so it also counts words that are no harm: `حتف` inside `احتفال`
 # ("celebration") and `احتفاظ` ("keeping"). The annotators decide what is a casualty;
@@ -110,8 +111,8 @@ def open_to_annotation(saudinewsnet: Path, annotated: list[Path]) -> tuple[list[
     data/casualty, data/forces, data/leads)."""
     articles = [json.loads(line) for line in (saudinewsnet / "security_articles.jsonl").read_text(encoding="utf-8").splitlines()]
     texts = {a["id"]: a["text"] for a in articles}
-    reserved = KeptOut.from_files([saudinewsnet / "reserved_for_evaluation.txt"], texts)
-    done = KeptOut.from_files(annotated, texts)
+    reserved = read_kept_out([saudinewsnet / "reserved_for_evaluation.txt"], texts)
+    done = read_kept_out(annotated, texts)
     return (sorted(articles, key=lambda a: a["id"]),
             lambda a: reserved.keeps_out(a["id"], a["text"]) or done.keeps_out(a["id"], a["text"]))
 
