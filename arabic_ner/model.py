@@ -23,7 +23,7 @@ from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokeni
 from transformers.utils import logging as hf_logging
 
 from arabic_ner.config import check_model_text
-from arabic_ner.errors import UserError
+from arabic_ner.errors import UserError, held_stops
 from arabic_ner.messages import first_line, plural
 from arabic_ner.files import write_atomic
 from arabic_ner.labels import LabelSet
@@ -154,8 +154,12 @@ def _load_model(name_or_path: str, new_head: bool, **config_values):
     try:
         # Mismatched sizes are listed in the loading info instead of raised after a report that the
         # quiet logging hides; the checks below turn them into one line.
-        model, info = AutoModelForTokenClassification.from_pretrained(
-            name_or_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True, **hub)
+        # A stop (Ctrl-C, SIGTERM) waits the second or two that loading takes: raised inside
+        # transformers' init contexts (torch function modes), it surfaces as "RuntimeError: trying to
+        # pop from empty mode stack" instead of a stop.
+        with held_stops():
+            model, info = AutoModelForTokenClassification.from_pretrained(
+                name_or_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True, **hub)
     except (OSError, ValueError) as exc:
         raise _load_error(name_or_path, exc) from None
     _check_loading_info(name_or_path, model, info, new_head)
