@@ -12,6 +12,10 @@ words per second and entity agreement with PyTorch fp32 (loading, export, quanti
 - with `pip install onnxruntime onnx onnxscript` (not project dependencies; skipped, and said,
   without them): the model exported by `torch.onnx.export` (dynamo) with ONNX Runtime's BERT graph
   fusions, fp32, and a copy quantized by ONNX Runtime's dynamic int8 (per-channel weights).
+To see roughly what an AVX2-only CPU gets on a newer x86 machine, hold every kernel library to AVX2:
+`ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 FBGEMM_ENABLE_INSTRUCTIONS=AVX2`
+(fp32's and fbgemm's rates then match a real AVX2 CPU's ratio; oneDNN's `int_mm` does not fall back to its
+slow loop as on one: docs/results.md).
 """
 from __future__ import annotations
 
