@@ -72,8 +72,12 @@ class WindowEncoder:
         return windows
 
     def cuts(self, word_ids: list[int]) -> list[tuple[int, int]]:
-        """`[start, end)` subword ranges of the windows; they overlap by about `stride`."""
+        """`[start, end)` subword ranges of the windows; they overlap by about `stride`. None for a
+        sentence with no subword (all its words characters the tokenizer drops, such as a DOS
+        end-of-file mark): `merge_windows` reads its words as `O`."""
         n, budget = len(word_ids), self.budget
+        if not n:
+            return []
 
         def at_word_start(k: int) -> bool:
             return k == 0 or k >= n or word_ids[k] != word_ids[k - 1]

@@ -90,3 +90,27 @@ def test_offsets_survive_splitting_and_normalization():
             assert raw.replace("ـ", "").translate(str.maketrans("٣", "3")) == token
     assert [text[s:e] for s, e in split_sentences(text)] == [
         "قال الجيـــش: قتل ٣ من «داعش» في الموصل.", "وأصيب 12 مدنيا؟", "نعم!"]
+
+
+def test_a_sentence_with_no_subword_has_no_window_and_reads_as_o(tokenizer):
+    # XLM-R's tokenizer (e5's) drops control characters: a DOS end-of-file mark on a line of its own
+    # was a sentence with no subword, and `merge_windows` failed on its empty window.
+    import copy
+
+    import numpy as np
+    from tokenizers import normalizers
+    dropping = copy.deepcopy(tokenizer)
+    dropping.backend_tokenizer.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=False, strip_accents=False, lowercase=False)
+    sentences = [to_sentence({"id": i, "text": text, "entities": []}, "none") for i, text in
+                 enumerate(["قتل تنظيم داعش", "\x1a", "\x01 \x7f"])]
+    assert dropping([s.tokens for s in sentences[1:]], is_split_into_words=True,
+                    add_special_tokens=False)["input_ids"] == [[], []]
+    encoder = WindowEncoder(dropping, 32, 4, LABELS)
+    assert encoder.cuts([]) == []
+    windows = encoder.encode(sentences)
+    assert [w.sentence for w in windows] == [0]
+    probs = [np.full((len(w.input_ids), len(LABELS.labels)), 1 / len(LABELS.labels)) for w in windows]
+    merged = merge_windows(sentences, windows, probs, len(LABELS.labels))
+    assert [m.shape[0] for m in merged] == [3, 1, 2]
+    assert merged[1][:, 0].tolist() == [1.0] and merged[2][:, 0].tolist() == [1.0, 1.0]
