@@ -7,6 +7,7 @@ never the end of the run: the millionth record of an archive should not cost the
 """
 from __future__ import annotations
 
+import math
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -141,7 +142,7 @@ class Articles:
         # The id is only echoed: a float or a null, as pandas writes ids of a column with gaps, is
         # kept or replaced by the record's place; a list or object is no id.
         article_id = record.get("id")
-        if article_id is None:
+        if article_id is None or isinstance(article_id, float) and not math.isfinite(article_id):
             article_id = default_id
         elif not isinstance(article_id, float):
             check_id(article_id, where)
@@ -159,7 +160,7 @@ class Articles:
             rows = iter(datasets.load_dataset(TABLES[path.suffix], data_files=str(path), split="train", streaming=True))
             for number, record in enumerate(rows, start=1):
                 where = f"{path}:row {number}"
-                article = _or_skip(skips, self._article, record, where, f"{path.name}:row {number}")
+                article = _or_skip(skips, self._article, _json_null(record), where, f"{path.name}:row {number}")
                 if article:
                     yield article
         except Exception as exc:  # pyarrow's and datasets' errors share no base class; any is a bad file here
@@ -168,6 +169,18 @@ class Articles:
             return
         if not number:
             skips.add(str(path), "no records")
+
+
+def _json_null(value):
+    """`value` with every NaN and infinity (a table's missing values, as pandas writes them) made None,
+    so that the output is JSON: JSON has no NaN, and JSONL input refuses it (`parse_json`)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_null(v) for v in value]
+    return value
 
 
 def input_files(item: str) -> list[Path]:

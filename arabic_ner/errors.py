@@ -4,6 +4,7 @@ the command-line wrapper that turns both into an exit status (`run_cli`)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -65,8 +66,8 @@ def held_stops():
 
 
 def run_cli(main: Callable[[], int | None]) -> None:
-    """Run a command's `main`, turning a UserError into `error: ...` and exit status 2, and a stop
-    (Ctrl-C, SIGTERM) into `interrupted` and exit status 130 or 143."""
+    """Run a command's `main`, turning a UserError into `error: ...` and exit status 2, a stop
+    (Ctrl-C, SIGTERM) into `interrupted` and exit status 130 or 143, and a closed stdout into 141."""
     # SIGTERM is what cluster schedulers and `kill` send: it must stop a command the way Ctrl-C does,
     # not kill it between two writes. A job started in the background by a script inherits SIGINT
     # ignored; `kill -INT` should still stop it the way Ctrl-C does, not be dropped.
@@ -80,4 +81,9 @@ def run_cli(main: Callable[[], int | None]) -> None:
     except KeyboardInterrupt as exc:  # what was kept, if anything, the command has said
         print("interrupted", file=sys.stderr)
         sys.exit(exc.exit_status if isinstance(exc, Stopped) else 130)
+    except BrokenPipeError:  # the reader of stdout has gone (`predict.py ... | head`): stop quietly
+        # Python's own recipe: stdout to devnull, so that the flush at exit does not fail again; and
+        # the status a shell gives a command that SIGPIPE ended (128 + 13).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(128 + signal.SIGPIPE if hasattr(signal, "SIGPIPE") else 1)
     sys.exit(status or 0)

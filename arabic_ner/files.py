@@ -321,4 +321,8 @@ class ResumableLines:
             self.file.close()
 
     def close(self) -> None:
-        self.file.close()
+        # After a failed append (a full disk), the unwritten chunk waits in the file's buffer: closing
+        # tries it again and would raise over append's one-line error. The descriptor is closed all the
+        # same, and resume cuts the file back to the manifest's bytes.
+        with contextlib.suppress(OSError):
+            self.file.close()

@@ -23,7 +23,6 @@ Label Studio's payload alike, and every bad request gets one plain sentence nami
 
 import argparse
 import asyncio
-import json
 import socket
 import sys
 import traceback
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from arabic_ner.convert import LabelingConfig, labelstudio_regions, read_labeling_config
 from arabic_ner.errors import UserError, run_cli
-from arabic_ner.textfiles import CorpusError, check_json, parse_json
+from arabic_ner.textfiles import CorpusError, check_json, parse_json, read_text
 from arabic_ner.model import ModelSettings, model_version
 
 MAX_BODY_BYTES = 8 * 2**20  # a request body larger than this is refused (413)
@@ -113,8 +112,10 @@ class Batcher:
 
 
 def metadata(model_dir: Path, settings: ModelSettings, version: str) -> dict:
-    scores_file = Path(model_dir) / "scores.json"
-    scores = json.loads(scores_file.read_text(encoding="utf-8")) if scores_file.exists() else {}
+    scores_file = Path(model_dir) / "scores.json"  # written by training; a hand-edited copy may be anything
+    scores = parse_json(read_text(scores_file), str(scores_file)) if scores_file.exists() else {}
+    if not isinstance(scores, dict):
+        raise UserError(f"{scores_file}: not a JSON object of scores")
     summary = {split: {"f1": result.get("char", {}).get("f1"), "f1_over_words": result.get("f1")}
                for split, result in scores.items() if isinstance(result, dict) and "f1" in result}
     return {"model_version": version, "model_dir": str(model_dir), "entity_types": settings.entity_types,

@@ -18,7 +18,9 @@ the merged file equals a one-process run's, byte for byte; a stopped run resumes
 """
 from __future__ import annotations
 
+import glob
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -186,8 +188,11 @@ def other_layouts(output: Path, processes: int) -> list[Path]:
     resumes only with its own number (each process's chunks are every n-th)."""
     mine = {ResumableLines.files_of(p)[1] for p in
             ([shard_path(output, r, processes) for r in range(processes)] if processes > 1 else [output])}
-    found = [m for m in [*output.parent.glob(f".{output.stem}-*-of-*.jsonl.partial.json"),
-                         ResumableLines.files_of(output)[1]] if m.exists() and m not in mine]
+    # the names `shard_path` gives, exactly: not another output's (`news-2024.jsonl` beside `news.jsonl`),
+    # and the stem read as text, not as a pattern (`run[1].jsonl`)
+    shard = re.compile(rf"\.{re.escape(output.stem)}-\d{{5}}-of-\d{{5}}\.jsonl\.partial\.json")
+    shards = [m for m in output.parent.glob(f".{glob.escape(output.stem)}-*") if shard.fullmatch(m.name)]
+    found = [m for m in [*shards, ResumableLines.files_of(output)[1]] if m.exists() and m not in mine]
     outputs = {m: m.with_name(m.name[1:-len(".partial.json")]) for m in found}  # `.NAME.partial.json` is NAME's
     # a live run's is no interrupted one, and one with no record is nothing to keep
     ResumableLines.refuse_if_written_now(list(outputs.values()))
@@ -253,7 +258,7 @@ def write_parquet(lines: Callable[[], Iterable[bytes]], records_at: Path) -> Cal
             with pq.ParquetWriter(path, schema) as writer:
                 for batch in batches():
                     writer.write_table(table(batch, schema))
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        except pa.ArrowException as exc:  # ArrowInvalid, ArrowTypeError, ArrowNotImplementedError (a field always {})
             raise UserError(f"cannot write Parquet ({str(exc)[:200]}); the tagged records are complete in "
                             f"{records_at} (JSONL): rename it to keep them") from None
     return write

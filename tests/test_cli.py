@@ -38,3 +38,15 @@ def test_commands_run_from_any_folder(trained, corpus_dir, tmp_path):
     assert result.returncode == 0 and (tmp_path / "eval" / "metrics.json").exists()
     result = run("train", "--help", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.startswith("usage: arabic-ner train")
+
+
+def test_a_closed_stdout_ends_the_command_quietly(tmp_path):
+    """`predict.py MODEL ARTICLES | head`: the reader goes away; no BrokenPipeError traceback."""
+    script = ("import sys\nfrom arabic_ner.errors import run_cli\n"
+              "def main():\n    for _ in range(1000):\n        sys.stdout.write('x' * 65536 + '\\n')\n        sys.stdout.flush()\n"
+              "run_cli(main)\n")
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.read(10) == b"x" * 10
+    process.stdout.close()  # as `head -c 10` does once it has read enough
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141 and stderr == ""

@@ -2,6 +2,7 @@
 import importlib.util
 import io
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -234,3 +235,21 @@ def test_a_second_writer_of_the_same_output_is_refused_while_the_first_writes(tm
         write_files({}, renames={first.partial: out}, removals=(first.manifest,))  # named before the lock goes
     with ResumableLines(out, fingerprint) as second:  # the first has ended, its output named: a new run
         assert second.records == 0
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here to fill a disk with")
+def test_a_full_disk_is_one_line_and_keeps_what_was_written(tmp_path):
+    """A chunk smaller than the file's buffer stays in it when the flush fails: closing the file
+    tried it again and raised OSError over the one-line error."""
+    from arabic_ner.files import ResumableLines
+    out, fingerprint = tmp_path / "out.jsonl", {"model": "m"}
+    with ResumableLines(out, fingerprint) as first:
+        first.append(['{"id": 1}\n'])
+    with pytest.raises(UserError, match=r"out\.jsonl: cannot write .*\(No space left on device\); what was written "
+                                        r"before is kept: --resume continues it"):
+        with ResumableLines(out, fingerprint, resume=True) as second:
+            second.file.close()
+            second.file = open("/dev/full", "ab")  # noqa: SIM115 (a disk that is full from here on)
+            second.append(['{"id": 2}\n'])
+    with ResumableLines(out, fingerprint, resume=True) as third:
+        assert third.done() == ['{"id": 1}\n']

@@ -232,3 +232,15 @@ def test_one_requests_failing_text_fails_that_request_only():
 
     good, bad = asyncio.run(both())
     assert good == [([], 1.0), ([], 1.0)] and isinstance(bad, ValueError)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"dev": ', r"scores\.json: not valid JSON"),
+    ('[0.9]', r"scores\.json: not a JSON object of scores"),
+])
+def test_a_damaged_scores_file_is_one_line(tmp_path, content, message):
+    from arabic_ner.errors import UserError
+    from arabic_ner.serve import metadata
+    (tmp_path / "scores.json").write_text(content, encoding="utf-8")
+    with pytest.raises(UserError, match=message):
+        metadata(tmp_path, None, "v1")

@@ -1,6 +1,7 @@
 """Reading a corpus lazily (JSONL, Parquet, Arrow) and tagging it in chunks and shards
 (arabic_ner/articles.py, arabic_ner/tagging.py), with a stand-in model: no torch needed."""
 import json
+from pathlib import Path
 
 import pytest
 from conftest import read_articles
@@ -63,6 +64,21 @@ def test_parquet_and_arrow_records_are_articles(tmp_path):
         assert [(a.id, a.text, a.fields) for a in articles] == [
             (7, "قتل جندي", {"id": 7, "source": "وكالة"}), (f"{path.name}:row 3", "نص", {"id": None, "source": "y"})]
         assert skipped == [(f"{path}:row 2", "no string field 'body' (set --text-field)")]
+
+
+def test_a_tables_nan_and_infinity_come_out_as_json_null(tmp_path):
+    """pandas writes a column's missing values as NaN: echoed as they were, the output was no JSON."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from arabic_ner.textfiles import parse_json
+    pq.write_table(pa.table({"id": [1.0, float("nan")], "views": [float("inf"), float("nan")],
+                             "scores": [[1.0, float("-inf")], []], "text": ["قتل جندي", "نص"]}), tmp_path / "a.parquet")
+    articles, skipped = read_articles([str(tmp_path / "a.parquet")])
+    assert not skipped and [a.id for a in articles] == [1.0, "a.parquet:row 2"]
+    assert [parse_json(jsonl_line(a, []), "out") for a in articles] == [
+        {"id": 1.0, "views": None, "scores": [1.0, None], "entities": []},
+        {"id": "a.parquet:row 2", "views": None, "scores": [], "entities": []}]
 
 
 def test_unreadable_table_is_skipped(tmp_path):
@@ -144,6 +160,17 @@ def test_a_run_with_another_number_of_processes_is_found(corpus, tmp_path):
     assert [m.name for m in other_layouts(out, 3)] == [".out-00001-of-00002.jsonl.partial.json"]
 
 
+@pytest.mark.parametrize("name, other", [
+    ("run[1].jsonl", "run[1].jsonl"),  # the stem is text, not a glob pattern: its own shards are found
+    ("news.jsonl", "news-2024.jsonl"),  # another output's shards are not this one's
+])
+def test_other_layouts_are_this_outputs_own(corpus, tmp_path, name, other):
+    with ResumableLines(shard_path(tmp_path / other, 1, 2), {"run": 1}) as sink:
+        tag_chunks(Initials(), corpus, plan(corpus, 2), sink, Skips(), rank=1, processes=2)
+    found = [m.name for m in other_layouts(tmp_path / name, 1)]
+    assert found == ([f".{Path(other).stem}-00001-of-00002.jsonl.partial.json"] if name == other else [])
+
+
 def test_an_input_that_changes_between_the_passes_is_an_error(corpus, tmp_path):
     the_plan = plan(corpus, 2)
     with pytest.raises(UserError, match="the inputs changed while being tagged"):
@@ -207,3 +234,12 @@ def test_a_live_run_with_another_number_of_processes_is_not_called_interrupted(c
         with pytest.raises(UserError, match=r"out-00000-of-00002\.jsonl: another run is writing it now"):
             other_layouts(out, 1)
     assert [m.name for m in other_layouts(out, 1)] == [".out-00000-of-00002.jsonl.partial.json"]
+
+
+def test_parquet_that_arrow_cannot_write_is_one_line_naming_the_records(tmp_path):
+    # Parquet has no type for an object with no fields: a field that is {} in every record
+    pytest.importorskip("pyarrow.parquet")
+    lines = ['{"id": 1, "meta": {}, "entities": []}\n', '{"id": 2, "meta": {}, "entities": []}\n']
+    with pytest.raises(UserError, match=r"cannot write Parquet \(.*\); the tagged records are complete in "
+                                        r"RECORDS \(JSONL\): rename it to keep them"):
+        write_parquet(lambda: (line.encode() for line in lines), "RECORDS")(tmp_path / "out.parquet")
