@@ -47,7 +47,13 @@ def from_conll(content: str, name: str, repaired: list[str] | None = None) -> li
         if not line.strip():
             flush()
             continue
-        parts = line.split("\t") if "\t" in line else line.split()
+        if line.split()[0] == "-DOCSTART-":  # CoNLL-2003's document mark: a break between sentences, no word
+            flush()
+            continue
+        # fields as the file has them, without the white space around them (`بغداد\tB-LOC `, a trailing tab)
+        parts = [part.strip() for part in line.split("\t")] if "\t" in line else line.split()
+        while len(parts) > 2 and not parts[-1]:
+            parts.pop()
         if len(parts) < 2:
             raise CorpusError(f"{name}:{number}: expected 'token<TAB>tag', got {shorten(line)}")
         token, tag = parts[0], parts[-1]

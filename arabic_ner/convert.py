@@ -86,7 +86,11 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
             if not (type(span.get("start")) is int and type(span.get("end")) is int and isinstance(labels, list)
                     and len(labels) == 1 and isinstance(labels[0], str)):
                 raise CorpusError(f"{where}: a span needs integer start/end and exactly one label, got {shorten(span)}")
-            entities.append({"start": span["start"], "end": span["end"], "label": labels[0]})
+            start, end = span["start"], span["end"]
+            if isinstance(span.get("text"), str) and span["text"] != text[start:end]:  # never a silently shifted span
+                raise CorpusError(f"{where}: span [{start}, {end}) is {shorten(text[start:end])} in the text but "
+                                  f"{shorten(span['text'])} in the export: its offsets do not count the text's characters")
+            entities.append({"start": start, "end": end, "label": labels[0]})
         records.append({"id": str(record_id), "text": text, "entities": sorted(entities, key=lambda e: e["start"])})
     return records
 

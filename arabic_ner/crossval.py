@@ -21,7 +21,7 @@ from arabic_ner.corpus import read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_atomic
 from arabic_ner.messages import plural
-from arabic_ner.run_folder import CONFIG
+from arabic_ner.run_folder import CONFIG, clear_run_dir
 from arabic_ner.split import assign_groups, members
 from arabic_ner.training import train
 
@@ -76,6 +76,9 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             "also_train": [str(p) for p in also_train],
             "config": {key: value for key, value in to_dict(config).items() if key not in NOT_READ}}
     done = _runs_so_far(out, plan, resume, overwrite, log)
+    if overwrite:  # started again: a run of before, left in its folder, must not be continued by a later --resume
+        for folder in sorted(out.glob("fold*-seed*")):
+            clear_run_dir(folder)
     if rescore:
         _rescore(done, out, fold_records, config, log)
     make_output_folder(out, "output_dir")
@@ -241,6 +244,9 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log) -> d
                      # more seeds add runs to the same plan: seed s of a fold is the same run either way
                      and not (key == "seeds" and now > (then or 0))
                      and key != "config.output_dir"  # a folder moved elsewhere (docs/cv/) holds the same runs
+                     # the same corpus by another path: the folds' records decide, as compare.py pairs them
+                     and not (key == "corpus" and before.get("fold_digest") is not None
+                              and before.get("fold_digest") == plan.get("fold_digest"))
                      and key not in {f"config.data.{split}" for split in FOLD_SPLITS})
     if changed:
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 from collections import Counter, defaultdict
@@ -84,8 +85,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=13, help="order in which groups are dealt (default: %(default)s)")
     parser.add_argument("--out", type=Path, help="output folder (default: beside the corpus)")
     args = parser.parse_args()
-    fractions = [float(x) for x in args.fractions.split(",")]
-    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) <= 0:
+    try:
+        fractions = [float(x) for x in args.fractions.split(",")]
+    except ValueError:
+        fractions = []
+    if len(fractions) != 3 or not all(math.isfinite(f) and f > 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise UserError(f"--fractions {args.fractions}: three positive numbers summing to 1")
     if args.folds < 2:
         raise UserError(f"--folds {args.folds}: at least 2")

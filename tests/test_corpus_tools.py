@@ -82,6 +82,10 @@ def test_label_studio_cancelled_annotation_is_not_gold():
     (from_labelstudio, '[{"data": {"text": "داعش"}, "annotations": "none"}]', "'annotations' is a list"),
     (from_labelstudio, '[{"data": {"text": "داعش"}, "annotations": [{"result": 5}]}]', "a result is a list"),
     (from_labelstudio, '[{"data": {}, "annotations": []}]', "x: task 1: no text"),
+    # a span whose offsets count otherwise (an emoji before it, counted as two): never read silently shifted
+    (from_labelstudio, '[{"data": {"text": "\U0001F600 في بغداد"}, "annotations": [{"result": [{"type": "labels", '
+                       '"value": {"start": 6, "end": 11, "text": "بغداد", "labels": ["LOC"]}}]}]}]',
+     r"x: task 1: span \[6, 11\) is 'غداد' in the text but 'بغداد' in the export"),
     (from_doccano, '{"text": "داعش", "label": 5}', "x:1: 'label' is a list of"),
 ])
 def test_malformed_exports_are_one_line_errors(importer, content, message):
@@ -152,6 +156,17 @@ def test_line_separators_inside_json_strings_stay_in_their_record(tmp_path):
     result = subprocess.run([sys.executable, "-m", "arabic_ner.validate", str(path)], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0 and "not valid JSON" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("content", [
+    "-DOCSTART- -X- O O\n\nقتل\tO\nجندي\tB-CASUALTY\n",  # CoNLL-2003's document mark is no sentence
+    "-DOCSTART-\tO\nقتل\tO\nجندي\tB-CASUALTY\n",  # nor a word, even with no blank line after it
+    "قتل\tO \nجندي\tB-CASUALTY \n",  # white space after the tag
+    " قتل\tO\nجندي \tB-CASUALTY\t\n",  # around the token, and a trailing tab
+])
+def test_conll_fields_are_read_without_their_padding(content):
+    records = from_conll(content, "x.tsv")
+    assert [(r["text"], r["entities"]) for r in records] == [("قتل جندي", [{"start": 4, "end": 8, "label": "CASUALTY"}])]
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
@@ -247,6 +262,8 @@ def test_converter_command_writes_nothing_on_bad_input(tmp_path):
     (["--group-by", "story"], "{corpus}: record 1 (id a) has no 'story' field to group by"),
     (["--out", "{corpus}"], "--out {corpus}: is a file, not a folder"),
     (["--out", "{corpus}.d", "--folds", "9"], "--folds 9: {corpus} has only 3 paragraph groups; use at most that many folds"),
+    (["--fractions", "0.7,0.15,x"], "--fractions 0.7,0.15,x: three positive numbers summing to 1"),  # was a traceback
+    (["--fractions", "nan,0.5,0.5"], "--fractions nan,0.5,0.5: three positive numbers summing to 1"),  # wrote empty splits
 ])
 def test_split_errors(tmp_path, args, message):
     corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": "نص", "entities": []}

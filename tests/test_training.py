@@ -242,6 +242,7 @@ def test_evaluate_bad_input(trained, tmp_path, content, message):
 @pytest.mark.parametrize("args, message", [
     (["--bootstrap", "-5"], "--bootstrap -5: must be 0 (no interval) or more"),
     (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
+    (["--seed", "-1"], "--seed -1: must be in [0, 2**32) (numpy's seed range)"),  # was a traceback after predicting
     (["--out", "{file}"], "--out {file}: is a file, not a folder"),
 ])
 def test_evaluate_bad_options(trained, corpus_dir, tmp_path, args, message):
@@ -462,6 +463,42 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
     with pytest.raises(UserError, match=rf"copy.jsonl: {len(records)} sentences of it also in .*corpus.jsonl"):
         cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                     overwrite=True, also_train=[tmp_path / "copy.jsonl"])
+
+
+def test_crossval_overwrite_clears_the_runs_of_before(records, tmp_path, monkeypatch):
+    """--overwrite then a stop then --resume: the runs the overwrite started again were continued
+    from their folders of before (an old last/, or "nothing to resume" where it had been removed).
+    And --resume takes the same corpus by another path: the folds' records are what count."""
+    import arabic_ner.crossval as cv
+    from arabic_ner.config import Config, dump_yaml
+    from arabic_ner.run_folder import RUN_MARK
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
+                              for i, r in enumerate(records)), encoding="utf-8")
+    trained = []
+
+    def fake_train(config, resume=False, overwrite=False):
+        trained.append((config.run_name, resume))
+        scores = {"f1": 0.5, "per_type": {t: {"f1": 0.5} for t in config.entity_types}}
+        return {"best_epoch": 1, "dev_f1": 0.5, "test": {**scores, "char": scores}, "collapsed": False}
+
+    monkeypatch.setattr(cv, "train", fake_train)
+    config = Config(run_name="x", output_dir=str(tmp_path))
+    cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=lambda m: None)
+    stale = tmp_path / "x-cv" / "fold2-seed0"
+    (stale / "last").mkdir(parents=True)
+    (stale / "config.yaml").write_text(RUN_MARK + dump_yaml(config), encoding="utf-8")
+    cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=lambda m: None,
+                overwrite=True)
+    assert not stale.exists()
+    trained.clear()
+    moved = tmp_path / "elsewhere" / "corpus.jsonl"
+    moved.parent.mkdir()
+    moved.write_bytes(corpus.read_bytes())
+    cv.crossval(config, moved, folds=3, seeds=2, group_by="paragraph", keep_models=True, log=lambda m: None,
+                resume=True)
+    assert trained == [(f"fold{k}-seed1", True) for k in range(3)]  # the seed-0 runs are kept
 
 
 def test_crossval_trains_a_collapsed_run_again_with_another_seed(records, tmp_path, monkeypatch):

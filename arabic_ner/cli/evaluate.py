@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from arabic_ner.config import SEED_LIMIT
 from arabic_ner.errors import UserError
 from arabic_ner.files import check_output_files, check_output_folder
 
@@ -36,6 +37,8 @@ def main() -> int:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     if args.bootstrap < 0:
         raise UserError(f"--bootstrap {args.bootstrap}: must be 0 (no interval) or more")
+    if not 0 <= args.seed < SEED_LIMIT:  # found only after the whole prediction run otherwise
+        raise UserError(f"--seed {args.seed}: must be in [0, 2**32) (numpy's seed range)")
     out = args.out or args.model_dir / f"eval-{args.data.stem}"
     check_output_folder(out, "--out")  # before the work, so that a bad path costs nothing
 
