@@ -28,6 +28,7 @@ from arabic_ner.errors import UserError, run_cli
 from arabic_ner.messages import plural, shorten
 from arabic_ner.files import check_output_files, write_atomic
 from arabic_ner.textfiles import CorpusError, check_json, numbered_lines, parse_json, read_text
+from arabic_ner.words import word_spans
 
 LABEL_STUDIO_FROM, LABEL_STUDIO_TO = "label", "text"  # names in the labeling config <Labels name=.. toName=..>
 
@@ -269,6 +270,11 @@ def main() -> int:
     else:
         records = read_jsonl(args.input)
         if args.command == "to-conll":
+            wordless = [r for r in records if not word_spans(r["text"])]  # CoNLL has no line to give them
+            if wordless:
+                print(f"left out {plural(len(wordless), 'record')} with no words (first: id {shorten(wordless[0]['id'])})",
+                      file=sys.stderr)
+                records = [r for r in records if word_spans(r["text"])]
             write_atomic(args.output, to_conll(records))
         else:
             write_atomic(args.output, json.dumps(to_labelstudio(records, args.kind), ensure_ascii=False, indent=1))

@@ -440,6 +440,19 @@ def assert_one_line_error(result, message):
         result.stderr
 
 
+def test_to_conll_counts_what_it_writes(tmp_path):
+    """A record with no words (its text only a direction mark) has no line in CoNLL: it was counted
+    in "wrote N records" all the same, and read back the file held one sentence fewer."""
+    corpus = write(tmp_path / "c.jsonl", [{"id": "a", "text": "قتل جندي", "entities": []},
+                                          {"id": "b", "text": "\u200f", "entities": []},
+                                          {"id": "c", "text": "داعش", "entities": []}])
+    result = run_module("arabic_ner.convert", "to-conll", corpus, tmp_path / "c.tsv")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["left out 1 record with no words (first: id 'b')",
+                                          f"wrote 2 records to {tmp_path / 'c.tsv'}"]
+    assert [r["text"] for r in from_conll((tmp_path / "c.tsv").read_text(encoding="utf-8"), "c.tsv")] == ["قتل جندي", "داعش"]
+
+
 def test_split_refuses_duplicate_ids(tmp_path):
     # folds.json lists ids: two records with one id would make a fold ambiguous (and once made
     # silently wrong splits, the records being mapped by id)
