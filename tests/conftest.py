@@ -71,6 +71,13 @@ def tiny_bert(tmp_path_factory) -> Path:
     return folder
 
 
+def paragraph_corpus(path: Path, records: list[dict]) -> Path:
+    """`records` written as one JSONL corpus to cross-validate, record i in paragraph i % 3 (three groups)."""
+    path.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
+                            for i, r in enumerate(records)), encoding="utf-8")
+    return path
+
+
 def tiny_args(tiny_bert, corpus_dir, out, splits: bool = True, **extra) -> list[str]:
     """Command-line overrides that point a config at the tiny BERT and the small corpus (its
     data.train, dev and test unless not `splits`: a cross-validation refuses them)."""

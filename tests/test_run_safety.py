@@ -18,7 +18,7 @@ from arabic_ner.errors import Stopped, UserError
 from arabic_ner.files import write_files
 from arabic_ner.run_folder import RUN_MARK
 from arabic_ner.training import train
-from conftest import tiny_args
+from conftest import paragraph_corpus, tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -257,9 +257,7 @@ def test_a_stop_while_renaming_waits_until_every_output_is_in_place(tmp_path, mo
 
 
 def test_sigterm_in_crossval_then_resume_keeps_finished_runs(tiny_bert, corpus_dir, records, tmp_path):
-    corpus = tmp_path / "all.jsonl"
-    corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
-                              for i, r in enumerate(records * 2)), encoding="utf-8")
+    corpus = paragraph_corpus(tmp_path / "all.jsonl", records * 2)
     args = ["eval/crossval.py", "configs/quickstart.yaml", "--corpus", str(corpus), "--folds", "3", "--seeds", "1",
             *tiny_args(tiny_bert, corpus_dir, tmp_path, splits=False, **{"train.epochs": "40", "train.batch_size": "1"})]
     runs = tmp_path / "tiny-cv" / "runs.jsonl"

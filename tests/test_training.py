@@ -15,7 +15,7 @@ import pytest
 from arabic_ner.config import Config, load_config
 from arabic_ner.errors import UserError
 from arabic_ner.training import train
-from conftest import TWO_CPU_PROCESSES, assert_replayed_exactly, tiny_args
+from conftest import TWO_CPU_PROCESSES, assert_replayed_exactly, paragraph_corpus, tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -267,9 +267,7 @@ def test_run_folder_problems_are_one_line(tiny_bert, corpus_dir, tmp_path):
 
 
 def test_crossval_reports_mean_and_std(tiny_bert, corpus_dir, records, tmp_path):
-    corpus = tmp_path / "all.jsonl"
-    corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
-                              for i, r in enumerate(records * 2)), encoding="utf-8")
+    corpus = paragraph_corpus(tmp_path / "all.jsonl", records * 2)
     args = tiny_args(tiny_bert, corpus_dir, tmp_path, splits=False, **{"train.epochs": "2"})
     refused = run("eval/crossval.py", "configs/quickstart.yaml", "--corpus", str(corpus), *args, "--data.dev", "d.jsonl")
     assert refused.returncode == 2 and refused.stderr == (
@@ -397,6 +395,13 @@ def test_crossval_refuses_seeds_past_numpys_range_before_any_run(tmp_path, seed,
         cv.crossval(config, missing, folds=3, seeds=seeds, group_by="paragraph", keep_models=False, log=lambda m: None)
 
 
+def trained_summary(config, f1: float) -> dict:
+    """What `train` returns for a run scoring `f1` on dev and test (word-level and character-exact alike):
+    the crossval tests' stand-in for training."""
+    scores = {"f1": f1, "per_type": {t: {"f1": f1} for t in config.entity_types}}
+    return {"best_epoch": 1, "dev_f1": f1, "test": {**scores, "char": scores}, "collapsed": f1 == 0.0}
+
+
 def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, tmp_path, monkeypatch):
     """--also-train files join each fold's training data, not its dev or test fold; a resume is
     refused when they change, and accepted over a plan written before the setting existed."""
@@ -405,8 +410,7 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
     from arabic_ner.corpus import read_split
 
     corpus, extra = tmp_path / "corpus.jsonl", tmp_path / "extra.jsonl"
-    corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
-                              for i, r in enumerate(records)), encoding="utf-8")
+    paragraph_corpus(corpus, records)
     extra.write_text("".join(json.dumps({**r, "id": "extra-" + r["id"], "text": r["text"] + " امس"}, ensure_ascii=False)
                              + "\n" for r in records[:2]), encoding="utf-8")
     seen = []
@@ -414,8 +418,7 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
     def fake_train(config, resume=False, overwrite=False):
         seen.append({split: [r["id"] for r in read_split(getattr(config.data, split))]
                      for split in ("train", "dev", "test")})
-        scores = {"f1": 0.5, "per_type": {t: {"f1": 0.5} for t in config.entity_types}}
-        return {"best_epoch": 1, "dev_f1": 0.5, "test": {**scores, "char": scores}, "collapsed": False}
+        return trained_summary(config, 0.5)
 
     monkeypatch.setattr(cv, "train", fake_train)
     config = Config(run_name="x", output_dir=str(tmp_path))
@@ -473,15 +476,12 @@ def test_crossval_overwrite_clears_the_runs_of_before(records, tmp_path, monkeyp
     from arabic_ner.config import Config, dump_yaml
     from arabic_ner.run_folder import RUN_MARK
 
-    corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
-                              for i, r in enumerate(records)), encoding="utf-8")
+    corpus = paragraph_corpus(tmp_path / "corpus.jsonl", records)
     trained = []
 
     def fake_train(config, resume=False, overwrite=False):
         trained.append((config.run_name, resume))
-        scores = {"f1": 0.5, "per_type": {t: {"f1": 0.5} for t in config.entity_types}}
-        return {"best_epoch": 1, "dev_f1": 0.5, "test": {**scores, "char": scores}, "collapsed": False}
+        return trained_summary(config, 0.5)
 
     monkeypatch.setattr(cv, "train", fake_train)
     config = Config(run_name="x", output_dir=str(tmp_path))
@@ -510,17 +510,14 @@ def test_crossval_trains_a_collapsed_run_again_with_another_seed(records, tmp_pa
     from arabic_ner.errors import Stopped
     from arabic_ner.run_folder import RUN_MARK
 
-    corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text("".join(json.dumps({**r, "paragraph": i % 3}, ensure_ascii=False) + "\n"
-                              for i, r in enumerate(records)), encoding="utf-8")
+    corpus = paragraph_corpus(tmp_path / "corpus.jsonl", records)
     collapsing, trained = set(), []
 
     def fake_train(config, resume=False, overwrite=False):
         name, seed = config.run_name, config.train.seed
         trained.append((name, seed, resume, overwrite))
         f1 = 0.0 if (name, seed) in collapsing else 0.5
-        scores = {"f1": f1, "per_type": {t: {"f1": f1} for t in config.entity_types}}
-        return {"best_epoch": 1, "dev_f1": f1, "test": {**scores, "char": scores}, "collapsed": f1 == 0.0}
+        return trained_summary(config, f1)
 
     monkeypatch.setattr(cv, "train", fake_train)
     config = Config(run_name="x", output_dir=str(tmp_path))
