@@ -14,7 +14,8 @@ The recipe it runs, for a pipeline of your own:
 `Tagger` is a class, so Ray builds one per actor and each model replica is loaded once; it takes
 a batch of records and gives back the same records with `entities` in place of the text, as
 predict.py writes them (`start`, `end`, `label`, `text`, `score`, offsets into the raw text). A
-record whose text is null is dropped (predict.py skips it too, and says so; here it goes unsaid).
+record whose text is null is dropped (predict.py skips it too, and says so; here it goes unsaid);
+a JSONL line Ray cannot read is refused before the job (predict.py would skip it; Ray cannot).
 Ray retries a failed task and writes a folder of files, which must be new or empty, and whose
 order across files is not the input's (join on an id where order matters); unlike predict.py, an
 interrupted job starts again from the beginning (a stopped run leaves no half-written folder).
@@ -30,8 +31,10 @@ from pathlib import Path
 
 from arabic_ner.errors import UserError, held_stops, run_cli
 from arabic_ner.files import check_output_folder
+from arabic_ner.messages import first_line, shorten
 from arabic_ner.predictor import Predictor
 from arabic_ner.tagging import entities_type
+from arabic_ner.textfiles import CorpusError, parse_json
 
 # Model replicas (Ray actors, one CPU each) by default: all the cluster's CPUs but one, which the
 # reading and writing tasks need (with every CPU held by an actor, Ray Data waits for ever).
@@ -72,6 +75,8 @@ def tag_with_ray(model_dir: Path, inputs: list[str], out: Path, text_field: str 
                         f"{SPARE_CPUS} beside the replicas; at most {max(cpus - SPARE_CPUS, 0)}")
     suffixes = {Path(item).suffix for item in inputs}
     if suffixes <= {".jsonl", ".json"}:
+        for item in inputs:
+            check_jsonl(Path(item), text_field)
         ds = ray.data.read_json(inputs, lines=True)
     elif suffixes <= {".parquet", ""}:
         ds = ray.data.read_parquet(inputs)
@@ -100,6 +105,40 @@ def tag_with_ray(model_dir: Path, inputs: list[str], out: Path, text_field: str 
     finally:  # a stop or a failure leaves no half-written folder
         shutil.rmtree(tmp, ignore_errors=True)
     return count
+
+
+def check_jsonl(path: Path, text_field: str) -> None:
+    """Every line of `path` is one Ray's `read_json` reads: a JSON object whose `text_field` is a
+    string, null or absent (Tagger drops a record with no text), in UTF-8 without a byte-order
+    mark. Ray stops the whole job at a line it cannot read, after its start-up and with pages of
+    its own traceback that name neither the file nor the line; predict.py skips such a line and
+    goes on, which a Ray reader cannot. One pass over the text, quick beside the tagging."""
+    def bad(number: int, why: str) -> UserError:
+        return UserError(f"{path}:{number}: {why}; Ray reads files whole and cannot skip a line: mend it, "
+                         f"or tag with predict.py, which skips it")
+
+    try:
+        with path.open("rb") as file:
+            if file.read(3) == b"\xef\xbb\xbf":
+                raise bad(1, "starts with a byte-order mark, which Ray's JSON reader cannot read")
+            file.seek(0)
+            for number, raw in enumerate(file, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise bad(number, "not UTF-8 text") from None
+                if not line.strip():
+                    continue
+                try:
+                    record = parse_json(line, f"{path}:{number}")
+                except CorpusError as exc:
+                    raise bad(number, str(exc).removeprefix(f"{path}:{number}: ")) from None
+                if not isinstance(record, dict):
+                    raise bad(number, "not a JSON object")
+                if not isinstance(record.get(text_field), str | None):
+                    raise bad(number, f"field {shorten(text_field)} holds {type(record[text_field]).__name__}, not text")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def check_new_folder(out: Path) -> None:
@@ -132,6 +171,7 @@ def main() -> int:
     check_output_folder(args.output, "-o")
     check_new_folder(args.output)
     try:
+        import pyarrow
         import ray
     except ImportError:
         raise UserError('Ray is not installed: pip install -e ".[ray]"') from None
@@ -140,6 +180,12 @@ def main() -> int:
     try:
         count = tag_with_ray(args.model_dir, args.inputs, args.output, args.text_field, args.replicas,
                              args.batch_size, args.int8, args.format)
+    # a damaged Parquet file (found on this process, or in a read task), a lost worker: one line, as
+    # any other failure of the command, though Ray has logged its own above
+    except (ray.exceptions.RayError, pyarrow.ArrowException) as exc:
+        inputs = ", ".join(args.inputs)
+        raise UserError(f"{inputs[:200]}: the Ray job failed: {first_line(getattr(exc, 'cause', None) or exc)[:300]} "
+                        f"(nothing was written to {args.output})") from None
     finally:
         ray.shutdown()
     print(f"tagged {count:,} records with Ray in {time.time() - started:.1f} s: {args.output}", file=sys.stderr)

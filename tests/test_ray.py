@@ -55,3 +55,18 @@ def test_ray_finds_the_entities_predict_finds(trained, tmp_path, local_ray):
         assert spans(r["entities"] for r in rows) == spans(expected) and any(expected)
         assert all(abs(a["score"] - b["score"]) < 1e-3 for r, e in zip(rows, expected)
                    for a, b in zip(r["entities"], e))
+
+
+def test_a_damaged_parquet_file_is_one_line_and_no_output(trained, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config, _ = trained
+    (tmp_path / "in.parquet").write_bytes(b"PAR1" + bytes(range(256)))
+    result = subprocess.run([sys.executable, "-m", "arabic_ner.ray_predict", str(config.run_dir / "best"),
+                             str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out")], cwd=Path(__file__).parents[1],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.splitlines()[-1].startswith(f"error: {tmp_path / 'in.parquet'}: the Ray job failed: ")
+    assert "Traceback" not in result.stderr and sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet"]

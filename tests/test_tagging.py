@@ -243,3 +243,26 @@ def test_parquet_that_arrow_cannot_write_is_one_line_naming_the_records(tmp_path
     with pytest.raises(UserError, match=r"cannot write Parquet \(.*\); the tagged records are complete in "
                                         r"RECORDS \(JSONL\): rename it to keep them"):
         write_parquet(lambda: (line.encode() for line in lines), "RECORDS")(tmp_path / "out.parquet")
+
+
+@pytest.mark.parametrize("data, error", [
+    (b'{"text": "\xd8\xaf"}\n{"text": broken\n', ":2: not valid JSON (Expecting value)"),
+    (b'\xef\xbb\xbf{"text": "x"}\n', ":1: starts with a byte-order mark"),
+    (b'{"text": "x"}\n{"text": 5}\n', ":2: field 'text' holds int, not text"),
+    (b'[1, 2]\n', ":1: not a JSON object"),
+    (b'{"text": "\xff"}\n', ":1: not UTF-8 text"),
+    (b'{"text": NaN}\n', ":1: not valid JSON (NaN is not JSON)"),
+    (b'{"text": "x"}\r\n\n{"text": null}\n{"id": 3}\n', None),  # CRLF, a blank line, no text: Ray reads them
+])
+def test_ray_jsonl_lines_it_cannot_read_are_refused_before_the_job(tmp_path, data, error):
+    """Ray's read_json would stop the job at such a line, with a page of its own traceback."""
+    from arabic_ner.ray_predict import check_jsonl
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(data)
+    if error is None:
+        check_jsonl(path, "text")
+        return
+    with pytest.raises(UserError) as raised:
+        check_jsonl(path, "text")
+    assert str(raised.value).startswith(f"{path}{error}") and "predict.py, which skips it" in str(raised.value)
