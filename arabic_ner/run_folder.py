@@ -1,13 +1,15 @@
 """What a run folder is, and the only code that may delete one.
 
-`models/<run_name>/` is written by training: `config.yaml` first, then `metrics.jsonl` after each
-epoch, `best/` when dev F1 improves (at the last epoch without a dev split), and `last/` (the state
-to resume from) every `train.save_minutes`, at the end and on a stop. `--overwrite` deletes a whole
-folder, so it is allowed only on a folder that carries that mark (`config.yaml` with `metrics.jsonl`
-or `last/`): a typo in `run_name` or `output_dir` must never cost a user a folder this project did not write.
-A folder that holds the `config.yaml` train.py wrote (it starts with `RUN_MARK`) and nothing
-resumable yet (a run killed before its first save of `last/`) is restarted without `--overwrite`:
-there is nothing in it to resume from. A `config.yaml` of the user's own is never taken for one.
+`models/<run_name>/` is written by training: `config.yaml` first (its first line `RUN_MARK`), then
+`metrics.jsonl` after each epoch, `best/` when dev F1 improves (at the last epoch without a dev
+split), and `last/` (the state to resume from) every `train.save_minutes`, at the end and on a stop.
+`--overwrite` deletes a whole folder, so it is allowed only on a folder train.py wrote (that
+`config.yaml`, or, from before the mark, `last/training_state.pt`) with something saved in it: a
+typo in `run_name` or `output_dir` must never cost a user a folder this project did not write (many
+tools write a `config.yaml` and a `metrics.jsonl`). A run killed before its first save of `last/`
+has nothing to resume from: with only its `config.yaml` it is restarted as if new; with `best/` or
+the epochs' `metrics.jsonl`, a model the user may want, only when asked (`--overwrite`, or
+`--resume`: a scheduler's requeue of the same command).
 """
 from __future__ import annotations
 
@@ -28,28 +30,34 @@ RESUME_MAY_CHANGE = ("output_dir", "run_name", "data.test", "train.epochs", "tra
                      "train.save_minutes", "train.eval_batch_size")
 # What a run holds before its first resumable save: its config, best/ and the epochs' metrics.jsonl
 # (written as epochs end, last/ every few minutes), and the temporary copies a save writes before
-# renaming them (left by a save cut short).
+# renaming them (left by a save cut short); of these, best/ and metrics.jsonl are worth keeping.
 _UNSAVED = {CONFIG, BEST, METRICS, "last.tmp", "best.tmp", "last.old", "best.old"}
+
+
+def _written_by_train(path: Path) -> bool:
+    """`path` is a folder (not a link) whose `config.yaml` train.py wrote, or, from before its mark,
+    one holding the state train.py saves to resume from."""
+    if not path.is_dir() or path.is_symlink():
+        return False
+    try:
+        with (path / CONFIG).open(encoding="utf-8") as f:
+            if f.readline() == RUN_MARK:
+                return True
+    except (OSError, UnicodeDecodeError):
+        return False
+    return (path / LAST / "training_state.pt").is_file()
 
 
 def is_run_folder(path: Path) -> bool:
     """`path` is a run folder this project wrote, with something saved in it."""
     path = Path(path)
-    return (path.is_dir() and not path.is_symlink() and (path / CONFIG).is_file()
-            and ((path / METRICS).is_file() or (path / LAST).is_dir()))
+    return _written_by_train(path) and ((path / METRICS).is_file() or (path / LAST).is_dir())
 
 
 def is_unsaved_run(path: Path) -> bool:
     """`path` holds a run that started and saved nothing to resume from (no `last/`)."""
     path = Path(path)
-    if not path.is_dir() or path.is_symlink() or not (path / CONFIG).is_file():
-        return False
-    try:
-        with (path / CONFIG).open(encoding="utf-8") as f:
-            ours = f.readline() == RUN_MARK
-    except (OSError, UnicodeDecodeError):
-        ours = False
-    return ours and {p.name for p in path.iterdir()} <= _UNSAVED
+    return _written_by_train(path) and {p.name for p in path.iterdir()} <= _UNSAVED
 
 
 def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> bool:
@@ -65,8 +73,15 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> bool:
     if run_dir.is_dir():
         for name in (LAST, BEST):
             recover_swap(run_dir / name)
-    if not run_dir.exists() or not any(run_dir.iterdir()) or is_unsaved_run(run_dir):
-        return True  # nothing saved to lose, nothing to resume: --resume starts it (a scheduler's requeue)
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return True
+    if is_unsaved_run(run_dir):  # nothing to resume: --resume starts it again (a scheduler's requeue)
+        kept = [name for name in (BEST + "/", METRICS) if (run_dir / name).exists()]
+        if kept and not (resume or overwrite):
+            raise UserError(f"{run_dir}: holds {' and '.join(kept)} of a run stopped before its first save of "
+                            f"{LAST}/, so nothing to resume from; pass --overwrite to start it again (they are "
+                            f"replaced), or --run_name NAME to keep them")
+        return True
     if not is_run_folder(run_dir):
         raise UserError(f"{run_dir} is not a run folder written by train.py (no {CONFIG} with {METRICS} or "
                         f"{LAST}/), so it is never replaced, even with --overwrite; choose another --run_name "

@@ -65,7 +65,9 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
                         f"--train.precision bf16 or fp32")
     run_dir = config.run_dir
     if check_run_dir(run_dir, resume, overwrite) and resume:
-        log(f"{run_dir}: no last/ to resume from yet, so the run starts from the beginning")
+        log(f"{run_dir}: no last/ to resume from yet, so the run starts from the beginning"
+            + (" (what it saved before, best/ or metrics.jsonl, is replaced)"
+               if (run_dir / "best").exists() or (run_dir / "metrics.jsonl").exists() else ""))
         resume = False
     if resume:
         check_resumable(run_dir, config)

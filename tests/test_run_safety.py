@@ -36,6 +36,9 @@ def tiny(tiny_bert, corpus_dir, out, **extra):
     {"metrics.jsonl": "{}", "data.jsonl": "y"},          # nor a metrics file alone
     {"config.yaml": "run_name: mine\n"},                # a config of the user's own, alone
     {"config.yaml": "run_name: mine\n", "best": None},  # with a folder named like a run's
+    # another tool's config and metrics (a logger's), with the user's results: not a run of train.py
+    {"config.yaml": "lr: 0.001\n", "metrics.jsonl": '{"step": 1}\n', "results_final.csv": "weeks of work"},
+    {"config.yaml": "lr: 0.001\n", "metrics.jsonl": '{"step": 1}\n', "last": None},
 ])
 def test_overwrite_never_removes_a_folder_that_is_not_a_run(tiny_bert, corpus_dir, tmp_path, layout):
     folder = tmp_path / "tiny"
@@ -78,11 +81,12 @@ def test_overwrite_replaces_a_run(tiny_bert, corpus_dir, tmp_path):
 
 
 @pytest.mark.parametrize("leftovers", [[], ["last.tmp/"], ["last.tmp/", "best.tmp/"], ["best/", "last.tmp/"],
-                                       ["best/", "metrics.jsonl"]])
+                                       ["best/", "metrics.jsonl"], ["metrics.jsonl"]])
 def test_a_run_that_saved_nothing_restarts_without_overwrite(tiny_bert, corpus_dir, tmp_path, leftovers):
     """Killed before its first save of last/ (SIGKILL, power loss), a run folder holds config.yaml and
     maybe a save cut short, or best/ and metrics.jsonl of its first epochs without last/ (saved every
-    few minutes): a rerun, or --resume, starts it again; there is nothing to resume from."""
+    few minutes): --resume starts it again (there is nothing to resume from), and so does a rerun,
+    unless it would replace a best/ or the epochs' metrics: those only with --overwrite."""
     config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
     config.run_dir.mkdir()
     (config.run_dir / "config.yaml").write_text(RUN_MARK + "run_name: tiny\n")
@@ -92,8 +96,15 @@ def test_a_run_that_saved_nothing_restarts_without_overwrite(tiny_bert, corpus_d
             (config.run_dir / name / "model.safetensors").write_bytes(b"half")
         else:
             (config.run_dir / name).write_text('{"epoch": 1}\n')
+    kept = {"best/", "metrics.jsonl"} & set(leftovers)
+    if kept:
+        before = sorted(p.name for p in config.run_dir.iterdir())
+        with pytest.raises(UserError, match="stopped before its first save of last/, so nothing to resume from; "
+                                            "pass --overwrite"):
+            train(config)
+        assert sorted(p.name for p in config.run_dir.iterdir()) == before
     for resume in (False, True):
-        summary = train(config, resume=resume)
+        summary = train(config, resume=resume, overwrite=bool(kept) and not resume)
         assert summary["best_epoch"] == 1 and not list(config.run_dir.glob("*.tmp"))
         for path in config.run_dir.iterdir():  # back to "saved nothing" for the --resume round
             if path.name != "config.yaml":
