@@ -109,18 +109,30 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def load_state(last: Path, accelerator, model, optimizer, scheduler,
-               average: WeightAverage) -> tuple[Progress, Snapshot, Snapshot | None]:
+def load_state(last: Path, accelerator, model, optimizer, scheduler, average: WeightAverage,
+               warn) -> tuple[Progress, Snapshot, Snapshot | None]:
     """Restores weights, optimizer, scheduler and the average of the weights; returns the progress,
-    this process's snapshot (or the present random state, where none was saved) and the same snapshot
-    to restore (`State`)."""
+    this process's snapshot (or the present random state, where none was saved: `warn` says the
+    replay is then not exact) and the same snapshot to restore (`State`). A damaged file of `last/`
+    is a one-line error."""
     state_file = last / STATE_FILE
     if not state_file.exists():
         raise UserError(f"{last}: nothing to resume (no {STATE_FILE}); start without --resume")
     from safetensors.torch import load_file
 
-    accelerator.unwrap_model(model).load_state_dict(load_file(last / "model.safetensors"))
-    state = torch.load(state_file, weights_only=False)
+    rng = last / f"rng_{accelerator.process_index}.pt"
+    try:  # a copy cut short, a file lost: what torch and safetensors raise then has no common base
+        weights = load_file(last / "model.safetensors")
+        state = torch.load(state_file, weights_only=False)
+        saved = Snapshot.from_file(torch.load(rng, weights_only=False)) if rng.exists() else None
+        progress = Progress.from_file(state["progress"], last.parent)
+    except (OSError, RuntimeError, EOFError, SafetensorError, KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{last}: damaged, cannot resume from it ({first_line(exc)[:200]}); restore it, or start "
+                        f"again with --overwrite") from None
+    if saved is None:  # saved by fewer processes, or a file lost
+        warn(f"warning: {rng} is missing: the resumed run draws other random numbers than the uninterrupted "
+             f"one would have, so it is not replayed bit for bit")
+    accelerator.unwrap_model(model).load_state_dict(weights)
     try:
         optimizer.load_state_dict(state["optimizer"])
     except ValueError:  # torch: "loaded state dict contains a parameter group that doesn't match the size..."
@@ -129,9 +141,7 @@ def load_state(last: Path, accelerator, model, optimizer, scheduler,
                         f"--overwrite") from None
     scheduler.load_state_dict(state["scheduler"])
     average.load_state_dict(state.get("average"), str(last))
-    rng = last / f"rng_{accelerator.process_index}.pt"
-    saved = Snapshot.from_file(torch.load(rng, weights_only=False)) if rng.exists() else None
-    return Progress.from_file(state["progress"], last.parent), saved or Snapshot.now(), saved
+    return progress, saved or Snapshot.now(), saved
 
 
 class Saver:

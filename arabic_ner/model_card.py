@@ -6,7 +6,9 @@ from collections import Counter
 from pathlib import Path
 
 from arabic_ner.config import Config, dump_yaml
+from arabic_ner.errors import UserError
 from arabic_ner.files import write_files
+from arabic_ner.textfiles import parse_json, read_text
 
 
 def data_summary(config: Config, splits: dict[str, list[dict]]) -> dict:
@@ -60,3 +62,15 @@ def write_model_card(folder: Path, config: Config, data: dict, scores: dict) -> 
               "`predict.py FOLDER ARTICLE.txt` (which applies the normalization above and windows long text).", ""]
     # together: the card and scores.json of model-best are rewritten with its test scores at the end
     write_files({folder / "scores.json": json.dumps(scores, indent=2) + "\n", folder / "README.md": "\n".join(lines)})
+
+
+def read_scores(folder: Path) -> dict | None:
+    """The `scores.json` of a model folder, or None where it has none; a damaged one (a copy cut
+    short, an edit by hand) is a one-line error naming it."""
+    path = Path(folder) / "scores.json"
+    if not path.exists():
+        return None
+    scores = parse_json(read_text(path), str(path))
+    if not isinstance(scores, dict):
+        raise UserError(f"{path}: not a JSON object of scores")
+    return scores

@@ -32,8 +32,9 @@ from pathlib import Path
 
 from arabic_ner.convert import LabelingConfig, labelstudio_regions, read_labeling_config
 from arabic_ner.errors import UserError, run_cli
-from arabic_ner.textfiles import CorpusError, check_json, parse_json, read_text
+from arabic_ner.textfiles import CorpusError, check_json, parse_json
 from arabic_ner.model import ModelSettings, model_version
+from arabic_ner.model_card import read_scores
 
 MAX_BODY_BYTES = 8 * 2**20  # a request body larger than this is refused (413)
 DRAIN_BYTES = 8 * MAX_BODY_BYTES  # an oversized body is read (and dropped) up to this, for the 413 to reach the client
@@ -112,10 +113,7 @@ class Batcher:
 
 
 def metadata(model_dir: Path, settings: ModelSettings, version: str) -> dict:
-    scores_file = Path(model_dir) / "scores.json"  # written by training; a hand-edited copy may be anything
-    scores = parse_json(read_text(scores_file), str(scores_file)) if scores_file.exists() else {}
-    if not isinstance(scores, dict):
-        raise UserError(f"{scores_file}: not a JSON object of scores")
+    scores = read_scores(model_dir) or {}  # written by training; a hand-edited copy may be anything
     summary = {split: {"f1": result.get("char", {}).get("f1"), "f1_over_words": result.get("f1")}
                for split, result in scores.items() if isinstance(result, dict) and "f1" in result}
     return {"model_version": version, "model_dir": str(model_dir), "entity_types": settings.entity_types,

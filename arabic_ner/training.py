@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from pathlib import Path
 from typing import Self
 
 import numpy as np
@@ -39,7 +40,7 @@ from arabic_ner.evaluation import score_model
 from arabic_ner.files import make_output_folder, write_atomic
 from arabic_ner.labels import LabelSet
 from arabic_ner.model import ModelSettings, load_encoder
-from arabic_ner.model_card import data_summary, write_model_card
+from arabic_ner.model_card import data_summary, read_scores, write_model_card
 from arabic_ner.offline_encoder import ensure_offline_encoder
 from arabic_ner.predictor import Predictor
 from arabic_ner.progress import progress_bar, say
@@ -121,12 +122,14 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
 
     state = State()
     if resume:
-        state = State(*load_state(run_dir / "last", accelerator, model, optimizer, scheduler, average))
+        state = State(*load_state(run_dir / "last", accelerator, model, optimizer, scheduler, average, say))
         if any(epoch["dev"] is not None and "char" not in epoch["dev"] for epoch in state.progress.history):
             # its best/ was chosen on another scale; mixing the two would pick the wrong epoch
             raise UserError(f"{run_dir}: saved by a version that chose best/ on the F1 over words, before "
                             f"character-exact scores; start the run again with --overwrite")
         done, has_best = state.progress.epoch, (run_dir / "best").is_dir()
+        if state.progress.best_epoch:  # best/ is checked now, not after all the epochs still to train
+            has_best = bool(_best_scores(run_dir / "best"))
         if config.train.epochs < done or (config.train.epochs == done and not has_best):
             # fewer epochs than done would leave the run as it is, and a run without dev data without best/
             raise UserError(f"{run_dir}: train.epochs is {config.train.epochs}, but the run has done {done} "
@@ -444,7 +447,7 @@ def _finish(accelerator, config: Config, splits, data, precision: str, log) -> d
     best_dir = run_dir / "best"
     # best/ says which epoch it holds: after a crash it may be one past last/ that a replay did not
     # reach again (bf16 or thread counts differing on the new machine)
-    best = json.loads((best_dir / "scores.json").read_text(encoding="utf-8"))
+    best = _best_scores(best_dir)
     summary = {"run_dir": str(run_dir), "best_epoch": best["epoch"],
                "dev_f1": best["dev"]["char"]["f1"] if best["dev"] else None,
                "precision": precision}
@@ -466,6 +469,15 @@ def _finish(accelerator, config: Config, splits, data, precision: str, log) -> d
                                                   "test": summary.get("test")})
     accelerator.wait_for_everyone()
     return summary
+
+
+def _best_scores(best_dir: Path) -> dict:
+    """What `best/` holds (its epoch and dev scores), or a one-line error where it is gone or damaged."""
+    scores = read_scores(best_dir)
+    if scores is None or not isinstance(scores.get("epoch"), int) or "dev" not in scores:
+        raise UserError(f"{best_dir}: missing or damaged (no scores.json with its epoch), though the run saved "
+                        f"one; restore it, or start again with --overwrite")
+    return scores
 
 
 def _logger(accelerator):

@@ -464,3 +464,38 @@ def test_a_stop_while_a_model_loads_is_a_stop_once_it_has_loaded(tiny_bert, monk
     # raised once loading has returned (from held_stops), not inside the model's __init__
     assert built and stop.value.exit_status == 143
     assert "init_then_stop" not in [entry.name for entry in stop.traceback]
+
+
+# --- a damaged last/ or best/ -----------------------------------------------------------------------
+
+def _cut(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+@pytest.mark.parametrize("damage, error", [
+    (lambda run: _cut(run / "last" / "model.safetensors"), "last: damaged, cannot resume from it"),
+    (lambda run: (run / "last" / "model.safetensors").unlink(), "last: damaged, cannot resume from it"),
+    (lambda run: _cut(run / "last" / "training_state.pt"), "last: damaged, cannot resume from it"),
+    (lambda run: (run / "last" / "training_state.pt").write_bytes(b""), "last: damaged, cannot resume from it"),
+    (lambda run: _cut(run / "last" / "rng_0.pt"), "last: damaged, cannot resume from it"),
+    (lambda run: shutil.rmtree(run / "best"), "best: missing or damaged"),
+    (lambda run: (run / "best" / "scores.json").write_text('{"epoch": '), "best/scores.json: not valid JSON"),
+])
+def test_a_damaged_run_is_one_line_before_any_training(tiny_bert, corpus_dir, tmp_path, damage, error):
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
+    train(config)
+    damage(config.run_dir)
+    metrics = (config.run_dir / "metrics.jsonl").read_text()
+    with pytest.raises(UserError, match=error) as raised:
+        train(replace(config, train=replace(config.train, epochs=2)), resume=True)
+    assert "\n" not in str(raised.value) and (config.run_dir / "metrics.jsonl").read_text() == metrics
+
+
+def test_a_lost_random_state_is_said_on_resume(tiny_bert, corpus_dir, tmp_path, capsys):
+    """Without rng_0.pt the run goes on, but it is no longer the uninterrupted run's replay."""
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
+    train(config)
+    (config.run_dir / "last" / "rng_0.pt").unlink()
+    capsys.readouterr()
+    train(replace(config, train=replace(config.train, epochs=2)), resume=True)
+    assert "rng_0.pt is missing: the resumed run draws other random numbers" in capsys.readouterr().err
