@@ -32,14 +32,14 @@ from pathlib import Path
 import numpy as np
 
 from arabic_ner.articles import Article, Articles, Skips, read_kept_out
-from arabic_ner.config import Config, SilverConfig
+from arabic_ner.config import Config, SilverConfig, to_dict
 from arabic_ner.corpus import read_split
 from arabic_ner.errors import UserError
 from arabic_ner.evaluation import score_model
 from arabic_ner.files import ResumableLines, check_output_files, make_output_folder, write_atomic, write_files
 from arabic_ner.messages import plural
 from arabic_ner.model import ModelSettings, model_version
-from arabic_ner.run_folder import clear_run_dir
+from arabic_ner.run_folder import check_resumable, clear_run_dir
 from arabic_ner.stories import KeptOut
 from arabic_ner.tagging import CHUNK_WORDS, numerics, plan, tag_chunks
 from arabic_ner.training import train
@@ -150,7 +150,8 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
     thresholds = type_thresholds(tagged, config.silver.confident_share)
     records = list(silver_records(tagged, thresholds, kept))
     counts = Counter(e["label"] for r in records for e in r["entities"])
-    stats = {"file": str(out), "articles_tagged": len(articles), "articles_kept_out": kept_out,
+    stats = {"made_with": _silver_recipe(model_dir, config), "file": str(out), "articles_tagged": len(articles),
+             "articles_kept_out": kept_out,
              "thresholds": thresholds, "sentences": len(records),
              "entities": {t: counts.get(t, 0) for t in config.entity_types}}
     write_files({out: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
@@ -190,6 +191,12 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
         silver_file = folder / f"silver-round{r}.jsonl"
         if resume and _stats_file(silver_file).exists():
             stats = json.loads(_stats_file(silver_file).read_text(encoding="utf-8"))
+            then, now = stats.get("made_with"), _silver_recipe(best, config)
+            if then != now:  # its rounds would be reported as this config's
+                changed = ", ".join(f"{key}: {then.get(key)!r} there, {now[key]!r} now" for key in now
+                                    if then.get(key) != now[key]) if isinstance(then, dict) else "made before they were recorded"
+                raise UserError(f"{silver_file}: --resume with another teacher or silver settings than it was made with "
+                                f"({changed}); resume with those, or start again with --overwrite")
             log(f"silver: {silver_file}, kept from the interrupted run")
         else:
             stats = make_silver(best, config, silver_file, log, pool, resume=resume)
@@ -232,10 +239,18 @@ def check_teacher(model_dir: Path, config: Config) -> None:
                         f"{', '.join(config.entity_types)}")
 
 
+def _silver_recipe(teacher: Path, config: Config) -> dict:
+    """What decides a round's silver data, beside the unlabelled articles its tagging checks itself."""
+    return {"teacher": model_version(teacher), **{f"silver.{key}": value for key, value in to_dict(config.silver).items()
+                                                  if key != "rounds"}}  # more rounds may follow on a resume
+
+
 def _trained(run: Config, resume: bool, overwrite: bool) -> dict:
-    """A round's training summary: on --resume, a finished round's is read, not trained again."""
+    """A round's training summary: on --resume, a finished round's is read, not trained again, if
+    it was trained with the settings of now (as train.py's --resume checks them)."""
     summary = run.run_dir / "metrics.json"
     if resume and summary.exists():
+        check_resumable(run.run_dir, run)
         return json.loads(summary.read_text(encoding="utf-8"))
     return train(run, resume=resume, overwrite=overwrite)
 

@@ -265,6 +265,13 @@ def test_selftrain_rounds_keep_the_gold_files_as_they_are_and_resume(trained, ti
     resumed = subprocess.run([sys.executable, *args, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0 and json.loads(resumed.stdout) == summary
     assert "kept from the interrupted run" in resumed.stderr and "epoch 1" not in resumed.stderr
+    # a resume with other settings than the rounds were made with would report them as this config's
+    for flags, error in ((["--silver.confident_share", "0.2"], "silver-round1.jsonl: --resume with another teacher or "
+                                                                "silver settings than it was made with (silver.confident_share: 1.0 there, 0.2 now)"),
+                         (["--train.lr", "1e-4"], "st-round1: --resume with other settings than the run started with (train.lr")):
+        changed = subprocess.run([sys.executable, *args, *flags, "--resume"], cwd=ROOT, capture_output=True, text=True,
+                                 timeout=600)
+        assert changed.returncode == 2 and error in changed.stderr, changed.stderr[-2000:]
     # --overwrite starts again: a tagging that a stop left behind, and rounds of an earlier run that
     # a stop and --resume would otherwise take for this one's, are gone
     (tmp_path / "st-selftrain" / "silver-round2.jsonl").write_text("")
