@@ -40,6 +40,7 @@ class Progress:
     # The epochs' records, saved in last/ with the rest, so that metrics.jsonl, rewritten from it
     # after each save, never lacks or repeats an epoch whatever moment a run was stopped.
     history: list[dict] = field(default_factory=list)
+    data: dict = field(default_factory=dict)  # the SHA-256 of each train and dev file the run started with
 
     @classmethod
     def from_file(cls, saved: dict, run_dir: Path) -> Progress:

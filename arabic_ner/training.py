@@ -16,6 +16,7 @@ third of a step), and last/ written every few minutes rather than every epoch.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -121,8 +122,10 @@ def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict
     average = WeightAverage(accelerator.unwrap_model(model), config.train.ema_decay)
 
     state = State()
+    state.progress.data = _data_digests(config)
     if resume:
         state = State(*load_state(run_dir / "last", accelerator, model, optimizer, scheduler, average, say))
+        _check_same_data(state.progress.data, config)
         if any(epoch["dev"] is not None and "char" not in epoch["dev"] for epoch in state.progress.history):
             # its best/ was chosen on another scale; mixing the two would pick the wrong epoch
             raise UserError(f"{run_dir}: saved by a version that chose best/ on the F1 over words, before "
@@ -469,6 +472,24 @@ def _finish(accelerator, config: Config, splits, data, precision: str, log) -> d
                                                   "test": summary.get("test")})
     accelerator.wait_for_everyone()
     return summary
+
+
+def _data_digests(config: Config) -> dict[str, list[str]]:
+    """The SHA-256 of each train and dev file, in order: a resume must go on with the data the run
+    started with (the files may have moved since: a cross-validation's folder, say)."""
+    return {split: [hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in getattr(config.data, split)]
+            for split in ("train", "dev")}
+
+
+def _check_same_data(then: dict, config: Config) -> None:
+    """A one-line error naming a train or dev file that changed since the run started (a run saved
+    before the digests were kept passes)."""
+    now = _data_digests(config)
+    for split, digests in then.items():
+        for path, before, after in zip(getattr(config.data, split), digests, now[split]):
+            if before != after:
+                raise UserError(f"{path}: changed since the run started (data.{split}); resume with the data it "
+                                f"started with, or start again with --overwrite")
 
 
 def _best_scores(best_dir: Path) -> dict:

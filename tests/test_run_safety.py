@@ -499,3 +499,16 @@ def test_a_lost_random_state_is_said_on_resume(tiny_bert, corpus_dir, tmp_path, 
     capsys.readouterr()
     train(replace(config, train=replace(config.train, epochs=2)), resume=True)
     assert "rng_0.pt is missing: the resumed run draws other random numbers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("split", ["train", "dev"])
+def test_resume_after_the_data_changed_in_place_is_one_line(tiny_bert, corpus_dir, tmp_path, split):
+    """The same file names, other records: the rest of the run would train on other data than its start."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(corpus_dir, corpus)
+    config = tiny(tiny_bert, corpus, tmp_path, **{"train.epochs": "1"})
+    train(config)
+    path = Path(getattr(config.data, split)[0])
+    path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:2]), encoding="utf-8")
+    with pytest.raises(UserError, match=f"{path}: changed since the run started \\(data.{split}\\)"):
+        train(replace(config, train=replace(config.train, epochs=2)), resume=True)
