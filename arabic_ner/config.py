@@ -22,6 +22,8 @@ from arabic_ner.errors import UserError
 NORMALIZATIONS = ("arabert_v02", "none")
 PRECISIONS = ("auto", "bf16", "fp32")
 SEED_LIMIT = 2**32  # numpy seeds its generator with numbers below this
+COUNT_LIMIT = 2**16  # the most sentences or windows in a batch, and batches in one update
+THREAD_LIMIT = 1024  # the most CPU threads a run may ask for
 
 
 @dataclass
@@ -290,14 +292,16 @@ def validate(config: Config) -> None:
         need("" not in getattr(config.data, split), f"data.{split}", "must not hold an empty file name")
     need(t.lr > 0, "train.lr", "must be > 0")
     need(t.epochs >= 1, "train.epochs", "must be >= 1")
-    need(t.batch_size >= 1, "train.batch_size", "must be >= 1")
-    need(t.eval_batch_size >= 1, "train.eval_batch_size", "must be >= 1")
-    need(t.grad_accum >= 1, "train.grad_accum", "must be >= 1")
+    # bounds far above any real use, so that a typo is refused here, not met as a traceback (an
+    # index past sys.maxsize, a thread pool that cannot map its memory) or an epoch with no update
+    need(1 <= t.batch_size <= COUNT_LIMIT, "train.batch_size", f"must be 1-{COUNT_LIMIT:,}")
+    need(1 <= t.eval_batch_size <= COUNT_LIMIT, "train.eval_batch_size", f"must be 1-{COUNT_LIMIT:,}")
+    need(1 <= t.grad_accum <= COUNT_LIMIT, "train.grad_accum", f"must be 1-{COUNT_LIMIT:,}")
     need(t.weight_decay >= 0, "train.weight_decay", "must be >= 0")
     need(0.0 <= t.warmup_ratio < 1.0, "train.warmup_ratio", "must be in [0, 1)")
     need(t.max_grad_norm > 0, "train.max_grad_norm", "must be > 0")
     need(t.patience >= 0, "train.patience", "must be >= 0")
-    need(t.threads >= 0, "train.threads", "must be >= 0")
+    need(0 <= t.threads <= THREAD_LIMIT, "train.threads", f"must be 0-{THREAD_LIMIT} (0: PyTorch's choice)")
     need(t.precision in PRECISIONS, "train.precision", f"must be one of {', '.join(PRECISIONS)}")
     need(t.freeze_layers >= 0, "train.freeze_layers", "must be >= 0")
     need(t.head_lr >= 0, "train.head_lr", "must be >= 0 (0: train.lr)")
