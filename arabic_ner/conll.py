@@ -24,10 +24,12 @@ def to_conll(records: list[dict]) -> str:
     return "\n".join(blocks)
 
 
-def from_conll(content: str, name: str, repaired: list[str] | None = None) -> list[dict]:
+def from_conll(content: str, name: str, repaired: list[str] | None = None,
+               allowed: set[str] | None = None) -> list[dict]:
     """Records of a CoNLL file. A stray `I-X` (one that continues no X entity, as ANERcorp has a
     few) is an error, unless a `repaired` list is given: then it starts an entity and its place
-    is appended to the list."""
+    is appended to the list. With `allowed` (the tag set), a label outside it is an error naming
+    its line."""
     records, tokens, tags = [], [], []
 
     def flush():
@@ -61,6 +63,9 @@ def from_conll(content: str, name: str, repaired: list[str] | None = None) -> li
             raise CorpusError(f"{name}:{number}: empty token before the tag {shorten(tag)}")
         if tag != "O" and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
             raise CorpusError(f"{name}:{number}: {shorten(tag)} is not an IOB2 tag (O, B-X, I-X)")
+        if allowed is not None and tag != "O" and tag[2:] not in allowed:
+            raise CorpusError(f"{name}:{number}: label {shorten(tag[2:])} is not in the tag set "
+                              f"({', '.join(sorted(allowed))})")
         tokens.append(token)
         tags.append(tag)
     flush()

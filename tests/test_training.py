@@ -95,6 +95,11 @@ def test_unknown_label_in_data_is_an_error(tiny_bert, corpus_dir, tmp_path):
     config = load_config(None, tiny_args(tiny_bert, corpus_dir, tmp_path, **{"data.train": str(bad)}))
     with pytest.raises(UserError, match=r"bad.jsonl:1 \(id x\): label 'PER' is not in the tag set"):
         train(config)
+    conll = tmp_path / "bad.tsv"  # CoNLL: the line of the tag, as for JSONL
+    conll.write_text("داعش\tB-ARMED_GROUP\n\nقتل\tO\nبغداد\tB-LOC\n", encoding="utf-8")
+    config = load_config(None, tiny_args(tiny_bert, corpus_dir, tmp_path, **{"data.train": str(conll)}))
+    with pytest.raises(UserError, match=r"bad.tsv:4: label 'LOC' is not in the tag set \(ARMED_GROUP, CASUALTY"):
+        train(config)
 
 
 def test_existing_run_is_not_overwritten_silently(trained, tiny_bert, corpus_dir):
