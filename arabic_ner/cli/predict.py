@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -155,7 +156,17 @@ def main() -> int:
                 print(f"skipped {plural(skips.count, 'input or record', 'inputs or records')} in all, "
                       f"the first {len(skips.shown)} said above", file=sys.stderr)
     # The main process says skips; another's exit status 1 would make torchrun stop the main one mid-merge.
-    return 1 if skips.count and state.is_main_process else 0
+    code = 1 if skips.count and state.is_main_process else 0
+    if processes > 1:
+        # gloo's threads outlive destroy_process_group here (gloo_tcp_loop and two pt_gloo_runloop were
+        # alive at exit, the group still referenced), and a process whose C++ teardown meets them may
+        # abort after its work ("terminate called without an active exception", SIGABRT: rank 1 in two
+        # of some thirty CI runs), which torchrun reports as the command failing. Every output is
+        # closed and named by now: the processes end without that teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _finish(args, articles, plan, sinks: list[Path], results: list | None, predictor) -> None:
