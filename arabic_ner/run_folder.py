@@ -83,9 +83,9 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> bool:
                             f"replaced), or --run_name NAME to keep them")
         return True
     if not is_run_folder(run_dir):
-        raise UserError(f"{run_dir} is not a run folder written by train.py (no {CONFIG} with {METRICS} or "
-                        f"{LAST}/), so it is never replaced, even with --overwrite; choose another --run_name "
-                        f"or --output_dir")
+        raise UserError(f"{run_dir} is not a run folder written by train.py (no {CONFIG} of train.py's with "
+                        f"{METRICS} or {LAST}/), so it is never replaced, even with --overwrite; choose another "
+                        f"--run_name or --output_dir")
     if resume:
         if not (run_dir / LAST).is_dir():
             raise UserError(f"{run_dir}: nothing to resume (no {LAST}/ folder); pass --overwrite to start again")
