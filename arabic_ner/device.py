@@ -22,6 +22,8 @@ def choose_device(requested: str | None = None, int8: bool = False, state=None) 
         kind = torch.device(device).type
     except RuntimeError:
         raise UserError(f"--device {device}: not a device name (cpu, cuda, cuda:1, ...)") from None
+    if kind not in ("cpu", "cuda"):  # torch knows mps, xpu, meta...: this project is tested on these two
+        raise UserError(f"--device {device}: this project runs on cpu or cuda, not {kind}")
     if kind == "cuda" and not torch.cuda.is_available():
         raise UserError(f"--device {device}: no CUDA device here (torch {torch.__version__}); use --device cpu")
     if int8 and kind != "cpu":

@@ -54,7 +54,11 @@ class ModelSettings:
     @classmethod
     def load(cls, folder: Path) -> "ModelSettings":
         path = Path(folder) / SETTINGS_FILE
+        if not Path(folder).is_dir():
+            raise UserError(f"{folder}: no such model folder")
         if not path.exists():
+            if (Path(folder) / "best" / SETTINGS_FILE).exists():  # the run folder, not its model
+                raise UserError(f"{folder}: a training run folder; its model is {Path(folder) / 'best'}")
             raise UserError(f"{folder}: not a model folder trained by this project (no {SETTINGS_FILE})")
         values = _read_json_object(path)
         keys = [f.name for f in fields(cls)]
@@ -133,7 +137,27 @@ def load_trained(model_dir: str | Path, device: str = "cpu"):
     tokenizer = load_tokenizer(str(model_dir))
     if model.config.id2label != LabelSet(tuple(settings.entity_types)).id2label:
         raise UserError(f"{model_dir}: the labels in config.json do not match the entity types in {SETTINGS_FILE}")
+    # parts of other models (a tokenizer copied from another checkpoint, an edited max_length) would
+    # load, then fail at the first text, or the first long one, with a traceback
+    rows = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise UserError(f"{model_dir / 'tokenizer.json'}: {len(tokenizer):,} tokens, but the model's embeddings have "
+                        f"{rows:,} rows; the tokenizer and the weights are not from the same model")
+    limit = window_limit(model)
+    if limit is not None and settings.max_length > limit:
+        raise UserError(f"{model_dir / SETTINGS_FILE}: 'max_length' is {settings.max_length}, but the model reads at "
+                        f"most {limit} subwords per window")
     return model.to(device).eval(), tokenizer, settings
+
+
+def window_limit(model) -> int | None:
+    """The most subwords a window may hold: the encoder's position table (None: it has none)."""
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions is None:
+        return None
+    # RoBERTa-family embeddings number positions from padding_idx + 1
+    padding_idx = getattr(getattr(model.base_model, "embeddings", None), "padding_idx", None)
+    return positions - (padding_idx + 1 if padding_idx is not None else 0)
 
 
 def _load_model(name_or_path: str, new_head: bool, **config_values):
@@ -162,6 +186,11 @@ def _load_model(name_or_path: str, new_head: bool, **config_values):
                 name_or_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True, **hub)
     except (OSError, ValueError) as exc:
         raise _load_error(name_or_path, exc) from None
+    except (KeyError, TypeError, AttributeError, AssertionError, ImportError, RuntimeError) as exc:
+        # values AutoConfig takes but the model's code cannot build on (hidden_act "bogus", a
+        # pad_token_id past the vocabulary, another tool's quantization_config)
+        raise UserError(f"{_file(name_or_path, 'config.json')}: the model it describes cannot be built "
+                        f"({first_line(exc)[:200]})") from None
     _check_loading_info(name_or_path, model, info, new_head)
     return model
 

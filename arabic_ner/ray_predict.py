@@ -32,6 +32,7 @@ from pathlib import Path
 from arabic_ner.errors import UserError, held_stops, run_cli
 from arabic_ner.files import check_output_folder
 from arabic_ner.messages import first_line, shorten
+from arabic_ner.model import load_trained
 from arabic_ner.predictor import Predictor
 from arabic_ner.tagging import entities_type
 from arabic_ner.textfiles import CorpusError, parse_json
@@ -170,6 +171,9 @@ def main() -> int:
         raise UserError(f"--replicas {args.replicas}: must be at least 1")
     check_output_folder(args.output, "-o")
     check_new_folder(args.output)
+    # loaded once here, so that a wrong or damaged folder is predict.py's one line, not Ray's dump of
+    # each actor's death (the replicas load it again, each for itself)
+    load_trained(args.model_dir)
     try:
         import pyarrow
         import ray

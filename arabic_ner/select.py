@@ -91,6 +91,7 @@ def main() -> int:
                        keep_out_of={"the model folder": args.model_dir})
 
     from arabic_ner.device import choose_device
+    from arabic_ner.model import model_version
     from arabic_ner.predictor import Predictor
 
     device = choose_device(args.device)
@@ -108,7 +109,7 @@ def main() -> int:
             bar.update(1)
     chosen = choose(sentences, [sure for _, sure in tagged], args.n, args.per_article)
     records = [{**sentences[i], "entities": tagged[i][0], "sureness": round(tagged[i][1], 4)} for i in chosen]
-    tasks = to_labelstudio(records, "predictions", args.model_dir.name)
+    tasks = to_labelstudio(records, "predictions", model_version(args.model_dir))  # as the server names it
     for task, record in zip(tasks, records):
         task["data"]["article"] = record["article"]
         task["predictions"][0]["score"] = record["sureness"]

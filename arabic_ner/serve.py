@@ -114,7 +114,8 @@ class Batcher:
 
 def metadata(model_dir: Path, settings: ModelSettings, version: str) -> dict:
     scores = read_scores(model_dir) or {}  # written by training; a hand-edited copy may be anything
-    summary = {split: {"f1": result.get("char", {}).get("f1"), "f1_over_words": result.get("f1")}
+    summary = {split: {"f1": (result.get("char") if isinstance(result.get("char"), dict) else {}).get("f1"),
+                       "f1_over_words": result.get("f1")}
                for split, result in scores.items() if isinstance(result, dict) and "f1" in result}
     return {"model_version": version, "model_dir": str(model_dir), "entity_types": settings.entity_types,
             "normalization": settings.normalization, "max_length": settings.max_length, "stride": settings.stride,

@@ -40,7 +40,7 @@ from arabic_ner.errors import Stopped, UserError, noted_stops
 from arabic_ner.evaluation import score_model
 from arabic_ner.files import make_output_folder, write_atomic
 from arabic_ner.labels import LabelSet
-from arabic_ner.model import ModelSettings, load_encoder
+from arabic_ner.model import ModelSettings, load_encoder, window_limit
 from arabic_ner.model_card import data_summary, read_scores, write_model_card
 from arabic_ner.offline_encoder import ensure_offline_encoder
 from arabic_ner.predictor import Predictor
@@ -391,13 +391,8 @@ def _token_loss(model, batch: dict, smoothing: float) -> torch.Tensor:
 
 def _check_max_length(model, config: Config) -> None:
     """Windows longer than the encoder's position table would fail in the first forward pass."""
-    positions = getattr(model.config, "max_position_embeddings", None)
-    if positions is None:
-        return
-    # RoBERTa-family embeddings number positions from padding_idx + 1
-    padding_idx = getattr(getattr(model.base_model, "embeddings", None), "padding_idx", None)
-    limit = positions - (padding_idx + 1 if padding_idx is not None else 0)
-    if config.model.max_length > limit:
+    limit = window_limit(model)
+    if limit is not None and config.model.max_length > limit:
         raise UserError(f"'model.max_length' is {config.model.max_length}, but {config.model.name_or_path} reads at "
                         f"most {limit} subwords per window; set it to {limit} or less")
 

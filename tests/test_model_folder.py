@@ -113,6 +113,17 @@ TRAINED_DAMAGE = [
     ("settings empty", write(SETTINGS, ""), SETTINGS),
     ("settings not UTF-8", write(SETTINGS, b'{"entity_types": ["\xff"]}'), SETTINGS),
     ("settings missing", remove(SETTINGS), SETTINGS),
+    # loaded, then failing at the first text or the first long one: values the model cannot be built
+    # on, a tokenizer of another model, a window past the position table
+    ("config.json hidden_act unknown", edit("config.json", with_(hidden_act="bogus")),
+     "config.json: the model it describes cannot be built"),
+    ("config.json pad_token_id past the vocabulary", edit("config.json", with_(pad_token_id=9999)),
+     "config.json: the model it describes cannot be built"),
+    ("tokenizer.json of a larger vocabulary", edit("tokenizer.json", lambda t: {**t, "model": {
+        **t["model"], "vocab": {**t["model"]["vocab"], **{f"zz{i}": len(t["model"]["vocab"]) + i for i in range(500)}}}}),
+     "tokenizer.json: .* tokens, but the model's embeddings have .* rows"),
+    ("settings max_length past the position table", edit(SETTINGS, with_(max_length=100_000)),
+     "'max_length' is 100000, but the model reads at most"),
 ]
 
 ENCODER_DAMAGE = [
@@ -225,3 +236,17 @@ def test_a_missing_folder_does_not_blame_the_hub(path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(UserError, match=f"cannot load model '{re.escape(path)}': no such folder$"):
         load_encoder(path, LabelSet(("ARMED_GROUP",)), 0.1, 0.0)
+
+
+@pytest.mark.parametrize("command", [["predict.py"], ["-m", "arabic_ner.ray_predict"], ["-m", "arabic_ner.serve"]])
+def test_a_run_folder_given_for_its_model_is_named_so(trained, tmp_path, command):
+    """The likeliest wrong path: ray-predict found it only in the Ray actors, in pages of their dumps."""
+    config, _ = trained
+    (tmp_path / "a.jsonl").write_text('{"text": "داعش"}\n', encoding="utf-8")
+    args = {"predict.py": [str(tmp_path / "a.jsonl")], "-m": []}[command[0]]
+    if command[-1] == "arabic_ner.ray_predict":
+        args = [str(tmp_path / "a.jsonl"), "-o", str(tmp_path / "out")]
+    result = subprocess.run([sys.executable, *command, str(config.run_dir), *args], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr == f"error: {config.run_dir}: a training run folder; its model is {config.run_dir / 'best'}\n"

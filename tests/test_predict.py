@@ -255,6 +255,8 @@ def test_cli_errors(trained, tmp_path):
     (None, True, "cpu"),  # int8 kernels are CPU-only, even where a GPU is present
     ("cpu:0", True, "cpu:0"),
     ("gpu0", False, "--device gpu0: not a device name"),
+    ("mps", False, "--device mps: this project runs on cpu or cuda, not mps"),  # a traceback at the first text
+    ("meta", False, "--device meta: this project runs on cpu or cuda, not meta"),
     ("cuda", True, "--int8 runs on the CPU only" if torch.cuda.is_available() else "--device cuda: no CUDA device here"),
 ] + ([] if torch.cuda.is_available() else [("cuda:1", False, "--device cuda:1: no CUDA device here")]))
 def test_choose_device(requested, int8, expected):

@@ -244,3 +244,14 @@ def test_a_damaged_scores_file_is_one_line(tmp_path, content, message):
     (tmp_path / "scores.json").write_text(content, encoding="utf-8")
     with pytest.raises(UserError, match=message):
         metadata(tmp_path, None, "v1")
+
+
+def test_scores_of_an_unexpected_shape_read_as_none(tmp_path):
+    """A hand-edited scores.json with "char": null stopped the server at start-up."""
+    from types import SimpleNamespace
+
+    from arabic_ner.serve import metadata
+    (tmp_path / "scores.json").write_text('{"epoch": 3, "dev": {"f1": 0.8, "char": null}}', encoding="utf-8")
+    settings = SimpleNamespace(entity_types=["A"], normalization="none", max_length=16, stride=4,
+                               proclitics_in_spans=False)
+    assert metadata(tmp_path, settings, "v1")["scores"] == {"dev": {"f1": None, "f1_over_words": 0.8}}

@@ -621,3 +621,17 @@ def test_without_dev_data_all_epochs_run_and_best_is_the_last(tiny_bert, corpus_
     assert json.loads((run_dir / "best" / "scores.json").read_text())["epoch"] == 3
     card = (run_dir / "best" / "README.md").read_text()
     assert "- test: F1" in card and "- dev:" not in card
+
+
+def test_evaluate_writes_beside_the_model_by_default(trained, corpus_dir, tmp_path):
+    """Not inside it: a resumed training swaps in a new best/ whole, and the scores would go with the old."""
+    import shutil
+
+    config, _ = trained
+    best = tmp_path / "run" / "best"
+    shutil.copytree(config.run_dir / "best", best)
+    before = sorted(p.name for p in best.iterdir())
+    result = run("eval/evaluate.py", str(best), str(corpus_dir / "test.jsonl"), "--bootstrap", "0")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "run" / "eval-best-test" / "metrics.json").is_file()
+    assert sorted(p.name for p in best.iterdir()) == before

@@ -25,7 +25,8 @@ def main() -> int:
     parser.add_argument("model_dir", type=Path, help="a model folder written by train.py")
     parser.add_argument("data", type=Path, help="annotated JSONL ({id, text, entities: [{start, end, label}]}), "
                         "or CoNLL (.tsv, .conll, .bio: token<TAB>tag)")
-    parser.add_argument("--out", type=Path, help="output folder (default: MODEL_DIR/eval-<data name>)")
+    parser.add_argument("--out", type=Path, help="output folder (default: eval-<model folder name>-<data name> "
+                                                 "beside MODEL_DIR: training replaces a best/ whole)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: %(default)s)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the interval, 0 for none (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
@@ -39,7 +40,10 @@ def main() -> int:
         raise UserError(f"--bootstrap {args.bootstrap}: must be 0 (no interval) or more")
     if not 0 <= args.seed < SEED_LIMIT:  # found only after the whole prediction run otherwise
         raise UserError(f"--seed {args.seed}: must be in [0, 2**32) (numpy's seed range)")
-    out = args.out or args.model_dir / f"eval-{args.data.stem}"
+    # beside the model, not inside it: a resumed training swaps in a new best/ whole, and results
+    # inside would go with the old one
+    model = args.model_dir.absolute()
+    out = args.out or model.parent / f"eval-{model.name}-{args.data.stem}"
     check_output_folder(out, "--out")  # before the work, so that a bad path costs nothing
 
     from arabic_ner.device import choose_device

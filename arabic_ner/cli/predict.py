@@ -221,6 +221,7 @@ def _other_outputs(args, articles, results, entity_types) -> dict:
     """The whole-file outputs asked for (CoNLL, Label Studio, HTML): path -> content."""
     from arabic_ner.conll import to_conll
     from arabic_ner.convert import to_labelstudio
+    from arabic_ner.model import model_version
     from arabic_ner.render import render_html
 
     records = [{"id": str(a.id), "text": a.text, "entities": e} for a, e in zip(articles, results)]
@@ -228,8 +229,8 @@ def _other_outputs(args, articles, results, entity_types) -> dict:
     if args.conll:
         files[args.conll] = to_conll(records)
     if args.labelstudio:
-        files[args.labelstudio] = json.dumps(to_labelstudio(records, "predictions", args.model_dir.name),
-                                             ensure_ascii=False, indent=1)
+        files[args.labelstudio] = json.dumps(to_labelstudio(records, "predictions", model_version(args.model_dir)),
+                                             ensure_ascii=False, indent=1)  # as the server names it
     if args.html:
         files[args.html] = render_html(records, entity_types, title=f"{args.model_dir}")
     return files
