@@ -242,7 +242,8 @@ def test_a_missing_folder_does_not_blame_the_hub(path, monkeypatch):
 def test_a_run_folder_given_for_its_model_is_named_so(trained, tmp_path, command):
     """The likeliest wrong path: ray-predict found it only in the Ray actors, in pages of their dumps."""
     config, _ = trained
-    (tmp_path / "a.jsonl").write_text('{"text": "داعش"}\n', encoding="utf-8")
+    # enough words that predict.py would first announce compiling the model: the folder is said before it
+    (tmp_path / "a.jsonl").write_text(json.dumps({"text": "داعش " * 450_000}) + "\n", encoding="utf-8")
     args = {"predict.py": [str(tmp_path / "a.jsonl")], "-m": []}[command[0]]
     if command[-1] == "arabic_ner.ray_predict":
         args = [str(tmp_path / "a.jsonl"), "-o", str(tmp_path / "out")]

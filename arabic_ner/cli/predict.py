@@ -71,6 +71,9 @@ def main() -> int:
         raise UserError("--force goes with --int8 (int8 even where it is slower here); add --int8 or drop --force")
 
     from arabic_ner.articles import Articles, Skips
+    from arabic_ner.model import ModelSettings
+
+    ModelSettings.load(args.model_dir)  # a wrong folder is said first, not after reading the inputs
     from arabic_ner.files import ResumableLines, check_output_files
 
     articles = Articles(args.inputs, args.text_field)
