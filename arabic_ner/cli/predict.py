@@ -71,11 +71,10 @@ def main() -> int:
         raise UserError("--force goes with --int8 (int8 even where it is slower here); add --int8 or drop --force")
 
     from arabic_ner.articles import Articles, Skips
+    from arabic_ner.files import ResumableLines, check_output_files
     from arabic_ner.model import ModelSettings
 
     ModelSettings.load(args.model_dir)  # a wrong folder is said first, not after reading the inputs
-    from arabic_ner.files import ResumableLines, check_output_files
-
     articles = Articles(args.inputs, args.text_field)
     check_output_files({"-o": args.output, "--conll": args.conll, "--labelstudio": args.labelstudio,
                         "--html": args.html}, [f for files in articles.files.values() for f in files],
@@ -163,8 +162,8 @@ def main() -> int:
     if processes > 1:
         # gloo's threads outlive destroy_process_group here (gloo_tcp_loop and two pt_gloo_runloop were
         # alive at exit, the group still referenced), and a process whose C++ teardown meets them may
-        # abort after its work ("terminate called without an active exception", SIGABRT: rank 1 in two
-        # of some thirty CI runs), which torchrun reports as the command failing. Every output is
+        # abort after its work ("terminate called without an active exception", SIGABRT: rank 1, in
+        # two fresh-clone CI runs), which torchrun reports as the command failing. Every output is
         # closed and named by now: the processes end without that teardown.
         sys.stdout.flush()
         sys.stderr.flush()
