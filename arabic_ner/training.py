@@ -56,6 +56,16 @@ class Interrupted(Stopped):
 
 
 def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict:
+    """The run's summary (metrics.json). `train.threads` holds for the run only: the calling process
+    (a notebook, a test, a cross-validation) gets its own thread count back."""
+    threads = torch.get_num_threads()
+    try:
+        return _train(config, resume, overwrite)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(config: Config, resume: bool, overwrite: bool) -> dict:
     accelerator = Accelerator(
         gradient_accumulation_steps=config.train.grad_accum,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),

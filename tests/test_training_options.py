@@ -389,3 +389,14 @@ def test_swapped_mentions_join_the_training_windows(tiny_bert, corpus_dir, tmp_p
     monkeypatch.setattr(training, "_logger", lambda accelerator: messages.append)
     train(run)
     assert f"train: {len(records) + swapped} sentences ({swapped} with mentions swapped)," in "\n".join(messages)
+
+
+def test_train_threads_hold_for_the_run_only(tiny_bert, corpus_dir, tmp_path):
+    """A process that trains, then tags, tagged with train.threads' count (and a predict fingerprint
+    taken after it differed from its run's)."""
+    before = torch.get_num_threads()
+    threads = 1 if before > 1 else 2
+    config = load_config(None, tiny_args(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1", "data.test": "",
+                                                                             "train.threads": str(threads)}))
+    train(config)
+    assert torch.get_num_threads() == before
