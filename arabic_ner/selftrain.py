@@ -150,7 +150,7 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
     thresholds = type_thresholds(tagged, config.silver.confident_share)
     records = list(silver_records(tagged, thresholds, kept))
     counts = Counter(e["label"] for r in records for e in r["entities"])
-    stats = {"made_with": _silver_recipe(model_dir, config), "file": str(out), "articles_tagged": len(articles),
+    stats = {"made_with": _silver_recipe(fingerprint["model"], config), "file": str(out), "articles_tagged": len(articles),
              "articles_kept_out": kept_out,
              "thresholds": thresholds, "sentences": len(records),
              "entities": {t: counts.get(t, 0) for t in config.entity_types}}
@@ -191,7 +191,7 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
         silver_file = folder / f"silver-round{r}.jsonl"
         if resume and _stats_file(silver_file).exists():
             stats = json.loads(_stats_file(silver_file).read_text(encoding="utf-8"))
-            then, now = stats.get("made_with"), _silver_recipe(best, config)
+            then, now = stats.get("made_with"), _silver_recipe(model_version(best), config)
             if then != now:  # its rounds would be reported as this config's
                 changed = ", ".join(f"{key}: {then.get(key)!r} there, {now[key]!r} now" for key in now
                                     if then.get(key) != now[key]) if isinstance(then, dict) else "made before they were recorded"
@@ -239,9 +239,10 @@ def check_teacher(model_dir: Path, config: Config) -> None:
                         f"{', '.join(config.entity_types)}")
 
 
-def _silver_recipe(teacher: Path, config: Config) -> dict:
-    """What decides a round's silver data, beside the unlabelled articles its tagging checks itself."""
-    return {"teacher": model_version(teacher), **{f"silver.{key}": value for key, value in to_dict(config.silver).items()
+def _silver_recipe(teacher: str, config: Config) -> dict:
+    """What decides a round's silver data, beside the unlabelled articles its tagging checks itself
+    (`teacher`: its model_version)."""
+    return {"teacher": teacher, **{f"silver.{key}": value for key, value in to_dict(config.silver).items()
                                                   if key != "rounds"}}  # more rounds may follow on a resume
 
 
