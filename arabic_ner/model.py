@@ -30,6 +30,7 @@ from arabic_ner.labels import LabelSet
 
 SETTINGS_FILE = "arabic_ner.json"
 WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_PROBE = "في بغداد 2015 \U00013000"  # Arabic, digits, and a hieroglyph no vocabulary here holds
 
 # transformers' load report lists the new classification head as "missing" on every run, and its
 # per-load progress bar clutters batch jobs: the heads are new by design, so keep loads quiet.
@@ -240,7 +241,9 @@ def _check_tokenizer_files(folder: Path) -> None:
     if "added_tokens" not in _read_json_object(path):  # transformers reads it itself, before the tokenizers library
         raise UserError(f"{path}: not a tokenizer (no 'added_tokens' key)")
     try:
-        Tokenizer.from_file(str(path))
+        # a word outside the vocabulary too: a WordPiece file whose unknown token it lacks loads, and
+        # fails at the first text that has one ("Missing [UNK] token from the vocabulary")
+        Tokenizer.from_file(str(path)).encode(TOKENIZER_PROBE)
     except Exception as exc:  # the tokenizers library raises bare Exceptions, for a bad file only here
         raise UserError(f"{path}: not a tokenizer ({first_line(exc)})") from None
 

@@ -49,20 +49,22 @@ def validate_files(paths: list[Path], entity_types: list[str]) -> tuple[list[Pro
         read = 0
         for where, record in _records(path, problems):
             read += 1
+            # the id before the rest: a duplicate is reported with the record's other errors, not
+            # only once they are mended
+            if isinstance(record, dict) and "id" in record:
+                rid, place = str(record["id"]), record_place(where, record)
+                if rid in seen_ids:
+                    problems.append(Problem(f"{place}: duplicate id, first at {seen_ids[rid]}"))
+                else:
+                    seen_ids[rid] = place
             try:
                 check_record(record, where, set(entity_types))
             except CorpusError as exc:
                 problems.append(Problem(str(exc)))
                 continue
-            rid = str(record.get("id"))
             if "id" not in record:
                 problems.append(Problem(f"{where}: missing 'id'"))
-            else:
-                where = record_place(where, record)
-                if rid in seen_ids:
-                    problems.append(Problem(f"{where}: duplicate id, first at {seen_ids[rid]}"))
-                else:
-                    seen_ids[rid] = where
+            where = record_place(where, record)
             if not record["text"].strip():
                 problems.append(Problem(f"{where}: empty text"))
                 continue

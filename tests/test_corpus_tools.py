@@ -206,6 +206,7 @@ def test_validator_finds_each_problem(tmp_path):
                                                                 {"start": 13, "end": 17, "label": "ARMED_GROUP"}]},
         {"id": "9", "text": "قتل  داعش", "entities": [{"start": 3, "end": 4, "label": "ARMED_GROUP"}]},
         {"text": "بلا رقم", "entities": []},
+        {"id": "4", "text": "نص", "entities": [{"start": 0, "end": 9, "label": "ARMED_GROUP"}]},
     ])
     problems, counts = validate_files([a, b], TYPES)
     text = "\n".join(map(str, problems))
@@ -220,6 +221,9 @@ def test_validator_finds_each_problem(tmp_path):
     assert "(id 8)" not in text  # a clitic with a diacritic, or stretched by tatweel, is still a clitic
     assert f"{b}:7 (id 9): span [3, 4) ARMED_GROUP starts with white space" in text  # and no crash
     assert f"error: {b}:8: missing 'id'" in text
+    # a duplicate id is reported beside the record's other error, not only once that is mended
+    assert f"error: {b}:9 (id 4): duplicate id, first at {b}:2 (id 4)" in text
+    assert f"error: {b}:9 (id 4): entity offsets [0, 9) outside the text" in text
     assert counts[str(a)]["ARMED_GROUP"] == 2
 
 

@@ -122,6 +122,9 @@ TRAINED_DAMAGE = [
     ("tokenizer.json of a larger vocabulary", edit("tokenizer.json", lambda t: {**t, "model": {
         **t["model"], "vocab": {**t["model"]["vocab"], **{f"zz{i}": len(t["model"]["vocab"]) + i for i in range(500)}}}}),
      "tokenizer.json: .* tokens, but the model's embeddings have .* rows"),
+    ("tokenizer.json without its unknown token", edit("tokenizer.json", lambda t: {**t, "model": {
+        **t["model"], "vocab": {k: v for k, v in t["model"]["vocab"].items() if k != t["model"]["unk_token"]}}}),
+     "tokenizer.json: not a tokenizer .*Missing"),
     ("settings max_length past the position table", edit(SETTINGS, with_(max_length=100_000)),
      "'max_length' is 100000, but the model reads at most"),
 ]
