@@ -23,9 +23,8 @@ from arabic_ner.errors import UserError
 from arabic_ner.files import replace_folder, write_atomic
 from arabic_ner.messages import first_line
 from arabic_ner.model_card import write_model_card
+from arabic_ner.run_folder import BEST, CONFIG, LAST, METRICS, STATE_FILE
 from arabic_ner.weight_average import WeightAverage
-
-STATE_FILE = "training_state.pt"
 
 
 @dataclass
@@ -47,7 +46,7 @@ class Progress:
         known = {f.name for f in fields(cls)}
         progress = cls(**{k: v for k, v in saved.items() if k in known})
         if "history" not in saved:  # a last/ saved before it carried the history: metrics.jsonl has it
-            path = run_dir / "metrics.jsonl"
+            path = run_dir / METRICS
             lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
             progress.history = [json.loads(line) for line in lines[:progress.epoch]]
         return progress
@@ -165,12 +164,12 @@ class Saver:
             self._agree(_failure(lambda: self._write(tmp, name, progress, dev), tmp), target)
         else:
             self._agree(None, target)
-        if name == "last":
+        if name == LAST:
             self._agree(_failure(lambda: torch.save((snapshot or Snapshot.now()).to_file(),
                                                     tmp / f"rng_{acc.process_index}.pt"), tmp), target)
         if acc.is_main_process:
             replace_folder(tmp, target)
-            if name == "last":
+            if name == LAST:
                 self.write_metrics(progress)
         acc.wait_for_everyone()
 
@@ -181,7 +180,7 @@ class Saver:
             return
         lines = "".join(json.dumps(record) + "\n" for record in progress.history)
         try:
-            write_atomic(self.config.run_dir / "metrics.jsonl", lines)
+            write_atomic(self.config.run_dir / METRICS, lines)
         except UserError as exc:  # last/ holds the history: the next save or a resume rewrites it
             self.log(f"warning: {exc}")
 
@@ -190,11 +189,11 @@ class Saver:
         self.accelerator.unwrap_model(self.model).save_pretrained(tmp, safe_serialization=True)
         self.tokenizer.save_pretrained(tmp)
         self.settings.save(tmp)
-        write_atomic(tmp / "config.yaml", dump_yaml(self.config))
-        if name == "last" and self.average.trained:
+        write_atomic(tmp / CONFIG, dump_yaml(self.config))
+        if name == LAST and self.average.trained:
             dev = None  # its dev scores are the average's (best/), not of the weights last/ holds
         write_model_card(tmp, self.config, self.data, {"epoch": progress.epoch, "dev": dev})
-        if name == "last":
+        if name == LAST:
             torch.save({"progress": asdict(progress), "optimizer": self.optimizer.state_dict(),
                         "scheduler": self.scheduler.state_dict(), "average": self.average.state_dict()},
                        tmp / STATE_FILE)

@@ -21,7 +21,7 @@ from arabic_ner.corpus import read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_atomic
 from arabic_ner.messages import plural
-from arabic_ner.run_folder import CONFIG, clear_run_dir
+from arabic_ner.run_folder import BEST, CONFIG, LAST, METRICS, clear_run_dir
 from arabic_ner.split import assign_groups, members
 from arabic_ner.training import train
 
@@ -111,7 +111,7 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
                     f.write(json.dumps(run) + "\n")
             runs.append(run)
             if not keep_models:
-                for folder in ("best", "last"):
+                for folder in (BEST, LAST):
                     shutil.rmtree(run_config.run_dir / folder, ignore_errors=True)
     collapsed = sum(bool(r.get("collapsed")) for r in runs)
     if collapsed:
@@ -198,7 +198,7 @@ def dev_by_epoch(curves: list[list[float]]) -> dict:
 
 def _dev_curve(run_dir: Path) -> list[float]:
     """A run's dev F1 (character-exact) per epoch, from its metrics.jsonl; empty when it has none."""
-    path = run_dir / "metrics.jsonl"
+    path = run_dir / METRICS
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
     epochs = [json.loads(line)["dev"] for line in lines if line.strip()]
     # a run trained before character-exact scores has none to give
@@ -210,13 +210,13 @@ def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], c
     from arabic_ner.evaluation import score_model
     from arabic_ner.predictor import Predictor
 
-    missing = [name for name in done if not (out / name / "best").is_dir()]
+    missing = [name for name in done if not (out / name / BEST).is_dir()]
     if missing:
         raise UserError(f"{out}: no best/ kept for {', '.join(missing)}; --rescore needs the models of a "
                         f"cross-validation run with --keep-models")
     device = choose_device()
     for name, run in done.items():
-        predictor = Predictor.from_folder(out / name / "best", device, batch_size=config.train.eval_batch_size)
+        predictor = Predictor.from_folder(out / name / BEST, device, batch_size=config.train.eval_batch_size)
         before = run["test"].get("char", {}).get("f1")
         run["test"] = score_model(predictor, fold_records[run["fold"]], config.entity_types).scores
         log(f"{name}: test F1 {'n/a' if before is None else f'{before:.4f}'} -> {run['test']['char']['f1']:.4f} "

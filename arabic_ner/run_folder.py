@@ -20,7 +20,8 @@ from arabic_ner.config import Config, changed_settings, parse_yaml, to_dict
 from arabic_ner.errors import UserError, held_stops
 from arabic_ner.files import check_output_folder, recover_swap
 
-CONFIG, METRICS, LAST, BEST = "config.yaml", "metrics.jsonl", "last", "best"
+CONFIG, METRICS, SUMMARY, LAST, BEST = "config.yaml", "metrics.jsonl", "metrics.json", "last", "best"
+STATE_FILE = "training_state.pt"  # in last/: the optimizer, the scheduler and the Progress (checkpoint.py)
 RUN_MARK = "# written by arabic_ner's train.py: the resolved config of this run\n"  # config.yaml's first line
 # What a resumed run may be given otherwise than it started with: where and how it runs, what it is
 # finally tested on, and how long it goes on (more epochs stretch the learning-rate schedule from the
@@ -45,7 +46,7 @@ def _written_by_train(path: Path) -> bool:
                 return True
     except (OSError, UnicodeDecodeError):
         return False
-    return (path / LAST / "training_state.pt").is_file()
+    return (path / LAST / STATE_FILE).is_file()
 
 
 def is_run_folder(path: Path) -> bool:

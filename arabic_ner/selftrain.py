@@ -39,7 +39,7 @@ from arabic_ner.evaluation import score_model
 from arabic_ner.files import ResumableLines, check_output_files, make_output_folder, write_atomic, write_files
 from arabic_ner.messages import plural
 from arabic_ner.model import ModelSettings, model_version
-from arabic_ner.run_folder import check_resumable, clear_run_dir
+from arabic_ner.run_folder import BEST, SUMMARY, check_resumable, clear_run_dir
 from arabic_ner.stories import KeptOut
 from arabic_ner.tagging import CHUNK_WORDS, numerics, plan, tag_chunks
 from arabic_ner.training import train
@@ -181,7 +181,7 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
         _clear(folder, config, teacher)
     if teacher is None:
         run = replace(config, run_name=f"{config.run_name}-round0")
-        best, dev_f1 = run.run_dir / "best", _trained(run, resume, overwrite)["dev_f1"]
+        best, dev_f1 = run.run_dir / BEST, _trained(run, resume, overwrite)["dev_f1"]
     else:
         best, dev_f1 = Path(teacher), _dev_f1(Path(teacher), config)
     rounds = [{"round": 0, "model": str(best), "dev_f1": dev_f1, "silver": None}]
@@ -207,12 +207,12 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
         run = replace(config, run_name=f"{config.run_name}-round{r}",
                       data=replace(config.data, train=[*config.data.train, str(silver_file)]))
         summary = _trained(run, resume, overwrite)
-        rounds.append({"round": r, "model": str(run.run_dir / "best"), "dev_f1": summary["dev_f1"], "silver": stats})
+        rounds.append({"round": r, "model": str(run.run_dir / BEST), "dev_f1": summary["dev_f1"], "silver": stats})
         log(f"round {r}: dev F1 {summary['dev_f1']:.4f} on gold + {plural(stats['sentences'], 'silver sentence')}")
         if summary["dev_f1"] <= dev_f1:
             log(f"round {r}: no better than round {chosen} ({dev_f1:.4f}); stopping")
             break
-        best, dev_f1, chosen = run.run_dir / "best", summary["dev_f1"], r
+        best, dev_f1, chosen = run.run_dir / BEST, summary["dev_f1"], r
     result = {"best_round": chosen, "best_model": str(best), "dev_f1": dev_f1, "rounds": rounds}
     write_atomic(folder / "selftrain.json", json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return result
@@ -249,7 +249,7 @@ def _silver_recipe(teacher: str, config: Config) -> dict:
 def _trained(run: Config, resume: bool, overwrite: bool) -> dict:
     """A round's training summary: on --resume, a finished round's is read, not trained again, if
     it was trained with the settings of now (as train.py's --resume checks them)."""
-    summary = run.run_dir / "metrics.json"
+    summary = run.run_dir / SUMMARY
     if resume and summary.exists():
         check_resumable(run.run_dir, run)
         return json.loads(summary.read_text(encoding="utf-8"))

@@ -45,7 +45,7 @@ from arabic_ner.model_card import data_summary, read_scores, write_model_card
 from arabic_ner.offline_encoder import ensure_offline_encoder
 from arabic_ner.predictor import Predictor
 from arabic_ner.progress import progress_bar, say
-from arabic_ner.run_folder import RUN_MARK, check_resumable, check_run_dir, clear_run_dir
+from arabic_ner.run_folder import BEST, CONFIG, LAST, METRICS, RUN_MARK, SUMMARY, check_resumable, check_run_dir, clear_run_dir
 from arabic_ner.sentences import to_sentence
 from arabic_ner.weight_average import WeightAverage
 from arabic_ner.windows import IGNORE, WindowEncoder
@@ -79,7 +79,7 @@ def _train(config: Config, resume: bool, overwrite: bool) -> dict:
     if check_run_dir(run_dir, resume, overwrite) and resume:
         log(f"{run_dir}: no last/ to resume from yet, so the run starts from the beginning"
             + (" (what it saved before, best/ or metrics.jsonl, is replaced)"
-               if (run_dir / "best").exists() or (run_dir / "metrics.jsonl").exists() else ""))
+               if (run_dir / BEST).exists() or (run_dir / METRICS).exists() else ""))
         resume = False
     if resume:
         check_resumable(run_dir, config)
@@ -134,15 +134,15 @@ def _train(config: Config, resume: bool, overwrite: bool) -> dict:
     state = State()
     state.progress.data = _data_digests(config)
     if resume:
-        state = State(*load_state(run_dir / "last", accelerator, model, optimizer, scheduler, average, say))
+        state = State(*load_state(run_dir / LAST, accelerator, model, optimizer, scheduler, average, say))
         _check_same_data(state.progress.data, config)
         if any(epoch["dev"] is not None and "char" not in epoch["dev"] for epoch in state.progress.history):
             # its best/ was chosen on another scale; mixing the two would pick the wrong epoch
             raise UserError(f"{run_dir}: saved by a version that chose best/ on the F1 over words, before "
                             f"character-exact scores; start the run again with --overwrite")
-        done, has_best = state.progress.epoch, (run_dir / "best").is_dir()
+        done, has_best = state.progress.epoch, (run_dir / BEST).is_dir()
         if state.progress.best_epoch:  # best/ is checked now, not after all the epochs still to train
-            has_best = bool(_best_scores(run_dir / "best"))
+            has_best = bool(_best_scores(run_dir / BEST))
         if config.train.epochs < done or (config.train.epochs == done and not has_best):
             # fewer epochs than done would leave the run as it is, and a run without dev data without best/
             raise UserError(f"{run_dir}: train.epochs is {config.train.epochs}, but the run has done {done} "
@@ -152,7 +152,7 @@ def _train(config: Config, resume: bool, overwrite: bool) -> dict:
         clear_run_dir(run_dir)
         make_output_folder(run_dir, "output_dir")
     if accelerator.is_main_process:  # on a resume too: more epochs, say, are now the run's (check_resumable)
-        write_atomic(run_dir / "config.yaml", RUN_MARK + dump_yaml(config))
+        write_atomic(run_dir / CONFIG, RUN_MARK + dump_yaml(config))
     accelerator.wait_for_everyone()
 
     settings = ModelSettings(list(config.entity_types), config.model.normalization,
@@ -200,19 +200,19 @@ def _train(config: Config, resume: bool, overwrite: bool) -> dict:
                 # best/ before last/: a stop between the two resumes before this epoch and redoes it
                 if improved:
                     with average.applied():
-                        saver.save("best", progress, dev)
+                        saver.save(BEST, progress, dev)
                 stopping = stop.requested()
                 saved.after_epoch(progress, dev, state.snapshot, now=bool(stopping))
                 if stopping:
                     break  # last/ holds this very point
             saved.at_end(state.progress, state.snapshot)  # all epochs done, or an early stop
         except Stopped:  # from within an epoch
-            saver.save("last", state.progress, None, state.snapshot)
+            saver.save(LAST, state.progress, None, state.snapshot)
         # once more, on every process: a signal that reached one of them after the last check
         # must stop all of them, not send the others on alone into the test scoring
         stopped = stop.requested()
     if stopped:
-        log(f"interrupted: state saved to {run_dir / 'last'}; continue with --resume")
+        log(f"interrupted: state saved to {run_dir / LAST}; continue with --resume")
         raise Interrupted(stopped)
 
     return _finish(accelerator, config, splits, data, precision, log)
@@ -300,7 +300,7 @@ class _LastSaves:
             self._save(progress, progress.history[-1]["dev"], snapshot)
 
     def _save(self, progress: Progress, dev: dict | None, snapshot: Snapshot) -> None:
-        self.saver.save("last", progress, dev, snapshot)
+        self.saver.save(LAST, progress, dev, snapshot)
         self.epoch, self.at = progress.epoch, time.monotonic()
 
 
@@ -452,7 +452,7 @@ def collapsed(dev: dict | None) -> bool:
 def _finish(accelerator, config: Config, splits, data, precision: str, log) -> dict:
     """Score model-best on the test split; write the summary and the card's test scores."""
     run_dir = config.run_dir
-    best_dir = run_dir / "best"
+    best_dir = run_dir / BEST
     # best/ says which epoch it holds: after a crash it may be one past last/ that a replay did not
     # reach again (bf16 or thread counts differing on the new machine)
     best = _best_scores(best_dir)
@@ -472,7 +472,7 @@ def _finish(accelerator, config: Config, splits, data, precision: str, log) -> d
         log(f"test (model-best, epoch {best['epoch']}): strict F1 {char['f1']:.4f} P {char['precision']:.4f} "
             f"R {char['recall']:.4f} (words: F1 {test['f1']:.4f})")
     if accelerator.is_main_process:
-        write_atomic(run_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
+        write_atomic(run_dir / SUMMARY, json.dumps(summary, indent=2) + "\n")
         write_model_card(best_dir, config, data, {"epoch": best["epoch"], "dev": best["dev"],
                                                   "test": summary.get("test")})
     accelerator.wait_for_everyone()
