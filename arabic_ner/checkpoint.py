@@ -23,7 +23,7 @@ from arabic_ner.errors import UserError
 from arabic_ner.files import replace_folder, write_atomic
 from arabic_ner.messages import first_line
 from arabic_ner.model_card import write_model_card
-from arabic_ner.run_folder import BEST, CONFIG, LAST, METRICS, STATE_FILE
+from arabic_ner.run_folder import CONFIG, LAST, METRICS, STATE_FILE
 from arabic_ner.weight_average import WeightAverage
 
 
