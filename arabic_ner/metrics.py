@@ -21,7 +21,7 @@ _ZERO = {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0}
 
 
 def entity_scores(gold: list[list[str]], pred: list[list[str]], entity_types: list[str]) -> dict:
-    """Strict IOB2 entity precision, recall and F1, micro-averaged (the headline), per declared
+    """Strict IOB2 entity precision, recall and F1 over words (seqeval; beside `span_scores`, the headline), micro-averaged, per declared
     type (zeros and support 0 for a type absent from both sides), and macro-averaged; and the same
     under seqeval's default, conlleval-style matching, which also counts entities that begin with a
     stray `I-`."""

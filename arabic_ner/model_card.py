@@ -8,6 +8,7 @@ from pathlib import Path
 from arabic_ner.config import Config, dump_yaml
 from arabic_ner.errors import UserError
 from arabic_ner.files import write_files
+from arabic_ner.labels import LabelSet
 from arabic_ner.textfiles import parse_json, read_text
 
 
@@ -31,7 +32,7 @@ def write_model_card(folder: Path, config: Config, data: dict, scores: dict) -> 
         "## Tag set",
         "",
         ", ".join(f"`{t}`" for t in config.entity_types) + " (IOB2 labels: "
-        + " ".join(["O"] + [f"B-{t} I-{t}" for t in config.entity_types]) + ")",
+        + " ".join(LabelSet(tuple(config.entity_types)).labels) + ")",
         "",
         f"Text normalization: `{config.model.normalization}`; window {config.model.max_length} subwords, "
         f"stride {config.model.stride}. Entities "

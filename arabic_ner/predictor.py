@@ -42,7 +42,7 @@ class Predictor:
         self.model, self.settings = model, settings
         self.encoder = WindowEncoder(tokenizer, settings.max_length, settings.stride)
         self.batch_size, self.accelerator = batch_size, accelerator
-        self.recheck_margin = RECHECK_MARGIN  # int8 only: see _windows_probs; 0 re-runs none
+        self.recheck_margin = RECHECK_MARGIN  # int8 only: see _window_probs; 0 re-runs none
         # entities start after them, as the spec says, unless the corpus tagged whole words
         self.proclitics = None if settings.proclitics_in_spans else Proclitics(known_words(tokenizer))
 
@@ -92,13 +92,13 @@ class Predictor:
             raise UserError(f"sureness {sureness!r}: one of {', '.join(SURENESS)}")
         pending: list[tuple[int, Sentence]] = []
         done: dict[int, list[dict]] = {}
-        words: dict[int, list[float]] = {}  # least margin, summed entropy, word count
+        sure: dict[int, list[float]] = {}  # per text: least margin, summed entropy, word count
         next_out = 0
 
         def ready(upto: int) -> Iterator:  # texts next_out..upto are fully tagged
             nonlocal next_out
             while next_out <= upto:
-                entities, (least, entropy, n) = done.pop(next_out), words.pop(next_out)
+                entities, (least, entropy, n) = done.pop(next_out), sure.pop(next_out)
                 if sureness is None:
                     yield entities
                 else:
@@ -107,20 +107,20 @@ class Predictor:
 
         i = -1
         for i, text in enumerate(texts):
-            done[i], words[i] = [], [1.0, 0.0, 0]
+            done[i], sure[i] = [], [1.0, 0.0, 0]
             for sentence in self.sentences(text):
                 pending.append((i, sentence))
                 if len(pending) >= CHUNK_SENTENCES:
-                    self._tag(pending, done, words)
+                    self._tag(pending, done, sure)
                     pending = []
                     yield from ready(i - 1)
             if not pending:
                 yield from ready(i)
-        self._tag(pending, done, words)
+        self._tag(pending, done, sure)
         yield from ready(i)
 
     def _tag(self, pending: list[tuple[int, Sentence]], done: dict[int, list[dict]],
-             words: dict[int, list[float]]) -> None:
+             sure: dict[int, list[float]]) -> None:
         if not pending:
             return
         sentences = [s for _, s in pending]
@@ -129,8 +129,8 @@ class Predictor:
         for (i, sentence), result in zip(pending, tagged):
             done[i] += entities_from_tags(sentence.text, sentence.spans, result.tags, result.scores,
                                           self.proclitics)
-            least, entropy, n = words[i]
-            words[i] = [min([least, *result.margins]), entropy + sum(result.entropies), n + len(result.entropies)]
+            least, entropy, n = sure[i]
+            sure[i] = [min([least, *result.margins]), entropy + sum(result.entropies), n + len(result.entropies)]
 
     def _window_probs(self, windows: list) -> list:
         """Tag probabilities of every window; an int8 model's close calls (some word's two likeliest

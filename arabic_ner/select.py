@@ -39,14 +39,14 @@ MIN_WORDS = 6  # shorter "sentences" are mostly datelines, captions and headline
 RETOLD_OVERLAP = 0.5
 
 
-def candidates(articles: list[Article], kept: KeptOut, min_words: int = MIN_WORDS) -> list[dict]:
+def candidates(articles: list[Article], kept: KeptOut) -> list[dict]:
     """The sentences that may be offered: `{"id", "article", "text"}`."""
     out = []
     for article in articles:
         if kept.keeps_out(str(article.id), article.text):
             continue
         out += [record for _, _, record in article.sentences()
-                if len(record["text"].split()) >= min_words and not kept.keeps_out_sentence(record["text"])]
+                if len(record["text"].split()) >= MIN_WORDS and not kept.keeps_out_sentence(record["text"])]
     return out
 
 

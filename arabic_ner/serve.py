@@ -59,10 +59,10 @@ class Batcher:
     requests that arrive wait in a queue, and the next batch takes up to BATCH_TEXTS of them. One
     thread runs the model, so batches never compete for the CPU or GPU."""
 
-    def __init__(self, predictor, batch_texts: int = BATCH_TEXTS, wait_s: float = BATCH_WAIT_S):
+    def __init__(self, predictor, wait_s: float = BATCH_WAIT_S):
         from arabic_ner.predictor import DEFAULT_SURENESS  # loaded with the model already
 
-        self.predictor, self.batch_texts, self.wait_s = predictor, batch_texts, wait_s
+        self.predictor, self.wait_s = predictor, wait_s
         self.sureness = DEFAULT_SURENESS
         self.queue: asyncio.Queue = asyncio.Queue()
         self.queued = 0  # texts in the queue
@@ -82,7 +82,7 @@ class Batcher:
         while True:
             waiting = [await self.queue.get()]
             deadline = loop.time() + self.wait_s
-            while sum(len(texts) for texts, _ in waiting) < self.batch_texts:
+            while sum(len(texts) for texts, _ in waiting) < BATCH_TEXTS:
                 try:
                     waiting.append(await asyncio.wait_for(self.queue.get(), max(0.0, deadline - loop.time())))
                 except TimeoutError:
