@@ -8,7 +8,6 @@ the last optimizer update. Restoring all of it replays the rest of the run bit f
 """
 from __future__ import annotations
 
-import json
 import random
 import shutil
 from dataclasses import asdict, dataclass, field, fields
@@ -23,7 +22,8 @@ from arabic_ner.errors import UserError
 from arabic_ner.files import replace_folder, write_atomic
 from arabic_ner.messages import first_line
 from arabic_ner.model_card import write_model_card
-from arabic_ner.run_folder import CONFIG, LAST, METRICS, STATE_FILE
+from arabic_ner.corpus import jsonl_text
+from arabic_ner.run_folder import CONFIG, LAST, METRICS, STATE_FILE, read_epochs
 from arabic_ner.weight_average import WeightAverage
 
 
@@ -46,9 +46,7 @@ class Progress:
         known = {f.name for f in fields(cls)}
         progress = cls(**{k: v for k, v in saved.items() if k in known})
         if "history" not in saved:  # a last/ saved before it carried the history: metrics.jsonl has it
-            path = run_dir / METRICS
-            lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-            progress.history = [json.loads(line) for line in lines[:progress.epoch]]
+            progress.history = read_epochs(run_dir)[:progress.epoch]
         return progress
 
 
@@ -178,7 +176,7 @@ class Saver:
         repeated whatever moment a run was stopped (the main process writes it)."""
         if not self.accelerator.is_main_process:
             return
-        lines = "".join(json.dumps(record) + "\n" for record in progress.history)
+        lines = jsonl_text(progress.history)
         try:
             write_atomic(self.config.run_dir / METRICS, lines)
         except UserError as exc:  # last/ holds the history: the next save or a resume rewrites it

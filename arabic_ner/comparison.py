@@ -13,7 +13,7 @@ from pathlib import Path
 
 from arabic_ner.errors import UserError
 from arabic_ner.messages import plural
-from arabic_ner.textfiles import decode_text, parse_json
+from arabic_ner.textfiles import decode_text, numbered_lines, parse_json
 
 
 def read_crossval(folder: Path) -> tuple[dict, list[dict]]:
@@ -58,7 +58,7 @@ def read_runs(runs_file: Path, entity_types: list[str] | None, log=None) -> list
     (a resume), a cut last line (a run stopped while its line was written) is said and left out:
     that run is trained again."""
     text = decode_text(runs_file.read_bytes(), str(runs_file))
-    lines = text.splitlines()
+    lines = [line for _, line in numbered_lines(text)]
     runs, seen = [], {}
     for k, line in enumerate(lines, 1):
         if not line.strip():

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from arabic_ner.comparison import mean_std, read_plan, read_runs, run_f1
 from arabic_ner.config import SEED_LIMIT, Config, changed_settings, load_config, to_dict
-from arabic_ner.corpus import read_jsonl, read_split, write_jsonl
+from arabic_ner.corpus import jsonl_text, read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_atomic
 from arabic_ner.messages import plural
-from arabic_ner.run_folder import BEST, CONFIG, LAST, METRICS, clear_run_dir
+from arabic_ner.run_folder import BEST, CONFIG, LAST, clear_run_dir, read_epochs
 from arabic_ner.split import assign_groups, members
 from arabic_ner.training import train
 
@@ -84,7 +84,7 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
     make_output_folder(out, "output_dir")
     write_atomic(out / "plan.json", json.dumps(plan, indent=2, ensure_ascii=False) + "\n")
     runs_file = out / "runs.jsonl"
-    write_atomic(runs_file, "".join(json.dumps(run) + "\n" for run in done.values()))
+    write_atomic(runs_file, jsonl_text(done.values()))
     runs = []
     for k in range(folds):
         dev_k = (k + 1) % folds
@@ -108,7 +108,7 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
                     f"dev {len(fold_records[dev_k])}, test {len(fold_records[k])} sentences")
                 run = _train_run(run_config, name, k, run, resume, log)
                 with runs_file.open("a", encoding="utf-8") as f:  # one whole line per finished run
-                    f.write(json.dumps(run) + "\n")
+                    f.write(jsonl_text([run]))
             runs.append(run)
             if not keep_models:
                 for folder in (BEST, LAST):
@@ -198,9 +198,7 @@ def dev_by_epoch(curves: list[list[float]]) -> dict:
 
 def _dev_curve(run_dir: Path) -> list[float]:
     """A run's dev F1 (character-exact) per epoch, from its metrics.jsonl; empty when it has none."""
-    path = run_dir / METRICS
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    epochs = [json.loads(line)["dev"] for line in lines if line.strip()]
+    epochs = [epoch["dev"] for epoch in read_epochs(run_dir)]
     # a run trained before character-exact scores has none to give
     return [dev["char"]["f1"] for dev in epochs] if all(dev and "char" in dev for dev in epochs) else []
 

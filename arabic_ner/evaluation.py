@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arabic_ner.analysis import analyse, format_errors
-from arabic_ner.corpus import read_corpus
+from arabic_ner.corpus import jsonl_text, read_corpus
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_files
 from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags, span_counts, span_scores, word_counts
@@ -67,6 +67,6 @@ def write_evaluation(result: dict, out: Path) -> None:
     make_output_folder(out, "output folder")
     contents = (json.dumps(result["scores"], indent=2, ensure_ascii=False) + "\n",
                 result["report"] + "\n" + format_errors(result["analysis"]),
-                "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in result["analysis"]["errors"]),
+                jsonl_text(result["analysis"]["errors"]),
                 format_errors(result["analysis"]))
     write_files({out / name: content for name, content in zip(EVALUATION_FILES, contents, strict=True)})

@@ -13,12 +13,14 @@ the epochs' `metrics.jsonl`, a model the user may want, only when asked (`--over
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 from arabic_ner.config import Config, changed_settings, parse_yaml, to_dict
 from arabic_ner.errors import UserError, held_stops
 from arabic_ner.files import check_output_folder, recover_swap
+from arabic_ner.textfiles import numbered_lines
 
 CONFIG, METRICS, SUMMARY, LAST, BEST = "config.yaml", "metrics.jsonl", "metrics.json", "last", "best"
 STATE_FILE = "training_state.pt"  # in last/: the optimizer, the scheduler and the Progress (checkpoint.py)
@@ -33,6 +35,15 @@ RESUME_MAY_CHANGE = ("output_dir", "run_name", "data.test", "train.epochs", "tra
 # (written as epochs end, last/ every few minutes), and the temporary copies a save writes before
 # renaming them (left by a save cut short); of these, best/ and metrics.jsonl are worth keeping.
 _UNSAVED = {CONFIG, BEST, METRICS, "last.tmp", "best.tmp", "last.old", "best.old"}
+
+
+def read_epochs(run_dir: Path) -> list[dict]:
+    """The epochs' records of a run's `metrics.jsonl` (checkpoint.Saver writes it), in order; empty
+    when it has none yet."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        return []
+    return [json.loads(line) for _, line in numbered_lines(path.read_text(encoding="utf-8")) if line.strip()]
 
 
 def _written_by_train(path: Path) -> bool:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from arabic_ner.articles import Article, Articles, Skips, read_kept_out
 from arabic_ner.convert import to_labelstudio
+from arabic_ner.corpus import jsonl_text
 from arabic_ner.errors import UserError, run_cli
 from arabic_ner.files import check_output_files, write_files
 from arabic_ner.messages import plural
@@ -115,7 +116,7 @@ def main() -> int:
         task["predictions"][0]["score"] = record["sureness"]
     files = {args.output: json.dumps(tasks, ensure_ascii=False, indent=1) + "\n"}
     if args.jsonl:
-        files[args.jsonl] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        files[args.jsonl] = jsonl_text(records)
     write_files(files)
     print(f"{plural(len(records), 'sentence')} chosen of {len(sentences):,} from "
           f"{len({r['article'] for r in records})} articles (sureness by {args.by} {records[0]['sureness']:.3f} to "

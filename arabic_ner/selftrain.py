@@ -33,7 +33,7 @@ import numpy as np
 
 from arabic_ner.articles import Article, Articles, Skips, read_kept_out
 from arabic_ner.config import Config, SilverConfig, to_dict
-from arabic_ner.corpus import read_split
+from arabic_ner.corpus import jsonl_text, read_split
 from arabic_ner.errors import UserError
 from arabic_ner.evaluation import score_model
 from arabic_ner.files import ResumableLines, check_output_files, make_output_folder, write_atomic, write_files
@@ -154,7 +154,7 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
              "articles_kept_out": kept_out,
              "thresholds": thresholds, "sentences": len(records),
              "entities": {t: counts.get(t, 0) for t in config.entity_types}}
-    write_files({out: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+    write_files({out: jsonl_text(records),
                  _stats_file(out): json.dumps(stats, indent=2) + "\n"})
     log(f"silver: {plural(len(records), 'sentence')} from {plural(len(articles), 'article')} "
         f"({kept_out} kept out) -> {out}")

@@ -39,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from arabic_ner.run_folder import read_epochs
 from arabic_ner.sentences import split_sentences
 from arabic_ner.words import word_spans
 
@@ -367,7 +368,7 @@ def train_speed(model: Path, normalization: str, run_dir: Path, threads: int, ro
     wall = time.perf_counter() - started
     if status != 0:
         sys.exit(f"error: training {model} failed:\n{log.read_text()[-2000:]}")
-    epoch = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()][-1]
+    epoch = read_epochs(run_dir)[-1]
     tokens_per_s = tokens / (epoch["seconds"] - epoch["dev_seconds"])
     return {"train_tokens": tokens, "seconds_per_epoch": epoch["seconds"], "dev_seconds": epoch["dev_seconds"],
             "tokens_per_s": tokens_per_s, "roofline_fraction": tokens_per_s * flops_per_token / (roofline * 1e9),
