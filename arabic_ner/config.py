@@ -23,6 +23,7 @@ NORMALIZATIONS = ("arabert_v02", "none")
 PRECISIONS = ("auto", "bf16", "fp32")
 SEED_LIMIT = 2**32  # numpy seeds its generator with numbers below this
 COUNT_LIMIT = 2**16  # the most sentences or windows in a batch, and batches in one update
+WINDOWS_PER_PASS = 32  # windows per forward pass when tagging or scoring: train.eval_batch_size, every --batch-size
 THREAD_LIMIT = 1024  # the most CPU threads a run may ask for
 
 
@@ -71,7 +72,7 @@ class TrainConfig:
     seed: int = 42  # python, numpy and torch seeds; also fixes the data order
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     save_minutes: float = 10.0  # save last/ at most this often (and at the end, and on a stop); 0: every epoch
-    eval_batch_size: int = 32  # windows per forward pass when scoring dev and test
+    eval_batch_size: int = WINDOWS_PER_PASS  # windows per forward pass when scoring dev and test
 
 
 @dataclass
@@ -249,6 +250,12 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
     elif origin in (typing.Union, types.UnionType):
         raise TypeError(f"union types are not supported in the config schema ({key})")
     raise ConfigError(f"{where}: '{key}' must be {hint.__name__}, got {value!r}")
+
+
+def check_batch_size(value: int) -> None:
+    """A tagging or scoring command's `--batch-size`, held to train.eval_batch_size's range."""
+    if not 1 <= value <= COUNT_LIMIT:
+        raise UserError(f"--batch-size {value}: must be 1-{COUNT_LIMIT:,}")
 
 
 def check_model_text(need, entity_types: list[str], normalization: str, max_length: int, stride: int,

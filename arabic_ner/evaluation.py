@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arabic_ner.analysis import analyse, format_errors
+from arabic_ner.config import WINDOWS_PER_PASS
 from arabic_ner.corpus import jsonl_text, read_corpus
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_files
@@ -35,7 +36,7 @@ def score_model(predictor, records: list[dict], entity_types: list[str]) -> Scor
     return Scored(scores, gold_tags, pred_tags, predicted)
 
 
-def evaluate_model(model_dir: Path, data: Path, batch_size: int = 32, bootstrap: int = 1000, seed: int = 0,
+def evaluate_model(model_dir: Path, data: Path, batch_size: int = WINDOWS_PER_PASS, bootstrap: int = 1000, seed: int = 0,
                    device: str = "cpu") -> dict:
     settings = ModelSettings.load(model_dir)
     try:

@@ -8,6 +8,7 @@ from accelerate.utils import broadcast_object_list
 
 from arabic_ner.clitics import Proclitics
 from arabic_ner.compiled import CompiledTagger
+from arabic_ner.config import WINDOWS_PER_PASS
 from arabic_ner.errors import UserError
 from arabic_ner.inference import close_call, window_probs, word_tags_of
 from arabic_ner.int8 import choose_for, fp32, int8_layers, quantize_int8
@@ -38,7 +39,7 @@ DEFAULT_SURENESS = "entropy"
 class Predictor:
     """Splits articles into sentences, tags them in length-sorted batches, maps entities back."""
 
-    def __init__(self, model, tokenizer, settings: ModelSettings, batch_size: int = 32, accelerator=None):
+    def __init__(self, model, tokenizer, settings: ModelSettings, batch_size: int = WINDOWS_PER_PASS, accelerator=None):
         self.model, self.settings = model, settings
         self.encoder = WindowEncoder(tokenizer, settings.max_length, settings.stride)
         self.batch_size, self.accelerator = batch_size, accelerator
@@ -47,7 +48,7 @@ class Predictor:
         self.proclitics = None if settings.proclitics_in_spans else Proclitics(known_words(tokenizer))
 
     @classmethod
-    def from_folder(cls, model_dir, device: str = "cpu", batch_size: int = 32, int8: bool | str = False,
+    def from_folder(cls, model_dir, device: str = "cpu", batch_size: int = WINDOWS_PER_PASS, int8: bool | str = False,
                     accelerator=None, compile: bool = False, warn_if_compile_fails: bool = False,
                     force_int8: bool = False, share_batches: bool = True) -> Predictor:
         """`int8`: int8 matrix multiplies (CPU only) with the kernel named, or, given True, the one

@@ -29,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.errors import UserError, held_stops, run_cli
 from arabic_ner.files import check_output_folder
 from arabic_ner.messages import first_line, shorten
@@ -45,7 +46,7 @@ SPARE_CPUS = 1
 class Tagger:
     """A batch of records (a pyarrow Table) -> the same records with `entities`, text dropped."""
 
-    def __init__(self, model_dir: str, text_field: str = "text", batch_size: int = 32, int8: bool = False,
+    def __init__(self, model_dir: str, text_field: str = "text", batch_size: int = WINDOWS_PER_PASS, int8: bool = False,
                  device: str = "cpu"):
         self.predictor = Predictor.from_folder(Path(model_dir), device, batch_size, int8)
         self.text_field = text_field
@@ -60,7 +61,7 @@ class Tagger:
 
 
 def tag_with_ray(model_dir: Path, inputs: list[str], out: Path, text_field: str = "text", replicas: int | None = None,
-                 batch_size: int = 32, int8: bool = False, output_format: str = "parquet") -> int:
+                 batch_size: int = WINDOWS_PER_PASS, int8: bool = False, output_format: str = "parquet") -> int:
     """Read `inputs` (Parquet files or folders, or JSONL files), tag them on `replicas` actors of
     the Ray instance this process is connected to (default: all its CPUs but SPARE_CPUS), write
     `out` (a folder of `output_format` files; the records of one file keep their input order, but the
@@ -158,7 +159,8 @@ def main() -> int:
     parser.add_argument("--text-field", default="text", help="field holding the text (default: text)")
     parser.add_argument("--replicas", type=int, default=None,
                         help=f"model replicas, one CPU each (default: the cluster's CPUs but {SPARE_CPUS})")
-    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
+    parser.add_argument("--batch-size", type=int, default=WINDOWS_PER_PASS,
+                        help="windows per forward pass (default: %(default)s)")
     parser.add_argument("--int8", action="store_true", help="int8 matrix multiplies where faster (see predict.py)")
     parser.add_argument("--address", default=None, help="a running Ray cluster's address (default: start a local one)")
     args = parser.parse_args()
@@ -167,6 +169,7 @@ def main() -> int:
     for item in args.inputs:
         if not Path(item).exists():
             raise UserError(f"{item}: no such file or folder")
+    check_batch_size(args.batch_size)
     if args.replicas is not None and args.replicas < 1:
         raise UserError(f"--replicas {args.replicas}: must be at least 1")
     check_output_folder(args.output, "-o")

@@ -25,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from arabic_ner.articles import Article, Articles, Skips, read_kept_out
+from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.convert import to_labelstudio
 from arabic_ner.corpus import jsonl_text
 from arabic_ner.errors import UserError, run_cli
@@ -82,11 +83,13 @@ def main() -> int:
     parser.add_argument("--by", choices=list(SURENESS), default=DEFAULT_SURENESS,
                         help="how sureness is measured (default: %(default)s): "
                              + "; ".join(f"{k}: {v}" for k, v in SURENESS.items()))
-    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=WINDOWS_PER_PASS,
+                        help="windows per forward pass (default: %(default)s)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present, else cpu)")
     args = parser.parse_args()
-    if args.n < 1 or args.per_article < 1 or args.batch_size < 1:
-        raise UserError("--n, --per-article and --batch-size: at least 1")
+    if args.n < 1 or args.per_article < 1:
+        raise UserError("--n and --per-article: at least 1")
+    check_batch_size(args.batch_size)
     check_output_files({"-o": args.output, "--jsonl": args.jsonl},
                        inputs=[Path(i) for i in args.inputs + args.keep_out],
                        keep_out_of={"the model folder": args.model_dir})

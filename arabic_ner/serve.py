@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.convert import LabelingConfig, labelstudio_regions, read_labeling_config
 from arabic_ner.errors import UserError, run_cli
 from arabic_ner.textfiles import CorpusError, check_json, parse_json
@@ -303,7 +304,8 @@ def main() -> int:
                                                              "0.0.0.0 for every interface)")
     parser.add_argument("--port", type=int, default=9090, help="(default: %(default)s, Label Studio's usual)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present and not --int8, else cpu)")
-    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=WINDOWS_PER_PASS,
+                        help="windows per forward pass (default: %(default)s)")
     parser.add_argument("--int8", action="store_true", help="int8 matrix multiplies on a CPU, where faster (int8.py)")
     args = parser.parse_args()
     try:
@@ -313,8 +315,7 @@ def main() -> int:
         raise UserError('the server needs its extra: pip install -e ".[serve]"') from None
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port}: not a port number")
-    if args.batch_size < 1:
-        raise UserError(f"--batch-size {args.batch_size}: at least 1")
+    check_batch_size(args.batch_size)
     if not port_is_free(args.host, args.port):
         raise UserError(f"{args.host}:{args.port} is in use (or not an address of this machine); pick another --port")
 

@@ -40,6 +40,26 @@ def test_commands_run_from_any_folder(trained, corpus_dir, tmp_path):
     assert result.returncode == 0 and result.stdout.startswith("usage: arabic-ner train")
 
 
+@pytest.mark.parametrize("size", ["0", "70000"])
+@pytest.mark.parametrize("command, args", [
+    ("predict", ["a.txt"]),
+    ("evaluate", ["{corpus}/test.jsonl"]),
+    ("select", ["a.txt", "-o", "chosen.json"]),
+    ("serve", []),
+    ("ray-predict", ["in.jsonl", "-o", "out"]),
+])
+def test_every_batch_size_option_has_one_range(trained, corpus_dir, tmp_path, command, args, size):
+    """`--batch-size` of each command that tags or scores: the range and the message of
+    train.eval_batch_size (70,000 windows a pass would exhaust memory instead)."""
+    config, _ = trained
+    (tmp_path / "a.txt").write_text("قتل تنظيم داعش خمسة جنود في بغداد", encoding="utf-8")
+    (tmp_path / "in.jsonl").write_text('{"text": "قتل تنظيم داعش"}\n', encoding="utf-8")
+    result = run(command, str(config.run_dir / "best"), *[a.format(corpus=corpus_dir) for a in args],
+                 "--batch-size", size, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr == f"error: --batch-size {size}: must be 1-65,536\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "in.jsonl"]  # nothing written
+
+
 def test_a_closed_stdout_ends_the_command_quietly(tmp_path):
     """`predict.py MODEL ARTICLES | head`: the reader goes away; no BrokenPipeError traceback."""
     script = ("import sys\nfrom arabic_ner.errors import run_cli\n"

@@ -246,7 +246,7 @@ def test_evaluate_bad_input(trained, tmp_path, content, message):
 
 @pytest.mark.parametrize("args, message", [
     (["--bootstrap", "-5"], "--bootstrap -5: must be 0 (no interval) or more"),
-    (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
+    (["--batch-size", "0"], "--batch-size 0: must be 1-65,536"),
     (["--seed", "-1"], "--seed -1: must be in [0, 2**32) (numpy's seed range)"),  # was a traceback after predicting
     (["--out", "{file}"], "--out {file}: is a file, not a folder"),
 ])

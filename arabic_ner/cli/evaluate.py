@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from arabic_ner.config import SEED_LIMIT
+from arabic_ner.config import SEED_LIMIT, WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.errors import UserError
 from arabic_ner.files import check_output_files, check_output_folder
 
@@ -27,15 +27,15 @@ def main() -> int:
                         "or CoNLL (.tsv, .conll, .bio: token<TAB>tag)")
     parser.add_argument("--out", type=Path, help="output folder (default: eval-<model folder name>-<data name> "
                                                  "beside MODEL_DIR: training replaces a best/ whole)")
-    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=WINDOWS_PER_PASS,
+                        help="windows per forward pass (default: %(default)s)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the interval, 0 for none (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present, else cpu)")
     args = parser.parse_args()
     if not args.model_dir.is_dir():
         raise UserError(f"{args.model_dir}: no such model folder")
-    if args.batch_size < 1:
-        raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
+    check_batch_size(args.batch_size)
     if args.bootstrap < 0:
         raise UserError(f"--bootstrap {args.bootstrap}: must be 0 (no interval) or more")
     if not 0 <= args.seed < SEED_LIMIT:  # found only after the whole prediction run otherwise

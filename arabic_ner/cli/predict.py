@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.errors import Stopped, UserError
 from arabic_ner.messages import plural
 from arabic_ner.tagging import CHUNK_WORDS
@@ -44,7 +45,8 @@ def main() -> int:
     parser.add_argument("--labelstudio", type=Path, help="also write Label Studio tasks with the entities as predictions")
     parser.add_argument("--html", type=Path, help="also write a self-contained HTML page of the tagged articles")
     parser.add_argument("--text-field", default="text", help="field holding the text in .jsonl, .parquet and .arrow inputs (default: text)")
-    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
+    parser.add_argument("--batch-size", type=int, default=WINDOWS_PER_PASS,
+                        help="windows per forward pass (default: %(default)s)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when present and not --int8, else cpu)")
     parser.add_argument("--int8", action="store_true",
                         help="int8 matrix multiplies in the Linear layers, CPU only: 1.1-2x faster where this CPU has "
@@ -61,8 +63,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.model_dir.is_dir():
         raise UserError(f"{args.model_dir}: no such model folder")
-    if args.batch_size < 1:
-        raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
+    check_batch_size(args.batch_size)
     if args.chunk_words < 1:
         raise UserError(f"--chunk-words {args.chunk_words}: must be at least 1")
     if args.resume and not args.output:
