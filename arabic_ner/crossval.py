@@ -74,11 +74,14 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
     plan = {"corpus": str(corpus), "folds": folds, "seeds": seeds, "group_by": group_by,
             "fold_digest": fold_digest(fold_records),
             "also_train": [str(p) for p in also_train],
+            # what they hold, as for the corpus: a resume after an edit would mix runs of two data sets
+            "also_train_digest": _files_digest([path for k in range(folds) for path in extra(k)]),
             "config": {key: value for key, value in to_dict(config).items() if key not in NOT_READ}}
-    done = _runs_so_far(out, plan, resume, overwrite, log)
+    done = _runs_so_far(out, plan, resume, overwrite, log, rescore)
     if overwrite:  # started again: a run of before, left in its folder, must not be continued by a later --resume
         for folder in sorted(out.glob("fold*-seed*")):
             clear_run_dir(folder)
+        (out / "crossval.json").unlink(missing_ok=True)  # it summarized the runs of before
     if rescore:
         _rescore(done, out, fold_records, config, log)
     make_output_folder(out, "output_dir")
@@ -109,10 +112,10 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
                 run = _train_run(run_config, name, k, run, resume, log)
                 with runs_file.open("a", encoding="utf-8") as f:  # one whole line per finished run
                     f.write(jsonl_text([run]))
+                if not keep_models:  # this run's only: those of an earlier --keep-models stay
+                    for folder in (BEST, LAST):
+                        shutil.rmtree(run_config.run_dir / folder, ignore_errors=True)
             runs.append(run)
-            if not keep_models:
-                for folder in (BEST, LAST):
-                    shutil.rmtree(run_config.run_dir / folder, ignore_errors=True)
     collapsed = sum(bool(r.get("collapsed")) for r in runs)
     if collapsed:
         log(f"{plural(collapsed, 'run')} collapsed (dev F1 0 at every epoch) and trained again with another seed: "
@@ -183,6 +186,14 @@ def fold_digest(fold_records: list[list[dict]]) -> str:
     return hashlib.sha256(json.dumps(ids, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
 
 
+def _files_digest(paths: list[str]) -> str:
+    """What the files hold, in order, as 16 hex digits."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
 def dev_by_epoch(curves: list[list[float]]) -> dict:
     """Dev F1 at each epoch, mean ± std over the runs, for the epochs every run reached; and the
     epoch where the mean peaks: the `train.epochs` for a final model trained with no dev data to
@@ -221,9 +232,10 @@ def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], c
             f"(character-exact), scored again")
 
 
-def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log) -> dict[str, dict]:
+def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log, rescore: bool = False) -> dict[str, dict]:
     """The finished runs to keep, by name: those of runs.jsonl on --resume (when the plan is the same,
-    or the same with more seeds), none on --overwrite; a folder that already holds runs needs one of the two."""
+    or the same with more seeds), none on --overwrite; a folder that already holds runs needs one of the two.
+    Their test scores are checked now, not after the training still to do (unless `rescore` replaces them)."""
     runs_file, plan_file = out / "runs.jsonl", out / "plan.json"
     if overwrite or not (runs_file.is_file() and runs_file.stat().st_size or plan_file.exists()):
         return {}
@@ -233,10 +245,12 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log) -> d
     if not plan_file.is_file():
         raise UserError(f"{plan_file}: missing beside {runs_file}; pass --overwrite to start again")
     before = read_plan(plan_file)  # a damaged file is named with its line; the runs are kept for a fix
-    runs = read_runs(runs_file, None, log) if runs_file.is_file() else []
+    types = None if rescore else plan["config"]["entity_types"]
+    runs = read_runs(runs_file, types, log) if runs_file.is_file() else []
     # a setting added to the code since, at its default, changes nothing that ran
     # (a plan written before folds were fingerprinted is taken at its word)
-    defaults = {"also_train": [], "fold_digest": plan.get("fold_digest"), "config": to_dict(Config())}
+    defaults = {"also_train": [], "fold_digest": plan.get("fold_digest"),
+                "also_train_digest": plan.get("also_train_digest"), "config": to_dict(Config())}
     changed = sorted(key for key, (then, now) in changed_settings(before, plan, defaults).items()
                      if not any(key.startswith(f"config.{section}.") for section in NOT_READ)
                      # more seeds add runs to the same plan: seed s of a fold is the same run either way

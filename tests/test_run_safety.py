@@ -384,6 +384,12 @@ def test_the_offline_encoder_never_replaces_what_it_did_not_build(tmp_path, layo
     assert (mine / "keep.jsonl").read_text() == "x"
 
 
+def finished_run(fold: int, entity_types: list[str], **fields) -> dict:
+    """A line of runs.jsonl as a finished run writes it, test F1 0.5 everywhere."""
+    scores = {"f1": 0.5, "per_type": {t: {"f1": 0.5} for t in entity_types}}
+    return {"name": f"fold{fold}-seed0", "fold": fold, "seed": 42, "test": {**scores, "char": scores}, **fields}
+
+
 def test_crossval_resume_ignores_the_silver_section_but_not_a_training_setting(tmp_path):
     """Self-training's `silver:` settings never reach a cross-validation run: a plan written with
     them (or with other ones) is continued; a changed training setting is not."""
@@ -396,7 +402,7 @@ def test_crossval_resume_ignores_the_silver_section_but_not_a_training_setting(t
             config[section] = {**config[section], **values}
         return {"corpus": "c.jsonl", "folds": 5, "seeds": 1, "group_by": "story", "also_train": [], "config": config}
 
-    (tmp_path / "runs.jsonl").write_text(json.dumps({"name": "fold0-seed0", "fold": 0, "seed": 42, "test": {}}) + "\n")
+    (tmp_path / "runs.jsonl").write_text(json.dumps(finished_run(0, Config().entity_types)) + "\n")
     (tmp_path / "plan.json").write_text(json.dumps(plan(silver={"rounds": 7, "articles": ["x.jsonl"]})))
     now = plan()
     del now["config"]["silver"]
@@ -415,8 +421,8 @@ def test_crossval_resume_leaves_out_a_cut_last_line_and_names_a_damaged_one(tmp_
 
     plan = {"corpus": "c.jsonl", "folds": 5, "seeds": 1, "group_by": "story", "config": {"entity_types": ["A"]}}
     (tmp_path / "plan.json").write_text(json.dumps(plan))
-    whole = json.dumps({"name": "fold0-seed0", "fold": 0, "seed": 42, "test": {}}) + "\n"
-    cut = json.dumps({"name": "fold1-seed0", "fold": 1, "seed": 42, "test": {}})[:-20]
+    whole = json.dumps(finished_run(0, ["A"])) + "\n"
+    cut = json.dumps(finished_run(1, ["A"]))[:-20]
     (tmp_path / "runs.jsonl").write_text(whole + cut)
     said = []
     assert list(_runs_so_far(tmp_path, plan, resume=True, overwrite=False, log=said.append)) == ["fold0-seed0"]
@@ -428,6 +434,15 @@ def test_crossval_resume_leaves_out_a_cut_last_line_and_names_a_damaged_one(tmp_
     (tmp_path / "runs.jsonl").write_text(whole + "5\n")
     with pytest.raises(UserError, match=r"runs\.jsonl:2: not a finished run"):
         _runs_so_far(tmp_path, plan, resume=True, overwrite=False, log=said.append)
+    # test scores without the character-exact ones (a version before them) are named now, not after
+    # the runs still to train; --rescore replaces them from the kept models
+    without_char = finished_run(0, ["A"])
+    del without_char["test"]["char"]
+    (tmp_path / "runs.jsonl").write_text(json.dumps(without_char) + "\n")
+    with pytest.raises(UserError, match=r"runs\.jsonl:1: not a run with test F1 per type of A, character-exact"):
+        _runs_so_far(tmp_path, plan, resume=True, overwrite=False, log=said.append)
+    assert list(_runs_so_far(tmp_path, plan, resume=True, overwrite=False, log=said.append, rescore=True)) == [
+        "fold0-seed0"]
     (tmp_path / "plan.json").write_text("[1]")
     with pytest.raises(UserError, match=r"plan\.json: not a cross-validation plan"):
         _runs_so_far(tmp_path, plan, resume=True, overwrite=False, log=said.append)

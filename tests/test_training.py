@@ -436,9 +436,14 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
     with pytest.raises(UserError, match="changed: also_train"):
         cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                     resume=True)
+    # the same file with other sentences in it: more seeds would train on other data than the runs kept
+    extra.write_text(extra.read_text(encoding="utf-8").replace(" امس", " اليوم"), encoding="utf-8")
+    with pytest.raises(UserError, match=r"changed: also_train_digest\)"):
+        cv.crossval(config, corpus, folds=3, seeds=2, group_by="paragraph", keep_models=False, log=lambda m: None,
+                    resume=True, also_train=[extra])
 
     plan = json.loads((tmp_path / "x-cv" / "plan.json").read_text())
-    del plan["also_train"], plan["config"]["train"]["head_lr"], plan["fold_digest"]  # as a version without them wrote it
+    del plan["also_train"], plan["also_train_digest"], plan["config"]["train"]["head_lr"], plan["fold_digest"]  # as a version without them wrote it
     (tmp_path / "x-cv" / "plan.json").write_text(json.dumps(plan))
     (tmp_path / "x-cv" / "runs.jsonl").write_text("")
     seen.clear()
@@ -504,6 +509,43 @@ def test_crossval_overwrite_clears_the_runs_of_before(records, tmp_path, monkeyp
     cv.crossval(config, moved, folds=3, seeds=2, group_by="paragraph", keep_models=True, log=lambda m: None,
                 resume=True)
     assert trained == [(f"fold{k}-seed1", True) for k in range(3)]  # the seed-0 runs are kept
+
+
+def test_crossval_keeps_what_it_did_not_train(records, tmp_path, monkeypatch):
+    """A --resume without --keep-models removes the models of the runs it trains, not those an earlier
+    --keep-models kept (ensemble.py, decoding.py and --rescore read them); an --overwrite stopped
+    before the end leaves no summary of the runs it replaced."""
+    import arabic_ner.crossval as cv
+    from arabic_ner.config import Config, dump_yaml
+    from arabic_ner.errors import Stopped
+    from arabic_ner.run_folder import RUN_MARK
+
+    corpus = paragraph_corpus(tmp_path / "corpus.jsonl", records)
+    trained = []
+
+    def fake_train(config, resume=False, overwrite=False):
+        if len(trained) == 1 and config.train.lr == 1e-3:
+            raise Stopped(15)
+        trained.append(config.run_name)
+        (config.run_dir / "best").mkdir(parents=True, exist_ok=True)
+        (config.run_dir / "config.yaml").write_text(RUN_MARK + dump_yaml(config), encoding="utf-8")
+        return trained_summary(config, 0.5)
+
+    monkeypatch.setattr(cv, "train", fake_train)
+    config = Config(run_name="x", output_dir=str(tmp_path))
+    out = tmp_path / "x-cv"
+    cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=lambda m: None)
+    cv.crossval(config, corpus, folds=3, seeds=2, group_by="paragraph", keep_models=False, log=lambda m: None,
+                resume=True)
+    assert sorted(p.parent.name for p in out.glob("*/best")) == [f"fold{k}-seed0" for k in range(3)]
+    assert (out / "crossval.json").is_file()
+
+    trained.clear()
+    other = replace(config, train=replace(config.train, lr=1e-3))
+    with pytest.raises(Stopped):
+        cv.crossval(other, corpus, folds=3, seeds=2, group_by="paragraph", keep_models=False, log=lambda m: None,
+                    overwrite=True)
+    assert not (out / "crossval.json").exists()  # it summarized the runs of before
 
 
 def test_crossval_trains_a_collapsed_run_again_with_another_seed(records, tmp_path, monkeypatch):
