@@ -31,6 +31,9 @@ from arabic_ner.textfiles import CorpusError, check_json, numbered_lines, parse_
 from arabic_ner.words import word_spans
 
 LABEL_STUDIO_FROM, LABEL_STUDIO_TO = "label", "text"  # names in the labeling config <Labels name=.. toName=..>
+# A corpus record's fields that a task's data carries to Label Studio and back: select's --keep-out
+# reads `article` to keep an annotated batch out of the next round (and its retellings with it)
+CARRIED = ("article", "story", "paragraph")
 
 
 def from_labelstudio(content: str, name: str, predictions: bool = False,
@@ -64,6 +67,7 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
             if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
                 raise CorpusError(f"{where}: a result is a list of JSON objects, got {shorten(results)}")
             spans = [r.get("value") for r in results if r.get("type") == "labels"]
+            fields = data
         else:  # JSON-MIN export: one row per submitted annotation, the newest first
             text = task.get("text")
             if "annotation_id" in task and task["annotation_id"] is None:  # a task nobody annotated
@@ -74,7 +78,7 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
                 if task["id"] in seen_min:  # an older annotation of a task
                     continue
                 seen_min.add(task["id"])
-            spans = task.get("label", [])
+            spans, fields = _min_spans(task, where), task
         if not isinstance(text, str):
             raise CorpusError(f"{where}: no text (expected data.text)")
         if not isinstance(spans, list):
@@ -92,8 +96,22 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
                 raise CorpusError(f"{where}: span [{start}, {end}) is {shorten(text[start:end])} in the text but "
                                   f"{shorten(span['text'])} in the export: its offsets do not count the text's characters")
             entities.append({"start": start, "end": end, "label": labels[0]})
-        records.append({"id": str(record_id), "text": text, "entities": sorted(entities, key=lambda e: e["start"])})
+        records.append({"id": str(record_id), "text": text, "entities": sorted(entities, key=lambda e: e["start"]),
+                        **{k: fields[k] for k in CARRIED if type(fields.get(k)) in (str, int)}})
     return records
+
+
+def _min_spans(row: dict, where: str) -> list:
+    """A JSON-MIN row's spans: under the name of the project's <Labels> control, `label` unless the
+    project named it otherwise; the row's other keys are the task's data and the annotation's own."""
+    if "label" in row:
+        return row["label"]
+    found = [key for key, value in row.items() if isinstance(value, list) and value
+             and all(isinstance(span, dict) and "labels" in span for span in value)]
+    if len(found) > 1:
+        raise CorpusError(f"{where}: spans under several keys ({', '.join(found)}); export a project with one "
+                          f"<Labels> control")
+    return row[found[0]] if found else []  # none: an annotation that marked nothing
 
 
 def _latest_result(task: dict, where: str, predictions: bool) -> list | None:
@@ -186,7 +204,8 @@ def to_labelstudio(records: list[dict], kind: str = "predictions", model_version
         entry = {"result": labelstudio_regions(record["id"], record["text"], record["entities"])}
         if kind == "predictions":
             entry["model_version"] = model_version
-        tasks.append({"data": {"id": record["id"], "text": record["text"]}, kind: [entry]})
+        tasks.append({"data": {"id": record["id"], "text": record["text"],
+                               **{k: record[k] for k in CARRIED if k in record}}, kind: [entry]})
     return tasks
 
 
@@ -244,10 +263,16 @@ def main() -> int:
     parser.add_argument("--predictions", action="store_true",
                         help="from-labelstudio: take a task's first prediction when it has no submitted "
                              "annotation (by default such tasks are left out: predictions are not gold)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace OUTPUT where it exists (by default it is refused: it may be annotation of before)")
     parser.add_argument("--as", dest="kind", choices=["predictions", "annotations"], default="predictions",
                         help="to-labelstudio: import the spans as pre-annotations (default) or annotations")
     args = parser.parse_args()
     check_output_files({"output": args.output}, [args.input])
+    # a converted export is annotation: the README's round-2 command, or a train.jsonl typed by mistake,
+    # would otherwise replace the gold of before
+    if args.output.exists() and not args.overwrite:
+        raise UserError(f"{args.output}: exists; name a new file, or pass --overwrite to replace it")
     if args.command == "from-conll":
         repaired: list[str] | None = [] if args.repair else None
         records = _checked(from_conll(read_text(args.input), str(args.input), repaired), str(args.input))

@@ -115,7 +115,6 @@ def main() -> int:
     records = [{**sentences[i], "entities": tagged[i][0], "sureness": round(tagged[i][1], 4)} for i in chosen]
     tasks = to_labelstudio(records, "predictions", model_version(args.model_dir))  # as the server names it
     for task, record in zip(tasks, records):
-        task["data"]["article"] = record["article"]
         task["predictions"][0]["score"] = record["sureness"]
     files = {args.output: json.dumps(tasks, ensure_ascii=False, indent=1) + "\n"}
     if args.jsonl:

@@ -63,6 +63,28 @@ def test_label_studio_json_min_keeps_the_newest_annotation_and_leaves_out_unanno
     assert rec["entities"] == [{"start": 4, "end": 8, "label": "CASUALTY"}] and unreviewed == ["m.json: task 3"]
 
 
+def test_label_studio_json_min_reads_the_spans_under_the_controls_name():
+    """JSON-MIN writes a row's spans under the <Labels> control's name: a project that named it
+    otherwise than `label` came out with no entity at all, exit 0."""
+    row = {"id": 3, "text": "قتل جندي", "article": "snn-0016", "annotator": 1, "annotation_id": 9, "lead_time": 4.2,
+           "ner": [{"start": 4, "end": 8, "text": "جندي", "labels": ["CASUALTY"]}]}
+    rec, = from_labelstudio(json.dumps([row]), "m.json")
+    assert rec == {"id": "3", "text": "قتل جندي", "entities": [{"start": 4, "end": 8, "label": "CASUALTY"}],
+                   "article": "snn-0016"}
+    two = {**row, "tags": [{"start": 0, "end": 3, "labels": ["CASUALTY"]}]}
+    with pytest.raises(CorpusError, match=r"m.json: task 1: spans under several keys \(ner, tags\)"):
+        from_labelstudio(json.dumps([two]), "m.json")
+
+
+def test_label_studio_tasks_carry_the_article_there_and_back(records):
+    """select's --keep-out reads `article`: an annotated batch converted back must keep it, or the
+    next round offers the very sentences just annotated."""
+    placed = [{**r, "article": "snn-1", "story": "snn-1", "paragraph": 2} for r in records]
+    tasks = to_labelstudio(placed, "annotations")
+    assert tasks[0]["data"]["article"] == "snn-1"
+    assert from_labelstudio(json.dumps(tasks), "e.json") == placed
+
+
 def test_label_studio_cancelled_annotation_is_not_gold():
     prediction = [{"type": "labels", "value": {"start": 0, "end": 3, "labels": ["CASUALTY"]}}]
     task = {"id": 5, "data": {"text": "قتل جندي"}, "annotations": [{"id": 1, "was_cancelled": True, "result": []}],
@@ -286,6 +308,21 @@ def test_converter_refuses_to_write_over_its_input(tmp_path):
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "is also an input" in result.stderr
     assert corpus.read_bytes() == before
+
+
+def test_converter_replaces_an_existing_output_only_when_asked(tmp_path):
+    """A converted export is annotation: the README's command repeated for round 2, or a train.jsonl
+    typed as OUT, replaced the gold of before without a word."""
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(to_labelstudio([{"id": "b", "text": "قتل جندي", "entities": []}], "annotations")),
+                      encoding="utf-8")
+    gold = write(tmp_path / "train.jsonl", [{"id": "a", "text": "نص", "entities": []}])
+    before = gold.read_bytes()
+    result = run_module("arabic_ner.convert", "from-labelstudio", export, gold)
+    assert_one_line_error(result, f"{gold}: exists; name a new file, or pass --overwrite to replace it")
+    assert gold.read_bytes() == before
+    result = run_module("arabic_ner.convert", "from-labelstudio", export, gold, "--overwrite")
+    assert result.returncode == 0 and [r["id"] for r in read_jsonl(gold)] == ["b"]
 
 
 def test_split_keeps_groups_together_and_is_deterministic(tmp_path):
