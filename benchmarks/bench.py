@@ -61,6 +61,14 @@ LADDER = [
 ]
 
 
+def check_counts(**options: int) -> None:
+    """Options that count something (articles, threads, clients): at least 1, or one line naming it."""
+    from arabic_ner.errors import UserError
+    for name, value in options.items():
+        if value < 1:
+            raise UserError(f"--{name} {value}: must be at least 1")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "news" / "best",
@@ -74,9 +82,16 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     args.model, args.json = args.model.resolve(), args.json and args.json.resolve()
+    from arabic_ner.device import choose_device
+    from arabic_ner.errors import UserError
+    from arabic_ner.files import check_output_files
+    # checked now, not at the end of a half-hour run
+    check_output_files({"--json": args.json})
+    check_counts(articles=args.articles, threads=args.threads)
+    choose_device(args.device)
     os.chdir(ROOT)  # the config's relative paths (data/, models/encoders/) are the repository's
     if not args.no_predict and not (args.model / "arabic_ner.json").exists():
-        sys.exit(f"error: {args.model}: not a trained model folder; train one first "
+        raise UserError(f"{args.model}: not a trained model folder; train one first "
                  f"(python train.py configs/news.yaml), pass --model, or measure training only (--no-predict)")
 
     import torch
@@ -121,7 +136,8 @@ def main() -> None:
               f"{results['quickstart']['seconds']:.0f} s; character-exact strict F1 news test {f1['news']:.3f}, "
               f"article test {f1['article']:.3f} (over words: {words['news']:.3f}, {words['article']:.3f})")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        from arabic_ner.files import write_atomic
+        write_atomic(args.json, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
 
 def machine(threads: int) -> str:
@@ -440,4 +456,5 @@ def print_training(results: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from arabic_ner.errors import run_cli
+    run_cli(main)

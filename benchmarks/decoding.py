@@ -25,6 +25,7 @@ from arabic_ner.comparison import format_paired, kept_models, paired, read_cross
 from arabic_ner.corpus import read_corpus  # noqa: E402
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
 from arabic_ner.evaluation import score_model  # noqa: E402
+from arabic_ner.files import check_output_files, write_atomic  # noqa: E402
 from arabic_ner.labels import repair_iob2  # noqa: E402
 from arabic_ner.predictor import Predictor  # noqa: E402
 
@@ -51,6 +52,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write both decoders' scores per run here")
     args = parser.parse_args()
     plan, runs = read_crossval(args.cv_dir)
+    # checked before the scoring, and never a file of the cross-validation read (its runs.jsonl, say)
+    check_output_files({"--json": args.json}, keep_out_of={"the cross-validation": args.cv_dir})
     types = plan["config"]["entity_types"]
     scored = {"argmax": [], "viterbi": []}
     for run, model in kept_models(args.cv_dir, runs, log=lambda m: print(m, file=sys.stderr)):
@@ -67,7 +70,7 @@ def main() -> int:
     result = paired(scored["argmax"], scored["viterbi"], types)
     print(format_paired(result, "argmax + repair", "Viterbi"))
     if args.json:
-        args.json.write_text(json.dumps({"runs": scored, "paired": result}, indent=2) + "\n", encoding="utf-8")
+        write_atomic(args.json, json.dumps({"runs": scored, "paired": result}, indent=2) + "\n")
     return 0
 
 

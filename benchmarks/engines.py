@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench import agreement, articles
+from bench import agreement, articles, check_counts
 
 
 class OrtModel:
@@ -111,12 +111,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads (default: all cores)")
     parser.add_argument("--only", help="run only the engines whose name contains this (PyTorch fp32 always runs first)")
     args = parser.parse_args()
+    check_counts(articles=args.articles, threads=args.threads)
     try:
         import onnxruntime
     except ImportError:
         onnxruntime = None
     if not (args.model / "arabic_ner.json").exists():
-        sys.exit(f"error: {args.model}: not a trained model folder")
+        from arabic_ner.errors import UserError
+        raise UserError(f"{args.model}: not a trained model folder")
     import torch
 
     from arabic_ner.predictor import Predictor
@@ -167,4 +169,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from arabic_ner.errors import run_cli
+    run_cli(main)

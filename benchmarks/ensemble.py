@@ -31,6 +31,7 @@ from arabic_ner.comparison import format_paired, kept_models, paired, read_cross
 from arabic_ner.corpus import read_corpus  # noqa: E402
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
 from arabic_ner.evaluation import score_model  # noqa: E402
+from arabic_ner.files import check_output_files, write_atomic  # noqa: E402
 from arabic_ner.inference import window_probs  # noqa: E402
 from arabic_ner.predictor import Predictor  # noqa: E402
 
@@ -67,6 +68,8 @@ def main() -> int:
                         help="also write the scores of each run, each fold's ensemble and each fold's weight average here")
     args = parser.parse_args()
     plan, runs = read_crossval(args.cv_dir)
+    # checked before the scoring, and never a file of the cross-validation read (its runs.jsonl, say)
+    check_output_files({"--json": args.json}, keep_out_of={"the cross-validation": args.cv_dir})
     types = plan["config"]["entity_types"]
     by_fold = defaultdict(list)
     for run, model in kept_models(args.cv_dir, runs, log=lambda m: print(m, file=sys.stderr)):
@@ -98,8 +101,8 @@ def main() -> int:
     print()
     print(format_paired(result["soup"], "one model", "its fold's weight average"))
     if args.json:
-        args.json.write_text(json.dumps({"alone": singles, "ensemble": ensembles, "soup": soups, "paired": result},
-                                        indent=2) + "\n", encoding="utf-8")
+        write_atomic(args.json, json.dumps({"alone": singles, "ensemble": ensembles, "soup": soups, "paired": result},
+                                        indent=2) + "\n")
     return 0
 
 

@@ -128,4 +128,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from arabic_ner.errors import run_cli
+    run_cli(main)

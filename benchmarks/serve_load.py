@@ -18,6 +18,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -68,19 +69,30 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--kind", nargs="+", default=["sentence", "article"], choices=["sentence", "article"])
     args = parser.parse_args()
+    from arabic_ner.errors import UserError
+    for name in ("requests", "clients"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name} {getattr(args, name)}: must be at least 1")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    log = tempfile.TemporaryFile()
     server = subprocess.Popen([sys.executable, "-m", "arabic_ner.serve", str(args.model), "--port", str(port)],
-                              cwd=ROOT, stderr=subprocess.DEVNULL)
+                              cwd=ROOT, stderr=log)  # a file, not a pipe: a full pipe would stall the server
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(1200):
+            if server.poll() is not None:  # it could not start (a wrong model folder): its own one line
+                log.seek(0)
+                said = log.read().decode("utf-8", "replace").strip().splitlines()
+                raise UserError(f"the server stopped at start-up ({said[-1] if said else 'nothing said'})")
             try:
                 urllib.request.urlopen(base + "/health", timeout=5)
                 break
             except OSError:
                 time.sleep(0.1)
+        else:
+            raise UserError(f"the server did not answer {base}/health in 2 minutes")
         for kind in args.kind:
             pool_texts = texts(kind, 100)
             alone = {t: post(base + "/predict", t)[2] for t in pool_texts}  # each text tagged by itself
@@ -104,4 +116,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from arabic_ner.errors import run_cli
+    run_cli(main)
