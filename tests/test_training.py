@@ -675,5 +675,11 @@ def test_evaluate_writes_beside_the_model_by_default(trained, corpus_dir, tmp_pa
     before = sorted(p.name for p in best.iterdir())
     result = run("eval/evaluate.py", str(best), str(corpus_dir / "test.jsonl"), "--bootstrap", "0")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "run" / "eval-best-test" / "metrics.json").is_file()
+    assert (tmp_path / "run" / f"eval-best-{corpus_dir.name}-test" / "metrics.json").is_file()
     assert sorted(p.name for p in best.iterdir()) == before
+    # another corpus's test.jsonl: its own folder, not the first one's replaced
+    other = tmp_path / "article" / "test.jsonl"
+    other.parent.mkdir()
+    shutil.copy(corpus_dir / "test.jsonl", other)
+    result = run("eval/evaluate.py", str(best), str(other), "--bootstrap", "0")
+    assert result.returncode == 0 and (tmp_path / "run" / "eval-best-article-test" / "metrics.json").is_file()

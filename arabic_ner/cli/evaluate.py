@@ -25,7 +25,7 @@ def main() -> int:
     parser.add_argument("model_dir", type=Path, help="a model folder written by train.py")
     parser.add_argument("data", type=Path, help="annotated JSONL ({id, text, entities: [{start, end, label}]}), "
                         "or CoNLL (.tsv, .conll, .bio: token<TAB>tag)")
-    parser.add_argument("--out", type=Path, help="output folder (default: eval-<model folder name>-<data name> "
+    parser.add_argument("--out", type=Path, help="output folder (default: eval-<model folder name>-<data folder>-<data name> "
                                                  "beside MODEL_DIR: training replaces a best/ whole)")
     parser.add_argument("--batch-size", type=int, default=WINDOWS_PER_PASS,
                         help="windows per forward pass (default: %(default)s)")
@@ -41,9 +41,10 @@ def main() -> int:
     if not 0 <= args.seed < SEED_LIMIT:  # found only after the whole prediction run otherwise
         raise UserError(f"--seed {args.seed}: must be in [0, 2**32) (numpy's seed range)")
     # beside the model, not inside it: a resumed training swaps in a new best/ whole, and results
-    # inside would go with the old one
+    # inside would go with the old one; named after the data's folder too, as the test splits of two
+    # corpora share a file name (data/news/test.jsonl, data/article/test.jsonl)
     model = args.model_dir.absolute()
-    out = args.out or model.parent / f"eval-{model.name}-{args.data.stem}"
+    out = args.out or model.parent / f"eval-{model.name}-{args.data.absolute().parent.name}-{args.data.stem}"
     check_output_folder(out, "--out")  # before the work, so that a bad path costs nothing
 
     from arabic_ner.device import choose_device
