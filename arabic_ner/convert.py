@@ -23,12 +23,12 @@ from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
 from arabic_ner.conll import from_conll, to_conll
-from arabic_ner.corpus import check_id, check_record, read_jsonl, write_jsonl
+from arabic_ner.corpus import check_id, check_record, read_jsonl, record_place, write_jsonl
 from arabic_ner.errors import UserError, run_cli
 from arabic_ner.messages import plural, shorten
 from arabic_ner.files import check_output_files, write_atomic
 from arabic_ner.textfiles import CorpusError, check_json, numbered_lines, parse_json, read_text
-from arabic_ner.words import word_spans
+from arabic_ner.words import trim_span, word_spans
 
 LABEL_STUDIO_FROM, LABEL_STUDIO_TO = "label", "text"  # names in the labeling config <Labels name=.. toName=..>
 # A corpus record's fields that a task's data carries to Label Studio and back: select's --keep-out
@@ -245,10 +245,25 @@ def _doccano_entity(entity: object, where: str) -> tuple:
 
 
 def _checked(records: list[dict], name: str) -> list[dict]:
+    """The imported records, checked as corpus records, each span's edges trimmed of white space and
+    invisible characters (said, with how many): gold that no prediction could match otherwise."""
     if not records:
         raise CorpusError(f"{name}: no records")
+    trimmed = []
     for n, record in enumerate(records, start=1):
-        check_record(record, f"{name}: record {n}")
+        where = f"{name}: record {n}"
+        check_record(record, where)
+        for entity in record["entities"]:
+            start, end = trim_span(record["text"], entity["start"], entity["end"])
+            if start == end:
+                raise CorpusError(f"{record_place(where, record)}: span [{entity['start']}, {entity['end']}) "
+                                  f"{entity['label']} holds no word, only white space or invisible characters")
+            if (start, end) != (entity["start"], entity["end"]):
+                trimmed.append(record_place(where, record))
+                entity["start"], entity["end"] = start, end
+    if trimmed:
+        print(f"trimmed white space or invisible characters from the edges of {plural(len(trimmed), 'span')} "
+              f"(first: {trimmed[0]})", file=sys.stderr)
     return records
 
 

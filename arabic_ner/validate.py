@@ -1,7 +1,8 @@
 """Check annotated corpus files: `python -m arabic_ner.validate FILE.jsonl... [--types A,B,C]`.
 
 Errors (exit status 1): broken JSON or fields, offsets out of range, overlapping spans, labels
-outside the tag set, a span that starts or ends in white space or punctuation, duplicate ids,
+outside the tag set, a span that starts or ends in white space, an invisible character (a direction
+mark, a zero-width joiner) or punctuation, duplicate ids,
 the same text in two files (a leak between splits), an empty text. Warnings: a span that starts
 with a clitic the spec keeps outside (`لداعش`, `والحشد` tagged whole); a span that cuts a word
 other than after such a clitic (training and evaluation read whole words, so `عش` of `داعش`
@@ -22,7 +23,7 @@ from arabic_ner.corpus import check_record, record_place
 from arabic_ner.errors import run_cli
 from arabic_ner.messages import plural, shorten
 from arabic_ner.textfiles import CorpusError, numbered_lines, parse_json, read_text
-from arabic_ner.words import is_punct, word_spans
+from arabic_ner.words import is_punct, outside_words, word_spans
 
 TATWEEL = "\u0640"
 
@@ -112,9 +113,11 @@ def _span_problems(record: dict, where: str) -> list[Problem]:
                                         f"read whole",
                                         error=False))
         for side, char in (("starts", surface[0]), ("ends", surface[-1])):
-            if char.isspace() or is_punct(char):
+            if outside_words(char) or is_punct(char):
+                what = ("white space" if char.isspace() else f"the invisible character U+{ord(char):04X}"
+                        if outside_words(char) else "punctuation")
                 problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {side} with "
-                                               f"{'white space' if char.isspace() else 'punctuation'}: {shorten(surface)}"))
+                                        f"{what}: {shorten(surface)}"))
     return problems
 
 

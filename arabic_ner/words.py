@@ -19,6 +19,22 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in WORD.finditer(text)]
 
 
+def outside_words(char: str) -> bool:
+    """White space or an invisible format character: in no word, so never the edge of an entity
+    (a prediction cannot end on it, and a span that does matches none)."""
+    return char.isspace() or re.fullmatch(f"[{_INVISIBLE}]", char) is not None
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """`[start, end)` without what `outside_words` finds at its edges: an annotation tool's selection
+    often takes in the space after a double-clicked word, or a direction mark."""
+    while start < end and outside_words(text[start]):
+        start += 1
+    while end > start and outside_words(text[end - 1]):
+        end -= 1
+    return start, end
+
+
 def is_punct(char: str) -> bool:
     """Punctuation or symbol (Unicode categories P* and S*): never the edge of an entity."""
     return unicodedata.category(char)[0] in "PS"

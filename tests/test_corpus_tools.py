@@ -325,6 +325,33 @@ def test_converter_replaces_an_existing_output_only_when_asked(tmp_path):
     assert result.returncode == 0 and [r["id"] for r in read_jsonl(gold)] == ["b"]
 
 
+def test_imported_spans_lose_the_white_space_and_invisible_marks_at_their_edges(tmp_path):
+    """A double-clicked word brings its trailing space into Label Studio, web text its direction
+    marks: such gold matched no prediction (character-exact F1 0 for the very words found)."""
+    text = "قتل تنظيم داعش\u200f خمسة جنود"
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([{"id": 1, "text": text, "annotation_id": 1, "label": [
+        {"start": 4, "end": 15, "labels": ["ARMED_GROUP"]},   # ends on the RLM
+        {"start": 15, "end": 25, "labels": ["CASUALTY"]},     # starts on the space after it
+    ]}], ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "gold.jsonl"
+    result = run_module("arabic_ner.convert", "from-labelstudio", export, out)
+    assert result.returncode == 0, result.stderr
+    assert "trimmed white space or invisible characters from the edges of 2 spans (first: " in result.stderr
+    rec, = read_jsonl(out)
+    assert [text[e["start"]:e["end"]] for e in rec["entities"]] == ["تنظيم داعش", "خمسة جنود"]
+    export.write_text(json.dumps([{"id": 1, "text": text, "annotation_id": 1,
+                                   "label": [{"start": 14, "end": 16, "labels": ["ARMED_GROUP"]}]}]), encoding="utf-8")
+    result = run_module("arabic_ner.convert", "from-labelstudio", export, tmp_path / "none.jsonl")
+    assert_one_line_error(result, "span [14, 16) ARMED_GROUP holds no word, only white space or invisible characters")
+    # and validate says so of a corpus file written otherwise
+    corpus = write(tmp_path / "c.jsonl", [{"id": "a", "text": text,
+                                           "entities": [{"start": 4, "end": 15, "label": "ARMED_GROUP"}]}])
+    problems, _ = validate_files([corpus], TYPES)
+    assert [str(p) for p in problems] == [f"error: {corpus}:1 (id a): span [4, 15) ARMED_GROUP ends with the "
+                                          f"invisible character U+200F: {text[4:15]!r}"]
+
+
 def test_split_keeps_groups_together_and_is_deterministic(tmp_path):
     rows = []
     for p in range(20):
