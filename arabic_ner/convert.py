@@ -37,16 +37,18 @@ CARRIED = ("article", "story", "paragraph")
 
 
 def from_labelstudio(content: str, name: str, predictions: bool = False,
-                     unreviewed: list[str] | None = None) -> list[dict]:
-    """Records from Label Studio's full JSON export (the latest submitted annotation of each task)
-    or JSON-MIN. A task with no submitted annotation (never reviewed, or cancelled) holds at most the
-    model's predictions, which are not gold: it is left out and its place added to `unreviewed`,
-    unless `predictions` asks for its first prediction instead."""
+                     unreviewed: list[str] | None = None, disagreed: list[str] | None = None) -> list[dict]:
+    """Records from Label Studio's full JSON export or JSON-MIN: of each task, the submitted
+    annotation marked ground truth, else the one updated last, the same from either export. A task
+    whose submitted annotations mark different spans is added to `disagreed`. A task with no
+    submitted annotation (never reviewed, or cancelled) holds at most the model's predictions,
+    which are not gold: it is left out and its place added to `unreviewed`, unless `predictions`
+    asks for its first prediction instead."""
     tasks = parse_json(content, name, numbered=True)
     if not isinstance(tasks, list):
         raise CorpusError(f"{name}: a Label Studio export is a JSON list of tasks")
     records = []
-    seen_min: set = set()
+    kept_rows = _kept_min_rows(tasks, name, disagreed)
     for n, task in enumerate(tasks, start=1):
         where = f"{name}: task {n}"
         if not isinstance(task, dict):
@@ -59,7 +61,7 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
             if not isinstance(text, str):
                 raise CorpusError(f"{where}: no text (expected data.text)")
             record_id = _id_or(data, record_id, where, "data.id")
-            results = _latest_result(task, where, predictions)
+            results = _chosen_result(task, where, predictions, disagreed)
             if results is None:
                 if unreviewed is not None:
                     unreviewed.append(where)
@@ -68,16 +70,14 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
                 raise CorpusError(f"{where}: a result is a list of JSON objects, got {shorten(results)}")
             spans = [r.get("value") for r in results if r.get("type") == "labels"]
             fields = data
-        else:  # JSON-MIN export: one row per submitted annotation, the newest first
+        else:  # JSON-MIN export: one row per submitted annotation
             text = task.get("text")
             if "annotation_id" in task and task["annotation_id"] is None:  # a task nobody annotated
                 if unreviewed is not None:
                     unreviewed.append(where)
                 continue
-            if task.get("id") is not None:
-                if task["id"] in seen_min:  # an older annotation of a task
-                    continue
-                seen_min.add(task["id"])
+            if n not in kept_rows:  # another annotation of its task is the gold
+                continue
             spans, fields = _min_spans(task, where), task
         if not isinstance(text, str):
             raise CorpusError(f"{where}: no text (expected data.text)")
@@ -114,15 +114,17 @@ def _min_spans(row: dict, where: str) -> list:
     return row[found[0]] if found else []  # none: an annotation that marked nothing
 
 
-def _latest_result(task: dict, where: str, predictions: bool) -> list | None:
-    """The latest submitted annotation's result; else, if `predictions`, the first prediction's;
-    else None."""
+def _chosen_result(task: dict, where: str, predictions: bool, disagreed: list[str] | None) -> list | None:
+    """The chosen submitted annotation's result (`_gold`); else, if `predictions`, the first
+    prediction's; else None."""
     annotations = task.get("annotations") or []
     if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
         raise CorpusError(f"{where}: 'annotations' is a list of JSON objects")
     submitted = [a for a in annotations if not a.get("was_cancelled")]
     if submitted:
-        return max(submitted, key=_recency).get("result") or []
+        if disagreed is not None and len({_marked(a.get("result")) for a in submitted}) > 1:
+            disagreed.append(where)
+        return _gold(submitted, "id").get("result") or []
     guesses = task.get("predictions") or []
     if not predictions or not guesses:
         return None
@@ -131,11 +133,47 @@ def _latest_result(task: dict, where: str, predictions: bool) -> list | None:
     return guesses[0].get("result") or []
 
 
-def _recency(annotation: dict) -> tuple[str, int]:
-    # Label Studio writes ISO dates, which sort as strings, and integer ids; anything else counts as
-    # oldest, rather than fail comparing a string with a number
-    updated, number = annotation.get("updated_at"), annotation.get("id")
-    return updated if isinstance(updated, str) else "", number if type(number) is int else -1
+def _gold(annotations: list[dict], id_key: str) -> dict:
+    """Of a task's submitted annotations, the one marked ground truth (a reviewer's choice), else the
+    one updated last (Label Studio writes ISO dates, which sort as strings; then the higher id).
+    Anything else counts as oldest, rather than fail comparing a string with a number."""
+    def rank(annotation: dict) -> tuple[bool, str, int]:
+        updated, number = annotation.get("updated_at"), annotation.get(id_key)
+        return (annotation.get("ground_truth") is True, updated if isinstance(updated, str) else "",
+                number if type(number) is int else -1)
+    return max(annotations, key=rank)
+
+
+def _marked(spans) -> frozenset:
+    """What an annotation marks, to compare two of one task: its spans' offsets and labels."""
+    if not isinstance(spans, list):
+        return frozenset()
+    values = [s.get("value", s) if isinstance(s, dict) else s for s in spans]
+    return frozenset((v.get("start"), v.get("end"), str(v.get("labels"))) for v in values if isinstance(v, dict))
+
+
+def _kept_min_rows(tasks: list, name: str, disagreed: list[str] | None) -> set[int]:
+    """The JSON-MIN rows (numbered from 1) that are their task's gold: a row per submitted annotation,
+    chosen among a task's as in the full export (`_gold`); a row without a task id stands alone."""
+    by_task: dict[str, list[tuple[int, dict]]] = {}
+    for n, row in enumerate(tasks, start=1):
+        if isinstance(row, dict) and "data" not in row and row.get("annotation_id", 0) is not None:
+            key = str(row["id"]) if row.get("id") is not None else f"row {n}"
+            by_task.setdefault(key, []).append((n, row))
+    kept = set()
+    for rows in by_task.values():
+        chosen = _gold([row for _, row in rows], "annotation_id")
+        kept |= {n for n, row in rows if row is chosen}
+        if disagreed is not None and len({_marked(_min_spans_or_none(row)) for _, row in rows}) > 1:
+            disagreed.append(f"{name}: task {rows[0][0]}")
+    return kept
+
+
+def _min_spans_or_none(row: dict):
+    try:
+        return _min_spans(row, "")
+    except CorpusError:  # said when the row is read, if it is the one kept
+        return None
 
 
 def _id_or(obj: dict, default: str | int, where: str, field: str = "id") -> str | int:
@@ -296,7 +334,11 @@ def main() -> int:
         write_jsonl(args.output, records)
     elif args.command == "from-labelstudio":
         unreviewed: list[str] = []
-        records = from_labelstudio(read_text(args.input), str(args.input), args.predictions, unreviewed)
+        disagreed: list[str] = []
+        records = from_labelstudio(read_text(args.input), str(args.input), args.predictions, unreviewed, disagreed)
+        if disagreed:  # the project annotates twice on purpose (agreement): say where, not only count
+            print(f"{plural(len(disagreed), 'task')} with submitted annotations that disagree (first: {disagreed[0]}); "
+                  f"each took the one marked ground truth, else the one updated last", file=sys.stderr)
         if unreviewed:  # said first: it may be why there are no records
             hint = ("they hold no prediction either" if args.predictions
                     else "--predictions takes their predictions instead")

@@ -85,6 +85,25 @@ def test_label_studio_tasks_carry_the_article_there_and_back(records):
     assert from_labelstudio(json.dumps(tasks), "e.json") == placed
 
 
+@pytest.mark.parametrize("ground_truth, gold", [(True, "ARMED_GROUP"), (False, "SECURITY_UNIT")])
+def test_label_studio_both_exports_take_the_same_annotation_and_say_where_they_disagree(ground_truth, gold):
+    """One task annotated twice: A created first, edited last, perhaps marked ground truth; B created
+    after A. The full export took the one updated last, JSON-MIN the one created last: two golds
+    from one project, and no word that the annotators disagreed."""
+    a = {"id": 1, "created_at": "2026-01-01T10:00", "updated_at": "2026-01-01T12:00", "ground_truth": ground_truth,
+         "result": [{"type": "labels", "value": {"start": 4, "end": 14, "labels": ["ARMED_GROUP"]}}]}
+    b = {"id": 2, "created_at": "2026-01-01T11:00", "updated_at": "2026-01-01T11:30" if ground_truth else "2026-01-01T13:00",
+         "result": [{"type": "labels", "value": {"start": 4, "end": 14, "labels": ["SECURITY_UNIT"]}}]}
+    text = "قتل تنظيم داعش"
+    full = [{"id": 7, "data": {"text": text}, "annotations": [a, b]}]
+    minimal = [{"id": 7, "text": text, "annotation_id": x["id"], "created_at": x["created_at"], "updated_at": x["updated_at"],
+                "label": [x["result"][0]["value"]]} for x in (b, a)]  # LS writes the newest created first
+    for export in (full, minimal):
+        disagreed: list[str] = []
+        rec, = from_labelstudio(json.dumps(export), "e.json", disagreed=disagreed)
+        assert [e["label"] for e in rec["entities"]] == [gold] and disagreed == ["e.json: task 1"]
+
+
 def test_label_studio_cancelled_annotation_is_not_gold():
     prediction = [{"type": "labels", "value": {"start": 0, "end": 3, "labels": ["CASUALTY"]}}]
     task = {"id": 5, "data": {"text": "قتل جندي"}, "annotations": [{"id": 1, "was_cancelled": True, "result": []}],
