@@ -23,6 +23,7 @@ Label Studio's payload alike, and every bad request gets one plain sentence nami
 
 import argparse
 import asyncio
+import errno
 import socket
 import sys
 import traceback
@@ -67,10 +68,14 @@ class Batcher:
         self.sureness = DEFAULT_SURENESS
         self.queue: asyncio.Queue = asyncio.Queue()
         self.queued = 0  # texts in the queue
+        self.stopping = False  # a stop was asked: the batch under way is finished, the rest turned away
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 
     async def tag(self, texts: list[str]) -> list[tuple[list[dict], float]]:
         """Each text's entities and sureness."""
+        if self.stopping:
+            raise BadRequest(503, "the server is stopping")
         if self.queued + len(texts) > MAX_QUEUED_TEXTS:
             raise BadRequest(503, f"the server is busy ({self.queued:,} texts waiting); try again shortly")
         future = asyncio.get_running_loop().create_future()
@@ -78,8 +83,22 @@ class Batcher:
         await self.queue.put((texts, future))
         return await future
 
+    def stop_soon(self) -> None:
+        """From a signal handler: the requests waiting are answered 503 now, not tagged first (with a
+        full queue, minutes); the batch under way is finished and answered."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._turn_away)  # safe from a signal handler, as set_exception is not
+
+    def _turn_away(self) -> None:
+        self.stopping = True
+        while not self.queue.empty():
+            texts, future = self.queue.get_nowait()
+            self.queued -= len(texts)
+            if not future.done():
+                future.set_exception(BadRequest(503, "the server is stopping"))
+
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self.loop = asyncio.get_running_loop()
         while True:
             waiting = [await self.queue.get()]
             deadline = loop.time() + self.wait_s
@@ -180,6 +199,7 @@ def create_app(predictor, settings: ModelSettings, model_dir: Path, version: str
         batcher.model_thread.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="arabic_ner", version=version, lifespan=lifespan)
+    app.state.batcher = batcher
 
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest):
@@ -287,14 +307,39 @@ def create_app(predictor, settings: ModelSettings, model_dir: Path, version: str
     return app
 
 
-def port_is_free(host: str, port: int) -> bool:
+def bind_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on `host:port`, checked before the model loads; None: it can."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
         try:
             probe.bind((host, port))
-        except OSError:
-            return False
-    return True
+        except socket.gaierror:
+            return f"--host {host}: no such address"
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"{host}:{port} is in use; pick another --port"
+            return f"--host {host}: cannot listen there ({exc.strerror})"
+    return None
+
+
+def serve(app, model_dir: Path, host: str, port: int) -> None:
+    """uvicorn's server, but a stop (Ctrl-C, SIGTERM) turns away the requests still waiting (Batcher)
+    and ends as a stop, exit 130 or 143 (uvicorn.run swallows it: exit 0); and "serving" is said once
+    it listens, not before."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            app.state.batcher.stop_soon()
+            super().handle_exit(sig, frame)
+
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                print(f"serving {model_dir} on http://{host}:{port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+
+    # uvicorn re-raises the signal it caught once it has shut down: run_cli's handler makes it a stop
+    Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
 
 
 def main() -> int:
@@ -310,14 +355,14 @@ def main() -> int:
     args = parser.parse_args()
     try:
         import fastapi  # noqa: F401
-        import uvicorn
+        import uvicorn  # noqa: F401
     except ImportError:
         raise UserError('the server needs its extra: pip install -e ".[serve]"') from None
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port}: not a port number")
     check_batch_size(args.batch_size)
-    if not port_is_free(args.host, args.port):
-        raise UserError(f"{args.host}:{args.port} is in use (or not an address of this machine); pick another --port")
+    if problem := bind_problem(args.host, args.port):
+        raise UserError(problem)
 
     from arabic_ner.device import choose_device
     from arabic_ner.predictor import Predictor
@@ -326,8 +371,7 @@ def main() -> int:
     device = choose_device(args.device, args.int8)
     predictor = Predictor.from_folder(args.model_dir, device, args.batch_size, int8=args.int8)
     app = create_app(predictor, settings, args.model_dir)
-    print(f"serving {args.model_dir} on http://{args.host}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    serve(app, args.model_dir, args.host, args.port)
     return 0
 
 
