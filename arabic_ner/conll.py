@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from arabic_ner.messages import shorten
-from arabic_ner.labels import repair_iob2, tags_to_spans, word_tags
+from arabic_ner.labels import entities_from_tags, repair_iob2, word_tags
 from arabic_ner.textfiles import CorpusError, numbered_lines
 from arabic_ner.words import word_spans
 
@@ -34,13 +34,13 @@ def from_conll(content: str, name: str, repaired: list[str] | None = None,
 
     def flush():
         if tokens:
-            text, starts = "", []
-            for token in tokens:
-                starts.append(len(text) + (1 if text else 0))
-                text = f"{text} {token}" if text else token
-            entities = [{"start": starts[a], "end": starts[b - 1] + len(tokens[b - 1]), "label": label}
-                        for a, b, label in tags_to_spans(_valid_iob2(tags, f"{name}: sentence {len(records) + 1}",
-                                                                     repaired))]
+            text, spans = " ".join(tokens), []
+            for token in tokens:  # each token's place in the joined text
+                start = spans[-1][1] + 1 if spans else 0
+                spans.append((start, start + len(token)))
+            valid = _valid_iob2(tags, f"{name}: sentence {len(records) + 1}", repaired)
+            entities = [{"start": e["start"], "end": e["end"], "label": e["label"]}
+                        for e in entities_from_tags(text, spans, valid)]
             records.append({"id": f"{Path(name).stem}-{len(records) + 1}", "text": text, "entities": entities})
             tokens.clear()
             tags.clear()
