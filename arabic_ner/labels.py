@@ -12,6 +12,8 @@ import numpy as np
 
 from arabic_ner.clitics import Proclitics
 
+OUTSIDE_ID = 0  # the id of `O` in every LabelSet
+
 
 @dataclass(frozen=True)
 class LabelSet:
@@ -19,6 +21,7 @@ class LabelSet:
 
     @property
     def labels(self) -> list[str]:
+        """`O` first (OUTSIDE_ID), then `B-X`, `I-X` for each type in order."""
         return ["O"] + [f"{prefix}-{t}" for t in self.entity_types for prefix in ("B", "I")]
 
     @property

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from arabic_ner.errors import UserError
-from arabic_ner.labels import LabelSet
+from arabic_ner.labels import OUTSIDE_ID, LabelSet
 from arabic_ner.sentences import Sentence
 
 IGNORE = -100  # the label that torch's cross-entropy skips
@@ -119,7 +119,7 @@ def merge_windows(sentences: list[Sentence], windows: list[Window], probs: list[
     out = []
     for sentence in sentences:
         word_probs = np.zeros((len(sentence.tokens), num_labels), dtype=np.float32)
-        word_probs[:, 0] = 1.0
+        word_probs[:, OUTSIDE_ID] = 1.0
         out.append(word_probs)
     best = [np.full(len(s.tokens), -1) for s in sentences]
     for window, p in zip(windows, probs):

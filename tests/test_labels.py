@@ -3,7 +3,7 @@ from itertools import product
 import numpy as np
 import pytest
 
-from arabic_ner.labels import LabelSet, repair_iob2, tags_to_spans, viterbi_iob2
+from arabic_ner.labels import OUTSIDE_ID, LabelSet, repair_iob2, tags_to_spans, viterbi_iob2
 
 LABELS = LabelSet(("A", "B")).labels  # O B-A I-A B-B I-B
 
@@ -13,6 +13,7 @@ def test_label_order_is_fixed_by_the_declared_types():
     assert labels.labels == ["O", "B-ARMED_GROUP", "I-ARMED_GROUP", "B-CASUALTY", "I-CASUALTY"]
     assert labels.label2id["I-CASUALTY"] == 4 and labels.id2label[1] == "B-ARMED_GROUP"
     assert labels.inside_id(3) == 4 and labels.inside_id(0) == 0
+    assert labels.id2label[OUTSIDE_ID] == "O"  # what a word no window reads is (windows.merge_windows)
 
 
 @pytest.mark.parametrize("tags, repaired", [
