@@ -131,26 +131,14 @@ def _train(config: Config, resume: bool, overwrite: bool) -> dict:
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     average = WeightAverage(accelerator.unwrap_model(model), config.train.ema_decay)
 
-    state = State()
-    state.progress.data = _data_digests(config)
     if resume:
-        state = State(*load_state(run_dir / LAST, accelerator, model, optimizer, scheduler, average, say))
-        _check_same_data(state.progress.data, config)
-        if any(epoch["dev"] is not None and "char" not in epoch["dev"] for epoch in state.progress.history):
-            # its best/ was chosen on another scale; mixing the two would pick the wrong epoch
-            raise UserError(f"{run_dir}: saved by a version that chose best/ on the F1 over words, before "
-                            f"character-exact scores; start the run again with --overwrite")
-        done, has_best = state.progress.epoch, (run_dir / BEST).is_dir()
-        if state.progress.best_epoch:  # best/ is checked now, not after all the epochs still to train
-            has_best = bool(_best_scores(run_dir / BEST))
-        if config.train.epochs < done or (config.train.epochs == done and not has_best):
-            # fewer epochs than done would leave the run as it is, and a run without dev data without best/
-            raise UserError(f"{run_dir}: train.epochs is {config.train.epochs}, but the run has done {done} "
-                            f"epochs{'' if has_best else ' and saved no best/ yet'}; resume with its own or more")
+        state = _resumed(config, accelerator, model, optimizer, scheduler, average)
         log(f"resuming {run_dir} at epoch {state.progress.epoch + 1}, batch {state.progress.batch}")
-    elif accelerator.is_main_process:
-        clear_run_dir(run_dir)
-        make_output_folder(run_dir, "output_dir")
+    else:
+        state = State(Progress(data=_data_digests(config)))
+        if accelerator.is_main_process:
+            clear_run_dir(run_dir)
+            make_output_folder(run_dir, "output_dir")
     if accelerator.is_main_process:  # on a resume too: more epochs, say, are now the run's (check_resumable)
         write_atomic(run_dir / CONFIG, RUN_MARK + dump_yaml(config))
     accelerator.wait_for_everyone()
@@ -477,6 +465,28 @@ def _finish(accelerator, config: Config, splits, data, precision: str, log) -> d
                                                   "test": summary.get("test")})
     accelerator.wait_for_everyone()
     return summary
+
+
+def _resumed(config: Config, accelerator, model, optimizer, scheduler, average: WeightAverage) -> State:
+    """The state `last/` holds, restored into the model, optimizer, scheduler and weight average, once
+    the run can go on with this config (run_folder.check_resumable compared the settings): the same
+    data, best/ chosen on the same scale, and no fewer epochs than done. Checked now, not after the
+    epochs still to train."""
+    run_dir = config.run_dir
+    state = State(*load_state(run_dir / LAST, accelerator, model, optimizer, scheduler, average, say))
+    _check_same_data(state.progress.data, config)
+    if any(epoch["dev"] is not None and "char" not in epoch["dev"] for epoch in state.progress.history):
+        # its best/ was chosen on another scale; mixing the two would pick the wrong epoch
+        raise UserError(f"{run_dir}: saved by a version that chose best/ on the F1 over words, before "
+                        f"character-exact scores; start the run again with --overwrite")
+    done, has_best = state.progress.epoch, (run_dir / BEST).is_dir()
+    if state.progress.best_epoch:
+        has_best = bool(_best_scores(run_dir / BEST))
+    if config.train.epochs < done or (config.train.epochs == done and not has_best):
+        # fewer epochs than done would leave the run as it is, and a run without dev data without best/
+        raise UserError(f"{run_dir}: train.epochs is {config.train.epochs}, but the run has done {done} "
+                        f"epochs{'' if has_best else ' and saved no best/ yet'}; resume with its own or more")
+    return state
 
 
 def _data_digests(config: Config) -> dict[str, list[str]]:
