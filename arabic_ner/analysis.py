@@ -22,7 +22,7 @@ import re
 from collections import Counter
 
 from arabic_ner.clitics import LETTERS
-from arabic_ner.metrics import entity_spans
+from arabic_ner.metrics import entity_keys
 from arabic_ner.words import is_punct
 
 MISSED, SPURIOUS = "(missed)", "(spurious)"
@@ -37,7 +37,7 @@ def analyse(records: list[dict], predicted: list[list[dict]], entity_types: list
     confusion = {g: Counter() for g in [*entity_types, SPURIOUS]}
     errors: list[dict] = []
     for record, found in zip(records, predicted, strict=True):
-        g_spans, p_spans = sorted(entity_spans(record["entities"])), sorted(entity_spans(found))
+        g_spans, p_spans = sorted(entity_keys(record["entities"])), sorted(entity_keys(found))
         exact = set(g_spans) & set(p_spans)
         for g in g_spans:
             if g in exact:

@@ -76,15 +76,15 @@ def _transitions(labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     return np.where(allowed, 0.0, -np.inf), np.array([not label.startswith("I-") for label in labels])
 
 
-def tags_to_spans(tags: list[str]) -> list[tuple[int, int, str]]:
+def tags_to_ranges(tags: list[str]) -> list[tuple[int, int, str]]:
     """Entities of a valid IOB2 sequence as `(first_word, last_word + 1, type)`."""
-    spans: list[tuple[int, int, str]] = []
+    ranges: list[tuple[int, int, str]] = []
     for i, tag in enumerate(tags):
         if tag.startswith("B-"):
-            spans.append((i, i + 1, tag[2:]))
-        elif tag.startswith("I-") and spans and spans[-1][1] == i and spans[-1][2] == tag[2:]:
-            spans[-1] = (spans[-1][0], i + 1, tag[2:])
-    return spans
+            ranges.append((i, i + 1, tag[2:]))
+        elif tag.startswith("I-") and ranges and ranges[-1][1] == i and ranges[-1][2] == tag[2:]:
+            ranges[-1] = (ranges[-1][0], i + 1, tag[2:])
+    return ranges
 
 
 def word_tags(spans: list[tuple[int, int]], entities: list[dict]) -> list[str]:
@@ -104,7 +104,7 @@ def entities_from_tags(text: str, spans: list[tuple[int, int]], tags: list[str],
     (each word's tag probability), each entity's mean; with `proclitics`, each entity starting after
     the clitics of its first word, as the annotation spec puts it (clitics.py)."""
     entities = []
-    for first, last, label in tags_to_spans(tags):
+    for first, last, label in tags_to_ranges(tags):
         start, end = spans[first][0], spans[last - 1][1]
         if proclitics is not None:
             start = proclitics.start(text, start, end)

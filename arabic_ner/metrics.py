@@ -14,7 +14,7 @@ import numpy as np
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
-from arabic_ner.labels import tags_to_spans, word_tags
+from arabic_ner.labels import tags_to_ranges, word_tags
 from arabic_ner.words import word_spans
 
 _ZERO = {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0}
@@ -41,7 +41,7 @@ def span_scores(gold: list[dict], predicted: list[list[dict]], entity_types: lis
     that occur in gold or predictions, as `entity_scores` does."""
     counts = {t: [0, 0, 0] for t in entity_types}  # true positives, predicted, gold
     for record, entities in zip(gold, predicted, strict=True):
-        g, p = entity_spans(record["entities"]), entity_spans(entities)
+        g, p = entity_keys(record["entities"]), entity_keys(entities)
         for label in entity_types:
             counts[label][0] += sum(1 for s in g & p if s[2] == label)
             counts[label][1] += sum(1 for s in p if s[2] == label)
@@ -57,7 +57,7 @@ def span_counts(gold: list[dict], predicted: list[list[dict]]) -> list[tuple[int
     """(true positives, predicted, gold) of character-exact entities per record: `bootstrap_f1`'s units."""
     counts = []
     for record, entities in zip(gold, predicted, strict=True):
-        g, p = entity_spans(record["entities"]), entity_spans(entities)
+        g, p = entity_keys(record["entities"]), entity_keys(entities)
         counts.append((len(g & p), len(p), len(g)))
     return counts
 
@@ -68,7 +68,7 @@ def word_counts(gold: list[list[str]], pred: list[list[str]]) -> list[tuple[int,
     return [_strict_counts(g, p) for g, p in zip(gold, pred, strict=True)]
 
 
-def entity_spans(entities: list[dict]) -> set[tuple[int, int, str]]:
+def entity_keys(entities: list[dict]) -> set[tuple[int, int, str]]:
     """`(start, end, label)` of each entity: what character-exact matching compares."""
     return {(e["start"], e["end"], e["label"]) for e in entities}
 
@@ -132,5 +132,5 @@ def bootstrap_f1(counts: list[tuple[int, int, int]], samples: int = 1000, seed: 
 
 
 def _strict_counts(gold: list[str], pred: list[str]) -> tuple[int, int, int]:
-    g, p = set(tags_to_spans(gold)), set(tags_to_spans(pred))
+    g, p = set(tags_to_ranges(gold)), set(tags_to_ranges(pred))
     return len(g & p), len(p), len(g)

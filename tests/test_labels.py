@@ -3,7 +3,7 @@ from itertools import product
 import numpy as np
 import pytest
 
-from arabic_ner.labels import OUTSIDE_ID, LabelSet, repair_iob2, tags_to_spans, viterbi_iob2
+from arabic_ner.labels import OUTSIDE_ID, LabelSet, repair_iob2, tags_to_ranges, viterbi_iob2
 
 LABELS = LabelSet(("A", "B")).labels  # O B-A I-A B-B I-B
 
@@ -33,7 +33,7 @@ def test_repair_iob2(tags, repaired):
     (["O", "O"], []),
 ])
 def test_tags_to_spans(tags, spans):
-    assert tags_to_spans(tags) == spans
+    assert tags_to_ranges(tags) == spans
 
 
 def _probs(rows: list[dict[str, float]]) -> np.ndarray:

@@ -7,7 +7,7 @@ from seqeval.scheme import IOB2
 
 from arabic_ner.analysis import analyse, format_errors
 from arabic_ner.conll import from_conll
-from arabic_ner.labels import entities_from_tags, tags_to_spans
+from arabic_ner.labels import entities_from_tags, tags_to_ranges
 from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags, span_counts, span_scores, word_counts
 from arabic_ner.words import word_spans
 from conftest import SHARED
@@ -75,7 +75,7 @@ def perturb(tags: list[list[str]], seed: int) -> list[list[str]]:
     out = []
     for seq in tags:
         seq = list(seq)
-        for first, last, label in tags_to_spans(seq):
+        for first, last, label in tags_to_ranges(seq):
             roll = rng.random()
             if roll < 0.15:
                 seq[first:last] = ["O"] * (last - first)
@@ -117,7 +117,7 @@ def test_golden_against_seqeval_on_anercorp_format(name, content):
             starts.append(starts[-1] + len(token) + 1)
         tokens = record["text"].split(" ")
         pred_entities.append([{"start": starts[a], "end": starts[b - 1] + len(tokens[b - 1]), "label": label}
-                              for a, b, label in tags_to_spans(seq)])
+                              for a, b, label in tags_to_ranges(seq)])
     types = sorted({t[2:] for seq in gold_tags for t in seq if t != "O"})
     ours = entity_scores(*record_tags(gold_records, pred_entities), types)
     reference = classification_report(gold_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True,
@@ -188,7 +188,7 @@ def test_error_kinds_and_confusion():
                      [entities_from_tags(text, spans, pred)], TYPES)
     # each false negative and false positive once: boundary and type errors are one of each
     assert result["error_kinds"] == {"boundary": 2, "type": 2, "missed": 1, "spurious": 1}
-    gold_spans, pred_spans = set(tags_to_spans(gold)), set(tags_to_spans(pred))
+    gold_spans, pred_spans = set(tags_to_ranges(gold)), set(tags_to_ranges(pred))
     assert sum(result["error_kinds"].values()) == len(gold_spans ^ pred_spans) == len(result["errors"])
     assert result["confusion"]["A"] == {"A": 1, "B": 0, "(missed)": 1}
     assert result["confusion"]["B"] == {"A": 1, "B": 0, "(missed)": 0}
