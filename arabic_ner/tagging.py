@@ -1,5 +1,6 @@
 """Tagging a corpus into files: in chunks, each written as it finishes; resumable after any stop;
-under several processes, each process tagging its own chunks into its own shard.
+under several processes, each process tagging its own chunks into its own shard. `predict(job)`
+is predict.py's whole work (its command line only parses the options into a `PredictJob`).
 
 Chunks. A first pass over the input (`plan`) cuts the articles into runs of about `chunk_words`
 words. The cut is a function of the input alone, so a resumed run cuts the same chunks, tags the
@@ -18,23 +19,27 @@ the merged file equals a one-process run's, byte for byte; a stopped run resumes
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate, islice
 from pathlib import Path
 
 from arabic_ner.articles import Article, Articles, Skips
+from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.errors import Stopped, UserError
-from arabic_ner.files import ResumableLines
+from arabic_ner.files import ResumableLines, check_output_files, write_files
 from arabic_ner.messages import plural
 from arabic_ner.progress import progress_bar
 
 PARQUET_ROWS = 10_000  # records per Parquet row group written
 CHUNK_WORDS = 20_000  # words tagged and written at once: 10-30 s of tagging on 2 CPU cores
+LARGE = 100_000  # articles from which the whole-file outputs' memory is worth a note
 
 
 def entities_type():
@@ -262,3 +267,188 @@ def write_parquet(lines: Callable[[], Iterable[bytes]], records_at: Path) -> Cal
             raise UserError(f"cannot write Parquet ({str(exc)[:200]}); the tagged records are complete in "
                             f"{records_at} (JSONL): rename it to keep them") from None
     return write
+
+
+@dataclass
+class PredictJob:
+    """What `predict.py` is asked (its options, under the same names)."""
+
+    model_dir: Path
+    inputs: list[str]  # .txt files, folders, .jsonl, .parquet or .arrow files, or - for stdin
+    output: Path | None = None  # -o: JSONL, or Parquet for a .parquet name; None: JSONL on stdout
+    conll: Path | None = None
+    labelstudio: Path | None = None
+    html: Path | None = None
+    text_field: str = "text"
+    batch_size: int = WINDOWS_PER_PASS
+    device: str | None = None
+    int8: bool = False
+    force: bool = False  # with int8: int8 even where the start-up check finds it slower
+    resume: bool = False
+    chunk_words: int = CHUNK_WORDS
+    compile: bool | None = None  # None: where it pays off (compiled.worth_compiling)
+
+
+def predict(job: PredictJob) -> int:
+    """Tag every article of `job.inputs` into the outputs asked for, resumably, on this process or
+    its share of several (torchrun, `accelerate launch`); says what it did on stderr. The exit
+    status: 1 where an input or record was skipped, else 0; bad options and inputs are UserErrors."""
+    job.model_dir = Path(job.model_dir)
+    if not job.model_dir.is_dir():
+        raise UserError(f"{job.model_dir}: no such model folder")
+    check_batch_size(job.batch_size)
+    if job.chunk_words < 1:
+        raise UserError(f"--chunk-words {job.chunk_words}: must be at least 1")
+    if job.resume and not job.output:
+        raise UserError("--resume continues an -o output: add -o with the interrupted run's file")
+    if job.force and not job.int8:
+        raise UserError("--force goes with --int8 (int8 even where it is slower here); add --int8 or drop --force")
+
+    from arabic_ner.model import ModelSettings  # torch and transformers: loaded once the options are checked
+
+    ModelSettings.load(job.model_dir)  # a wrong folder is said first, not after reading the inputs
+    articles = Articles(job.inputs, job.text_field)
+    check_output_files({"-o": job.output, "--conll": job.conll, "--labelstudio": job.labelstudio,
+                        "--html": job.html}, [f for files in articles.files.values() for f in files],
+                       keep_out_of={"the model folder": job.model_dir})
+
+    from accelerate import PartialState
+    from accelerate.utils import gather_object, parse_flag_from_env
+
+    from arabic_ner.compiled import worth_compiling
+    from arabic_ner.device import choose_device
+    from arabic_ner.predictor import Predictor
+    from arabic_ner.progress import say
+
+    # As accelerate's Accelerator does (training): without it, processes started by torchrun on a
+    # machine with no GPU would each run alone and tag everything.
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    processes, rank = state.num_processes, state.process_index
+    if processes > 1 and not job.output:
+        raise UserError("several processes each write their share beside the -o file: add -o")
+    # an interrupted run to continue, or one not to overwrite: said before any work
+    sinks = [shard_path(job.output, r, processes) for r in range(processes)] if processes > 1 else \
+        [job.output] if job.output else []
+    if job.output and (elsewhere := other_layouts(job.output, processes)):
+        raise UserError(f"{elsewhere[0]}: an interrupted run of {job.output} with another number of processes left "
+                        f"records; resume it with as many as it had, or delete {plural(len(elsewhere), 'such file')} "
+                        f"and the .partial files beside them to start over")
+    interrupted = ResumableLines.interrupted(sinks, job.resume) if sinks else None
+    if processes > 1:  # no process may start writing before every one has looked
+        state.wait_for_everyone()
+    chunks = plan(articles, job.chunk_words)
+    keep = bool(job.conll or job.labelstudio or job.html)  # whole-file outputs: every result kept
+    if keep and chunks.articles > LARGE and state.is_main_process:
+        print(f"note: --conll, --labelstudio and --html are written whole at the end: all {chunks.articles:,} "
+              f"articles and their entities are held in memory then; -o alone is written as it goes", file=sys.stderr)
+
+    device = choose_device(job.device, job.int8, state)
+    # each process tags its share: that share has to repay the compiling
+    compile = worth_compiling(chunks.words // processes, device, job.int8) if job.compile is None else job.compile
+    if compile and state.is_main_process:
+        why = "" if job.compile else f"; {chunks.words:,} words to tag repay it, --no-compile to skip"
+        print(f"compiling the model (about 30 s on 2 CPU cores{why})", file=sys.stderr)
+    int8 = job.int8
+    if interrupted and job.int8:  # the interrupted run's kernel (or fp32), not a new probe's: the same bytes
+        int8 = interrupted["fingerprint"].get("int8 kernel") or False
+    predictor = Predictor.from_folder(job.model_dir, device, job.batch_size, int8,
+                                      accelerator=state if processes > 1 else None, compile=compile,
+                                      warn_if_compile_fails=job.compile is None, force_int8=job.force,
+                                      share_batches=False)
+    started = time.time()
+    mine = sinks[rank] if sinks else None
+    # a shard its process had not written to yet starts afresh in a resumed run
+    sink = ResumableLines(mine, _fingerprint(job, articles, device, compile, predictor, processes),
+                          resume=ResumableLines.state_of(mine) is not None) if mine else None
+    skips = Skips(say if state.is_main_process else None)  # every process reads all: the main one says
+    # the sink's lock holds until the output has its name: no second run takes the records over before
+    # (under several processes the others' locks go as they end; the main one's shard keeps the output's)
+    with sink or contextlib.nullcontext():
+        outcome = tag_chunks(predictor, articles, chunks, sink, skips, keep and processes == 1, rank, processes)
+        found, resumed = outcome.found, outcome.resumed
+        if processes > 1:
+            found, resumed = (sum(part) for part in zip(*gather_object([(found, resumed)])))
+            # every shard is complete; the group goes before the merge, which may outlast its timeouts
+            state.wait_for_everyone()
+            state.destroy_process_group()
+        if state.is_main_process:
+            try:
+                _finish(job, articles, chunks, sinks, outcome.results if processes == 1 else None, predictor)
+            except Stopped:
+                if any(ResumableLines.state_of(path) for path in sinks):  # stopped before the output took its name
+                    print(f"\nevery article is tagged; the same command with --resume writes {job.output}",
+                          file=sys.stderr)
+                raise
+            seconds = time.time() - started
+            print(f"tagged {plural(chunks.articles - resumed, 'article')} ({plural(chunks.words, 'word')} in all) "
+                  f"in {seconds:.1f} s, {plural(found, 'entity', 'entities')}"
+                  + (f" on {processes} processes" if processes > 1 else "")
+                  + (f"; {plural(resumed, 'article')} before it from the interrupted run" if resumed else ""),
+                  file=sys.stderr)
+            if skips.count > len(skips.shown):
+                print(f"skipped {plural(skips.count, 'input or record', 'inputs or records')} in all, "
+                      f"the first {len(skips.shown)} said above", file=sys.stderr)
+    # The main process says skips; another's exit status 1 would make torchrun stop the main one mid-merge.
+    return 1 if skips.count and state.is_main_process else 0
+
+
+def _finish(job: PredictJob, articles, plan: Plan, sinks: list[Path], results: list | None, predictor) -> None:
+    """The outputs under their names, all together (`files.write_files`): `-o` from the one
+    process's partial file (renamed, or converted to Parquet) or merged from every process's shard;
+    the whole-file outputs from `results`, or from `-o`'s records."""
+
+    if len(sinks) > 1:
+        check_shards(sinks, plan)
+    partials, manifests = zip(*map(ResumableLines.files_of, sinks)) if sinks else ((), ())
+
+    def lines():  # the records in input order: one process's partial file, or every process's shard
+        return merged_lines(list(partials), plan.chunks)
+
+    files = {}
+    if job.conll or job.labelstudio or job.html:
+        if results is None:
+            results = [json.loads(line)["entities"] for line in lines()]
+        files = _other_outputs(job, list(articles.read(Skips())), results, predictor.settings.entity_types)
+    # the manifests go first: a partial file without one is nothing, a manifest without its file an error
+    if not job.output:
+        write_files(files)
+    elif job.output.suffix == ".parquet":
+        records_at = partials[0] if len(partials) == 1 else f"{', '.join(map(str, partials))} (shards)"
+        write_files({job.output: write_parquet(lines, records_at), **files}, removals=(*manifests, *partials))
+    elif len(partials) == 1:
+        write_files(files, renames={partials[0]: job.output}, removals=manifests)
+    else:
+        write_files({job.output: write_lines(lines), **files}, removals=(*manifests, *partials))
+
+
+def _fingerprint(job: PredictJob, articles, device: str, compile: bool, predictor, processes: int) -> dict:
+    """What decides the output's bytes: a resumed run must match the interrupted one on all of it."""
+    def stamp(path: Path) -> list:
+        info = path.stat()
+        return [str(path.resolve()), info.st_size, info.st_mtime_ns]
+
+    inputs = []
+    for item in job.inputs:  # stdin, one article read whole, by its content
+        inputs += [stamp(f) for f in articles.files[item]] if item != "-" else [["-", articles.stdin_digest()]]
+    return {"model": [stamp(f) for f in sorted(job.model_dir.iterdir()) if f.is_file()], "inputs": inputs,
+            "text field": job.text_field,
+            **numerics(predictor, device, job.batch_size, job.chunk_words, compile, processes)}
+
+
+def _other_outputs(job: PredictJob, articles, results, entity_types) -> dict:
+    """The whole-file outputs asked for (CoNLL, Label Studio, HTML): path -> content."""
+    from arabic_ner.conll import to_conll
+    from arabic_ner.convert import to_labelstudio
+    from arabic_ner.model import model_version
+    from arabic_ner.render import render_html
+
+    records = [{"id": str(a.id), "text": a.text, "entities": e} for a, e in zip(articles, results)]
+    files = {}
+    if job.conll:
+        files[job.conll] = to_conll(records)
+    if job.labelstudio:
+        files[job.labelstudio] = json.dumps(to_labelstudio(records, "predictions", model_version(job.model_dir)),
+                                             ensure_ascii=False, indent=1)  # as the server names it
+    if job.html:
+        files[job.html] = render_html(records, entity_types, title=f"{job.model_dir}")
+    return files

@@ -202,21 +202,21 @@ def test_cli_outputs(trained, tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_parquet_in_parquet_out_and_a_bad_record_skipped(trained, tmp_path, monkeypatch, capsys):
+def test_parquet_in_parquet_out_and_a_bad_record_skipped(trained, tmp_path, capsys):
+    """Through the plain function predict.py's command line calls (`tagging.predict`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from arabic_ner.cli.predict import main
+    from arabic_ner.tagging import PredictJob, predict
 
     config, _ = trained
     rows = [{"id": "a", "text": HARD, "date": None}, {"id": "b", "text": None, "date": "2015-07-21"},
             {"id": "c", "text": "قتل تنظيم داعش خمسة جنود", "date": "2015-07-22"}]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "in.parquet")
-    run = lambda *args: (monkeypatch.setattr(sys, "argv", ["predict.py", str(config.run_dir / "best"), *args]),
-                         main())[1]
-    assert run(str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.parquet"), "--chunk-words", "5") == 1
+    best, given = config.run_dir / "best", [str(tmp_path / "in.parquet")]
+    assert predict(PredictJob(best, given, output=tmp_path / "out.parquet", chunk_words=5)) == 1
     assert f"skipped {tmp_path / 'in.parquet'}:row 2: no string field 'text'" in capsys.readouterr().err
-    assert run(str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.jsonl")) == 1
+    assert predict(PredictJob(best, given, output=tmp_path / "out.jsonl")) == 1
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.column_names == ["id", "date", "entities"]
     assert table.to_pylist() == [json.loads(line) for line in (tmp_path / "out.jsonl").read_text("utf-8").splitlines()]
