@@ -39,8 +39,9 @@ CARRIED = ("article", "story", "paragraph")
 def from_labelstudio(content: str, name: str, predictions: bool = False,
                      unreviewed: list[str] | None = None, disagreed: list[str] | None = None) -> list[dict]:
     """Records from Label Studio's full JSON export or JSON-MIN: of each task, the submitted
-    annotation marked ground truth, else the one updated last, the same from either export. A task
-    whose submitted annotations mark different spans is added to `disagreed`. A task with no
+    annotation marked ground truth, else the one updated last (JSON-MIN does not carry the mark:
+    there, the one updated last). A task whose submitted annotations mark different spans is added
+    to `disagreed`. A task with no
     submitted annotation (never reviewed, or cancelled) holds at most the model's predictions,
     which are not gold: it is left out and its place added to `unreviewed`, unless `predictions`
     asks for its first prediction instead."""
@@ -145,11 +146,13 @@ def _gold(annotations: list[dict], id_key: str) -> dict:
 
 
 def _marked(spans) -> frozenset:
-    """What an annotation marks, to compare two of one task: its spans' offsets and labels."""
+    """What an annotation marks, to compare two of one task: its spans' offsets and labels (as JSON
+    text: they are checked only once the annotation is the one kept, and may be anything here)."""
     if not isinstance(spans, list):
         return frozenset()
     values = [s.get("value", s) if isinstance(s, dict) else s for s in spans]
-    return frozenset((v.get("start"), v.get("end"), str(v.get("labels"))) for v in values if isinstance(v, dict))
+    return frozenset(json.dumps([v.get("start"), v.get("end"), v.get("labels")], sort_keys=True)
+                     for v in values if isinstance(v, dict))
 
 
 def _kept_min_rows(tasks: list, name: str, disagreed: list[str] | None) -> set[int]:
@@ -338,7 +341,8 @@ def main() -> int:
         records = from_labelstudio(read_text(args.input), str(args.input), args.predictions, unreviewed, disagreed)
         if disagreed:  # the project annotates twice on purpose (agreement): say where, not only count
             print(f"{plural(len(disagreed), 'task')} with submitted annotations that disagree (first: {disagreed[0]}); "
-                  f"each took the one marked ground truth, else the one updated last", file=sys.stderr)
+                  f"each took the one marked ground truth, else the one updated last (JSON-MIN carries no such "
+                  f"mark: export as JSON to keep a reviewer's choice)", file=sys.stderr)
         if unreviewed:  # said first: it may be why there are no records
             hint = ("they hold no prediction either" if args.predictions
                     else "--predictions takes their predictions instead")

@@ -19,7 +19,7 @@ from arabic_ner.comparison import mean_std, read_plan, read_runs, run_f1
 from arabic_ner.config import SEED_LIMIT, Config, changed_settings, load_config, to_dict
 from arabic_ner.corpus import jsonl_text, read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
-from arabic_ner.files import make_output_folder, write_atomic
+from arabic_ner.files import file_digest, make_output_folder, write_atomic
 from arabic_ner.messages import plural
 from arabic_ner.run_folder import BEST, CONFIG, LAST, clear_run_dir, read_epochs
 from arabic_ner.split import assign_groups, members
@@ -109,12 +109,14 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
                 log(f"[{len(runs) + 1}/{folds * seeds}] {name}: train {len(train_records)}"
                     + (f" + {extra_counts[k]} from --also-train" if also_train else "") + ", "
                     f"dev {len(fold_records[dev_k])}, test {len(fold_records[k])} sentences")
-                run = _train_run(run_config, name, k, run, resume, log)
+                run = {**_train_run(run_config, name, k, run, resume, log), "kept_model": keep_models}
                 with runs_file.open("a", encoding="utf-8") as f:  # one whole line per finished run
                     f.write(jsonl_text([run]))
-                if not keep_models:  # this run's only: those of an earlier --keep-models stay
-                    for folder in (BEST, LAST):
-                        shutil.rmtree(run_config.run_dir / folder, ignore_errors=True)
+            # the models of runs recorded as not keeping theirs (a removal a stop cut short, too); those
+            # an earlier --keep-models kept, or a version that did not record it, stay
+            if run.get("kept_model") is False:
+                for folder in (BEST, LAST):
+                    shutil.rmtree(run_config.run_dir / folder, ignore_errors=True)
             runs.append(run)
     collapsed = sum(bool(r.get("collapsed")) for r in runs)
     if collapsed:
@@ -188,10 +190,7 @@ def fold_digest(fold_records: list[list[dict]]) -> str:
 
 def _files_digest(paths: list[str]) -> str:
     """What the files hold, in order, as 16 hex digits."""
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
-    return digest.hexdigest()[:16]
+    return hashlib.sha256(" ".join(map(file_digest, paths)).encode("ascii")).hexdigest()[:16]
 
 
 def dev_by_epoch(curves: list[list[float]]) -> dict:
@@ -245,8 +244,6 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log, resc
     if not plan_file.is_file():
         raise UserError(f"{plan_file}: missing beside {runs_file}; pass --overwrite to start again")
     before = read_plan(plan_file)  # a damaged file is named with its line; the runs are kept for a fix
-    types = None if rescore else plan["config"]["entity_types"]
-    runs = read_runs(runs_file, types, log) if runs_file.is_file() else []
     # a setting added to the code since, at its default, changes nothing that ran
     # (a plan written before folds were fingerprinted is taken at its word)
     defaults = {"also_train": [], "fold_digest": plan.get("fold_digest"),
@@ -263,4 +260,6 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log, resc
     if changed:
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
                         f"{', '.join(changed)}); pass --overwrite to start again")
+    types = None if rescore else plan["config"]["entity_types"]  # the settings first: they say why, if both
+    runs = read_runs(runs_file, types, log) if runs_file.is_file() else []
     return {run["name"]: run for run in runs}

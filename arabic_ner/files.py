@@ -7,6 +7,7 @@ interrupted run) never sees half a file.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -76,6 +77,12 @@ def make_output_folder(path: Path, option: str) -> None:
         raise UserError(f"{option} {path}: cannot create the folder ({exc.strerror})") from None
     if not os.access(path, os.W_OK):
         raise UserError(f"{option} {path}: folder is not writable")
+
+
+def file_digest(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, in hex: has a data file changed since a run started with it?"""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_atomic(path: str | Path, content: str) -> None:

@@ -318,7 +318,10 @@ def bind_problem(host: str, port: int) -> str | None:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return f"{host}:{port} is in use; pick another --port"
-            return f"--host {host}: cannot listen there ({exc.strerror})"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return f"--host {host}: cannot listen there ({exc.strerror})"
+            return f"{host}:{port}: cannot listen there ({exc.strerror}; a port below 1024 needs privileges)" \
+                if exc.errno == errno.EACCES else f"{host}:{port}: cannot listen there ({exc.strerror})"
     return None
 
 

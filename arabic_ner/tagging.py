@@ -288,12 +288,16 @@ class PredictJob:
     chunk_words: int = CHUNK_WORDS
     compile: bool | None = None  # None: where it pays off (compiled.worth_compiling)
 
+    def __post_init__(self) -> None:  # a notebook's strings, as the command line's Paths
+        for name in ("model_dir", "output", "conll", "labelstudio", "html"):
+            if getattr(self, name) is not None:
+                setattr(self, name, Path(getattr(self, name)))
+
 
 def predict(job: PredictJob) -> int:
     """Tag every article of `job.inputs` into the outputs asked for, resumably, on this process or
     its share of several (torchrun, `accelerate launch`); says what it did on stderr. The exit
     status: 1 where an input or record was skipped, else 0; bad options and inputs are UserErrors."""
-    job.model_dir = Path(job.model_dir)
     if not job.model_dir.is_dir():
         raise UserError(f"{job.model_dir}: no such model folder")
     check_batch_size(job.batch_size)

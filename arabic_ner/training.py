@@ -16,7 +16,6 @@ third of a step), and last/ written every few minutes rather than every epoch.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -38,7 +37,7 @@ from arabic_ner.corpus import read_split
 from arabic_ner.device import training_precision
 from arabic_ner.errors import Stopped, UserError, noted_stops
 from arabic_ner.evaluation import score_model
-from arabic_ner.files import make_output_folder, write_atomic
+from arabic_ner.files import file_digest, make_output_folder, write_atomic
 from arabic_ner.labels import LabelSet
 from arabic_ner.model import ModelSettings, load_encoder, window_limit
 from arabic_ner.model_card import data_summary, read_scores, write_model_card
@@ -492,8 +491,7 @@ def _resumed(config: Config, accelerator, model, optimizer, scheduler, average: 
 def _data_digests(config: Config) -> dict[str, list[str]]:
     """The SHA-256 of each train and dev file, in order: a resume must go on with the data the run
     started with (the files may have moved since: a cross-validation's folder, say)."""
-    return {split: [hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in getattr(config.data, split)]
-            for split in ("train", "dev")}
+    return {split: [file_digest(path) for path in getattr(config.data, split)] for split in ("train", "dev")}
 
 
 def _check_same_data(then: dict, config: Config) -> None:

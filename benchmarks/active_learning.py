@@ -42,6 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import check_counts  # noqa: E402
+
 from arabic_ner.config import load_config  # noqa: E402
 from arabic_ner.corpus import jsonl_text, read_jsonl, write_jsonl  # noqa: E402
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
@@ -74,9 +76,7 @@ def main() -> None:
     bins = assign_groups(records, "story", [1 / FOLDS] * FOLDS, seed=SPLIT_SEED)
     folds = [members(records, "story", keys) for keys in bins]
     # checked before --out is rewritten: a bad value must not cost the results of before
-    for option in ("step", "rounds", "seeds", "updates"):
-        if getattr(args, option) < 1:
-            raise UserError(f"--{option} {getattr(args, option)}: must be at least 1")
+    check_counts(step=args.step, rounds=args.rounds, seeds=args.seeds, updates=args.updates)
     smallest = min(len(records) - len(folds[fold]) for fold in args.folds)
     if not 1 <= args.start <= smallest:
         raise UserError(f"--start {args.start}: must be 1-{smallest} (the smallest pool of --folds)")

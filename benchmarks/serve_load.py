@@ -69,10 +69,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--kind", nargs="+", default=["sentence", "article"], choices=["sentence", "article"])
     args = parser.parse_args()
+    from bench import check_counts
+
     from arabic_ner.errors import UserError
-    for name in ("requests", "clients"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name} {getattr(args, name)}: must be at least 1")
+    check_counts(requests=args.requests, clients=args.clients)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -85,23 +85,42 @@ def test_label_studio_tasks_carry_the_article_there_and_back(records):
     assert from_labelstudio(json.dumps(tasks), "e.json") == placed
 
 
-@pytest.mark.parametrize("ground_truth, gold", [(True, "ARMED_GROUP"), (False, "SECURITY_UNIT")])
-def test_label_studio_both_exports_take_the_same_annotation_and_say_where_they_disagree(ground_truth, gold):
-    """One task annotated twice: A created first, edited last, perhaps marked ground truth; B created
-    after A. The full export took the one updated last, JSON-MIN the one created last: two golds
-    from one project, and no word that the annotators disagreed."""
+@pytest.mark.parametrize("export, ground_truth, gold", [
+    ("full", False, "SECURITY_UNIT"), ("min", False, "SECURITY_UNIT"),  # the one updated last, from either
+    ("full", True, "ARMED_GROUP"),  # a reviewer's choice, though the other was updated after it
+    ("min", True, "SECURITY_UNIT"),  # JSON-MIN carries no ground-truth mark: the one updated last
+])
+def test_label_studio_takes_the_ground_truth_else_the_last_updated_and_says_where_they_disagree(export, ground_truth,
+                                                                                               gold):
+    """One task annotated twice: A created first and edited at 12:00, perhaps marked ground truth; B
+    created after A, edited at 13:00. The full export took the one updated last, JSON-MIN the one
+    created last, and neither said that the annotators disagreed."""
     a = {"id": 1, "created_at": "2026-01-01T10:00", "updated_at": "2026-01-01T12:00", "ground_truth": ground_truth,
          "result": [{"type": "labels", "value": {"start": 4, "end": 14, "labels": ["ARMED_GROUP"]}}]}
-    b = {"id": 2, "created_at": "2026-01-01T11:00", "updated_at": "2026-01-01T11:30" if ground_truth else "2026-01-01T13:00",
+    b = {"id": 2, "created_at": "2026-01-01T11:00", "updated_at": "2026-01-01T13:00",
          "result": [{"type": "labels", "value": {"start": 4, "end": 14, "labels": ["SECURITY_UNIT"]}}]}
     text = "قتل تنظيم داعش"
-    full = [{"id": 7, "data": {"text": text}, "annotations": [a, b]}]
-    minimal = [{"id": 7, "text": text, "annotation_id": x["id"], "created_at": x["created_at"], "updated_at": x["updated_at"],
-                "label": [x["result"][0]["value"]]} for x in (b, a)]  # LS writes the newest created first
-    for export in (full, minimal):
-        disagreed: list[str] = []
-        rec, = from_labelstudio(json.dumps(export), "e.json", disagreed=disagreed)
-        assert [e["label"] for e in rec["entities"]] == [gold] and disagreed == ["e.json: task 1"]
+    tasks = {"full": [{"id": 7, "data": {"text": text}, "annotations": [a, b]}],
+             # LS writes a row per annotation, the newest created first
+             "min": [{"id": 7, "text": text, "annotation_id": x["id"], "created_at": x["created_at"],
+                      "updated_at": x["updated_at"], "label": [x["result"][0]["value"]]} for x in (b, a)]}
+    disagreed: list[str] = []
+    rec, = from_labelstudio(json.dumps(tasks[export]), "e.json", disagreed=disagreed)
+    assert [e["label"] for e in rec["entities"]] == [gold] and disagreed == ["e.json: task 1"]
+
+
+def test_label_studio_odd_values_in_an_annotation_not_kept_are_no_traceback():
+    """The disagreement check reads every annotation before the kept one is checked: a start that
+    is a list must not fail it with a TypeError."""
+    odd = [{"id": 7, "text": "قتل جندي", "annotation_id": 1, "updated_at": "2026-01-01",
+            "label": [{"start": [4], "end": 8, "labels": ["CASUALTY"]}]},
+           {"id": 7, "text": "قتل جندي", "annotation_id": 2, "updated_at": "2026-01-02",
+            "label": [{"start": 4, "end": 8, "labels": ["CASUALTY"]}]}]
+    disagreed: list[str] = []
+    rec, = from_labelstudio(json.dumps(odd), "m.json", disagreed=disagreed)
+    assert rec["entities"] == [{"start": 4, "end": 8, "label": "CASUALTY"}] and disagreed == ["m.json: task 1"]
+    with pytest.raises(CorpusError, match="m.json: task 1: a span needs integer start/end"):
+        from_labelstudio(json.dumps(odd[:1] + [{**odd[1], "updated_at": "2025-01-01"}]), "m.json", disagreed=[])
 
 
 def test_label_studio_cancelled_annotation_is_not_gold():

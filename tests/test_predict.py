@@ -216,7 +216,7 @@ def test_parquet_in_parquet_out_and_a_bad_record_skipped(trained, tmp_path, caps
     best, given = config.run_dir / "best", [str(tmp_path / "in.parquet")]
     assert predict(PredictJob(best, given, output=tmp_path / "out.parquet", chunk_words=5)) == 1
     assert f"skipped {tmp_path / 'in.parquet'}:row 2: no string field 'text'" in capsys.readouterr().err
-    assert predict(PredictJob(best, given, output=tmp_path / "out.jsonl")) == 1
+    assert predict(PredictJob(str(best), given, output=str(tmp_path / "out.jsonl"))) == 1  # a notebook's strings
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.column_names == ["id", "date", "entities"]
     assert table.to_pylist() == [json.loads(line) for line in (tmp_path / "out.jsonl").read_text("utf-8").splitlines()]

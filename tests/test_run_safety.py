@@ -412,6 +412,13 @@ def test_crossval_resume_ignores_the_silver_section_but_not_a_training_setting(t
                              overwrite=False, log=print)) == ["fold0-seed0"]
     with pytest.raises(UserError, match=r"changed: config\.train\.lr\)"):
         _runs_so_far(tmp_path, plan(train={"lr": 1.0}), resume=True, overwrite=False, log=print)
+    # the changed setting is what is said, not the kept runs' scores it makes unreadable (--rescore
+    # would then fail on the setting all the same)
+    old = finished_run(0, Config().entity_types)
+    del old["test"]["char"]
+    (tmp_path / "runs.jsonl").write_text(json.dumps(old) + "\n")
+    with pytest.raises(UserError, match=r"changed: config\.train\.lr\)"):
+        _runs_so_far(tmp_path, plan(train={"lr": 1.0}), resume=True, overwrite=False, log=print)
 
 
 def test_crossval_resume_leaves_out_a_cut_last_line_and_names_a_damaged_one(tmp_path):

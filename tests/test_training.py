@@ -539,6 +539,11 @@ def test_crossval_keeps_what_it_did_not_train(records, tmp_path, monkeypatch):
                 resume=True)
     assert sorted(p.parent.name for p in out.glob("*/best")) == [f"fold{k}-seed0" for k in range(3)]
     assert (out / "crossval.json").is_file()
+    # a removal a stop cut short (the run recorded, its best/ still there) is finished by the next resume
+    (out / "fold1-seed1" / "best").mkdir()
+    cv.crossval(config, corpus, folds=3, seeds=2, group_by="paragraph", keep_models=False, log=lambda m: None,
+                resume=True)
+    assert sorted(p.parent.name for p in out.glob("*/best")) == [f"fold{k}-seed0" for k in range(3)]
 
     trained.clear()
     other = replace(config, train=replace(config.train, lr=1e-3))

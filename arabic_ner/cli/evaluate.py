@@ -6,7 +6,7 @@ strict entity micro F1 (same start, end and label as the gold: the spans the ann
 defines; what training selects models on) with a bootstrap 95% interval, per type and macro. Beside
 it, gold and predicted spans mapped to IOB2 tags over the same words of the raw text and scored with
 seqeval (strict, and its default conlleval-style mode). Writes to DIR (default: beside the model,
-MODEL_DIR/eval-NAME): `metrics.json`, `report.md`, and the error analysis `errors.jsonl` / `errors.md`.
+eval-<model folder>-<data folder>-<data name>): `metrics.json`, `report.md`, and the error analysis `errors.jsonl` / `errors.md`.
 """
 from __future__ import annotations
 
