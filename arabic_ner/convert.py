@@ -41,10 +41,9 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
     """Records from Label Studio's full JSON export or JSON-MIN: of each task, the submitted
     annotation marked ground truth, else the one updated last (JSON-MIN does not carry the mark:
     there, the one updated last). A task whose submitted annotations mark different spans is added
-    to `disagreed`. A task with no
-    submitted annotation (never reviewed, or cancelled) holds at most the model's predictions,
-    which are not gold: it is left out and its place added to `unreviewed`, unless `predictions`
-    asks for its first prediction instead."""
+    to `disagreed`. A task with no submitted annotation (never reviewed, or cancelled) holds at most
+    the model's predictions, which are not gold: it is left out and its place added to `unreviewed`,
+    unless `predictions` asks for its first prediction instead."""
     tasks = parse_json(content, name, numbered=True)
     if not isinstance(tasks, list):
         raise CorpusError(f"{name}: a Label Studio export is a JSON list of tasks")
