@@ -34,6 +34,9 @@ LABEL_STUDIO_FROM, LABEL_STUDIO_TO = "label", "text"  # names in the labeling co
 # A corpus record's fields that a task's data carries to Label Studio and back: select's --keep-out
 # reads `article` to keep an annotated batch out of the next round (and its retellings with it)
 CARRIED = ("article", "story", "paragraph")
+# The record's id, in a task's data once more: JSON-MIN writes Label Studio's task id as a row's `id`
+# (1, 2, ...), so without it two batches' records would share ids and select's ids would be lost
+RECORD_ID = "record_id"
 
 
 def from_labelstudio(content: str, name: str, predictions: bool = False,
@@ -60,7 +63,7 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
             text = data.get("text")
             if not isinstance(text, str):
                 raise CorpusError(f"{where}: no text (expected data.text)")
-            record_id = _id_or(data, record_id, where, "data.id")
+            record_id = _id_or(data, record_id, where, field="data.id")
             results = _chosen_result(task, where, predictions, disagreed)
             if results is None:
                 if unreviewed is not None:
@@ -79,6 +82,7 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
             if n not in kept_rows:  # another annotation of its task is the gold
                 continue
             spans, fields = _min_spans(task, where), task
+            record_id = _id_or(task, record_id, where, RECORD_ID)
         if not isinstance(text, str):
             raise CorpusError(f"{where}: no text (expected data.text)")
         if not isinstance(spans, list):
@@ -178,12 +182,12 @@ def _min_spans_or_none(row: dict):
         return None
 
 
-def _id_or(obj: dict, default: str | int, where: str, field: str = "id") -> str | int:
-    """`obj`'s id, checked, or `default` where it has none (or null)."""
-    if obj.get("id") is None:
+def _id_or(obj: dict, default: str | int, where: str, key: str = "id", field: str | None = None) -> str | int:
+    """`obj[key]`, checked as an id (named `field` in a message), or `default` where it is absent or null."""
+    if obj.get(key) is None:
         return default
-    check_id(obj["id"], where, field)
-    return obj["id"]
+    check_id(obj[key], where, field or key)
+    return obj[key]
 
 
 @dataclass(frozen=True)
@@ -244,7 +248,7 @@ def to_labelstudio(records: list[dict], kind: str = "predictions", model_version
         entry = {"result": labelstudio_regions(record["id"], record["text"], record["entities"])}
         if kind == "predictions":
             entry["model_version"] = model_version
-        tasks.append({"data": {"id": record["id"], "text": record["text"],
+        tasks.append({"data": {"id": record["id"], RECORD_ID: record["id"], "text": record["text"],
                                **{k: record[k] for k in CARRIED if k in record}}, kind: [entry]})
     return tasks
 

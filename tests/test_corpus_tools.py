@@ -76,6 +76,16 @@ def test_label_studio_json_min_reads_the_spans_under_the_controls_name():
         from_labelstudio(json.dumps([two]), "m.json")
 
 
+def test_label_studio_json_min_keeps_the_records_own_ids(records):
+    """JSON-MIN writes Label Studio's task id (1, 2, ...) as a row's `id`, over the task data's: the
+    records' ids come back from `record_id`, which the tasks carry for it."""
+    tasks = to_labelstudio(records, "annotations")
+    rows = [{**task["data"], "id": n, "annotation_id": n, "label": [r["value"] for r in task["annotations"][0]["result"]]}
+            for n, task in enumerate(tasks, start=1)]  # as Label Studio's JSON-MIN writer flattens a task
+    assert [r["id"] for r in from_labelstudio(json.dumps(rows), "m.json")] == [r["id"] for r in records]
+    assert [r["id"] for r in from_labelstudio(json.dumps(tasks), "e.json")] == [r["id"] for r in records]
+
+
 def test_label_studio_tasks_carry_the_article_there_and_back(records):
     """select's --keep-out reads `article`: an annotated batch converted back must keep it, or the
     next round offers the very sentences just annotated."""
