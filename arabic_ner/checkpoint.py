@@ -18,11 +18,11 @@ import torch
 from safetensors import SafetensorError
 
 from arabic_ner.config import dump_yaml
+from arabic_ner.corpus import jsonl_text
 from arabic_ner.errors import UserError
 from arabic_ner.files import replace_folder, write_atomic
 from arabic_ner.messages import first_line
 from arabic_ner.model_card import write_model_card
-from arabic_ner.corpus import jsonl_text
 from arabic_ner.run_folder import CONFIG, LAST, METRICS, STATE_FILE, read_epochs
 from arabic_ner.weight_average import WeightAverage
 

@@ -129,9 +129,7 @@ def known_words(tokenizer) -> frozenset[str]:
 def load_trained(model_dir: str | Path, device: str = "cpu"):
     """A model folder written by training: model (eval mode), tokenizer and its ModelSettings."""
     model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise UserError(f"{model_dir}: no such model folder")
-    settings = ModelSettings.load(model_dir)
+    settings = ModelSettings.load(model_dir)  # a missing folder is its one line too
     if not (model_dir / "tokenizer.json").exists():  # training always writes it; transformers' own message is cryptic
         raise UserError(f"{model_dir}: no tokenizer.json; copy the whole folder written by training")
     model = _load_model(str(model_dir), new_head=False)  # first, as in load_encoder

@@ -320,8 +320,8 @@ def bind_problem(host: str, port: int) -> str | None:
                 return f"{host}:{port} is in use; pick another --port"
             if exc.errno == errno.EADDRNOTAVAIL:
                 return f"--host {host}: cannot listen there ({exc.strerror})"
-            return f"{host}:{port}: cannot listen there ({exc.strerror}; a port below 1024 needs privileges)" \
-                if exc.errno == errno.EACCES else f"{host}:{port}: cannot listen there ({exc.strerror})"
+            hint = "; a port below 1024 needs privileges" if exc.errno == errno.EACCES else ""
+            return f"{host}:{port}: cannot listen there ({exc.strerror}{hint})"
     return None
 
 

@@ -113,11 +113,16 @@ def _span_problems(record: dict, where: str) -> list[Problem]:
                                         f"read whole",
                                         error=False))
         for side, char in (("starts", surface[0]), ("ends", surface[-1])):
-            if outside_words(char) or is_punct(char):
-                what = ("white space" if char.isspace() else f"the invisible character U+{ord(char):04X}"
-                        if outside_words(char) else "punctuation")
-                problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {side} with "
-                                        f"{what}: {shorten(surface)}"))
+            if char.isspace():
+                what = "white space"
+            elif outside_words(char):
+                what = f"the invisible character U+{ord(char):04X}"
+            elif is_punct(char):
+                what = "punctuation"
+            else:
+                continue
+            problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {side} with "
+                                    f"{what}: {shorten(surface)}"))
     return problems
 
 

@@ -72,8 +72,8 @@ class WindowEncoder:
         return windows
 
     def cuts(self, word_ids: list[int]) -> list[tuple[int, int]]:
-        """`[start, end)` subword ranges of the windows; they overlap by about `stride`. None (an empty
-        list) for a sentence with no subword (all its words characters the tokenizer drops, such as a DOS
+        """`[start, end)` subword ranges of the windows; they overlap by about `stride`. No window
+        for a sentence with no subword (all its words characters the tokenizer drops, such as a DOS
         end-of-file mark): `merge_windows` reads its words as `O`."""
         n, budget = len(word_ids), self.budget
         if not n:
