@@ -18,15 +18,13 @@ with `+` when the two ends differ for different reasons.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 
-from arabic_ner.clitics import LETTERS
+from arabic_ner.clitics import may_be_proclitics
 from arabic_ner.metrics import entity_keys
 from arabic_ner.words import is_punct
 
 MISSED, SPURIOUS = "(missed)", "(spurious)"
-CLITICS = re.compile(rf"[{LETTERS}]{{1,3}}ـ*")  # what a span may have taken in before its first word
 
 
 def analyse(records: list[dict], predicted: list[list[dict]], entity_types: list[str]) -> dict:
@@ -85,7 +83,7 @@ def _cause(text: str, a: tuple, b: tuple) -> str:
             continue
         if all(is_punct(c) or c.isspace() for c in piece):
             cause = "quote"
-        elif leading and _word_edge(text, lo) and CLITICS.fullmatch(piece):
+        elif leading and _word_edge(text, lo) and may_be_proclitics(piece):
             cause = "clitic"
         elif _word_edge(text, lo) and _word_edge(text, hi):
             cause = "modifier"
@@ -104,7 +102,7 @@ def _word_edge(text: str, i: int) -> bool:
     start = i
     while start > 0 and text[start - 1].isalnum():
         start -= 1
-    return CLITICS.fullmatch(text, start, i) is not None
+    return may_be_proclitics(text[start:i])
 
 
 def _error(record, side, entity, partner) -> dict:

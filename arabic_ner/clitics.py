@@ -45,6 +45,16 @@ KEPT_WHOLE = ("ولاي", "وحد", "فيلق", "وزار", "لواء", "لجن"
               "فلول", "وكلاء", "وكال")
 _WORD = re.compile(LETTER_RUN)  # a word of letters, not a symbol
 _MARK = re.compile(rf"[{MARKS}]")
+_TASHKEEL = re.compile(rf"[{MARKS.replace(chr(0x640), '')}]")  # the marks but tatweel, which follows a clitic (لـداعش)
+_MAYBE_CLITICS = re.compile(rf"[{LETTERS}]{{1,3}}ـ*")
+
+
+def may_be_proclitics(piece: str) -> bool:
+    """Whether `piece`, the letters before a span's start within its word, could be proclitics: one to
+    three of LETTERS, tashkeel aside, tatweel after them. Looser than `Proclitics.cut`, which decides
+    whether they are; asked where a span's edge is judged, not moved: the error analysis (do two spans
+    differ by a clitic?) and `validate` (does a span start inside a word other than after one?)."""
+    return _MAYBE_CLITICS.fullmatch(_TASHKEEL.sub("", piece)) is not None
 
 
 class Proclitics:

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from arabic_ner.config import Config
-from arabic_ner.clitics import LETTERS, Proclitics
+from arabic_ner.clitics import Proclitics, may_be_proclitics
 from arabic_ner.corpus import check_record, record_place
 from arabic_ner.errors import run_cli
 from arabic_ner.messages import plural, shorten
 from arabic_ner.textfiles import CorpusError, numbered_lines, parse_json, read_text
 from arabic_ner.words import is_punct, outside_words, word_spans
-
-TATWEEL = "\u0640"
 
 
 @dataclass
@@ -105,8 +102,7 @@ def _span_problems(record: dict, where: str) -> list[Problem]:
     for e in record["entities"]:
         surface = text[e["start"]:e["end"]]
         for start, end in words:
-            prefix = {c for c in text[start:e["start"]] if not unicodedata.combining(c) and c != TATWEEL}
-            cut_start = start < e["start"] < end and not prefix <= set(LETTERS)
+            cut_start = start < e["start"] < end and not may_be_proclitics(text[start:e["start"]])
             if cut_start or start < e["end"] < end:
                 problems.append(Problem(f"{where}: span [{e['start']}, {e['end']}) {e['label']} {shorten(surface)} "
                                         f"cuts the word {shorten(text[start:end])}, which training and evaluation "

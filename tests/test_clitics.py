@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from arabic_ner.clitics import Proclitics
+from arabic_ner.clitics import Proclitics, may_be_proclitics
 from arabic_ner.labels import entities_from_tags
 from arabic_ner.words import word_spans
 from conftest import SHARED
@@ -57,6 +57,16 @@ def test_a_stem_standing_alone_in_the_same_text_is_known():
     assert Proclitics(set()).start(text, start, len(text)) == start + 1
     alone = "قالت ومليشيا"
     assert Proclitics(set()).start(alone, 5, len(alone)) == 5
+
+
+@pytest.mark.parametrize("piece, expected", [
+    ("و", True), ("لل", True), ("ولل", True),  # one to three of the clitic letters
+    ("لـ", True), ("لَ", True),  # tatweel after them, tashkeel on them
+    ("", False), ("وللل", False),  # none, or more than three
+    ("ال", False), ("م", False), ("1", False),  # the article, other letters, digits
+])
+def test_may_be_proclitics(piece, expected):
+    assert may_be_proclitics(piece) is expected
 
 
 def gold_starts(stems) -> tuple[int, int, int]:
