@@ -33,6 +33,7 @@ from arabic_ner.files import check_output_files, write_files
 from arabic_ner.messages import plural
 from arabic_ner.progress import progress_bar
 from arabic_ner.stories import KeptOut, four_grams, same_story
+from arabic_ner.words import running_words
 
 MIN_WORDS = 6  # shorter "sentences" are mostly datelines, captions and headlines
 # Two sentences are one retold when this share of the shorter one's word 4-grams is in the other:
@@ -48,7 +49,7 @@ def candidates(articles: list[Article], kept: KeptOut) -> list[dict]:
         if kept.keeps_out(str(article.id), article.text):
             continue
         out += [record for _, _, record in article.sentences()
-                if len(record["text"].split()) >= MIN_WORDS and not kept.keeps_out_sentence(record["text"])]
+                if running_words(record["text"]) >= MIN_WORDS and not kept.keeps_out_sentence(record["text"])]
     return out
 
 

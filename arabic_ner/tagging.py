@@ -36,6 +36,7 @@ from arabic_ner.errors import Stopped, UserError
 from arabic_ner.files import ResumableLines, check_output_files, write_files
 from arabic_ner.messages import plural
 from arabic_ner.progress import progress_bar
+from arabic_ner.words import running_words
 
 PARQUET_ROWS = 10_000  # records per Parquet row group written
 CHUNK_WORDS = 20_000  # words tagged and written at once: 10-30 s of tagging on 2 CPU cores
@@ -72,7 +73,7 @@ def plan(articles: Articles, chunk_words: int) -> Plan:
     """Chunks of about `chunk_words` words (whole articles); nothing at all to tag is an error."""
     skips, chunks, size, count, words = Skips(), [], 0, 0, 0
     for article in articles.read(skips):
-        n = len(article.text.split())
+        n = running_words(article.text)
         size, count, words = size + 1, count + n, words + n
         if count >= chunk_words:
             chunks.append(size)

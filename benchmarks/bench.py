@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from arabic_ner.run_folder import read_epochs
 from arabic_ner.sentences import split_sentences
-from arabic_ner.words import word_spans
+from arabic_ner.words import running_words, word_spans
 
 SHARED = ROOT.parent / "shared"
 NEWS = SHARED / "corpora" / "saudinewsnet" / "security_articles.jsonl"
@@ -98,7 +98,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     results: dict = {"machine": machine(args.threads), "roofline_gflops": matmul_gflops(args.device)}
     texts, source = articles(args.articles)
-    results["inputs"] = {"source": source, "articles": len(texts), "words": sum(len(t.split()) for t in texts)}
+    results["inputs"] = {"source": source, "articles": len(texts), "words": sum(map(running_words, texts))}
     print(f"# Benchmark\n\n{results['machine']}; roofline (fp32 matmul): {results['roofline_gflops']:.1f} GFLOP/s\n"
           f"inputs: {len(texts)} articles, {results['inputs']['words']:,} words ({source})\n")
 
@@ -200,7 +200,7 @@ def predict_speed(folder: Path, texts: list[str], device: str, roofline: float) 
 
     from arabic_ner.int8 import int8_layers
     from arabic_ner.predictor import Predictor
-    words = sum(len(t.split()) for t in texts)
+    words = sum(map(running_words, texts))
     out: dict = {}
     runs = [("fp32", {}), ("fp32 compiled", {"compile": True})]
     runs += ([("int8", {"int8": True}), ("int8, no fp32 re-check", {"int8": True, "recheck_margin": 0.0})]

@@ -122,9 +122,10 @@ def main() -> None:
     import torch
 
     from arabic_ner.predictor import Predictor
+    from arabic_ner.words import running_words
     torch.set_num_threads(args.threads)
     texts, source = articles(args.articles)
-    words = sum(len(t.split()) for t in texts)
+    words = sum(map(running_words, texts))
     runtime = f"onnxruntime {onnxruntime.__version__}" if onnxruntime else \
         "onnxruntime not installed (pip install onnxruntime onnx onnxscript): its rows are skipped"
     from arabic_ner.device import cpu_description

@@ -35,6 +35,8 @@ BIN = Path(sys.executable).parent
 
 def write_corpus(path: Path, articles: int, words: int) -> int:
     """`articles` records cycling through the shared corpus, each cut to `words` words; total words."""
+    from arabic_ner.words import running_words
+
     source = [json.loads(line) for line in NEWS.read_text(encoding="utf-8").splitlines()]
     total = 0
     with path.open("w", encoding="utf-8") as file:
@@ -43,7 +45,7 @@ def write_corpus(path: Path, articles: int, words: int) -> int:
             if words:
                 record["text"] = " ".join(record["text"].split()[:words])
             record["id"] = f"{record['id']}-{i // len(source)}"
-            total += len(record["text"].split())
+            total += running_words(record["text"])
             file.write(json.dumps(record, ensure_ascii=False) + "\n")
     return total
 

@@ -72,6 +72,7 @@ def main() -> None:
     from bench import check_counts
 
     from arabic_ner.errors import UserError
+    from arabic_ner.words import running_words
     check_counts(requests=args.requests, clients=args.clients)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -105,7 +106,7 @@ def main() -> None:
             differ = sum(1 for t, a in zip(jobs, answers) if a[1] == 200 and key(a[2]) != key(alone[t]))
             latencies = sorted(a[0] for a in ok)
             p = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000) if latencies else None
-            words = statistics.mean(len(t.split()) for t in jobs)
+            words = statistics.mean(map(running_words, jobs))
             print(f"{kind} ({words:.0f} words on average): {len(answers)} requests from {args.clients} clients in "
                   f"{wall:.1f} s: {len(ok)} answered, {len(answers) - len(ok)} failed, {differ} differing from the "
                   f"text tagged alone; {len(ok) / wall:.1f} requests/s; latency p50 {p(0.5):.0f} ms, "
