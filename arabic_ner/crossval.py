@@ -1,6 +1,6 @@
 """Cross-validation: K folds of whole groups (paragraphs by default; see split.py); for every fold
 and seed, a fresh model trained on K-2 folds, selected on the next fold and scored on the held-out
-one (the scoring of evaluation.score_model). Records that are only ever trained on (more gold from
+one (the scoring of metrics.score_model). Records that are only ever trained on (more gold from
 elsewhere, silver data) join every fold's training set through `also_train`. Per-type and overall
 F1 as mean ± standard deviation over all runs, character-exact (`f1`, `per_type`) and over words
 (`words`); every run's numbers in `<output_dir>/<run_name>-cv/runs.jsonl`, the summary in
@@ -215,7 +215,7 @@ def _dev_curve(run_dir: Path) -> list[float]:
 
 def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], config: Config, log) -> None:
     from arabic_ner.device import choose_device
-    from arabic_ner.evaluation import score_model
+    from arabic_ner.metrics import score_model
     from arabic_ner.predictor import Predictor
 
     missing = [name for name in done if not (out / name / BEST).is_dir()]

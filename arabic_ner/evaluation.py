@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from arabic_ner.analysis import analyse, format_errors
@@ -10,30 +9,10 @@ from arabic_ner.config import WINDOWS_PER_PASS
 from arabic_ner.corpus import jsonl_text, read_corpus
 from arabic_ner.errors import UserError
 from arabic_ner.files import make_output_folder, write_files
-from arabic_ner.metrics import bootstrap_f1, entity_scores, record_tags, span_counts, span_scores, word_counts
+from arabic_ner.metrics import bootstrap_f1, score_model, span_counts, word_counts
 from arabic_ner.model import ModelSettings
 from arabic_ner.report import format_report
 from arabic_ner.textfiles import CorpusError
-
-
-@dataclass
-class Scored:
-    scores: dict  # entity_scores over words (strict micro, per type, macro, conlleval-style); "char": span_scores
-    gold_tags: list[list[str]]  # IOB2 per word of each record, the project's words
-    pred_tags: list[list[str]]
-    predicted: list[list[dict]]  # the entities found in each record's text
-
-
-def score_model(predictor, records: list[dict], entity_types: list[str]) -> Scored:
-    """Entity scores of a model on gold records (character-exact and strict IOB2 over words), read the way `predict.py` reads text
-    (each record split into sentences, normalized, windowed). The one scoring of a model: training's
-    dev and test scores, `eval/evaluate.py` and cross-validation all come from here, so that model
-    selection and the reported figures rest on the path that prediction takes."""
-    predicted = predictor.predict([r["text"] for r in records])
-    gold_tags, pred_tags = record_tags(records, predicted)
-    scores = entity_scores(gold_tags, pred_tags, entity_types)
-    scores["char"] = span_scores(records, predicted, entity_types)
-    return Scored(scores, gold_tags, pred_tags, predicted)
 
 
 def evaluate_model(model_dir: Path, data: Path, batch_size: int = WINDOWS_PER_PASS, bootstrap: int = 1000, seed: int = 0,

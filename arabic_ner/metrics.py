@@ -5,10 +5,15 @@ and bootstrap confidence intervals.
 
 The two differ where a span starts or ends inside a word: a predicted `لداعش` against the gold
 `داعش` is the same entity to seqeval, whose words take the label of any span they overlap, and a
-wrong one here."""
+wrong one here.
+
+Plain functions over records and tags, below training, which selects its model by them;
+`score_model` is the one scoring of a model, for training's dev and test scores, `eval/evaluate.py`
+and cross-validation alike."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from seqeval.metrics import classification_report
@@ -18,6 +23,26 @@ from arabic_ner.labels import tags_to_ranges, word_tags
 from arabic_ner.words import word_spans
 
 _ZERO = {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0}
+
+
+@dataclass
+class Scored:
+    scores: dict  # entity_scores over words (strict micro, per type, macro, conlleval-style); "char": span_scores
+    gold_tags: list[list[str]]  # IOB2 per word of each record, the project's words
+    pred_tags: list[list[str]]
+    predicted: list[list[dict]]  # the entities found in each record's text
+
+
+def score_model(predictor, records: list[dict], entity_types: list[str]) -> Scored:
+    """Entity scores of a model on gold records (character-exact and strict IOB2 over words), read the way `predict.py` reads text
+    (each record split into sentences, normalized, windowed): so that model selection and the
+    reported figures rest on the path that prediction takes. `predictor` is anything with
+    `predict(texts) -> entities per text` (a Predictor, an ensemble of them)."""
+    predicted = predictor.predict([r["text"] for r in records])
+    gold_tags, pred_tags = record_tags(records, predicted)
+    scores = entity_scores(gold_tags, pred_tags, entity_types)
+    scores["char"] = span_scores(records, predicted, entity_types)
+    return Scored(scores, gold_tags, pred_tags, predicted)
 
 
 def entity_scores(gold: list[list[str]], pred: list[list[str]], entity_types: list[str]) -> dict:

@@ -35,9 +35,9 @@ from arabic_ner.articles import Article, Articles, Skips, read_kept_out
 from arabic_ner.config import Config, SilverConfig, to_dict
 from arabic_ner.corpus import jsonl_text, read_split
 from arabic_ner.errors import UserError
-from arabic_ner.evaluation import score_model
 from arabic_ner.files import ResumableLines, check_output_files, make_output_folder, write_atomic, write_files
 from arabic_ner.messages import plural
+from arabic_ner.metrics import score_model
 from arabic_ner.model import ModelSettings, model_version
 from arabic_ner.run_folder import BEST, SUMMARY, check_resumable, clear_run_dir
 from arabic_ner.stories import KeptOut

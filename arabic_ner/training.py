@@ -36,9 +36,9 @@ from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_split
 from arabic_ner.device import training_precision
 from arabic_ner.errors import Stopped, UserError, noted_stops
-from arabic_ner.evaluation import score_model
 from arabic_ner.files import file_digest, make_output_folder, write_atomic
 from arabic_ner.labels import LabelSet
+from arabic_ner.metrics import score_model
 from arabic_ner.model import ModelSettings, load_encoder, window_limit
 from arabic_ner.model_card import data_summary, read_scores, write_model_card
 from arabic_ner.offline_encoder import ensure_offline_encoder

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from arabic_ner.comparison import format_paired, kept_models, paired, read_crossval  # noqa: E402
 from arabic_ner.corpus import read_corpus  # noqa: E402
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
-from arabic_ner.evaluation import score_model  # noqa: E402
 from arabic_ner.files import check_output_files, write_atomic  # noqa: E402
 from arabic_ner.inference import window_probs  # noqa: E402
+from arabic_ner.metrics import score_model  # noqa: E402
 from arabic_ner.predictor import Predictor  # noqa: E402
 
 

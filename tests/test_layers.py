@@ -1,5 +1,6 @@
 """The package's layers (README, "How the code is laid out"): a module imports only from its own
-layer or those above it, so that the text code never depends on models, nor scoring on training."""
+layer or those above it, so that the text code never depends on models, nor training on the
+evaluation, cross-validation and reports built over it."""
 import ast
 from pathlib import Path
 
@@ -9,10 +10,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "arabic_ner"
 LAYERS = [
     ("base", {"errors", "messages", "files", "config", "progress"}),
     ("text", {"normalize", "words", "clitics", "labels", "sentences", "stories"}),
-    ("data", {"augment", "textfiles", "corpus", "conll", "convert", "validate", "split", "articles", "render"}),
+    ("data", {"augment", "textfiles", "corpus", "conll", "convert", "validate", "split", "articles", "render", "metrics"}),
     ("model", {"model", "windows", "inference", "predictor", "int8", "compiled", "device"}),
-    ("score", {"metrics", "analysis", "report", "evaluation", "comparison"}),
-    ("run", {"model_card", "checkpoint", "weight_average", "run_folder", "training", "crossval", "offline_encoder", "tagging", "ray_predict", "selftrain", "serve", "select", "cli"}),
+    ("run", {"model_card", "checkpoint", "weight_average", "run_folder", "training", "offline_encoder", "tagging", "ray_predict", "selftrain", "serve", "select"}),
+    ("score", {"analysis", "report", "evaluation", "comparison", "crossval"}),
+    ("cli", {"cli"}),
 ]
 RANK = {module: rank for rank, (_, modules) in enumerate(LAYERS) for module in modules}
 
