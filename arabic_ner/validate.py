@@ -1,4 +1,4 @@
-"""Check annotated corpus files: `python -m arabic_ner.validate FILE.jsonl... [--types A,B,C]`.
+"""Check annotated corpus files: `python -m arabic_ner validate FILE.jsonl... [--types A,B,C]`.
 
 Errors (exit status 1): broken JSON or fields, offsets out of range, overlapping spans, labels
 outside the tag set, a span that starts or ends in white space, an invisible character (a direction
@@ -10,17 +10,13 @@ counts as `داعش`). Prints entity counts per label and file.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from arabic_ner.config import Config
 from arabic_ner.clitics import Proclitics, may_be_proclitics
 from arabic_ner.corpus import check_record, record_place
-from arabic_ner.errors import run_cli
-from arabic_ner.messages import plural, shorten
+from arabic_ner.messages import shorten
 from arabic_ner.textfiles import CorpusError, numbered_lines, parse_json, read_text
 from arabic_ner.words import is_punct, outside_words, word_spans
 
@@ -140,26 +136,3 @@ def _clitic_warnings(loaded: list[tuple[str, dict]]) -> list[Problem]:
                                         f"starts with the clitic {text[e['start']:cut]!r}, which the spec keeps "
                                         f"outside", error=False))
     return warnings
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="+", type=Path, help="corpus JSONL files (e.g. the train/dev/test splits)")
-    parser.add_argument("--types", default=",".join(Config().entity_types),
-                        help="comma-separated tag set (default: %(default)s)")
-    args = parser.parse_args()
-    types = [t for t in args.types.split(",") if t]
-    problems, counts = validate_files(args.files, types)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    width = max(len(p) for p in counts)
-    print(f"{'file':<{width}}  " + "  ".join(f"{t:>13}" for t in types) + "  total")
-    for path, counter in counts.items():
-        print(f"{path:<{width}}  " + "  ".join(f"{counter[t]:>13}" for t in types) + f"  {sum(counter.values()):>5}")
-    errors = sum(p.error for p in problems)
-    print(f"{plural(errors, 'error')}, {plural(len(problems) - errors, 'warning')}")
-    return 1 if errors else 0
-
-
-if __name__ == "__main__":
-    run_cli(main)

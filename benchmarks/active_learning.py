@@ -15,7 +15,7 @@ trained on them; each round trains a fresh model
 (character-exact strict F1), and adds `--step` sentences: at random, or by
 `arabic_ner.select.choose` on the model's sureness by `margin` or by `entropy`
 (predictor.SURENESS; least sure first, at most 2 an article, no retold sentence twice), as
-`python -m arabic_ner.select --by` chooses them. Prints F1 at each round for each strategy (with
+`python -m arabic_ner select --by` chooses them. Prints F1 at each round for each strategy (with
 its mean number of sentences: a batch may fall short of `--step`), mean ± standard deviation over
 the seeds, then each strategy's gain over random selection paired within a seed (same fold, same
 start, same round), and writes every run to `--out` (default

@@ -11,7 +11,7 @@ prints the process's peak resident memory (`os.wait4`), its wall time and words 
 
 engines: the first `--articles` whole articles through predict.py in one process (every core),
 under torchrun with one process per core (one thread each) and through Ray
-(`python -m arabic_ner.ray_predict`, where Ray is installed); each a fresh process, start-up
+(`python -m arabic_ner ray-predict`, where Ray is installed); each a fresh process, start-up
 included, and each output's entities compared with the first's.
 
 Inputs: ../shared/corpora/saudinewsnet (absent: says so and stops). Nothing here is a test: it
@@ -98,7 +98,7 @@ def engines(args) -> None:
         try:
             import ray  # noqa: F401
             rows.append((f"Ray Data, {max(cores - 1, 1)} replica(s) of 1 CPU",
-                         [sys.executable, "-m", "arabic_ner.ray_predict", str(args.model), str(corpus), "-o",
+                         [sys.executable, "-m", "arabic_ner", "ray-predict", str(args.model), str(corpus), "-o",
                           str(tmp / "ray"), "--format", "jsonl"], {}, tmp / "ray"))
         except ImportError:
             print("Ray is not installed (pip install -e \".[ray]\"): no Ray row\n")

@@ -2,7 +2,7 @@
 
     python benchmarks/serve_load.py MODEL [--requests 1000] [--clients 8] [--kind sentence article]
 
-Starts `python -m arabic_ner.serve MODEL` on a free local port, waits for /health, sends the
+Starts `python -m arabic_ner serve MODEL` on a free local port, waits for /health, sends the
 requests (`POST /predict {"texts": [text]}`, texts cycling through the SaudiNewsNet articles in
 ../shared, or the sample article of data/sample when it is absent), and prints for each kind:
 requests answered, failed (any status but 200, or no answer), requests per second and the p50
@@ -78,7 +78,7 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = tempfile.TemporaryFile()
-    server = subprocess.Popen([sys.executable, "-m", "arabic_ner.serve", str(args.model), "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "arabic_ner", "serve", str(args.model), "--port", str(port)],
                               cwd=ROOT, stderr=log)  # a file, not a pipe: a full pipe would stall the server
     base = f"http://127.0.0.1:{port}"
     try:

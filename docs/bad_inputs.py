@@ -217,31 +217,31 @@ def build_runs(tmp: Path, model: Path, tiny_bert: Path, corpus: Path) -> list[Ru
         return refused | {0} if case in HARMLESS.get(tool, ()) else refused
 
     for case, path in {**bad_corpus, **not_found}.items():
-        add("validate", case, py + ["-m", "arabic_ner.validate", path], expected("validate", case, REPORTED))
+        add("validate", case, py + ["-m", "arabic_ner", "validate", path], expected("validate", case, REPORTED))
         for command, suffix in (("to-conll", ".tsv"), ("to-labelstudio", ".json")):
-            add(f"convert {command}", case, py + ["-m", "arabic_ner.convert", command, path,
+            add(f"convert {command}", case, py + ["-m", "arabic_ner", "convert", command, path,
                                                   tmp / "out" / f"{path.stem}{suffix}"],
                 expected(f"convert {command}", case, REFUSED))
-        add("split", case, py + ["-m", "arabic_ner.split", path, "--out", tmp / "out" / f"split-{path.stem}"],
+        add("split", case, py + ["-m", "arabic_ner", "split", path, "--out", tmp / "out" / f"split-{path.stem}"],
             REFUSED)  # every case here: even the long line, one record, is too few for five folds
         add("evaluate", case, py + ["eval/evaluate.py", model, path, "--out", tmp / "out" / f"eval-{path.stem}",
                                     "--bootstrap", "0"], expected("evaluate", case, REFUSED))
     for command, files in (("from-conll", conll_files()), ("from-labelstudio", labelstudio_files()),
                            ("from-doccano", doccano_files())):
         for case, path in {**write_inputs(tmp / command, files), "missing file": missing}.items():
-            add(f"convert {command}", case, py + ["-m", "arabic_ner.convert", command, path,
+            add(f"convert {command}", case, py + ["-m", "arabic_ner", "convert", command, path,
                                                   tmp / "out" / f"{command}-{path.stem}.jsonl"],
                 expected(f"convert {command}", case, REFUSED))
 
     # outputs that would destroy an input or land nowhere
-    add("convert to-conll", "output = input", py + ["-m", "arabic_ner.convert", "to-conll", good, good], REFUSED)
+    add("convert to-conll", "output = input", py + ["-m", "arabic_ner", "convert", "to-conll", good, good], REFUSED)
     add("convert to-conll", "output in a missing folder",
-        py + ["-m", "arabic_ner.convert", "to-conll", good, tmp / "nowhere" / "x.tsv"], REFUSED)
-    add("split", "--out is a file", py + ["-m", "arabic_ner.split", good, "--out", good], REFUSED)
+        py + ["-m", "arabic_ner", "convert", "to-conll", good, tmp / "nowhere" / "x.tsv"], REFUSED)
+    add("split", "--out is a file", py + ["-m", "arabic_ner", "split", good, "--out", good], REFUSED)
     alone = tmp / "split-here" / "test.jsonl"  # a copy: a split that wrongly went ahead would overwrite it
     alone.parent.mkdir()
     shutil.copy(good, alone)
-    add("split", "default --out: its test.jsonl = input", py + ["-m", "arabic_ner.split", alone, "--folds", "2"],
+    add("split", "default --out: its test.jsonl = input", py + ["-m", "arabic_ner", "split", alone, "--folds", "2"],
         REFUSED)
     add("evaluate", "--out is a file", py + ["eval/evaluate.py", model, good, "--out", good], REFUSED)
     # a copy of the model and of its run: a check that wrongly let these through would damage them

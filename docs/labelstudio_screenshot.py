@@ -3,7 +3,7 @@
     python docs/labelstudio_screenshot.py MODEL_DIR [--label-studio .venv-ls/bin/label-studio]
                                           [--out docs/labelstudio.png]
 
-Starts Label Studio (temporary data folder) and `python -m arabic_ner.serve MODEL_DIR` (with this
+Starts Label Studio (temporary data folder) and `python -m arabic_ner serve MODEL_DIR` (with this
 project's .venv), creates a project with the tag set's labeling config, connects the backend,
 imports the first sentences of data/news/test.jsonl, retrieves the model's predictions, then logs
 in with a headless Chromium (Playwright driving the system's chromium) and photographs the first
@@ -68,7 +68,7 @@ def main() -> None:
     studio = subprocess.Popen([args.label_studio, "start", "--no-browser", "--port", str(ls_port), "--data-dir",
                                str(data)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
-    backend = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-m", "arabic_ner.serve", str(args.model),
+    backend = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-m", "arabic_ner", "serve", str(args.model),
                                 "--port", str(backend_port)], cwd=ROOT, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{ls_port}"

@@ -223,7 +223,7 @@ def test_line_separators_inside_json_strings_stay_in_their_record(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows), encoding="utf-8")
     assert [r["text"] for r in read_jsonl(path, TYPES)] == [r["text"] for r in rows]
-    result = subprocess.run([sys.executable, "-m", "arabic_ner.validate", str(path)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "arabic_ner", "validate", str(path)], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0 and "not valid JSON" not in result.stdout + result.stderr
 
@@ -300,12 +300,12 @@ def test_validator_finds_each_problem(tmp_path):
 def test_validator_command_exit_status(tmp_path):
     good = write(tmp_path / "good.jsonl", [{"id": "1", "text": "قتل جندي", "entities": [
         {"start": 4, "end": 8, "label": "CASUALTY"}]}])
-    result = subprocess.run([sys.executable, "-m", "arabic_ner.validate", str(good)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "arabic_ner", "validate", str(good)], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0 and "0 errors" in result.stdout
     bad = write(tmp_path / "bad.jsonl", [{"id": "1", "text": "قتل جندي", "entities": [
         {"start": 3, "end": 8, "label": "CASUALTY"}]}])
-    result = subprocess.run([sys.executable, "-m", "arabic_ner.validate", str(bad)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "arabic_ner", "validate", str(bad)], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 1 and "bad.jsonl:1 (id 1): span [3, 8)" in result.stderr
 
@@ -325,7 +325,7 @@ def test_converter_command_writes_nothing_on_bad_input(tmp_path):
     src = tmp_path / "in.tsv"
     src.write_text("قتل\tB-CASUALTY\nجندي\tI-X\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    result = subprocess.run([sys.executable, "-m", "arabic_ner.convert", "from-conll", str(src), str(out)],
+    result = subprocess.run([sys.executable, "-m", "arabic_ner", "convert", "from-conll", str(src), str(out)],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
@@ -343,7 +343,7 @@ def test_split_errors(tmp_path, args, message):
     corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": "نص", "entities": []}
                                              for i, p in zip("abcd", (1, 1, 2, 3))])
     args = [a.format(corpus=corpus) for a in args]
-    result = subprocess.run([sys.executable, "-m", "arabic_ner.split", str(corpus), *args], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "arabic_ner", "split", str(corpus), *args], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr == f"error: {message.format(corpus=corpus)}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all.jsonl"]  # nothing written
@@ -352,7 +352,7 @@ def test_split_errors(tmp_path, args, message):
 def test_converter_refuses_to_write_over_its_input(tmp_path):
     corpus = write(tmp_path / "c.jsonl", [{"id": "a", "text": "نص", "entities": []}])
     before = corpus.read_bytes()
-    result = subprocess.run([sys.executable, "-m", "arabic_ner.convert", "to-conll", str(corpus), str(corpus)],
+    result = subprocess.run([sys.executable, "-m", "arabic_ner", "convert", "to-conll", str(corpus), str(corpus)],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "is also an input" in result.stderr
     assert corpus.read_bytes() == before
@@ -366,10 +366,10 @@ def test_converter_replaces_an_existing_output_only_when_asked(tmp_path):
                       encoding="utf-8")
     gold = write(tmp_path / "train.jsonl", [{"id": "a", "text": "نص", "entities": []}])
     before = gold.read_bytes()
-    result = run_module("arabic_ner.convert", "from-labelstudio", export, gold)
+    result = run_module("arabic_ner", "convert", "from-labelstudio", export, gold)
     assert_one_line_error(result, f"{gold}: exists; name a new file, or pass --overwrite to replace it")
     assert gold.read_bytes() == before
-    result = run_module("arabic_ner.convert", "from-labelstudio", export, gold, "--overwrite")
+    result = run_module("arabic_ner", "convert", "from-labelstudio", export, gold, "--overwrite")
     assert result.returncode == 0 and [r["id"] for r in read_jsonl(gold)] == ["b"]
 
 
@@ -383,14 +383,14 @@ def test_imported_spans_lose_the_white_space_and_invisible_marks_at_their_edges(
         {"start": 15, "end": 25, "labels": ["CASUALTY"]},     # starts on the space after it
     ]}], ensure_ascii=False), encoding="utf-8")
     out = tmp_path / "gold.jsonl"
-    result = run_module("arabic_ner.convert", "from-labelstudio", export, out)
+    result = run_module("arabic_ner", "convert", "from-labelstudio", export, out)
     assert result.returncode == 0, result.stderr
     assert "trimmed white space or invisible characters from the edges of 2 spans (first: " in result.stderr
     rec, = read_jsonl(out)
     assert [text[e["start"]:e["end"]] for e in rec["entities"]] == ["تنظيم داعش", "خمسة جنود"]
     export.write_text(json.dumps([{"id": 1, "text": text, "annotation_id": 1,
                                    "label": [{"start": 14, "end": 16, "labels": ["ARMED_GROUP"]}]}]), encoding="utf-8")
-    result = run_module("arabic_ner.convert", "from-labelstudio", export, tmp_path / "none.jsonl")
+    result = run_module("arabic_ner", "convert", "from-labelstudio", export, tmp_path / "none.jsonl")
     assert_one_line_error(result, "span [14, 16) ARMED_GROUP holds no word, only white space or invisible characters")
     # and validate says so of a corpus file written otherwise
     corpus = write(tmp_path / "c.jsonl", [{"id": "a", "text": text,
@@ -410,7 +410,7 @@ def test_split_keeps_groups_together_and_is_deterministic(tmp_path):
     corpus = write(tmp_path / "all.jsonl", rows)
     outs = []
     for run in ("a", "b"):
-        result = subprocess.run([sys.executable, "-m", "arabic_ner.split", str(corpus), "--out", str(tmp_path / run),
+        result = subprocess.run([sys.executable, "-m", "arabic_ner", "split", str(corpus), "--out", str(tmp_path / run),
                                  "--folds", "4"], cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
         outs.append({name: (tmp_path / run / name).read_text() for name in
@@ -562,7 +562,7 @@ def test_to_conll_counts_what_it_writes(tmp_path):
     corpus = write(tmp_path / "c.jsonl", [{"id": "a", "text": "قتل جندي", "entities": []},
                                           {"id": "b", "text": "\u200f", "entities": []},
                                           {"id": "c", "text": "داعش", "entities": []}])
-    result = run_module("arabic_ner.convert", "to-conll", corpus, tmp_path / "c.tsv")
+    result = run_module("arabic_ner", "convert", "to-conll", corpus, tmp_path / "c.tsv")
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == ["left out 1 record with no words (first: id 'b')",
                                           f"wrote 2 records to {tmp_path / 'c.tsv'}"]
@@ -574,7 +574,7 @@ def test_split_refuses_duplicate_ids(tmp_path):
     # silently wrong splits, the records being mapped by id)
     corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": "نص", "entities": []}
                                              for i, p in zip("abca", (1, 1, 2, 3))])
-    result = run_module("arabic_ner.split", corpus, "--folds", "2")
+    result = run_module("arabic_ner", "split", corpus, "--folds", "2")
     assert_one_line_error(result, f"{corpus}:4: duplicate id 'a', first at line 1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all.jsonl"]
 
@@ -590,7 +590,7 @@ def test_split_ids_and_groups_are_names(tmp_path, row, message):
     rows = [{"id": i, "paragraph": p, "text": "نص", "entities": []} for i, p in zip("abcd", (1, 1, 2, 3))]
     rows[0].update(row)
     corpus = write(tmp_path / "all.jsonl", rows)
-    assert_one_line_error(run_module("arabic_ner.split", corpus, "--folds", "2"), message.format(corpus=corpus))
+    assert_one_line_error(run_module("arabic_ner", "split", corpus, "--folds", "2"), message.format(corpus=corpus))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all.jsonl"]
 
 
@@ -628,7 +628,7 @@ def test_hostile_jsonl_is_one_line(tmp_path, line, message):
 def test_converters_refuse_lone_surrogates_anywhere_and_write_nothing(tmp_path, command, content):
     src = tmp_path / "in.json"
     src.write_text(content, encoding="utf-8")
-    result = run_module("arabic_ner.convert", command, src, tmp_path / "out")
+    result = run_module("arabic_ner", "convert", command, src, tmp_path / "out")
     assert_one_line_error(result, "holds a lone surrogate")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json"]
 
@@ -699,7 +699,7 @@ def test_validator_cuts_long_spans_short(tmp_path):
 def test_validator_says_an_empty_file_has_no_records(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n \n", encoding="utf-8")
-    result = run_module("arabic_ner.validate", empty)
+    result = run_module("arabic_ner", "validate", empty)
     assert result.returncode == 1 and f"error: {empty}: no records" in result.stderr
 
 
@@ -714,7 +714,7 @@ def test_validator_says_an_empty_file_has_no_records(tmp_path):
 def test_converting_nothing_is_an_error(tmp_path, command, content):
     src = tmp_path / "in.txt"
     src.write_text(content, encoding="utf-8")
-    result = run_module("arabic_ner.convert", command, src, tmp_path / "out")
+    result = run_module("arabic_ner", "convert", command, src, tmp_path / "out")
     assert result.returncode == 2 and f"error: {src}: no records\n" in result.stderr and "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
 

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arabic_ner.conll import from_conll, to_conll
-from arabic_ner.convert import _checked, from_doccano, from_labelstudio, to_labelstudio
+from arabic_ner.convert import checked_import, from_doccano, from_labelstudio, to_labelstudio
 from arabic_ner.corpus import read_corpus, read_jsonl, write_jsonl
 from arabic_ner.textfiles import read_text
 from arabic_ner.errors import UserError
@@ -191,7 +191,7 @@ def test_conll(folder, data, repair):
     assert len(said) <= 1
     content = refused_in_one_line(read_text, path)
     if content is not None:
-        converted = refused_in_one_line(lambda: _checked(from_conll(content, str(path), [] if repair else None),
+        converted = refused_in_one_line(lambda: checked_import(from_conll(content, str(path), [] if repair else None),
                                                          str(path)))
         records = records or converted
     if records:
@@ -218,7 +218,7 @@ def test_label_studio(folder, data, predictions):
     path = put(folder, "export.json", data)
     content = refused_in_one_line(read_text, path)
     if content is not None:
-        records = refused_in_one_line(lambda: _checked(from_labelstudio(content, str(path), predictions, []),
+        records = refused_in_one_line(lambda: checked_import(from_labelstudio(content, str(path), predictions, []),
                                                        str(path)))
         if records is not None:
             written(records, folder)
@@ -239,7 +239,7 @@ def test_doccano(folder, data):
     path = put(folder, "export.jsonl", data)
     content = refused_in_one_line(read_text, path)
     if content is not None:
-        records = refused_in_one_line(lambda: _checked(from_doccano(content, str(path)), str(path)))
+        records = refused_in_one_line(lambda: checked_import(from_doccano(content, str(path)), str(path)))
         if records is not None:
             written(records, folder)
 
@@ -276,4 +276,4 @@ def test_fuzz_reads_valid_inputs_unchanged(folder):
     for export in _label_studio_exports():
         assert from_labelstudio(json.dumps(export), "e.json")
     for export in _doccano_exports():
-        assert _checked(from_doccano("".join(json.dumps(row) + "\n" for row in export), "d"), "d")
+        assert checked_import(from_doccano("".join(json.dumps(row) + "\n" for row in export), "d"), "d")

@@ -77,7 +77,7 @@ def test_label_studio_stores_the_backend_predictions(trained, tmp_path):
         studio = subprocess.Popen([binary, "start", "--no-browser", "--port", str(ls_port), "--data-dir",
                                    str(tmp_path / "ls")], env=env, stdout=ls_out, stderr=subprocess.STDOUT,
                                   cwd=tmp_path, start_new_session=True)
-        backend = subprocess.Popen([sys.executable, "-m", "arabic_ner.serve", str(model), "--port", str(backend_port)],
+        backend = subprocess.Popen([sys.executable, "-m", "arabic_ner", "serve", str(model), "--port", str(backend_port)],
                                    cwd=ROOT, stdout=backend_out, stderr=subprocess.STDOUT)
         try:
             base = f"http://127.0.0.1:{ls_port}"

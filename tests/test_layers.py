@@ -14,7 +14,7 @@ LAYERS = [
     ("model", {"model", "windows", "inference", "predictor", "int8", "compiled", "device"}),
     ("run", {"model_card", "checkpoint", "weight_average", "run_folder", "training", "offline_encoder", "tagging", "ray_predict", "selftrain", "serve", "select"}),
     ("score", {"analysis", "report", "evaluation", "comparison", "crossval"}),
-    ("cli", {"cli"}),
+    ("cli", {"cli", "__main__"}),
 ]
 RANK = {module: rank for rank, (_, modules) in enumerate(LAYERS) for module in modules}
 

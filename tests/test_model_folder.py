@@ -241,14 +241,14 @@ def test_a_missing_folder_does_not_blame_the_hub(path, monkeypatch):
         load_encoder(path, LabelSet(("ARMED_GROUP",)), 0.1, 0.0)
 
 
-@pytest.mark.parametrize("command", [["predict.py"], ["-m", "arabic_ner.ray_predict"], ["-m", "arabic_ner.serve"]])
+@pytest.mark.parametrize("command", [["predict.py"], ["-m", "arabic_ner", "ray-predict"], ["-m", "arabic_ner", "serve"]])
 def test_a_run_folder_given_for_its_model_is_named_so(trained, tmp_path, command):
     """The likeliest wrong path: ray-predict found it only in the Ray actors, in pages of their dumps."""
     config, _ = trained
     # enough words that predict.py would first announce compiling the model: the folder is said before it
     (tmp_path / "a.jsonl").write_text(json.dumps({"text": "داعش " * 450_000}) + "\n", encoding="utf-8")
     args = {"predict.py": [str(tmp_path / "a.jsonl")], "-m": []}[command[0]]
-    if command[-1] == "arabic_ner.ray_predict":
+    if command[-1] == "ray-predict":
         args = [str(tmp_path / "a.jsonl"), "-o", str(tmp_path / "out")]
     result = subprocess.run([sys.executable, *command, str(config.run_dir), *args], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)

@@ -151,12 +151,12 @@ def test_build_is_cached_and_checked(folders, tmp_path):
     assert (trimmed / "model.safetensors").stat().st_mtime_ns == stamp
     bad = tmp_path / "bad.whl"
     bad.write_bytes(b"not a wheel")
-    result = subprocess.run([sys.executable, "-m", "arabic_ner.offline_encoder", "--out", str(tmp_path / "x"),
+    result = subprocess.run([sys.executable, "-m", "arabic_ner", "offline-encoder", "--out", str(tmp_path / "x"),
                              "--from-archive", str(bad)], cwd=ROOT, capture_output=True, text=True)
     # The installed package would be used, but a file that is not an archive is a mistake to report
     assert result.returncode == 2 and "neither a wheel nor an sdist" in result.stderr
     assert not (tmp_path / "x").exists()
-    result = subprocess.run([sys.executable, "-m", "arabic_ner.offline_encoder", "--out", str(tmp_path / "x")],
+    result = subprocess.run([sys.executable, "-m", "arabic_ner", "offline-encoder", "--out", str(tmp_path / "x")],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and "README.md" in {p.name for p in (tmp_path / "x").iterdir()}
 

@@ -64,7 +64,7 @@ def test_a_damaged_parquet_file_is_one_line_and_no_output(trained, tmp_path):
 
     config, _ = trained
     (tmp_path / "in.parquet").write_bytes(b"PAR1" + bytes(range(256)))
-    result = subprocess.run([sys.executable, "-m", "arabic_ner.ray_predict", str(config.run_dir / "best"),
+    result = subprocess.run([sys.executable, "-m", "arabic_ner", "ray-predict", str(config.run_dir / "best"),
                              str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out")], cwd=Path(__file__).parents[1],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stderr[-3000:]

@@ -367,7 +367,7 @@ def test_max_length_beyond_the_encoder_is_one_line(tiny_bert, corpus_dir, tmp_pa
 
 @pytest.mark.parametrize("layout", ["folder", "link", "file"])
 def test_the_offline_encoder_never_replaces_what_it_did_not_build(tmp_path, layout):
-    """`python -m arabic_ner.offline_encoder --out data` once renamed data/ aside and deleted it."""
+    """`python -m arabic_ner offline-encoder --out data` once renamed data/ aside and deleted it."""
     target, mine = tmp_path / "data", tmp_path / "mine"
     mine.mkdir()
     (mine / "keep.jsonl").write_text("x")
@@ -377,7 +377,7 @@ def test_the_offline_encoder_never_replaces_what_it_did_not_build(tmp_path, layo
         target.symlink_to(mine)
     else:
         target.write_text("x")
-    result = subprocess.run([sys.executable, "-m", "arabic_ner.offline_encoder", "--out", str(target)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "arabic_ner", "offline-encoder", "--out", str(target)], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -39,9 +39,9 @@ def call(url: str, body=None, raw: bytes | None = None, method: str | None = Non
 
 
 def start_server(model: Path) -> tuple[subprocess.Popen, str]:
-    """`python -m arabic_ner.serve MODEL` on a free port, once it answers /health."""
+    """`python -m arabic_ner serve MODEL` on a free port, once it answers /health."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "arabic_ner.serve", str(model), "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "arabic_ner", "serve", str(model), "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300  # importing torch and transformers takes minutes on a busy machine
@@ -249,7 +249,7 @@ def test_an_address_it_cannot_listen_on_is_one_line(trained, host, message):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "arabic_ner.serve", str(config.run_dir / "best"), "--host",
+        result = subprocess.run([sys.executable, "-m", "arabic_ner", "serve", str(config.run_dir / "best"), "--host",
                                  host, "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr == f"error: {message.format(port=port)}\n"

@@ -1,7 +1,8 @@
 """`arabic-ner COMMAND ...`: every command of the project from any folder once the package is installed.
 
-The top-level scripts (`train.py`, `predict.py`, `selftrain.py`, `eval/evaluate.py`, `eval/crossval.py`) and
-`python -m arabic_ner.convert` etc. run the same `main` functions.
+`python -m arabic_ner COMMAND ...` is the same, and the top-level scripts (`train.py`, `predict.py`,
+`selftrain.py`, `eval/evaluate.py`, `eval/crossval.py`, `eval/compare.py`) run the same `main` functions.
+Each command's module here only parses options, calls the library and prints.
 """
 from __future__ import annotations
 
@@ -13,17 +14,17 @@ from arabic_ner.errors import UserError, run_cli
 COMMANDS = {  # name: (module with main(), what it does)
     "train": ("arabic_ner.cli.train", "fine-tune an encoder on a tag set (a YAML config)"),
     "predict": ("arabic_ner.cli.predict", "tag articles with a trained model"),
-    "ray-predict": ("arabic_ner.ray_predict", "tag a corpus on Ray Data (pip install -e \".[ray]\")"),
-    "serve": ("arabic_ner.serve", "serve a model over HTTP, also as a Label Studio ML backend (the serve extra)"),
-    "select": ("arabic_ner.select", "the sentences to annotate next: least sure first, many stories"),
+    "ray-predict": ("arabic_ner.cli.ray_predict", "tag a corpus on Ray Data (pip install -e \".[ray]\")"),
+    "serve": ("arabic_ner.cli.serve", "serve a model over HTTP, also as a Label Studio ML backend (the serve extra)"),
+    "select": ("arabic_ner.cli.select", "the sentences to annotate next: least sure first, many stories"),
     "evaluate": ("arabic_ner.cli.evaluate", "score a trained model on annotated data"),
     "crossval": ("arabic_ner.cli.crossval", "cross-validate a training config"),
     "compare": ("arabic_ner.cli.compare", "compare two cross-validations run by run: does a change pay?"),
     "selftrain": ("arabic_ner.cli.selftrain", "self-training: the model's confident sentences as silver data"),
-    "convert": ("arabic_ner.convert", "convert between the corpus JSONL, CoNLL, Label Studio and doccano"),
-    "validate": ("arabic_ner.validate", "check annotated corpus files"),
-    "split": ("arabic_ner.split", "grouped, stratified train/dev/test splits and folds"),
-    "offline-encoder": ("arabic_ner.offline_encoder", "build the offline default encoder"),
+    "convert": ("arabic_ner.cli.convert", "convert between the corpus JSONL, CoNLL, Label Studio and doccano"),
+    "validate": ("arabic_ner.cli.validate", "check annotated corpus files"),
+    "split": ("arabic_ner.cli.split", "grouped, stratified train/dev/test splits and folds"),
+    "offline-encoder": ("arabic_ner.cli.offline_encoder", "build the offline default encoder"),
 }
 
 
