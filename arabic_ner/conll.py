@@ -8,18 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from arabic_ner.messages import shorten
-from arabic_ner.labels import entities_from_tags, repair_iob2, word_tags
+from arabic_ner.labels import entities_from_tags, repair_iob2, tags_to_ranges, word_tags
 from arabic_ner.textfiles import CorpusError, numbered_lines
 from arabic_ner.words import word_spans
 
 CONLL_SUFFIXES = (".tsv", ".conll", ".bio")
 
 
-def to_conll(records: list[dict]) -> str:
+def to_conll(records: list[dict], merged: list[str] | None = None) -> str:
+    """The records in CoNLL. Tags are per word, so entities that share a word (`داعشوالنصرة`, a space
+    missing) become one: the ids of such records are appended to `merged` where it is given."""
     blocks = []
     for record in records:
         spans = word_spans(record["text"])
         tags = word_tags(spans, record["entities"])
+        if merged is not None and len(tags_to_ranges(tags)) < len(record["entities"]):
+            merged.append(str(record["id"]))
         blocks.append("".join(f"{record['text'][s:e]}\t{tag}\n" for (s, e), tag in zip(spans, tags)))
     return "\n".join(blocks)
 

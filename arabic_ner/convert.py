@@ -21,13 +21,14 @@ from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
 from arabic_ner.corpus import check_id, check_record, record_place
-from arabic_ner.errors import UserError
+from arabic_ner.errors import UserError, moved_command
 from arabic_ner.messages import plural, shorten
 from arabic_ner.textfiles import CorpusError, check_json, numbered_lines, parse_json
 from arabic_ner.words import trim_span
 
 LABEL_STUDIO_FROM, LABEL_STUDIO_TO = "label", "text"  # names in the labeling config <Labels name=.. toName=..>
-# A corpus record's fields that a task's data carries to Label Studio and back: select's --keep-out
+# A corpus record's fields that a task's data carries to Label Studio and back (and a doccano row
+# keeps, as doccano exports the fields it was given): select's --keep-out
 # reads `article` to keep an annotated batch out of the next round (and its retellings with it)
 CARRIED = ("article", "story", "paragraph")
 # The record's id, in a task's data once more: JSON-MIN writes Label Studio's task id as a row's `id`
@@ -259,6 +260,11 @@ def from_doccano(content: str, name: str) -> list[dict]:
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise CorpusError(f"{where}: a doccano record needs 'text'")
         check_json(row, where)
+        if row.get("entities") == [] and "label" in row:  # both written by some versions: the spans are in label
+            del row["entities"]
+        if "annotations" in row and not {"entities", "label", "labels"} & row.keys():
+            raise CorpusError(f"{where}: doccano 1.0-1.2's 'annotations' name labels by number only; export the "
+                              f"project from doccano 1.3 or later (JSONL, spans in 'label' or 'entities')")
         if isinstance(row.get("entities"), list):
             spans = [_doccano_entity(e, where) for e in row["entities"]]
         else:
@@ -271,7 +277,8 @@ def from_doccano(content: str, name: str) -> list[dict]:
                 raise CorpusError(f"{where}: expected [start, end, label], got {shorten(span)}")
             entities.append({"start": span[0], "end": span[1], "label": span[2]})
         records.append({"id": str(_id_or(row, number, where)), "text": row["text"],
-                        "entities": sorted(entities, key=lambda e: e["start"] if isinstance(e["start"], int) else -1)})
+                        "entities": sorted(entities, key=lambda e: e["start"] if isinstance(e["start"], int) else -1),
+                        **{k: row[k] for k in CARRIED if type(row.get(k)) in (str, int)}})  # doccano exports them
     return records
 
 
@@ -305,3 +312,7 @@ def checked_import(records: list[dict], name: str) -> list[dict]:
         print(f"trimmed white space or invisible characters from the edges of {plural(len(trimmed), 'span')} "
               f"(first: {trimmed[0]})", file=sys.stderr)
     return records
+
+
+if __name__ == "__main__":  # the form of before arabic_ner/cli/
+    moved_command("convert")

@@ -87,3 +87,10 @@ def run_cli(main: Callable[[], int | None]) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(128 + signal.SIGPIPE if hasattr(signal, "SIGPIPE") else 1)
     sys.exit(status or 0)
+
+
+def moved_command(command: str) -> None:
+    """`python -m arabic_ner.<module>` ran a command before the commands moved to arabic_ner/cli/:
+    one line naming today's form, not a silent exit 0."""
+    print(f"error: the command is `python -m arabic_ner {command}` (or `arabic-ner {command}`)", file=sys.stderr)
+    sys.exit(2)

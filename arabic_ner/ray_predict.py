@@ -27,7 +27,7 @@ import shutil
 from pathlib import Path
 
 from arabic_ner.config import WINDOWS_PER_PASS
-from arabic_ner.errors import UserError, held_stops
+from arabic_ner.errors import UserError, held_stops, moved_command
 from arabic_ner.messages import shorten
 from arabic_ner.predictor import Predictor
 from arabic_ner.tagging import entities_type
@@ -143,3 +143,7 @@ def check_new_folder(out: Path) -> None:
     nor mixed with files already there)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"-o {out}: exists and is not an empty folder; name a new folder")
+
+
+if __name__ == "__main__":  # the form of before arabic_ner/cli/
+    moved_command("ray-predict")

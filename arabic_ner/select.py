@@ -27,7 +27,7 @@ from arabic_ner.articles import Article, Articles, Skips, read_kept_out
 from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.convert import to_labelstudio
 from arabic_ner.corpus import jsonl_text
-from arabic_ner.errors import UserError
+from arabic_ner.errors import UserError, moved_command
 from arabic_ner.files import check_output_files, write_files
 from arabic_ner.messages import plural
 from arabic_ner.progress import progress_bar
@@ -39,24 +39,26 @@ MIN_WORDS = 6  # shorter "sentences" are mostly datelines, captions and headline
 # stricter than the articles' STORY_OVERLAP, since formulaic openers ("وقال المتحدث الأمني بشرطة
 # منطقة") alone share a tenth of a short sentence's 4-grams across different incidents.
 RETOLD_OVERLAP = 0.5
+SENTENCES = 200  # chosen for one round of annotation
+PER_ARTICLE = 2  # sentences from one article at most, so that a batch covers many stories
 
 
-
-def select_sentences(model_dir: Path, inputs: list[str], output: Path, n: int = 200, per_article: int = 2,
-                     keep_out: list[str] = (), jsonl: Path | None = None, by: str | None = None,
-                     batch_size: int = WINDOWS_PER_PASS, device: str | None = None) -> str:
+def select_sentences(model_dir: Path, inputs: list[str], output: Path, n: int = SENTENCES,
+                     per_article: int = PER_ARTICLE, keep_out: list[str] = (), jsonl: Path | None = None,
+                     by: str | None = None, batch_size: int = WINDOWS_PER_PASS, device: str | None = None) -> str:
     """Tag every sentence of `inputs`, choose `n` to annotate next, write them to `output` as Label
     Studio tasks (and to `jsonl` as corpus records); a line saying what was chosen."""
-    from arabic_ner.device import choose_device  # torch with them: only once the options are known good
-    from arabic_ner.model import model_version
-    from arabic_ner.predictor import DEFAULT_SURENESS, Predictor
-
-    by = by or DEFAULT_SURENESS
     if n < 1 or per_article < 1:
         raise UserError("--n and --per-article: at least 1")
     check_batch_size(batch_size)
     check_output_files({"-o": output, "--jsonl": jsonl}, inputs=[Path(i) for i in [*inputs, *keep_out]],
                        keep_out_of={"the model folder": model_dir})
+
+    from arabic_ner.device import choose_device  # torch with them: only once the options are known good
+    from arabic_ner.model import model_version
+    from arabic_ner.predictor import DEFAULT_SURENESS, Predictor
+
+    by = by or DEFAULT_SURENESS
     device = choose_device(device)
     skips = Skips(say=lambda m: print(m, file=sys.stderr))
     articles = list(Articles(inputs).read(skips))
@@ -109,3 +111,7 @@ def choose(sentences: list[dict], sureness: list[float], n: int, per_article: in
         grams.append(mine)
         per[sentences[i]["article"]] += 1
     return taken
+
+
+if __name__ == "__main__":  # the form of before arabic_ner/cli/
+    moved_command("select")

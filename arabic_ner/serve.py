@@ -31,7 +31,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from arabic_ner.convert import LabelingConfig, labelstudio_regions, read_labeling_config
-from arabic_ner.errors import UserError
+from arabic_ner.errors import UserError, moved_command
 from arabic_ner.model import ModelSettings, model_version
 from arabic_ner.model_card import read_scores
 from arabic_ner.textfiles import CorpusError, check_json, parse_json
@@ -341,3 +341,7 @@ def serve(app, model_dir: Path, host: str, port: int) -> None:
 
     # uvicorn re-raises the signal it caught once it has shut down: run_cli's handler makes it a stop
     Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+
+
+if __name__ == "__main__":  # the form of before arabic_ner/cli/
+    moved_command("serve")

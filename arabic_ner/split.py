@@ -17,15 +17,19 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from arabic_ner.corpus import jsonl_text, read_jsonl, record_place
-from arabic_ner.errors import UserError
+from arabic_ner.errors import UserError, moved_command
 from arabic_ner.files import check_output_files, check_output_folder, make_output_folder, write_files
 from arabic_ner.messages import shorten
 
 SPLITS = ("train", "dev", "test")
+GROUP_BY = "paragraph"  # the record field whose groups stay together: the article's sentences share one
+FRACTIONS = (0.7, 0.15, 0.15)  # of the sentences (and of each type's entities) in train, dev, test
+FOLDS = 5  # for cross-validation, in folds.json
+SEED = 13  # the order in which groups are dealt
 
 
-def split_corpus(corpus: Path, out: Path, group_by: str = "paragraph", fractions: tuple[float, ...] = (0.7, 0.15, 0.15),
-                 folds: int = 5, seed: int = 13) -> list[str]:
+def split_corpus(corpus: Path, out: Path, group_by: str = GROUP_BY, fractions: tuple[float, ...] = FRACTIONS,
+                 folds: int = FOLDS, seed: int = SEED) -> list[str]:
     """Write `train.jsonl`, `dev.jsonl`, `test.jsonl` and `folds.json` of `corpus` to `out`, all four
     together (a stop never leaves new splits beside old folds); a line of counts per split and one
     for the folds."""
@@ -42,6 +46,9 @@ def split_corpus(corpus: Path, out: Path, group_by: str = "paragraph", fractions
     if not all(fold_keys):
         raise UserError(f"--folds {folds}: {corpus} has only {sum(map(len, fold_keys))} {group_by} groups; "
                         f"use at most that many folds")
+    if not all(splits):  # an empty file no command can read
+        raise UserError(f"--fractions {','.join(map(str, fractions))}: {corpus} has only {sum(map(len, splits))} "
+                        f"{group_by} groups, too few to give each split one")
     files, report = {}, []
     for name, keys in zip(SPLITS, splits):
         chosen = members(records, group_by, keys)
@@ -108,3 +115,7 @@ def members(records: list[dict], group_by: str, keys: list[str]) -> list[dict]:
     """The records of the groups `keys`, in corpus order (picked by position, not by id)."""
     chosen = set(keys)
     return [r for r in records if str(r[group_by]) in chosen]
+
+
+if __name__ == "__main__":  # the form of before arabic_ner/cli/
+    moved_command("split")

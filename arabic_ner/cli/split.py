@@ -7,16 +7,17 @@ from pathlib import Path
 
 from arabic_ner import split
 from arabic_ner.errors import UserError
-from arabic_ner.split import split_corpus
+from arabic_ner.split import FOLDS, FRACTIONS, GROUP_BY, SEED, split_corpus
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=split.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", type=Path, help="the whole annotated corpus (JSONL)")
-    parser.add_argument("--group-by", default="paragraph", help="record field whose groups stay together")
-    parser.add_argument("--fractions", default="0.7,0.15,0.15", help="train,dev,test (default: %(default)s)")
-    parser.add_argument("--folds", type=int, default=5, help="folds for cross-validation (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=13, help="order in which groups are dealt (default: %(default)s)")
+    parser.add_argument("--group-by", default=GROUP_BY, help="record field whose groups stay together "
+                                                              "(default: %(default)s)")
+    parser.add_argument("--fractions", default=",".join(map(str, FRACTIONS)), help="train,dev,test (default: %(default)s)")
+    parser.add_argument("--folds", type=int, default=FOLDS, help="folds for cross-validation (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=SEED, help="order in which groups are dealt (default: %(default)s)")
     parser.add_argument("--out", type=Path, help="output folder (default: beside the corpus)")
     args = parser.parse_args()
     try:
