@@ -243,7 +243,7 @@ def read_kept_out(paths: Iterable[str | Path], articles: dict[str, str] | None =
             if not line.strip() or (kind == ".txt" and line.startswith("#")):
                 continue
             if kind == ".txt":
-                ids.add(line.strip())
+                ids.add(line.split("#", 1)[0].strip())  # `snn-0014  # reserved` names snn-0014
                 continue
             record = parse_json(line, f"{path}:{n}")
             if not (isinstance(record, dict) and "article" in record and isinstance(record.get("text"), str)):
@@ -251,4 +251,15 @@ def read_kept_out(paths: Iterable[str | Path], articles: dict[str, str] | None =
             ids.add(str(record["article"]))
             texts[str(record["article"])].append(record["text"])
     known = [articles[i] for i in sorted(ids) if articles and i in articles]
-    return KeptOut(ids, known + [" ".join(t) for t in texts.values()])
+    unknown = [i for i in ids if not (articles and i in articles) and i not in texts]
+    return KeptOut(ids, known + [" ".join(t) for t in texts.values()], unknown)
+
+
+def unknown_kept_out(kept: KeptOut, option: str) -> str | None:
+    """A warning when articles named to keep out are not among the inputs (ids as another input names
+    them, `.txt` files named by path): an article retelling one cannot be found, and it may pass."""
+    if not kept.unknown:
+        return None
+    return (f"warning: {option}: article ids to keep out that match no article read: {len(kept.unknown):,} (first: "
+            f"{shorten(kept.unknown[0])}); articles retelling them cannot be found: give those articles among the "
+            f"inputs too (they are never used), under the ids they carry")

@@ -23,7 +23,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from arabic_ner.articles import Article, Articles, Skips, read_kept_out
+from arabic_ner.articles import Article, Articles, Skips, read_kept_out, unknown_kept_out
 from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.convert import to_labelstudio
 from arabic_ner.corpus import jsonl_text
@@ -63,6 +63,8 @@ def select_sentences(model_dir: Path, inputs: list[str], output: Path, n: int = 
     skips = Skips(say=lambda m: print(m, file=sys.stderr))
     articles = list(Articles(inputs).read(skips))
     kept = read_kept_out(keep_out, {str(a.id): a.text for a in articles})
+    if warning := unknown_kept_out(kept, "--keep-out"):
+        print(warning, file=sys.stderr)
     sentences = candidates(articles, kept)
     if not sentences:
         raise UserError(f"no sentence to offer among {plural(len(articles), 'article')} (all kept out, or too short)")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from arabic_ner.articles import Article, Articles, Skips, read_kept_out
+from arabic_ner.articles import Article, Articles, Skips, read_kept_out, unknown_kept_out
 from arabic_ner.config import Config, SilverConfig, to_dict
 from arabic_ner.corpus import jsonl_text, read_split
 from arabic_ner.errors import UserError
@@ -108,6 +108,8 @@ def unlabelled(silver: SilverConfig, log=print) -> tuple[list[Article], KeptOut,
     if not articles:
         raise UserError(f"silver.articles: no article to tag ({skips.summary()})")
     kept = read_kept_out(silver.keep_out, {str(a.id): a.text for a in articles})
+    if warning := unknown_kept_out(kept, "silver.keep_out"):
+        log(warning)
     usable = [a for a in articles if not kept.keeps_out(str(a.id), a.text)]
     if not usable:
         raise UserError(f"silver.articles: all {plural(len(articles), 'article')} are kept out by silver.keep_out "
@@ -169,6 +171,9 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
         raise UserError("--resume continues a self-training and --overwrite replaces it: pass one of them")
     if not config.data.dev:
         raise UserError("data.dev: self-training keeps a round while its dev F1 rises; name the dev data")
+    if teacher is not None and (round_dir := _round_holding(Path(teacher), config)):
+        raise UserError(f"--teacher {teacher}: inside {round_dir}, a round of this self-training, which it trains "
+                        f"anew; copy the model elsewhere, or give this self-training another run_name")
     pool = unlabelled(config.silver, log)  # an input problem is said now, not after round 0's training
     if teacher is not None:
         check_teacher(Path(teacher), config)
@@ -178,7 +183,7 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
                         f"start it again")
     make_output_folder(folder, "output_dir")
     if overwrite:  # nothing of an earlier self-training may pass for this one's after a stop and --resume
-        _clear(folder, config, teacher)
+        _clear(folder, config)
     if teacher is None:
         run = replace(config, run_name=f"{config.run_name}-round0")
         best, dev_f1 = run.run_dir / BEST, _trained(run, resume, overwrite)["dev_f1"]
@@ -218,17 +223,25 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
     return result
 
 
-def _clear(folder: Path, config: Config, teacher: Path | None) -> None:
+def _rounds(config: Config) -> list[Path]:
+    """The run folders of this self-training's rounds: `<output_dir>/<run_name>-round<r>`."""
+    return [run_dir for run_dir in Path(config.output_dir).glob(f"{glob.escape(config.run_name)}-round*")
+            if run_dir.name.removeprefix(f"{config.run_name}-round").isdigit()]
+
+
+def _round_holding(model_dir: Path, config: Config) -> Path | None:
+    """The round folder `model_dir` lies in, if any: training that round replaces it."""
+    return next((run_dir for run_dir in _rounds(config) if run_dir.resolve() in model_dir.resolve().parents), None)
+
+
+def _clear(folder: Path, config: Config) -> None:
     """Remove an earlier self-training: its silver files (and taggings a stop left), its summary and
-    its rounds' run folders (clear_run_dir: only ever folders train.py wrote), but never the one
-    holding `teacher`."""
+    its rounds' run folders (clear_run_dir: only ever folders train.py wrote)."""
     for path in [*folder.glob("silver-round*"), *folder.glob(".silver-round*"), folder / "selftrain.json"]:
         if path.is_file():
             path.unlink()
-    for run_dir in Path(config.output_dir).glob(f"{glob.escape(config.run_name)}-round*"):
-        holds_teacher = teacher is not None and run_dir.resolve() in Path(teacher).resolve().parents
-        if run_dir.name.removeprefix(f"{config.run_name}-round").isdigit() and not holds_teacher:
-            clear_run_dir(run_dir)
+    for run_dir in _rounds(config):
+        clear_run_dir(run_dir)
 
 
 def check_teacher(model_dir: Path, config: Config) -> None:

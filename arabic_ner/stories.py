@@ -33,8 +33,9 @@ class KeptOut:
     annotated sentences of one), against which other articles are compared
     (`articles.read_kept_out` builds one from the files a user names)."""
 
-    def __init__(self, ids: Iterable[str], texts: Iterable[str] = ()):
+    def __init__(self, ids: Iterable[str], texts: Iterable[str] = (), unknown: Iterable[str] = ()):
         self.ids = {str(i) for i in ids}
+        self.unknown = sorted(unknown)  # ids named with no text known: their retellings cannot be found
         texts = list(texts)
         self.grams = [g for g in map(four_grams, texts) if g]
         # a sentence that another article shares without retelling the story (a site's boilerplate,

@@ -31,6 +31,20 @@ def test_kept_out_are_the_articles_named_and_their_retellings(tmp_path, article_
     assert read_kept_out([ids], {"a1": WIRE, "c3": OTHER}).keeps_out(article_id, text) == kept
 
 
+def test_ids_with_a_comment_and_ids_of_no_article_read(tmp_path):
+    """`a1  # reserved` named no article, and ids that match no article read (`.txt` articles are
+    named by path) kept nothing out: reserved articles' retellings became silver, said nowhere."""
+    from arabic_ner.articles import unknown_kept_out
+
+    ids = tmp_path / "reserved.txt"
+    ids.write_text("a1  # reserved\nz9\n", encoding="utf-8")
+    kept = read_kept_out([ids], {"a1": WIRE, "c3": OTHER})
+    assert kept.ids == {"a1", "z9"} and kept.keeps_out("b7", "وفي بغداد، " + WIRE)
+    assert unknown_kept_out(kept, "silver.keep_out").startswith(
+        "warning: silver.keep_out: article ids to keep out that match no article read: 1 (first: 'z9')")
+    assert unknown_kept_out(read_kept_out([ids], {"a1": WIRE, "z9": OTHER}), "silver.keep_out") is None
+
+
 def test_annotated_sentences_keep_their_article_and_its_retellings_out(tmp_path):
     gold = tmp_path / "gold.jsonl"
     gold.write_text(json.dumps({"id": "g-s1", "article": "g", "text": WIRE, "entities": []}, ensure_ascii=False) + "\n",
@@ -360,3 +374,17 @@ def test_a_teacher_of_another_tag_set_is_refused(trained, tmp_path):
                                         r"config's PER, LOC"):
         selftrain(config, teacher=trained[0].run_dir / "best", log=lambda m: None)
     assert not (tmp_path / "run-selftrain").exists()
+
+
+def test_a_teacher_inside_a_round_of_the_same_self_training_is_refused(tmp_path):
+    """Round 1's training replaced it with the student, and selftrain.json named it with the teacher's F1."""
+    from arabic_ner.selftrain import selftrain
+
+    teacher = tmp_path / "st-round1" / "best"
+    teacher.mkdir(parents=True)
+    config = load_config(None, ["--run_name", "st", "--output_dir", str(tmp_path), "--silver.articles",
+                                str(_articles(tmp_path))])
+    with pytest.raises(UserError, match=rf"--teacher {teacher}: inside {tmp_path / 'st-round1'}, a round of this "
+                                        r"self-training, which it trains anew"):
+        selftrain(config, teacher=teacher, overwrite=True, log=lambda m: None)
+    assert teacher.is_dir()
