@@ -177,6 +177,8 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
     pool = unlabelled(config.silver, log)  # an input problem is said now, not after round 0's training
     if teacher is not None:
         check_teacher(Path(teacher), config)
+    for paths in (config.data.train, config.data.dev, config.data.test):  # and before --overwrite removes anything
+        read_split(paths, config.entity_types, warn=lambda message: None)  # warnings: the training's reading says them
     folder = Path(config.output_dir) / f"{config.run_name}-selftrain"
     if not (resume or overwrite) and any(folder.glob("silver-round*.jsonl")):
         raise UserError(f"{folder} already holds a self-training; pass --resume to continue it or --overwrite to "

@@ -388,3 +388,17 @@ def test_a_teacher_inside_a_round_of_the_same_self_training_is_refused(tmp_path)
                                         r"self-training, which it trains anew"):
         selftrain(config, teacher=teacher, overwrite=True, log=lambda m: None)
     assert teacher.is_dir()
+
+
+def test_overwrite_removes_nothing_when_the_gold_cannot_be_read(tmp_path):
+    """A typo in data.train with --overwrite removed every round and silver file of before, then failed."""
+    from arabic_ner.selftrain import selftrain
+
+    earlier = tmp_path / "st-selftrain" / "silver-round1.jsonl"
+    earlier.parent.mkdir()
+    earlier.write_text("{}\n")
+    config = load_config(None, ["--run_name", "st", "--output_dir", str(tmp_path), "--silver.articles",
+                                str(_articles(tmp_path)), "--data.train", str(tmp_path / "typo.jsonl")])
+    with pytest.raises(UserError, match="typo.jsonl"):
+        selftrain(config, overwrite=True, log=lambda m: None)
+    assert earlier.read_text() == "{}\n"
