@@ -136,6 +136,8 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
                        inputs=[Path(p) for p in [*config.data.train, *config.data.dev, *config.data.test,
                                                  *config.silver.articles, *config.silver.keep_out]],
                        keep_out_of={"the model folder": model_dir})
+    if out.exists() and not (resume or overwrite):  # it may be gold: a copy of train.jsonl named by mistake
+        raise UserError(f"{out}: exists; name a new file, or pass --overwrite to replace it")
     if overwrite:  # only once the outputs are known good: a refused run removes nothing
         for path in ResumableLines.files_of(tagged_file):
             path.unlink(missing_ok=True)

@@ -352,10 +352,12 @@ def test_silver_only_writes_one_models_silver_and_trains_nothing(trained, tmp_pa
     ("articles.jsonl", "is also an input"),  # the unlabelled articles
     ("reserved.txt", "silver data is written as .jsonl"),
     ("silver.json", "silver data is written as .jsonl"),
+    ("gold.jsonl", "gold.jsonl: exists; name a new file, or pass --overwrite to replace it"),  # was replaced
 ])
 def test_silver_only_never_writes_over_an_input(trained, tmp_path, target, message):
     teacher = trained[0].run_dir / "best"
     articles = _articles(tmp_path)
+    (tmp_path / "gold.jsonl").write_text('{"id": "g1", "text": "نص", "entities": []}\n', encoding="utf-8")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     result = subprocess.run([sys.executable, "selftrain.py", "configs/news-selftrain.yaml", "--teacher", str(teacher),
                              "--silver.articles", str(articles), "--silver.keep_out", str(tmp_path / "reserved.txt"),
