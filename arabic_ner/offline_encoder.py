@@ -83,6 +83,8 @@ def is_current(folder: Path, trim: bool = True) -> bool:
 
 def build_offline_encoder(out_dir: Path = DEFAULT_DIR, trim: bool = True, archives: list[Path] = ()) -> Path:
     out_dir = Path(out_dir)
+    if out_dir.name in ("", ".."):  # `.`: the swap folders are named after the folder's own name
+        out_dir = out_dir.resolve()
     if is_current(out_dir, trim):
         return out_dir
     recover_swap(out_dir)

