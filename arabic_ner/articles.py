@@ -240,10 +240,12 @@ def read_kept_out(paths: Iterable[str | Path], articles: dict[str, str] | None =
         except CorpusError as exc:
             raise UserError(f"{exc} (the articles to keep out)") from None
         for n, line in lines:
-            if not line.strip() or (kind == ".txt" and line.startswith("#")):
+            if kind == ".txt":
+                line = line.split("#", 1)[0]  # `snn-0014  # reserved` names snn-0014
+            if not line.strip():
                 continue
             if kind == ".txt":
-                ids.add(line.split("#", 1)[0].strip())  # `snn-0014  # reserved` names snn-0014
+                ids.add(line.strip())
                 continue
             record = parse_json(line, f"{path}:{n}")
             if not (isinstance(record, dict) and "article" in record and isinstance(record.get("text"), str)):

@@ -37,7 +37,7 @@ def test_ids_with_a_comment_and_ids_of_no_article_read(tmp_path):
     from arabic_ner.articles import unknown_kept_out
 
     ids = tmp_path / "reserved.txt"
-    ids.write_text("a1  # reserved\nz9\n", encoding="utf-8")
+    ids.write_text("a1  # reserved\n  # an indented comment\nz9\n", encoding="utf-8")
     kept = read_kept_out([ids], {"a1": WIRE, "c3": OTHER})
     assert kept.ids == {"a1", "z9"} and kept.keeps_out("b7", "وفي بغداد، " + WIRE)
     assert unknown_kept_out(kept, "silver.keep_out").startswith(
