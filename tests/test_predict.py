@@ -100,7 +100,9 @@ def test_compiled_matches_eager_and_compiles_once(trained):
     with torch._dynamo.config.patch(error_on_recompile=True):
         found = [compiled.predict([t]) for t in texts]
     for ours, reference in zip(found, [eager.predict([t]) for t in texts]):
-        assert [{**e, "score": pytest.approx(e["score"], abs=1e-4)} for e in reference[0]] == ours[0]
+        # scores are rounded to 4 places: a difference far below 1e-4 can round to 1e-4, which float
+        # subtraction puts a hair above abs=1e-4 (0.3128 against 0.3127 failed once in CI)
+        assert [{**e, "score": pytest.approx(e["score"], abs=1.5e-4)} for e in reference[0]] == ours[0]
 
 
 @pytest.mark.parametrize("words, device, int8, compile", [
