@@ -22,7 +22,7 @@ from arabic_ner.files import check_output_files, check_output_folder, make_outpu
 from arabic_ner.messages import shorten
 
 SPLITS = ("train", "dev", "test")
-GROUP_BY = "paragraph"  # the record field whose groups stay together: the article's sentences share one
+GROUP_BY = "paragraph"  # the field whose groups stay together: data/article's; many articles need article or story
 FRACTIONS = (0.7, 0.15, 0.15)  # of the sentences (and of each type's entities) in train, dev, test
 FOLDS = 5  # for cross-validation, in folds.json
 SEED = 13  # the order in which groups are dealt
