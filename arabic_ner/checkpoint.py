@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from arabic_ner.config import dump_yaml
 from arabic_ner.corpus import jsonl_text
 from arabic_ner.errors import UserError
-from arabic_ner.files import replace_folder, write_atomic
+from arabic_ner.files import readable_as_usual, replace_folder, swap_folders, write_atomic
 from arabic_ner.messages import first_line
 from arabic_ner.model_card import write_model_card
 from arabic_ner.run_folder import CONFIG, LAST, METRICS, STATE_FILE, read_epochs
@@ -143,7 +143,7 @@ def load_state(last: Path, accelerator, model, optimizer, scheduler, average: We
 
 
 class Saver:
-    """Writes `best/` and `last/` whole or not at all: each is written to `<name>.tmp/` and swapped in
+    """Writes `best/` and `last/` whole or not at all: each is written to a hidden copy beside it and swapped in
     when complete, so a crash or a full disk mid-save leaves the previous copy as it was."""
 
     def __init__(self, accelerator, model, tokenizer, optimizer, scheduler, average, settings, config, data, log):
@@ -156,7 +156,7 @@ class Saver:
         `last/` also rewrites `metrics.jsonl` from the history in `progress`."""
         acc = self.accelerator
         target = self.config.run_dir / name
-        tmp = target.with_name(name + ".tmp")
+        tmp = swap_folders(target)[0]
         acc.wait_for_everyone()
         if acc.is_main_process:
             self._agree(_failure(lambda: self._write(tmp, name, progress, dev), tmp), target)
@@ -186,6 +186,7 @@ class Saver:
         shutil.rmtree(tmp, ignore_errors=True)
         self.accelerator.unwrap_model(self.model).save_pretrained(tmp, safe_serialization=True)
         self.tokenizer.save_pretrained(tmp)
+        readable_as_usual(tmp)
         self.settings.save(tmp)
         write_atomic(tmp / CONFIG, dump_yaml(self.config))
         if name == LAST and self.average.trained:
@@ -206,7 +207,7 @@ class Saver:
         if not failed:
             return
         if self.accelerator.is_main_process:
-            shutil.rmtree(target.with_name(target.name + ".tmp"), ignore_errors=True)
+            shutil.rmtree(swap_folders(target)[0], ignore_errors=True)
         kept = (f"the previous {target.name}/ is kept as it was" if target.is_dir()
                 else f"no {target.name}/ was saved before")
         raise UserError(f"cannot save {target} ({failure or 'another process failed to write'}); {kept}; "

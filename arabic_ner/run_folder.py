@@ -19,7 +19,7 @@ from pathlib import Path
 
 from arabic_ner.config import Config, changed_settings, parse_yaml, to_dict
 from arabic_ner.errors import UserError, held_stops
-from arabic_ner.files import check_output_folder, recover_swap
+from arabic_ner.files import check_output_folder, recover_swap, swap_folders
 from arabic_ner.textfiles import numbered_lines
 
 CONFIG, METRICS, SUMMARY, LAST, BEST = "config.yaml", "metrics.jsonl", "metrics.json", "last", "best"
@@ -34,7 +34,7 @@ RESUME_MAY_CHANGE = ("output_dir", "run_name", "data.test", "train.epochs", "tra
 # What a run holds before its first resumable save: its config, best/ and the epochs' metrics.jsonl
 # (written as epochs end, last/ every few minutes), and the temporary copies a save writes before
 # renaming them (left by a save cut short); of these, best/ and metrics.jsonl are worth keeping.
-_UNSAVED = {CONFIG, BEST, METRICS, "last.tmp", "best.tmp", "last.old", "best.old"}
+_UNSAVED = {CONFIG, BEST, METRICS, *(folder.name for name in (LAST, BEST) for folder in swap_folders(Path(name)))}
 
 
 def read_epochs(run_dir: Path) -> list[dict]:

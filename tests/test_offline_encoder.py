@@ -210,15 +210,19 @@ def test_pretrained_weights_matter(folders, records):
     assert losses["pretrained"] < 0.75 * losses["random"], losses
 
 
-@pytest.mark.parametrize("stamp, built_with", [
-    ({"trim": False}, None),                      # the user's --no-trim build is current: kept as it is
-    ({"trim": True}, None),
-    ({"trim": False, "builder": -1}, False),      # an older builder's: rebuilt, untrimmed as before
-    ({"trim": True, "builder": -1}, True),
-    (None, True),                                 # none yet: the trimmed default
+@pytest.mark.parametrize("stamp, weights, built_with", [
+    ({"trim": False}, 10, None),                      # the user's --no-trim build is current: kept as it is
+    ({"trim": True}, 10, None),
+    ({"trim": False, "builder": -1}, 10, False),      # an older builder's: rebuilt, untrimmed as before
+    ({"trim": True, "builder": -1}, 10, True),
+    (None, None, True),                               # none yet: the trimmed default
+    ({"trim": False}, 4, False),                      # weights cut short since the build: rebuilt as they were
+    ({"trim": True}, None, True),                     # weights removed since: rebuilt
+    ({"trim": True, "sizes": None}, 10, True),        # a stamp of before the sizes: rebuilt once
 ])
-def test_training_keeps_the_encoder_trimmed_or_not_as_built(tmp_path, monkeypatch, stamp, built_with):
-    """A full-vocabulary build (--no-trim) at the default path was rebuilt trimmed by the next training."""
+def test_training_keeps_the_encoder_trimmed_or_not_as_built(tmp_path, monkeypatch, stamp, weights, built_with):
+    """A full-vocabulary build (--no-trim) at the default path was rebuilt trimmed by the next training;
+    a folder whose weights were damaged after the build counted as built (only its stamp was read)."""
     import json
 
     from arabic_ner import offline_encoder
@@ -226,12 +230,33 @@ def test_training_keeps_the_encoder_trimmed_or_not_as_built(tmp_path, monkeypatc
     folder = tmp_path / "multilingual-e5-small"
     if stamp is not None:
         folder.mkdir()
-        (folder / offline_encoder.STAMP).write_text(json.dumps({**offline_encoder._stamp(stamp["trim"]), **stamp}))
+        sizes = {"model.safetensors": 10}
+        (folder / offline_encoder.STAMP).write_text(json.dumps({**offline_encoder._stamp(stamp["trim"]),
+                                                                "sizes": sizes, **stamp}))
+    if weights is not None:
+        (folder / "model.safetensors").write_bytes(b"w" * weights)
     built = []
     monkeypatch.setattr(offline_encoder, "DEFAULT_DIR", folder)
     monkeypatch.setattr(offline_encoder, "build_offline_encoder", lambda out, trim=True: built.append(trim))
     offline_encoder.ensure_offline_encoder(str(folder), log=lambda message: None)
     assert built == ([] if built_with is None else [built_with])
+
+
+def test_two_builds_of_one_folder_at_once_both_succeed(tmp_path):
+    """Two trainings started together both build the default encoder on first use: the second
+    failed on the first's half-written folder (`cannot write (No such file or directory)`)."""
+    _source_or_skip()
+    command = [sys.executable, "-m", "arabic_ner", "offline-encoder", "--out", str(tmp_path / "enc")]
+    runs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+    assert [code for code, _ in results] == [0, 0], results
+    from arabic_ner.offline_encoder import is_current
+    assert is_current(tmp_path / "enc") and sorted(p.name for p in tmp_path.iterdir()) == ["enc"]
+    mask = os.umask(0)
+    os.umask(mask)  # safetensors wrote the weights 0600: unreadable to a server run as another user
+    assert {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "enc").iterdir()} == {
+        p.name: 0o666 & ~mask for p in (tmp_path / "enc").iterdir()}
 
 
 def test_a_damaged_archive_is_one_line(tmp_path):
@@ -258,3 +283,20 @@ def test_out_dot_is_the_folder_by_its_own_name(tmp_path):
         f"error: {tmp_path.resolve()}: holds files that are not an encoder built here (no arabic_ner_build.json); "
         f"it is never replaced: choose another --out\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_users_old_and_tmp_folders_beside_out_are_left_alone(tmp_path):
+    """`enc.old` and `enc.tmp` are what users call a backup: the build swaps through hidden folders of
+    its own. It removed both, and renamed a lone `enc.old` to `enc` (then refused it as foreign)."""
+    from arabic_ner.files import recover_swap
+    from arabic_ner.offline_encoder import STAMP, is_current
+    _source_or_skip()
+    for name in ("enc.old", "enc.tmp", "lone.old"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "notes.txt").write_text(name)
+    (tmp_path / "enc").mkdir()
+    (tmp_path / "enc" / STAMP).write_text('{"stale": true}\n')  # an earlier build, to be replaced
+    assert build_offline_encoder(tmp_path / "enc") == tmp_path / "enc" and is_current(tmp_path / "enc")
+    recover_swap(tmp_path / "lone")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc", "enc.old", "enc.tmp", "lone.old"]
+    assert all((tmp_path / name / "notes.txt").read_text() == name for name in ("enc.old", "enc.tmp", "lone.old"))

@@ -15,12 +15,17 @@ import pytest
 
 from arabic_ner.config import load_config
 from arabic_ner.errors import Stopped, UserError
-from arabic_ner.files import write_files
+from arabic_ner.files import swap_folders, write_files
 from arabic_ner.run_folder import RUN_MARK
 from arabic_ner.training import train
 from conftest import paragraph_corpus, tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def no_swap_left(run_dir: Path) -> bool:
+    """No copy of `last/` or `best/` that a save writes or steps aside is left in the run folder."""
+    return not any(folder.exists() for name in ("last", "best") for folder in swap_folders(run_dir / name))
 
 
 def tiny(tiny_bert, corpus_dir, out, **extra):
@@ -80,7 +85,10 @@ def test_overwrite_replaces_a_run(tiny_bert, corpus_dir, tmp_path):
     assert not (config.run_dir / "best" / "mine.txt").exists()
 
 
-@pytest.mark.parametrize("leftovers", [[], ["last.tmp/"], ["last.tmp/", "best.tmp/"], ["best/", "last.tmp/"],
+LAST_NEW, BEST_NEW = (swap_folders(Path(name))[0].name + "/" for name in ("last", "best"))  # a save cut short
+
+
+@pytest.mark.parametrize("leftovers", [[], [LAST_NEW], [LAST_NEW, BEST_NEW], ["best/", LAST_NEW],
                                        ["best/", "metrics.jsonl"], ["metrics.jsonl"]])
 def test_a_run_that_saved_nothing_restarts_without_overwrite(tiny_bert, corpus_dir, tmp_path, leftovers):
     """Killed before its first save of last/ (SIGKILL, power loss), a run folder holds config.yaml and
@@ -105,7 +113,7 @@ def test_a_run_that_saved_nothing_restarts_without_overwrite(tiny_bert, corpus_d
         assert sorted(p.name for p in config.run_dir.iterdir()) == before
     for resume in (False, True):
         summary = train(config, resume=resume, overwrite=bool(kept) and not resume)
-        assert summary["best_epoch"] == 1 and not list(config.run_dir.glob("*.tmp"))
+        assert summary["best_epoch"] == 1 and no_swap_left(config.run_dir)
         for path in config.run_dir.iterdir():  # back to "saved nothing" for the --resume round
             if path.name != "config.yaml":
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -114,10 +122,13 @@ def test_a_run_that_saved_nothing_restarts_without_overwrite(tiny_bert, corpus_d
 def test_a_swap_cut_between_its_renames_is_finished(tiny_bert, corpus_dir, tmp_path):
     config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
     train(config)
-    (config.run_dir / "last").rename(config.run_dir / "last.old")  # the crash fell right after this rename
+    (config.run_dir / "last").rename(swap_folders(config.run_dir / "last")[1])  # the crash fell right after this
     train(replace(config, train=replace(config.train, epochs=2)), resume=True)
-    assert (config.run_dir / "last").is_dir() and not (config.run_dir / "last.old").exists()
+    assert (config.run_dir / "last").is_dir() and no_swap_left(config.run_dir)
     assert len((config.run_dir / "metrics.jsonl").read_text().splitlines()) == 2
+    mask = os.umask(0)
+    os.umask(mask)  # safetensors writes 0600: a model unreadable to a server run as another user
+    assert (config.run_dir / "best" / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 # --- stops: SIGTERM like Ctrl-C ---------------------------------------------------------------------
@@ -312,7 +323,7 @@ def test_a_full_disk_while_saving_keeps_the_previous_last(tiny_bert, corpus_dir,
                                         r"previous last/ is kept as it was; fix that \(free some space\?\) and continue with --resume"):
         train(config)
     monkeypatch.setattr(checkpoint.torch, "save", real)
-    assert not list(config.run_dir.glob("*.tmp"))
+    assert no_swap_left(config.run_dir)
     progress = torch.load(config.run_dir / "last" / checkpoint.STATE_FILE, weights_only=False)["progress"]
     assert progress["epoch"] == 1
     assert train(config, resume=True)["best_epoch"] >= 1
@@ -338,7 +349,7 @@ def test_a_full_disk_in_a_small_file_of_a_save_is_one_line_too(tiny_bert, corpus
     config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "3", "train.save_minutes": "0"})
     with pytest.raises(UserError, match=r"cannot save .*\((.*)No space left on device\)\); the previous"):
         train(config)
-    assert not list(config.run_dir.glob("*.tmp")) and (config.run_dir / "last").is_dir()
+    assert no_swap_left(config.run_dir) and (config.run_dir / "last").is_dir()
 
 
 def test_a_diverging_loss_stops_with_one_line(tiny_bert, corpus_dir, tmp_path):
