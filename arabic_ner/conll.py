@@ -32,9 +32,9 @@ def from_conll(content: str, name: str, repaired: list[str] | None = None,
                allowed: set[str] | None = None) -> list[dict]:
     """Records of a CoNLL file. A stray `I-X` (one that continues no X entity, as ANERcorp has a
     few) is an error, unless a `repaired` list is given: then it starts an entity and its place
-    is appended to the list. With `allowed` (the tag set), a label outside it is an error naming
+    is appended to the list (`FILE:LINE`). With `allowed` (the tag set), a label outside it is an error naming
     its line."""
-    records, tokens, tags = [], [], []
+    records, tokens, tags, lines = [], [], [], []
 
     def flush():
         if tokens:
@@ -42,12 +42,13 @@ def from_conll(content: str, name: str, repaired: list[str] | None = None,
             for token in tokens:  # each token's place in the joined text
                 start = spans[-1][1] + 1 if spans else 0
                 spans.append((start, start + len(token)))
-            valid = _valid_iob2(tags, f"{name}: sentence {len(records) + 1}", repaired)
+            valid = _valid_iob2(tags, [f"{name}:{number}" for number in lines], repaired)
             entities = [{"start": e["start"], "end": e["end"], "label": e["label"]}
                         for e in entities_from_tags(text, spans, valid)]
             records.append({"id": f"{Path(name).stem}-{len(records) + 1}", "text": text, "entities": entities})
             tokens.clear()
             tags.clear()
+            lines.clear()
 
     for number, line in numbered_lines(content):
         if not line.strip():
@@ -72,15 +73,17 @@ def from_conll(content: str, name: str, repaired: list[str] | None = None,
                               f"({', '.join(sorted(allowed))})")
         tokens.append(token)
         tags.append(tag)
+        lines.append(number)
     flush()
     return records
 
 
-def _valid_iob2(tags: list[str], where: str, repaired: list[str] | None) -> list[str]:
+def _valid_iob2(tags: list[str], places: list[str], repaired: list[str] | None) -> list[str]:
+    """`places`: each tag's `FILE:LINE`."""
     fixed = repair_iob2(tags)
-    for i, (tag, new) in enumerate(zip(tags, fixed)):
+    for tag, new, place in zip(tags, fixed, places):
         if tag != new:
             if repaired is None:
-                raise CorpusError(f"{where}, token {i + 1}: {shorten(tag)} does not continue an entity")
-            repaired.append(f"{where}, token {i + 1}")
+                raise CorpusError(f"{place}: {shorten(tag)} does not continue an entity")
+            repaired.append(place)
     return fixed

@@ -275,11 +275,31 @@ def from_doccano(content: str, name: str) -> list[dict]:
         for span in spans:
             if not (isinstance(span, (list, tuple)) and len(span) == 3):
                 raise CorpusError(f"{where}: expected [start, end, label], got {shorten(span)}")
-            entities.append({"start": span[0], "end": span[1], "label": span[2]})
+            start, end = (_from_utf16(row["text"], offset, where) for offset in span[:2])
+            entities.append({"start": start, "end": end, "label": span[2]})
         records.append({"id": str(_id_or(row, number, where)), "text": row["text"],
                         "entities": sorted(entities, key=lambda e: e["start"] if isinstance(e["start"], int) else -1),
                         **{k: row[k] for k in CARRIED if type(row.get(k)) in (str, int)}})  # doccano exports them
     return records
+
+
+def _from_utf16(text: str, offset: object, where: str) -> object:
+    """doccano's offset as a character offset: doccano counts as JavaScript does, in UTF-16 units
+    (doccano issue 2290), so a character beyond U+FFFF (an emoji) counts twice, and every later
+    offset is one more than Python's. Offsets of other types are left for the record check to name."""
+    if type(offset) is not int or offset <= 0 or all(ord(c) <= 0xFFFF for c in text[:offset]):
+        return offset
+    units = 0
+    for index, char in enumerate(text):
+        if units == offset:
+            return index
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > offset:
+            raise CorpusError(f"{where}: offset {offset} falls inside the character {char!r} (doccano counts UTF-16 "
+                              f"units); export from a project that counts them so")
+    if units == offset:
+        return len(text)
+    return offset - (units - len(text))  # past the end: the record check says it is outside the text
 
 
 def _doccano_entity(entity: object, where: str) -> tuple:

@@ -3,8 +3,9 @@
     python -m arabic_ner split data/article/article.jsonl --group-by paragraph --out data/article
 
 writes `train.jsonl`, `dev.jsonl`, `test.jsonl` and `folds.json` (k folds for cross-validation)
-beside each other. Records of one group (a paragraph, an article) always stay together, so no
-sentence's neighbours leak into another split. Groups are dealt in a seeded order, each to the
+beside each other. Records of one group (a paragraph of an article, an article, a story) always stay
+together, so no sentence's neighbours leak into another split, and neither do groups that share a
+sentence's text. Groups are dealt in a seeded order, each to the
 split whose share of sentences and of entities of each type lags its target most: the result
 depends only on the data, the fractions and the seed.
 """
@@ -22,33 +23,35 @@ from arabic_ner.files import check_output_files, check_output_folder, make_outpu
 from arabic_ner.messages import shorten
 
 SPLITS = ("train", "dev", "test")
-GROUP_BY = "paragraph"  # the field whose groups stay together: data/article's; many articles need article or story
+GROUP_BY = "paragraph"  # the field whose groups stay together: data/article's; many articles want article or story
+WITHIN_ARTICLE = ("paragraph",)  # fields numbered afresh in each article: a group is one article's paragraph
 FRACTIONS = (0.7, 0.15, 0.15)  # of the sentences (and of each type's entities) in train, dev, test
 FOLDS = 5  # for cross-validation, in folds.json
 SEED = 13  # the order in which groups are dealt
 
 
 def split_corpus(corpus: Path, out: Path, group_by: str = GROUP_BY, fractions: tuple[float, ...] = FRACTIONS,
-                 folds: int = FOLDS, seed: int = SEED) -> list[str]:
+                 folds: int = FOLDS, seed: int = SEED, overwrite: bool = False) -> list[str]:
     """Write `train.jsonl`, `dev.jsonl`, `test.jsonl` and `folds.json` of `corpus` to `out`, all four
     together (a stop never leaves new splits beside old folds); a line of counts per split and one
-    for the folds."""
+    for the folds. Splits already there that differ from these are replaced only with `overwrite`
+    (the same split again is a no-op)."""
     if len(fractions) != 3 or not all(math.isfinite(f) and f > 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise UserError(f"--fractions {','.join(map(str, fractions))}: three positive numbers summing to 1")
     if folds < 2:
         raise UserError(f"--folds {folds}: at least 2")
     records = read_jsonl(corpus, unique_ids=True)  # folds.json lists the records by id
     check_output_folder(out, "--out")
+    outputs = {**{out / f"{name}.jsonl": f"--out ({name})" for name in SPLITS}, out / "folds.json": "--out (folds)"}
     if out.is_dir():  # the splits may overwrite files there, but never the corpus itself
-        check_output_files({f"--out ({name})": out / f"{name}.jsonl" for name in SPLITS}, [corpus])
+        check_output_files({option: path for path, option in outputs.items()}, [corpus])
     splits = assign_groups(records, group_by, list(fractions), seed, where=str(corpus))
     fold_keys = assign_groups(records, group_by, [1 / folds] * folds, seed, where=str(corpus))
     if not all(fold_keys):
-        raise UserError(f"--folds {folds}: {corpus} has only {sum(map(len, fold_keys))} {group_by} groups; "
-                        f"use at most that many folds")
+        raise UserError(f"--folds {folds}: {corpus} has only {_groups(records, group_by)}; use at most that many folds")
     if not all(splits):  # an empty file no command can read
-        raise UserError(f"--fractions {','.join(map(str, fractions))}: {corpus} has only {sum(map(len, splits))} "
-                        f"{group_by} groups, too few to give each split one")
+        raise UserError(f"--fractions {','.join(map(str, fractions))}: {corpus} has only "
+                        f"{_groups(records, group_by)}, too few to give each split one")
     files, report = {}, []
     for name, keys in zip(SPLITS, splits):
         chosen = members(records, group_by, keys)
@@ -60,9 +63,22 @@ def split_corpus(corpus: Path, out: Path, group_by: str = GROUP_BY, fractions: t
     files[out / "folds.json"] = json.dumps({"corpus": corpus.name, "group_by": group_by, "seed": seed,
                                             "folds": fold_ids}, ensure_ascii=False, indent=1) + "\n"
     report.append(f"folds: {', '.join(str(len(f)) for f in fold_ids)} records")
+    if not overwrite:
+        for path in outputs:
+            if path.is_file() and path.read_bytes() != files[path].encode("utf-8"):
+                raise UserError(f"{path}: holds another split (of another corpus, seed, grouping or fractions); "
+                                f"pass --overwrite to replace train, dev, test and folds.json, or choose another --out")
     make_output_folder(out, "--out")
     write_files(files)
     return report
+
+
+def _groups(records: list[dict], group_by: str) -> str:
+    """How many groups the records make, said with the joins of groups that share a text."""
+    joined = len(set(record_groups(records, group_by)))
+    apart = len({group_key(r, group_by, "") for r in records})
+    return f"{joined} {group_by} groups" + (f" ({apart} before those sharing a sentence were joined)"
+                                            if joined < apart else "")
 
 
 def assign_groups(records: list[dict], group_by: str, targets: list[float], seed: int, where: str = "corpus"
@@ -70,8 +86,8 @@ def assign_groups(records: list[dict], group_by: str, targets: list[float], seed
     """Group keys per bin, bins filled towards `targets` (fractions summing to 1); `where` names
     the records' file in errors."""
     groups: dict[str, list[dict]] = defaultdict(list)
-    for n, record in enumerate(records, start=1):
-        groups[group_key(record, group_by, f"{where}: record {n}")].append(record)
+    for record, key in zip(records, record_groups(records, group_by, where)):
+        groups[key].append(record)
     keys = sorted(groups)
     random.Random(seed).shuffle(keys)
     # The heaviest groups first, so the small ones can even out what they leave.
@@ -99,22 +115,46 @@ def assign_groups(records: list[dict], group_by: str, targets: list[float], seed
     return bins
 
 
+def record_groups(records: list[dict], group_by: str, where: str = "corpus") -> list[str]:
+    """Each record's group key. Groups that share a sentence's text are one group, named by the
+    first of their keys in sorted order: wire copy retold in two articles would otherwise put one
+    sentence in two splits, which `validate` rejects (and without such sharing, keys are the fields'
+    own, so splits made before stay as they were)."""
+    keys = [group_key(record, group_by, f"{where}: record {n}") for n, record in enumerate(records, start=1)]
+    parent = {key: key for key in keys}
+
+    def root(key: str) -> str:
+        while parent[key] != key:
+            parent[key] = key = parent[parent[key]]
+        return key
+
+    first_of_text: dict[str, str] = {}
+    for record, key in zip(records, keys):
+        other = first_of_text.setdefault(record["text"], key)
+        a, b = sorted((root(key), root(other)))
+        parent[b] = a
+    return [root(key) for key in keys]
+
+
 def group_key(record: dict, group_by: str, where: str) -> str:
     """The name of `record`'s group: its `group_by` field, a string or a whole number (1 and "1"
-    name one group)."""
+    name one group); a paragraph is named with its article where records say theirs (paragraph 1 of
+    every article is not one group)."""
     if group_by not in record:
         raise UserError(f"{record_place(where, record)} has no {shorten(group_by)} field to group by")
     value = record[group_by]
     if not (isinstance(value, str) or type(value) is int):
         raise UserError(f"{record_place(where, record)} has a {shorten(group_by)} of {shorten(value)}; a group is "
                         f"named by a string or a whole number")
+    if group_by in WITHIN_ARTICLE and "article" in record:
+        return f"{group_key(record, 'article', where)} {group_by} {value}"
     return str(value)
 
 
 def members(records: list[dict], group_by: str, keys: list[str]) -> list[dict]:
     """The records of the groups `keys`, in corpus order (picked by position, not by id)."""
     chosen = set(keys)
-    return [r for r in records if str(r[group_by]) in chosen]
+    return [r for r, key in zip(records, record_groups(records, group_by)) if key in chosen]
 
 
 if __name__ == "__main__":  # the form of before arabic_ner/cli/

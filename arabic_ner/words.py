@@ -9,7 +9,7 @@ import re
 import unicodedata
 
 MARKS = "\u0300-\u036f\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
-_INVISIBLE = "\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff"
+_INVISIBLE = "\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"  # zero widths, direction marks
 LETTER_RUN = rf"(?:[^\W_]|[{MARKS}])+"  # letters and digits with their marks: a word, as against a symbol
 WORD = re.compile(rf"{LETTER_RUN}|[^\s{_INVISIBLE}{MARKS}]")
 

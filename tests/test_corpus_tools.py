@@ -8,7 +8,9 @@ import pytest
 
 from arabic_ner.conll import from_conll, to_conll
 from arabic_ner.convert import from_doccano, from_labelstudio, to_labelstudio
+from arabic_ner.errors import UserError
 from arabic_ner.corpus import read_corpus, read_jsonl
+from arabic_ner.split import split_corpus
 from arabic_ner.textfiles import CorpusError
 from arabic_ner.validate import validate_files
 from conftest import SHARED
@@ -193,6 +195,22 @@ def test_doccano_import_keeps_the_fields_split_and_select_read():
     assert (rec["article"], rec["paragraph"], rec["story"]) == ("a7", 2, "s") and "Comments" not in rec
 
 
+def test_doccano_offsets_after_an_emoji_are_read_as_doccano_counts_them():
+    """doccano counts UTF-16 units (its issue 2290): after an emoji, each span lost its first letter
+    and gained a space, which the import then trimmed, as if a harmless double-click slip."""
+    text = "🔴 عاجل: هجوم لتنظيم داعش على قوات الأمن في الموصل 🔴"
+    units = lambda i: len(text[:i].encode("utf-16-le")) // 2  # noqa: E731 (how JavaScript counts)
+    gold = [(text.index("داعش"), text.index("داعش") + 4, "ARMED_GROUP"),
+            (text.index("قوات"), text.index(" في"), "SECURITY_UNIT"), (len(text) - 1, len(text), "ARMED_GROUP")]
+    row = {"id": 7, "text": text, "label": [[units(s), units(e), label] for s, e, label in gold]}
+    rec, = from_doccano(json.dumps(row, ensure_ascii=False) + "\n", "d.jsonl")
+    assert [(e["start"], e["end"], e["label"]) for e in rec["entities"]] == gold
+    row["label"] = [[1, 3, "ARMED_GROUP"]]  # inside the emoji's two units
+    with pytest.raises(CorpusError, match=r"^d.jsonl:1: offset 1 falls inside the character '🔴' \(doccano counts "
+                                          r"UTF-16 units\)"):
+        from_doccano(json.dumps(row, ensure_ascii=False) + "\n", "d.jsonl")
+
+
 def test_to_conll_names_the_records_whose_entities_share_a_word():
     records = [{"id": "r1", "text": "داعشوالنصرة قتلا", "entities": [{"start": 0, "end": 4, "label": "ARMED_GROUP"},
                                                                  {"start": 5, "end": 11, "label": "ARMED_GROUP"}]},
@@ -203,7 +221,8 @@ def test_to_conll_names_the_records_whose_entities_share_a_word():
 
 
 @pytest.mark.parametrize("content, message", [
-    ("قتل\tI-CASUALTY\n", "'I-CASUALTY' does not continue an entity"),  # quoted, and cut if long (issue 21)
+    ("قتل\tI-CASUALTY\n", "x.tsv:1: 'I-CASUALTY' does not continue an entity"),  # quoted, and cut if long (issue 21)
+    ("قتل\tO\n\nجندي\tO\nداعش\tI-ARMED_GROUP\n", "x.tsv:4: 'I-ARMED_GROUP' does not continue"),  # the line
     ("قتل\tCASUALTY\n", "'CASUALTY' is not an IOB2 tag"),
     ("قتل\n", "x.tsv:1: expected 'token<TAB>tag'"),
     ("قتل\tO\n\tB-CASUALTY\n", "x.tsv:2: empty token before the tag 'B-CASUALTY'"),
@@ -359,8 +378,8 @@ def test_converter_command_writes_nothing_on_bad_input(tmp_path):
     (["--fractions", "nan,0.5,0.5"], "--fractions nan,0.5,0.5: three positive numbers summing to 1"),  # wrote empty splits
 ])
 def test_split_errors(tmp_path, args, message):
-    corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": "نص", "entities": []}
-                                             for i, p in zip("abcd", (1, 1, 2, 3))])
+    corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": f"نص {n}", "entities": []}
+                                             for n, (i, p) in enumerate(zip("abcd", (1, 1, 2, 3)))])
     args = [a.format(corpus=corpus) for a in args]
     result = subprocess.run([sys.executable, "-m", "arabic_ner", "split", str(corpus), *args], cwd=ROOT,
                             capture_output=True, text=True)
@@ -369,8 +388,8 @@ def test_split_errors(tmp_path, args, message):
 
 
 def test_split_refuses_to_leave_a_split_empty(tmp_path):
-    corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": "نص", "entities": []}
-                                             for i, p in zip("abcd", (1, 1, 2, 2))])
+    corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": f"نص {n}", "entities": []}
+                                             for n, (i, p) in enumerate(zip("abcd", (1, 1, 2, 2)))])
     result = subprocess.run([sys.executable, "-m", "arabic_ner", "split", str(corpus), "--folds", "2"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr == (f"error: --fractions 0.7,0.15,0.15: {corpus} has only 2 "
@@ -400,6 +419,16 @@ def test_converter_replaces_an_existing_output_only_when_asked(tmp_path):
     assert gold.read_bytes() == before
     result = run_module("arabic_ner", "convert", "from-labelstudio", export, gold, "--overwrite")
     assert result.returncode == 0 and [r["id"] for r in read_jsonl(gold)] == ["b"]
+
+
+@pytest.mark.parametrize("mark", ["\u061c", "\u200f", "\u2066", "\u2067", "\u2068", "\u2069", "\u202b", "\ufeff"])
+def test_every_direction_mark_is_outside_words(mark):
+    """The Arabic letter mark and the isolates (U+2066-2069) are what editors put around Arabic in
+    mixed text, as they do U+200F: a span must not end on one."""
+    from arabic_ner.words import trim_span, word_spans
+    text = f"قتل {mark}تنظيم داعش{mark} جنديا"
+    assert trim_span(text, 4, 15) == (5, 15) and trim_span(text, 5, 16) == (5, 15)
+    assert [text[s:e] for s, e in word_spans(text)] == ["قتل", "تنظيم", "داعش", "جنديا"]
 
 
 def test_imported_spans_lose_the_white_space_and_invisible_marks_at_their_edges(tmp_path):
@@ -453,6 +482,67 @@ def test_split_keeps_groups_together_and_is_deterministic(tmp_path):
     folds = json.loads(outs[0]["folds.json"])["folds"]
     assert sorted(i for f in folds for i in f) == sorted(r["id"] for r in rows)
     assert all(12 <= len(f) <= 18 for f in folds)
+
+
+def articles_corpus(path: Path, articles: int = 12, shared: str | None = None, sharing: int = 2) -> Path:
+    """Articles of three paragraphs of two sentences; `shared`, a sentence the first `sharing` carry."""
+    rows = [{"id": f"a{a}-p{p}-s{n}", "article": f"a{a}", "paragraph": p,
+             "text": shared if shared and a < sharing and p == 1 and n == 0 else f"جملة {a} {p} {n}", "entities": []}
+            for a in range(articles) for p in range(1, 4) for n in range(2)]
+    return write(path, rows)
+
+
+def split_of(folder: Path) -> dict[str, list[dict]]:
+    return {name: read_jsonl(folder / f"{name}.jsonl") for name in ("train", "dev", "test")}
+
+
+def test_split_by_paragraph_keeps_each_articles_paragraphs_apart(tmp_path):
+    """Paragraph numbers start again in each article: grouped on the number alone, paragraph 1 of
+    every article was one group, dealt whole to one split (24% of the news corpus in dev)."""
+    corpus = articles_corpus(tmp_path / "all.jsonl")
+    split_corpus(corpus, tmp_path)
+    groups = {name: {(r["article"], r["paragraph"]) for r in part} for name, part in split_of(tmp_path).items()}
+    assert sum(len(g) for g in groups.values()) == len(set().union(*groups.values())) == 36
+    assert {name: len(g) for name, g in groups.items()} == {"train": 24, "dev": 6, "test": 6}
+
+
+def test_split_keeps_groups_sharing_a_sentence_together(tmp_path):
+    """Wire copy retold in two articles, split by article, put one sentence in two splits (which
+    validate then rejects)."""
+    shared = "قتل جندي في هجوم لداعش"
+    for seed in range(1, 6):
+        split_corpus(articles_corpus(tmp_path / "all.jsonl", shared=shared), tmp_path, group_by="article", seed=seed,
+                     overwrite=True)
+        parts = split_of(tmp_path)
+        assert [name for name, part in parts.items() for r in part if r["article"] in ("a0", "a1")] == [
+            next(name for name, part in parts.items() if any(r["text"] == shared for r in part))] * 12
+    corpus = articles_corpus(tmp_path / "three.jsonl", articles=3, shared=shared, sharing=3)
+    with pytest.raises(UserError, match=r"has only 1 article groups \(3 before those sharing a sentence were "
+                                        r"joined\); use at most that many folds"):
+        split_corpus(corpus, tmp_path / "three", group_by="article")
+
+
+def test_split_replaces_another_split_only_when_asked(tmp_path):
+    """The splits are the user's gold as trained on: `split` run with another seed (or on another
+    corpus) into their folder replaced them without a word. The same split again is no change."""
+    corpus = articles_corpus(tmp_path / "all.jsonl")
+    split_corpus(corpus, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    split_corpus(corpus, tmp_path)  # the same split: nothing to lose
+    with pytest.raises(UserError, match=rf"^{tmp_path / 'train.jsonl'}: holds another split \(of another corpus, "
+                                        r"seed, grouping or fractions\); pass --overwrite"):
+        split_corpus(corpus, tmp_path, seed=7)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    split_corpus(corpus, tmp_path, seed=7, overwrite=True)
+    assert (tmp_path / "train.jsonl").read_bytes() != before["train.jsonl"]
+
+
+def test_split_checks_folds_json_before_writing_any_split(tmp_path):
+    corpus = articles_corpus(tmp_path / "all.jsonl")
+    (tmp_path / "folds.json").mkdir()
+    with pytest.raises(UserError, match=rf"^--out \(folds\) {tmp_path / 'folds.json'}: is a folder; name a file$"):
+        split_corpus(corpus, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.jsonl", "folds.json"]
 
 
 def test_shipped_article_corpus_is_valid():
@@ -601,8 +691,8 @@ def test_to_conll_counts_what_it_writes(tmp_path):
 def test_split_refuses_duplicate_ids(tmp_path):
     # folds.json lists ids: two records with one id would make a fold ambiguous (and once made
     # silently wrong splits, the records being mapped by id)
-    corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": "نص", "entities": []}
-                                             for i, p in zip("abca", (1, 1, 2, 3))])
+    corpus = write(tmp_path / "all.jsonl", [{"id": i, "paragraph": p, "text": f"نص {n}", "entities": []}
+                                             for n, (i, p) in enumerate(zip("abca", (1, 1, 2, 3)))])
     result = run_module("arabic_ner", "split", corpus, "--folds", "2")
     assert_one_line_error(result, f"{corpus}:4: duplicate id 'a', first at line 1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all.jsonl"]
@@ -616,7 +706,7 @@ def test_split_refuses_duplicate_ids(tmp_path):
     ({"paragraph": {"p": 1}}, "{corpus}: record 1 (id a) has a 'paragraph' of {{'p': 1}}"),
 ])
 def test_split_ids_and_groups_are_names(tmp_path, row, message):
-    rows = [{"id": i, "paragraph": p, "text": "نص", "entities": []} for i, p in zip("abcd", (1, 1, 2, 3))]
+    rows = [{"id": i, "paragraph": p, "text": f"نص {i}", "entities": []} for i, p in zip("abcd", (1, 1, 2, 3))]
     rows[0].update(row)
     corpus = write(tmp_path / "all.jsonl", rows)
     assert_one_line_error(run_module("arabic_ner", "split", corpus, "--folds", "2"), message.format(corpus=corpus))

@@ -19,11 +19,14 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=FOLDS, help="folds for cross-validation (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=SEED, help="order in which groups are dealt (default: %(default)s)")
     parser.add_argument("--out", type=Path, help="output folder (default: beside the corpus)")
+    parser.add_argument("--overwrite", action="store_true", help="replace splits already in --out that differ "
+                                                                  "from these (never done without it)")
     args = parser.parse_args()
     try:
         fractions = tuple(float(x) for x in args.fractions.split(","))
     except ValueError:
         raise UserError(f"--fractions {args.fractions}: three positive numbers summing to 1") from None
-    report = split_corpus(args.corpus, args.out or args.corpus.parent, args.group_by, fractions, args.folds, args.seed)
+    report = split_corpus(args.corpus, args.out or args.corpus.parent, args.group_by, fractions, args.folds, args.seed,
+                          args.overwrite)
     print("\n".join(report), file=sys.stderr)
     return 0
