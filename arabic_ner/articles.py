@@ -71,8 +71,9 @@ class Articles:
     """The articles of `inputs` in input order, read lazily each time they are iterated (stdin,
     one article, is read once and kept)."""
 
-    def __init__(self, inputs: list[str], text_field: str = "text"):
-        self.inputs, self.text_field = inputs, text_field
+    def __init__(self, inputs: list[str], text_field: str = "text", text_option: str | None = "--text-field"):
+        """`text_option`: the command's option that names another text field, if it has one."""
+        self.inputs, self.text_field, self.text_option = inputs, text_field, text_option
         self.files = {item: input_files(item) for item in inputs}  # missing inputs fail here, first
         self._stdin: bytes | None = None
 
@@ -136,7 +137,8 @@ class Articles:
                  check: Callable[[object, str], None] | None = None) -> Article:
         """The article of one record; `check`: of the fields a JSON record carries to the output."""
         if not isinstance(record, dict) or not isinstance(record.get(self.text_field), str):
-            raise CorpusError(f"{where}: no string field {shorten(self.text_field)} (set --text-field)")
+            hint = f" (set {self.text_option})" if self.text_option else ""
+            raise CorpusError(f"{where}: no string field {shorten(self.text_field)}{hint}")
         if check:
             check(record, where)
         # The id is only echoed: a float or a null, as pandas writes ids of a column with gaps, is

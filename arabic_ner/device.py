@@ -1,5 +1,8 @@
-"""Which torch device a command runs on: one answer for predict.py and eval/evaluate.py."""
+"""Which torch device a command runs on: one answer for predict.py and eval/evaluate.py; and the
+threads it uses on the CPU."""
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
@@ -79,3 +82,16 @@ def cpu_description(cpuinfo: str | None = None) -> str:
     lacks = [v for k, v in relevant.items() if k not in flags]
     return f"{model} ({machine}; {', '.join(has) or 'none of ' + ', '.join(lacks)}" + \
         (f"; no {', '.join(lacks)})" if has and lacks else ")")
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """`threads` intra-op threads within the block (`train.threads`; None or 0 leaves them as they
+    are), and the caller's count back after it: a notebook, a test or a cross-validation keeps its own."""
+    before = torch.get_num_threads()
+    try:
+        if threads:
+            torch.set_num_threads(threads)
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -61,7 +61,7 @@ def select_sentences(model_dir: Path, inputs: list[str], output: Path, n: int = 
     by = by or DEFAULT_SURENESS
     device = choose_device(device)
     skips = Skips(say=lambda m: print(m, file=sys.stderr))
-    articles = list(Articles(inputs).read(skips))
+    articles = list(Articles(inputs, text_option=None).read(skips))
     kept = read_kept_out(keep_out, {str(a.id): a.text for a in articles})
     if warning := unknown_kept_out(kept, "--keep-out"):
         print(warning, file=sys.stderr)

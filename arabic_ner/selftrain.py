@@ -17,7 +17,8 @@ there is among the `silver.confident_share` of its type's entities that the mode
 model is surer of some types than others). Articles named in `silver.keep_out` never become
 silver, nor does any article that retells one of them (stories.py): the articles reserved for
 measuring generalisation, and the annotated ones, whose gold must not come back with the model's
-labels.
+labels. Nor do the sentences of `data.dev` and `data.test` (and the articles they name): the
+model's labels on dev would choose the rounds, and on test be scored.
 """
 from __future__ import annotations
 
@@ -32,14 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from arabic_ner.articles import Article, Articles, Skips, read_kept_out, unknown_kept_out
-from arabic_ner.config import Config, SilverConfig, to_dict
+from arabic_ner.config import Config, load_config, to_dict
 from arabic_ner.corpus import jsonl_text, read_split
 from arabic_ner.errors import UserError
 from arabic_ner.files import ResumableLines, check_output_files, make_output_folder, write_atomic, write_files
 from arabic_ner.messages import plural
 from arabic_ner.metrics import score_model
 from arabic_ner.model import ModelSettings, model_version
-from arabic_ner.run_folder import BEST, SUMMARY, check_resumable, clear_run_dir
+from arabic_ner.run_folder import BEST, CONFIG, SUMMARY, check_resumable, clear_run_dir
 from arabic_ner.stories import KeptOut
 from arabic_ner.tagging import CHUNK_WORDS, numerics, plan, tag_chunks
 from arabic_ner.training import train
@@ -98,23 +99,33 @@ def silver_records(tagged: list[tuple[Article, list[dict]]], thresholds: dict[st
                                                "label": e["label"]} for e in inside]}
 
 
-def unlabelled(silver: SilverConfig, log=print) -> tuple[list[Article], KeptOut, int]:
-    """The articles of `silver.articles` that may become silver, what is kept out, and how many
-    articles it kept out."""
+def unlabelled(config: Config, log=print) -> tuple[list[Article], KeptOut, int]:
+    """The articles of `silver.articles` that may become silver, what is kept out (`silver.keep_out`,
+    and the dev and test records), and how many articles it kept out."""
+    silver = config.silver
     if not silver.articles:
         raise UserError("silver.articles: name the unlabelled articles to tag (JSONL, .txt files or folders)")
     skips = Skips(say=log)
-    articles = list(Articles(silver.articles).read(skips))
+    articles = list(Articles(silver.articles, text_option=None).read(skips))
     if not articles:
         raise UserError(f"silver.articles: no article to tag ({skips.summary()})")
     kept = read_kept_out(silver.keep_out, {str(a.id): a.text for a in articles})
     if warning := unknown_kept_out(kept, "silver.keep_out"):
         log(warning)
+    kept.add_annotated(read_split([*config.data.dev, *config.data.test], config.entity_types, warn=lambda message: None))
     usable = [a for a in articles if not kept.keeps_out(str(a.id), a.text)]
     if not usable:
         raise UserError(f"silver.articles: all {plural(len(articles), 'article')} are kept out by silver.keep_out "
-                        f"(named there, or retelling one that is); nothing to tag")
+                        f"or data.dev and data.test (named there, or retelling one that is); nothing to tag")
     return usable, kept, len(articles) - len(usable)
+
+
+def articles_digest(articles: list[Article]) -> str:
+    """SHA-256 of the articles' ids and texts, in order: what a tagging tags."""
+    digest = hashlib.sha256()
+    for article in articles:
+        digest.update(json.dumps([str(article.id), article.text], ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None, resume: bool = False,
@@ -124,7 +135,7 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
     to `<out stem>.tagged.jsonl`, chunk by chunk: a stop (Ctrl-C, SIGTERM) keeps what was tagged,
     and `resume` continues from there (`overwrite` starts it again). `pool`: what `unlabelled` gave,
     when the caller already asked (each round tags the same articles)."""
-    from arabic_ner.device import choose_device
+    from arabic_ner.device import choose_device, torch_threads
     from arabic_ner.predictor import Predictor
 
     if out.suffix != ".jsonl":
@@ -139,23 +150,23 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
     if out.exists() and not (resume or overwrite):  # it may be gold: a copy of train.jsonl named by mistake
         raise UserError(f"{out}: exists; name a new file, or pass --overwrite to replace it")
     if overwrite:  # only once the outputs are known good: a refused run removes nothing
+        ResumableLines.refuse_if_written_now([tagged_file])  # a live run's tagging is not to remove
         for path in ResumableLines.files_of(tagged_file):
             path.unlink(missing_ok=True)
-    articles, kept, kept_out = pool or unlabelled(config.silver, log)
-    digest = hashlib.sha256()
-    for article in articles:
-        digest.update(json.dumps([str(article.id), article.text], ensure_ascii=False).encode("utf-8"))
+    articles, kept, kept_out = pool or unlabelled(config, log)
     device = choose_device()  # the GPU where training had one
-    predictor = Predictor.from_folder(model_dir, device, batch_size=config.train.eval_batch_size)
-    fingerprint = {"model": model_version(model_dir), "articles": len(articles), "texts": digest.hexdigest(),
-                   **numerics(predictor, device, config.train.eval_batch_size, CHUNK_WORDS)}
-    log(f"silver: tagging {plural(len(articles), 'article')} with {model_dir} -> {tagged_file}")
-    tagged = tag_articles(predictor, articles, tagged_file, fingerprint, resume)
+    with torch_threads(config.train.threads):  # a shared machine's `--train.threads 1` holds while tagging too
+        predictor = Predictor.from_folder(model_dir, device, batch_size=config.train.eval_batch_size)
+        fingerprint = {"model": model_version(model_dir), "articles": len(articles),
+                       "texts": articles_digest(articles),
+                       **numerics(predictor, device, config.train.eval_batch_size, CHUNK_WORDS)}
+        log(f"silver: tagging {plural(len(articles), 'article')} with {model_dir} -> {tagged_file}")
+        tagged = tag_articles(predictor, articles, tagged_file, fingerprint, resume)
     thresholds = type_thresholds(tagged, config.silver.confident_share)
     records = list(silver_records(tagged, thresholds, kept))
     counts = Counter(e["label"] for r in records for e in r["entities"])
-    stats = {"made_with": _silver_recipe(fingerprint["model"], config), "file": str(out), "articles_tagged": len(articles),
-             "articles_kept_out": kept_out,
+    stats = {"made_with": _silver_recipe(fingerprint["model"], config, articles), "file": str(out),
+             "articles_tagged": len(articles), "articles_kept_out": kept_out,
              "thresholds": thresholds, "sentences": len(records),
              "entities": {t: counts.get(t, 0) for t in config.entity_types}}
     write_files({out: jsonl_text(records),
@@ -176,9 +187,9 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
     if teacher is not None and (round_dir := _round_holding(Path(teacher), config)):
         raise UserError(f"--teacher {teacher}: inside {round_dir}, a round of this self-training, which it trains "
                         f"anew; copy the model elsewhere, or give this self-training another run_name")
-    pool = unlabelled(config.silver, log)  # an input problem is said now, not after round 0's training
     if teacher is not None:
         check_teacher(Path(teacher), config)
+    pool = unlabelled(config, log)  # an input problem is said now, not after round 0's training
     for paths in (config.data.train, config.data.dev, config.data.test):  # and before --overwrite removes anything
         read_split(paths, config.entity_types, warn=lambda message: None)  # warnings: the training's reading says them
     folder = Path(config.output_dir) / f"{config.run_name}-selftrain"
@@ -187,7 +198,11 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
                         f"start it again")
     make_output_folder(folder, "output_dir")
     if overwrite:  # nothing of an earlier self-training may pass for this one's after a stop and --resume
+        ResumableLines.refuse_if_written_now(sorted(folder.glob("silver-round*.tagged.jsonl")) + [
+            _tagged_file(folder / f"silver-round{r}.jsonl") for r in range(1, config.silver.rounds + 1)])
         _clear(folder, config)
+    if resume:
+        _check_resumed_teacher(folder, config, teacher)
     if teacher is None:
         run = replace(config, run_name=f"{config.run_name}-round0")
         best, dev_f1 = run.run_dir / BEST, _trained(run, resume, overwrite)["dev_f1"]
@@ -198,9 +213,9 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
     chosen = 0
     for r in range(1, config.silver.rounds + 1):
         silver_file = folder / f"silver-round{r}.jsonl"
-        if resume and _stats_file(silver_file).exists():
+        if resume and _stats_file(silver_file).exists() and silver_file.exists():
             stats = json.loads(_stats_file(silver_file).read_text(encoding="utf-8"))
-            then, now = stats.get("made_with"), _silver_recipe(model_version(best), config)
+            then, now = stats.get("made_with"), _silver_recipe(model_version(best), config, pool[0])
             if then != now:  # its rounds would be reported as this config's
                 changed = ", ".join(f"{key}: {then.get(key)!r} there, {now[key]!r} now" for key in now
                                     if then.get(key) != now[key]) if isinstance(then, dict) else "made before they were recorded"
@@ -248,6 +263,22 @@ def _clear(folder: Path, config: Config) -> None:
         clear_run_dir(run_dir)
 
 
+def _check_resumed_teacher(folder: Path, config: Config, teacher: Path | None) -> None:
+    """On --resume, round 1's silver names the teacher it was made with: a self-training that had a
+    `--teacher`, resumed without it, trained a whole round 0 before its silver was found to be
+    another teacher's. Said now (a given teacher is compared with round 1's when round 1 is reached,
+    before any training)."""
+    stats_file = _stats_file(folder / "silver-round1.jsonl")
+    try:
+        then = json.loads(stats_file.read_text(encoding="utf-8"))["made_with"]["teacher"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no silver made yet, or made before it was recorded: the round's own check says that
+    round0 = (replace(config, run_name=f"{config.run_name}-round0").run_dir / BEST).resolve()
+    if teacher is None and str(then).rsplit("-", 1)[0] != f"{round0.parent.name}/{round0.name}":
+        raise UserError(f"{folder}: --resume of a self-training whose silver was made with the teacher {then}, "
+                        f"not a round 0 of its own; pass the same --teacher, or start again with --overwrite")
+
+
 def check_teacher(model_dir: Path, config: Config) -> None:
     """A model folder trained on the config's tag set, or a one-line error."""
     settings = ModelSettings.load(model_dir)
@@ -256,20 +287,24 @@ def check_teacher(model_dir: Path, config: Config) -> None:
                         f"{', '.join(config.entity_types)}")
 
 
-def _silver_recipe(teacher: str, config: Config) -> dict:
-    """What decides a round's silver data, beside the unlabelled articles its tagging checks itself
-    (`teacher`: its model_version)."""
+def _silver_recipe(teacher: str, config: Config, articles: list[Article]) -> dict:
+    """What decides a round's silver data (`teacher`: its model_version): the settings, and the
+    articles tagged, by content (a keep-out file that now names one more article, or an article
+    file edited, keeps the same paths)."""
     return {"teacher": teacher, **{f"silver.{key}": value for key, value in to_dict(config.silver).items()
-                                                  if key != "rounds"}}  # more rounds may follow on a resume
+                                   if key != "rounds"},  # more rounds may follow on a resume
+            "articles tagged (SHA-256 of their ids and texts)": articles_digest(articles)}
 
 
 def _trained(run: Config, resume: bool, overwrite: bool) -> dict:
     """A round's training summary: on --resume, a finished round's is read, not trained again, if
-    it was trained with the settings of now (as train.py's --resume checks them)."""
+    it was trained with the settings of now (as train.py's --resume checks them); with another
+    `train.epochs`, it trains on (or stops sooner) as train.py's --resume does."""
     summary = run.run_dir / SUMMARY
     if resume and summary.exists():
         check_resumable(run.run_dir, run)
-        return json.loads(summary.read_text(encoding="utf-8"))
+        if load_config(run.run_dir / CONFIG).train.epochs == run.train.epochs:
+            return json.loads(summary.read_text(encoding="utf-8"))
     return train(run, resume=resume, overwrite=overwrite)
 
 

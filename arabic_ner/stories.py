@@ -9,6 +9,7 @@ keep-out checks of the shipped data and of self-training all use this one test.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 
 from arabic_ner.sentences import split_sentences
@@ -41,6 +42,18 @@ class KeptOut:
         # a sentence that another article shares without retelling the story (a site's boilerplate,
         # a quoted statement): kept out on its own
         self.sentences = {" ".join(text[s:e].split()) for text in texts for s, e in split_sentences(text)}
+
+    def add_annotated(self, records: Iterable[dict]) -> None:
+        """Keep out these annotated records' sentences too, and, where they name their `article`,
+        that article with its retellings (as a keep-out corpus's records are)."""
+        by_article = defaultdict(list)
+        for record in records:
+            text = record["text"]
+            self.sentences |= {" ".join(text.split()), *(" ".join(text[s:e].split()) for s, e in split_sentences(text))}
+            if "article" in record:
+                by_article[str(record["article"])].append(text)
+        self.ids |= set(by_article)
+        self.grams += [g for g in (four_grams(" ".join(texts)) for texts in by_article.values()) if g]
 
     def keeps_out(self, article_id: str, text: str) -> bool:
         """Whether the article is one named or retells one."""

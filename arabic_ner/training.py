@@ -34,7 +34,7 @@ from arabic_ner.augment import swap_mentions
 from arabic_ner.checkpoint import Progress, Saver, Snapshot, State, load_state
 from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_split
-from arabic_ner.device import training_precision
+from arabic_ner.device import torch_threads, training_precision
 from arabic_ner.errors import Stopped, UserError, noted_stops
 from arabic_ner.files import file_digest, make_output_folder, write_atomic
 from arabic_ner.labels import LabelSet
@@ -55,13 +55,9 @@ class Interrupted(Stopped):
 
 
 def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict:
-    """The run's summary (metrics.json). `train.threads` holds for the run only: the calling process
-    (a notebook, a test, a cross-validation) gets its own thread count back."""
-    threads = torch.get_num_threads()
-    try:
+    """The run's summary (metrics.json). `train.threads` holds for the run only."""
+    with torch_threads(config.train.threads):
         return _train(config, resume, overwrite)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(config: Config, resume: bool, overwrite: bool) -> dict:
@@ -82,8 +78,6 @@ def _train(config: Config, resume: bool, overwrite: bool) -> dict:
         resume = False
     if resume:
         check_resumable(run_dir, config)
-    if config.train.threads:
-        torch.set_num_threads(config.train.threads)
     set_seed(config.train.seed)
 
     label_set = LabelSet(tuple(config.entity_types))

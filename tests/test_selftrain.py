@@ -235,7 +235,7 @@ def test_make_silver_keeps_the_reserved_articles_and_their_stories_out():
                          ["--silver.articles", str(folder / "security_articles.jsonl"), "--silver.keep_out",
                           f"[{folder / 'reserved_for_evaluation.txt'}, data/news/news.jsonl, data/targeted/train.jsonl, "
                           f"data/casualty/train.jsonl, data/forces/train.jsonl, data/leads/train.jsonl]"])
-    usable, kept, kept_out = unlabelled(config.silver, log=lambda m: None)
+    usable, kept, kept_out = unlabelled(config, log=lambda m: None)
     texts = {a["id"]: a["text"] for a in map(json.loads, (folder / "security_articles.jsonl")
                                              .read_text(encoding="utf-8").splitlines())}
     reserved = (folder / "reserved_for_evaluation.txt").read_text(encoding="utf-8").split()
@@ -286,6 +286,23 @@ def test_selftrain_rounds_keep_the_gold_files_as_they_are_and_resume(trained, ti
         changed = subprocess.run([sys.executable, *args, *flags, "--resume"], cwd=ROOT, capture_output=True, text=True,
                                  timeout=600)
         assert changed.returncode == 2 and error in changed.stderr, changed.stderr[-2000:]
+    # the keep-out list now names one more article: its silver, made before, is not taken as this one's
+    reserved = tmp_path / "reserved.txt"
+    reserved.write_text("r1\nok3\n", encoding="utf-8")
+    changed = subprocess.run([sys.executable, *args, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert changed.returncode == 2 and "articles tagged (SHA-256 of their ids and texts): '" in changed.stderr
+    reserved.write_text("r1\n", encoding="utf-8")
+    # without the first run's --teacher: said before a round 0 is trained as teacher
+    untaught = [a for a in args if a not in ("--teacher", str(teacher))]
+    changed = subprocess.run([sys.executable, *untaught, "--resume"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=600)
+    assert changed.returncode == 2 and "--resume of a self-training whose silver was made with the teacher" in \
+        changed.stderr and not (tmp_path / "st-round0").exists()
+    # more epochs on --resume train the finished round on, as train.py --resume does
+    longer = subprocess.run([sys.executable, *args, "--train.epochs", "3", "--resume"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert longer.returncode == 0 and "epoch 3" in longer.stderr and "epoch 2:" not in longer.stderr, \
+        longer.stderr[-2000:]
     # --overwrite starts again: a tagging that a stop left behind, and rounds of an earlier run that
     # a stop and --resume would otherwise take for this one's, are gone
     (tmp_path / "st-selftrain" / "silver-round2.jsonl").write_text("")
@@ -404,3 +421,64 @@ def test_overwrite_removes_nothing_when_the_gold_cannot_be_read(tmp_path):
     with pytest.raises(UserError, match="typo.jsonl"):
         selftrain(config, overwrite=True, log=lambda m: None)
     assert earlier.read_text() == "{}\n"
+
+
+def test_dev_and_test_sentences_and_their_articles_never_become_silver(tmp_path):
+    """Only `silver.keep_out` was kept out: the teacher's labels on dev sentences chose the rounds,
+    and on test sentences were scored, unless the keep-out list happened to name them."""
+    from arabic_ner.selftrain import silver_records, unlabelled
+
+    rows = [{"id": "a", "text": f"{WIRE}. {OTHER}."}, {"id": "b", "text": "خبر عن هجوم في الموصل قتل فيه جنديان"}]
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows) + '{"body": "x"}\n',
+                        encoding="utf-8")
+    dev, test = tmp_path / "dev.jsonl", tmp_path / "test.jsonl"
+    dev.write_text(json.dumps({"id": "d1", "text": OTHER + ".", "entities": []}, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
+    test.write_text(json.dumps({"id": "t1", "article": "b", "text": rows[1]["text"], "entities": []},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    config = load_config(None, ["--silver.articles", str(articles), "--data.dev", str(dev), "--data.test", str(test)])
+    said = []
+    usable, kept, kept_out = unlabelled(config, log=said.append)
+    # selftrain has no --text-field to set: the skip does not send the user looking for one
+    assert [a.id for a in usable] == ["a"] and kept_out == 1 and said == [f"skipped {articles}:3: no string field 'text'"]
+    silver = list(silver_records(tagged_by(FirstWords(), usable), {"ARMED_GROUP": 0.0}, kept=kept))
+    assert [r["text"] for r in silver] == [WIRE + "."]
+
+
+def test_tagging_for_silver_keeps_to_train_threads(tmp_path, monkeypatch):
+    """`--train.threads 1` on a shared machine held for training only: the teacher tagged on every core."""
+    import torch
+
+    import arabic_ner.predictor as predictor
+    from arabic_ner.selftrain import make_silver
+
+    seen = []
+
+    class CountsThreads(FirstWords):
+        def predict_iter(self, texts):
+            seen.append(torch.get_num_threads())
+            return super().predict_iter(texts)
+
+    monkeypatch.setattr(predictor.Predictor, "from_folder", classmethod(lambda cls, *a, **k: CountsThreads()))
+    before = torch.get_num_threads()
+    threads = 1 if before > 1 else 2
+    config = load_config(None, ["--silver.articles", str(_articles(tmp_path)), "--train.threads", str(threads)])
+    make_silver(tmp_path / "model", config, tmp_path / "silver.jsonl", log=lambda m: None)
+    assert seen and set(seen) == {threads} and torch.get_num_threads() == before
+
+
+def test_overwrite_refuses_while_another_run_tags(tmp_path, monkeypatch):
+    """`--overwrite` removed a live run's partial tagging: both runs failed, and left files neither
+    --resume nor --overwrite accepted."""
+    import arabic_ner.predictor as predictor
+    from arabic_ner.files import ResumableLines
+    from arabic_ner.selftrain import make_silver
+
+    monkeypatch.setattr(predictor.Predictor, "from_folder", classmethod(lambda cls, *a, **k: FirstWords()))
+    config = load_config(None, ["--silver.articles", str(_articles(tmp_path))])
+    out = tmp_path / "silver.jsonl"
+    with ResumableLines(tmp_path / "silver.tagged.jsonl", {"run": "the other"}) as live:
+        with pytest.raises(UserError, match="another run is writing it now"):
+            make_silver(tmp_path / "model", config, out, log=lambda m: None, overwrite=True)
+        assert live.partial.exists()
