@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
 import tarfile
 import zipfile
@@ -101,19 +100,21 @@ def _sizes(folder: Path) -> dict[str, int]:
 
 @contextlib.contextmanager
 def _one_build_at_a_time(out_dir: Path):
-    """Holds a lock on the folder `out_dir` is built in: a second build of it (two trainings that
-    start at once and both build the default encoder on first use) waits, then finds it built. It
-    failed on the first's half-written swap folder."""
+    """Holds a lock on `.<name>.arabic-ner-lock` beside `out_dir`: a second build of it (two
+    trainings that start at once and both build the default encoder on first use) waits, then finds
+    it built. It failed on the first's half-written swap folder. A regular file opened for writing,
+    as NFS's emulated locks need; where locking fails (or on Windows) the build goes on unguarded,
+    as before."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:  # Windows: unguarded, as before
+    if fcntl is None:
         yield
         return
-    fd = os.open(out_dir.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+    with open(out_dir.with_name(f".{out_dir.name}.arabic-ner-lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError:
+            pass  # a file system without locks
+        yield  # the lock goes with the file's closing
 
 
 def build_offline_encoder(out_dir: Path = DEFAULT_DIR, trim: bool = True, archives: list[Path] = ()) -> Path:

@@ -242,6 +242,19 @@ def test_training_keeps_the_encoder_trimmed_or_not_as_built(tmp_path, monkeypatc
     assert built == ([] if built_with is None else [built_with])
 
 
+def test_a_file_system_without_locks_still_builds(tmp_path, monkeypatch):
+    """NFS emulates flock and refuses some locks (EBADF): the build goes on unguarded, as before the lock."""
+    import errno
+
+    from arabic_ner import offline_encoder
+    _source_or_skip()
+
+    def refused(*args):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+    monkeypatch.setattr(offline_encoder.fcntl, "flock", refused)
+    assert offline_encoder.is_current(offline_encoder.build_offline_encoder(tmp_path / "enc"))
+
+
 def test_two_builds_of_one_folder_at_once_both_succeed(tmp_path):
     """Two trainings started together both build the default encoder on first use: the second
     failed on the first's half-written folder (`cannot write (No such file or directory)`)."""
@@ -252,7 +265,8 @@ def test_two_builds_of_one_folder_at_once_both_succeed(tmp_path):
     results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
     assert [code for code, _ in results] == [0, 0], results
     from arabic_ner.offline_encoder import is_current
-    assert is_current(tmp_path / "enc") and sorted(p.name for p in tmp_path.iterdir()) == ["enc"]
+    assert is_current(tmp_path / "enc") and sorted(p.name for p in tmp_path.iterdir()) == [".enc.arabic-ner-lock",
+                                                                                           "enc"]
     mask = os.umask(0)
     os.umask(mask)  # safetensors wrote the weights 0600: unreadable to a server run as another user
     assert {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "enc").iterdir()} == {
@@ -298,5 +312,6 @@ def test_a_users_old_and_tmp_folders_beside_out_are_left_alone(tmp_path):
     (tmp_path / "enc" / STAMP).write_text('{"stale": true}\n')  # an earlier build, to be replaced
     assert build_offline_encoder(tmp_path / "enc") == tmp_path / "enc" and is_current(tmp_path / "enc")
     recover_swap(tmp_path / "lone")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc", "enc.old", "enc.tmp", "lone.old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".enc.arabic-ner-lock", "enc", "enc.old", "enc.tmp",
+                                                          "lone.old"]
     assert all((tmp_path / name / "notes.txt").read_text() == name for name in ("enc.old", "enc.tmp", "lone.old"))
