@@ -33,9 +33,9 @@ def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None,
     allowed = set(entity_types) if entity_types is not None else None
     records = from_conll(read_text(path), str(path), repaired, allowed)
     if repaired:  # accepted, as conlleval accepts them, but not silently: they may be annotation slips
-        (warn or _to_stderr)(f"warning: {path}: {plural(len(repaired), 'stray I- tag')} read as starting an "
-                             f"entity (first: {repaired[0]}); `python -m arabic_ner convert from-conll {path} "
-                             f"OUT.jsonl` lists them all")
+        (warn or _to_stderr)(f"warning: {plural(len(repaired), 'stray I- tag')} read as starting an entity "
+                             f"(first: {repaired[0]}); `python -m arabic_ner convert from-conll {path} "
+                             f"OUT.jsonl --repair` lists them all")
     for n, record in enumerate(records, start=1):
         check_record(record, f"{path}: sentence {n}", allowed)
     if not records:

@@ -116,10 +116,10 @@ def assign_groups(records: list[dict], group_by: str, targets: list[float], seed
 
 
 def record_groups(records: list[dict], group_by: str, where: str = "corpus") -> list[str]:
-    """Each record's group key. Groups that share a sentence's text are one group, named by the
-    first of their keys in sorted order: wire copy retold in two articles would otherwise put one
-    sentence in two splits, which `validate` rejects (and without such sharing, keys are the fields'
-    own, so splits made before stay as they were)."""
+    """Each record's group key. Groups that share a sentence's text (white space aside) are one
+    group, named by the first of their keys in sorted order: wire copy retold in two articles would
+    otherwise put one sentence in two splits, which `validate` rejects. Without such sharing the keys
+    are the fields' own (a paragraph with its article, where records name it)."""
     keys = [group_key(record, group_by, f"{where}: record {n}") for n, record in enumerate(records, start=1)]
     parent = {key: key for key in keys}
 
@@ -130,7 +130,7 @@ def record_groups(records: list[dict], group_by: str, where: str = "corpus") -> 
 
     first_of_text: dict[str, str] = {}
     for record, key in zip(records, keys):
-        other = first_of_text.setdefault(record["text"], key)
+        other = first_of_text.setdefault(" ".join(record["text"].split()), key)
         a, b = sorted((root(key), root(other)))
         parent[b] = a
     return [root(key) for key in keys]
@@ -144,9 +144,9 @@ def group_key(record: dict, group_by: str, where: str) -> str:
         raise UserError(f"{record_place(where, record)} has no {shorten(group_by)} field to group by")
     value = record[group_by]
     if not (isinstance(value, str) or type(value) is int):
-        raise UserError(f"{record_place(where, record)} has a {shorten(group_by)} of {shorten(value)}; a group is "
+        raise UserError(f"{record_place(where, record)} has {shorten(group_by)} {shorten(value)}; a group is "
                         f"named by a string or a whole number")
-    if group_by in WITHIN_ARTICLE and "article" in record:
+    if group_by in WITHIN_ARTICLE and record.get("article") is not None:  # null: a table's column with gaps
         return f"{group_key(record, 'article', where)} {group_by} {value}"
     return str(value)
 

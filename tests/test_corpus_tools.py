@@ -353,7 +353,9 @@ def test_training_reader_accepts_a_stray_inside_tag_with_a_warning(tmp_path, cap
     path.write_text("قتل\tO\nجندي\tI-CASUALTY\n", encoding="utf-8")
     record, = read_corpus(path, TYPES)
     assert [e["label"] for e in record["entities"]] == ["CASUALTY"]
-    assert capsys.readouterr().err.startswith(f"warning: {path}: 1 stray I- tag read as starting an entity")
+    assert capsys.readouterr().err == (f"warning: 1 stray I- tag read as starting an entity (first: {path}:2); "
+                                       f"`python -m arabic_ner convert from-conll {path} OUT.jsonl --repair` lists "
+                                       f"them all\n")  # the command as it was lacked --repair: it stopped at the first
     said: list[str] = []
     read_corpus(path, TYPES, warn=said.append)  # training passes its main-process log
     assert len(said) == 1 and said[0].startswith("warning:") and capsys.readouterr().err == ""
@@ -504,6 +506,10 @@ def test_split_by_paragraph_keeps_each_articles_paragraphs_apart(tmp_path):
     groups = {name: {(r["article"], r["paragraph"]) for r in part} for name, part in split_of(tmp_path).items()}
     assert sum(len(g) for g in groups.values()) == len(set().union(*groups.values())) == 36
     assert {name: len(g) for name, g in groups.items()} == {"train": 24, "dev": 6, "test": 6}
+    # a null article (a table's column with gaps) is no article: the paragraph alone names the group
+    nulls = write(tmp_path / "nulls.jsonl", [{**r, "article": None} for r in read_jsonl(corpus)])
+    split_corpus(nulls, tmp_path / "nulls", folds=2)
+    assert {len({r["paragraph"] for r in part}) for part in split_of(tmp_path / "nulls").values()} == {1}
 
 
 def test_split_keeps_groups_sharing_a_sentence_together(tmp_path):
@@ -516,6 +522,12 @@ def test_split_keeps_groups_sharing_a_sentence_together(tmp_path):
         parts = split_of(tmp_path)
         assert [name for name, part in parts.items() for r in part if r["article"] in ("a0", "a1")] == [
             next(name for name, part in parts.items() if any(r["text"] == shared for r in part))] * 12
+    spaced = articles_corpus(tmp_path / "spaced.jsonl", shared=shared)  # the copy with a space more: the same sentence
+    spaced.write_text(spaced.read_text(encoding="utf-8").replace(shared, shared.replace(" ", "  "), 1), encoding="utf-8")
+    for seed in range(1, 6):
+        split_corpus(spaced, tmp_path / "spaced", group_by="article", seed=seed, overwrite=True)
+        assert len({name for name, part in split_of(tmp_path / "spaced").items() for r in part
+                    if r["article"] in ("a0", "a1")}) == 1
     corpus = articles_corpus(tmp_path / "three.jsonl", articles=3, shared=shared, sharing=3)
     with pytest.raises(UserError, match=r"has only 1 article groups \(3 before those sharing a sentence were "
                                         r"joined\); use at most that many folds"):
@@ -701,9 +713,9 @@ def test_split_refuses_duplicate_ids(tmp_path):
 @pytest.mark.parametrize("row, message", [
     ({"id": ["a"]}, "{corpus}:1: 'id' is a string or a whole number, got ['a']"),
     ({"id": {"a": 1}}, "{corpus}:1: 'id' is a string or a whole number, got {{'a': 1}}"),
-    ({"paragraph": [1]}, "{corpus}: record 1 (id a) has a 'paragraph' of [1]; a group is named by a string or a "
+    ({"paragraph": [1]}, "{corpus}: record 1 (id a) has 'paragraph' [1]; a group is named by a string or a "
                          "whole number"),
-    ({"paragraph": {"p": 1}}, "{corpus}: record 1 (id a) has a 'paragraph' of {{'p': 1}}"),
+    ({"paragraph": {"p": 1}}, "{corpus}: record 1 (id a) has 'paragraph' {{'p': 1}}"),
 ])
 def test_split_ids_and_groups_are_names(tmp_path, row, message):
     rows = [{"id": i, "paragraph": p, "text": f"نص {i}", "entities": []} for i, p in zip("abcd", (1, 1, 2, 3))]
