@@ -9,13 +9,20 @@ typo in `run_name` or `output_dir` must never cost a user a folder this project 
 tools write a `config.yaml` and a `metrics.jsonl`). A run killed before its first save of `last/`
 has nothing to resume from: with only its `config.yaml` it is restarted as if new; with `best/` or
 the epochs' `metrics.jsonl`, a model the user may want, only when asked (`--overwrite`, or
-`--resume`: a scheduler's requeue of the same command).
+`--resume`: a scheduler's requeue of the same command). One training at a time in a folder
+(`run_lock`).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
+
+try:
+    import fcntl  # POSIX: a run folder's lock
+except ImportError:  # Windows: runs unguarded
+    fcntl = None
 
 from arabic_ner.config import Config, changed_settings, parse_yaml, to_dict
 from arabic_ner.errors import UserError, held_stops
@@ -35,6 +42,55 @@ RESUME_MAY_CHANGE = ("output_dir", "run_name", "data.test", "train.epochs", "tra
 # (written as epochs end, last/ every few minutes), and the temporary copies a save writes before
 # renaming them (left by a save cut short); of these, best/ and metrics.jsonl are worth keeping.
 _UNSAVED = {CONFIG, BEST, METRICS, *(folder.name for name in (LAST, BEST) for folder in swap_folders(Path(name)))}
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path, holder: bool = True):
+    """Held while a training runs in `run_dir`, by its main process (`holder`): a second training
+    of the folder (the same command twice, a scheduler's requeue while the first still runs, a
+    self-training's --overwrite) is refused in one line; it deleted or interleaved the first's saves.
+    A hidden `.<run_name>.arabic-ner-lock` beside the folder, opened for writing as NFS's locks
+    need; unguarded where the output folder does not exist yet or its file system has no locks."""
+    path = _lock_file(run_dir)
+    if not holder or fcntl is None or not path.parent.is_dir():
+        yield
+        return
+    try:
+        lock = open(path, "a")  # noqa: SIM115 (closed by the with below)
+    except OSError:
+        yield
+        return
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy(run_dir) from None
+        except OSError:
+            pass  # a file system without locks
+        yield  # released as the file closes
+
+
+def refuse_if_training(run_dir: Path) -> None:
+    """One line if a training holds `run_dir`'s lock now: its folder is not to be removed."""
+    path = _lock_file(run_dir)
+    if fcntl is None or not path.is_file():
+        return
+    with open(path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy(run_dir) from None
+        except OSError:
+            pass
+
+
+def _lock_file(run_dir: Path) -> Path:
+    return Path(run_dir).with_name(f".{Path(run_dir).name}.arabic-ner-lock")
+
+
+def _busy(run_dir: Path) -> UserError:
+    return UserError(f"{run_dir}: another training runs in it now ({_lock_file(run_dir)} is locked); wait for it "
+                     f"to end or stop it, or give this one another --run_name")
 
 
 def read_epochs(run_dir: Path) -> list[dict]:
@@ -60,6 +116,22 @@ def _written_by_train(path: Path) -> bool:
     return (path / LAST / STATE_FILE).is_file()
 
 
+def _adopt_legacy_swaps(run_dir: Path) -> None:
+    """Before 2026-12-06 a save swapped through `last.tmp`/`last.old` (`best.*`): in a folder train.py
+    wrote whose `last/` (`best/`) is missing, a crash fell between that code's renames, so they take
+    today's names and the swap is finished as today's are. Beside a `last/` they may be a user's
+    backup (`best.old`): left alone."""
+    if not _written_by_train(run_dir):
+        return
+    for name in (LAST, BEST):
+        if (run_dir / name).exists():
+            continue
+        for suffix, today in zip((".tmp", ".old"), swap_folders(run_dir / name)):
+            legacy = run_dir / f"{name}{suffix}"
+            if legacy.is_dir() and not legacy.is_symlink() and not today.exists():
+                legacy.rename(today)
+
+
 def is_run_folder(path: Path) -> bool:
     """`path` is a run folder this project wrote, with something saved in it."""
     path = Path(path)
@@ -83,6 +155,7 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> bool:
         raise UserError(f"{run_dir}: is a file, not a run folder; change run_name or output_dir")
     check_output_folder(run_dir.parent, "output_dir")
     if run_dir.is_dir():
+        _adopt_legacy_swaps(run_dir)
         for name in (LAST, BEST):
             recover_swap(run_dir / name)
     if not run_dir.exists() or not any(run_dir.iterdir()):

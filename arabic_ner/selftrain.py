@@ -40,7 +40,7 @@ from arabic_ner.files import ResumableLines, check_output_files, make_output_fol
 from arabic_ner.messages import plural
 from arabic_ner.metrics import score_model
 from arabic_ner.model import ModelSettings, model_version
-from arabic_ner.run_folder import BEST, CONFIG, SUMMARY, check_resumable, clear_run_dir
+from arabic_ner.run_folder import BEST, CONFIG, SUMMARY, check_resumable, clear_run_dir, refuse_if_training
 from arabic_ner.stories import KeptOut
 from arabic_ner.tagging import CHUNK_WORDS, numerics, plan, tag_chunks
 from arabic_ner.training import train
@@ -112,7 +112,8 @@ def unlabelled(config: Config, log=print) -> tuple[list[Article], KeptOut, int]:
     kept = read_kept_out(silver.keep_out, {str(a.id): a.text for a in articles})
     if warning := unknown_kept_out(kept, "silver.keep_out"):
         log(warning)
-    kept.add_annotated(read_split([*config.data.dev, *config.data.test], config.entity_types, warn=lambda message: None))
+    kept.add_annotated(read_split([*config.data.dev, *config.data.test], config.entity_types, warn=lambda message: None),
+                       {str(a.id): a.text for a in articles})
     usable = [a for a in articles if not kept.keeps_out(str(a.id), a.text)]
     if not usable:
         raise UserError(f"silver.articles: all {plural(len(articles), 'article')} are kept out by silver.keep_out "
@@ -198,11 +199,11 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
                         f"start it again")
     make_output_folder(folder, "output_dir")
     if overwrite:  # nothing of an earlier self-training may pass for this one's after a stop and --resume
-        ResumableLines.refuse_if_written_now(sorted(folder.glob("silver-round*.tagged.jsonl")) + [
-            _tagged_file(folder / f"silver-round{r}.jsonl") for r in range(1, config.silver.rounds + 1)])
+        ResumableLines.refuse_if_written_now([partial.with_name(partial.name[1:].removesuffix(".partial"))
+                                              for partial in folder.glob(".silver-round*.tagged.jsonl.partial")])
         _clear(folder, config)
     if resume:
-        _check_resumed_teacher(folder, config, teacher)
+        _check_resumed_rounds(folder, config, teacher)
     if teacher is None:
         run = replace(config, run_name=f"{config.run_name}-round0")
         best, dev_f1 = run.run_dir / BEST, _trained(run, resume, overwrite)["dev_f1"]
@@ -216,9 +217,11 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
         if resume and _stats_file(silver_file).exists() and silver_file.exists():
             stats = json.loads(_stats_file(silver_file).read_text(encoding="utf-8"))
             then, now = stats.get("made_with"), _silver_recipe(model_version(best), config, pool[0])
+            if not isinstance(then, dict) or not then.keys() >= now.keys():
+                raise UserError(f"{silver_file}: made by an earlier version, before what it was made from was "
+                                f"recorded (and before dev and test were kept out); start again with --overwrite")
             if then != now:  # its rounds would be reported as this config's
-                changed = ", ".join(f"{key}: {then.get(key)!r} there, {now[key]!r} now" for key in now
-                                    if then.get(key) != now[key]) if isinstance(then, dict) else "made before they were recorded"
+                changed = ", ".join(f"{key}: {then[key]!r} there, {now[key]!r} now" for key in now if then[key] != now[key])
                 raise UserError(f"{silver_file}: --resume with another teacher or silver settings than it was made with "
                                 f"({changed}); resume with those, or start again with --overwrite")
             log(f"silver: {silver_file}, kept from the interrupted run")
@@ -260,23 +263,33 @@ def _clear(folder: Path, config: Config) -> None:
         if path.is_file():
             path.unlink()
     for run_dir in _rounds(config):
+        refuse_if_training(run_dir)  # a live self-training's round: both runs would fail, its work lost
+    for run_dir in _rounds(config):
         clear_run_dir(run_dir)
 
 
-def _check_resumed_teacher(folder: Path, config: Config, teacher: Path | None) -> None:
-    """On --resume, round 1's silver names the teacher it was made with: a self-training that had a
-    `--teacher`, resumed without it, trained a whole round 0 before its silver was found to be
-    another teacher's. Said now (a given teacher is compared with round 1's when round 1 is reached,
-    before any training)."""
+def _check_resumed_rounds(folder: Path, config: Config, teacher: Path | None) -> None:
+    """On --resume, what would train a round only to be refused after it, said before any training:
+    silver made by a teacher that this run would not have (a self-training begun with `--teacher`,
+    resumed without it), and a finished round that more epochs would train on although a later
+    round's silver was made by it (its teacher would change under that silver)."""
     stats_file = _stats_file(folder / "silver-round1.jsonl")
     try:
         then = json.loads(stats_file.read_text(encoding="utf-8"))["made_with"]["teacher"]
     except (OSError, ValueError, KeyError, TypeError):
-        return  # no silver made yet, or made before it was recorded: the round's own check says that
-    round0 = (replace(config, run_name=f"{config.run_name}-round0").run_dir / BEST).resolve()
-    if teacher is None and str(then).rsplit("-", 1)[0] != f"{round0.parent.name}/{round0.name}":
-        raise UserError(f"{folder}: --resume of a self-training whose silver was made with the teacher {then}, "
-                        f"not a round 0 of its own; pass the same --teacher, or start again with --overwrite")
+        then = None  # no silver made yet, or made before it was recorded: the round's own check says that
+    round0 = replace(config, run_name=f"{config.run_name}-round0").run_dir / BEST
+    if then is not None and teacher is None and not (round0.is_dir() and model_version(round0) == then):
+        raise UserError(f"{folder}: --resume of a self-training whose silver was made by the teacher {then}, not "
+                        f"by its round 0 ({round0}); pass the same --teacher, or start again with --overwrite")
+    for run_dir in sorted(_rounds(config)):
+        r = int(run_dir.name.removeprefix(f"{config.run_name}-round"))
+        if (run_dir / SUMMARY).exists() and _stats_file(folder / f"silver-round{r + 1}.jsonl").exists():
+            epochs = load_config(run_dir / CONFIG).train.epochs
+            if config.train.epochs > epochs:
+                raise UserError(f"{run_dir}: finished with {epochs} epochs, and the silver of round {r + 1} was made "
+                                f"by it: --train.epochs {config.train.epochs} would train it on under that silver; "
+                                f"resume with --train.epochs {epochs}, or start again with --overwrite")
 
 
 def check_teacher(model_dir: Path, config: Config) -> None:
@@ -298,12 +311,12 @@ def _silver_recipe(teacher: str, config: Config, articles: list[Article]) -> dic
 
 def _trained(run: Config, resume: bool, overwrite: bool) -> dict:
     """A round's training summary: on --resume, a finished round's is read, not trained again, if
-    it was trained with the settings of now (as train.py's --resume checks them); with another
-    `train.epochs`, it trains on (or stops sooner) as train.py's --resume does."""
+    it was trained with the settings of now (as train.py's --resume checks them); with more
+    `train.epochs`, it trains on as train.py's --resume does (the last round: `_check_resumed_rounds`)."""
     summary = run.run_dir / SUMMARY
     if resume and summary.exists():
         check_resumable(run.run_dir, run)
-        if load_config(run.run_dir / CONFIG).train.epochs == run.train.epochs:
+        if run.train.epochs <= load_config(run.run_dir / CONFIG).train.epochs:
             return json.loads(summary.read_text(encoding="utf-8"))
     return train(run, resume=resume, overwrite=overwrite)
 
@@ -311,12 +324,13 @@ def _trained(run: Config, resume: bool, overwrite: bool) -> dict:
 def _dev_f1(model_dir: Path, config: Config) -> float:
     """A given teacher's character-exact dev F1, on the config's dev split (what the rounds are
     chosen on)."""
-    from arabic_ner.device import choose_device
+    from arabic_ner.device import choose_device, torch_threads
     from arabic_ner.predictor import Predictor
 
     records = read_split(config.data.dev, config.entity_types)
-    predictor = Predictor.from_folder(model_dir, choose_device(), batch_size=config.train.eval_batch_size)
-    return score_model(predictor, records, config.entity_types).scores["char"]["f1"]
+    with torch_threads(config.train.threads):
+        predictor = Predictor.from_folder(model_dir, choose_device(), batch_size=config.train.eval_batch_size)
+        return score_model(predictor, records, config.entity_types).scores["char"]["f1"]
 
 
 def _tagged_file(silver_file: Path) -> Path:

@@ -43,17 +43,24 @@ class KeptOut:
         # a quoted statement): kept out on its own
         self.sentences = {" ".join(text[s:e].split()) for text in texts for s, e in split_sentences(text)}
 
-    def add_annotated(self, records: Iterable[dict]) -> None:
+    def add_annotated(self, records: Iterable[dict], articles: dict[str, str] | None = None) -> None:
         """Keep out these annotated records' sentences too, and, where they name their `article`,
-        that article with its retellings (as a keep-out corpus's records are)."""
+        that article with its retellings, as a keep-out corpus's records are: compared by the whole
+        article where `articles` (id -> text) holds it (its annotated sentences may be half of it),
+        else by those sentences."""
         by_article = defaultdict(list)
         for record in records:
             text = record["text"]
             self.sentences |= {" ".join(text.split()), *(" ".join(text[s:e].split()) for s, e in split_sentences(text))}
-            if "article" in record:
+            if record.get("article") is not None:
                 by_article[str(record["article"])].append(text)
-        self.ids |= set(by_article)
-        self.grams += [g for g in (four_grams(" ".join(texts)) for texts in by_article.values()) if g]
+        for article_id, texts in by_article.items():
+            whole = (articles or {}).get(article_id)
+            self.ids.add(article_id)
+            if whole is not None:
+                self.sentences |= {" ".join(whole[s:e].split()) for s, e in split_sentences(whole)}
+            if grams := four_grams(whole if whole is not None else " ".join(texts)):
+                self.grams.append(grams)
 
     def keeps_out(self, article_id: str, text: str) -> bool:
         """Whether the article is one named or retells one."""

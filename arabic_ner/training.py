@@ -16,6 +16,7 @@ third of a step), and last/ written every few minutes rather than every epoch.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -44,7 +45,8 @@ from arabic_ner.model_card import data_summary, read_scores, write_model_card
 from arabic_ner.offline_encoder import ensure_offline_encoder
 from arabic_ner.predictor import Predictor
 from arabic_ner.progress import progress_bar, say
-from arabic_ner.run_folder import BEST, CONFIG, LAST, METRICS, RUN_MARK, SUMMARY, check_resumable, check_run_dir, clear_run_dir
+from arabic_ner.run_folder import (BEST, CONFIG, LAST, METRICS, RUN_MARK, SUMMARY, check_resumable, check_run_dir,
+                                  clear_run_dir, run_lock)
 from arabic_ner.sentences import to_sentence
 from arabic_ner.weight_average import WeightAverage
 from arabic_ner.windows import IGNORE, WindowEncoder
@@ -55,16 +57,20 @@ class Interrupted(Stopped):
 
 
 def train(config: Config, resume: bool = False, overwrite: bool = False) -> dict:
-    """The run's summary (metrics.json). `train.threads` holds for the run only."""
-    with torch_threads(config.train.threads):
-        return _train(config, resume, overwrite)
+    """The run's summary (metrics.json). `train.threads` holds for the run only, and no other
+    training may run in its folder meanwhile."""
+    with torch_threads(config.train.threads), contextlib.ExitStack() as held:
+        return _train(config, resume, overwrite, held)
 
 
-def _train(config: Config, resume: bool, overwrite: bool) -> dict:
+def _train(config: Config, resume: bool, overwrite: bool, held: contextlib.ExitStack) -> dict:
+    """`held`: what the run holds until it ends (the run folder's lock, taken by the main process
+    once accelerate says which that is)."""
     accelerator = Accelerator(
         gradient_accumulation_steps=config.train.grad_accum,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
+    held.enter_context(run_lock(config.run_dir, accelerator.is_main_process))
     log = _logger(accelerator)
     if accelerator.mixed_precision != "no":  # its autocast would take over from train.precision's
         raise UserError(f"accelerate's mixed_precision is {accelerator.mixed_precision!r} (from accelerate launch or "

@@ -545,3 +545,36 @@ def test_resume_after_the_data_changed_in_place_is_one_line(tiny_bert, corpus_di
     path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:2]), encoding="utf-8")
     with pytest.raises(UserError, match=f"{path}: changed since the run started \\(data.{split}\\)"):
         train(replace(config, train=replace(config.train, epochs=2)), resume=True)
+
+
+def test_a_swap_cut_short_by_the_code_of_before_is_finished_and_a_backup_kept(tiny_bert, corpus_dir, tmp_path):
+    """The swap folders were `last.tmp`/`last.old` until 2026-12-06: a crash between that code's renames
+    left those and no `last/`, and --resume then advised --overwrite, which deleted both checkpoints.
+    A `best.old` beside `best/` is a user's backup, not a swap: kept."""
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
+    train(config)
+    run = config.run_dir
+    shutil.copytree(run / "last", run / "last.tmp")
+    (run / "last").rename(run / "last.old")
+    shutil.copytree(run / "best", run / "best.old")
+    train(replace(config, train=replace(config.train, epochs=2)), resume=True)
+    assert (run / "last").is_dir() and not (run / "last.old").exists() and not (run / "last.tmp").exists()
+    assert (run / "best.old").is_dir() and no_swap_left(run)
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_second_training_of_a_folder_in_use_is_refused(tiny_bert, corpus_dir, tmp_path):
+    """The same command twice (or a scheduler's requeue while the first still ran): with --overwrite
+    the second deleted the first's folder under it, and both failed, leaving neither to resume."""
+    from arabic_ner.run_folder import run_lock
+
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
+    train(config)
+    before = sorted(p.name for p in config.run_dir.iterdir())
+    with run_lock(config.run_dir):  # as the first training holds it while it runs
+        for resume, overwrite in ((False, True), (True, False)):
+            with pytest.raises(UserError, match=rf"^{config.run_dir}: another training runs in it now \(.*\.tiny\."
+                                                r"arabic-ner-lock is locked\); wait for it to end or stop it"):
+                train(config, resume=resume, overwrite=overwrite)
+    assert sorted(p.name for p in config.run_dir.iterdir()) == before
+    assert train(config, overwrite=True)["best_epoch"] == 1  # the lock goes with the run

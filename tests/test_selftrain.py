@@ -17,6 +17,8 @@ from conftest import SENTENCES, SHARED, tiny_args
 ROOT = Path(__file__).resolve().parents[1]
 WIRE = "قالت وزارة الداخلية العراقية إن قواتها قتلت عشرين مسلحا من تنظيم داعش في هجوم على مواقعهم قرب الرمادي أمس"
 OTHER = "أعلن الجيش اللبناني اعتقال خلية من جبهة النصرة في عرسال بعد اشتباكات استمرت ساعات مع المسلحين"
+LONG = ("وأضاف المصدر أن القوات الأمنية نفذت عملية واسعة في المناطق الصحراوية غرب المحافظة بمشاركة طيران الجيش "
+        "وأسفرت عن تدمير عدد من المضافات والأنفاق التي كان يستخدمها المسلحون للتنقل بين القرى")
 
 
 @pytest.mark.parametrize("article_id, text, kept", [
@@ -292,11 +294,21 @@ def test_selftrain_rounds_keep_the_gold_files_as_they_are_and_resume(trained, ti
     changed = subprocess.run([sys.executable, *args, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert changed.returncode == 2 and "articles tagged (SHA-256 of their ids and texts): '" in changed.stderr
     reserved.write_text("r1\n", encoding="utf-8")
+    # silver of the version before the articles were recorded: no resume that cannot be followed
+    counts = tmp_path / "st-selftrain" / "silver-round1.counts.json"
+    recorded = counts.read_text(encoding="utf-8")
+    stats = json.loads(recorded)
+    del stats["made_with"]["articles tagged (SHA-256 of their ids and texts)"]
+    counts.write_text(json.dumps(stats), encoding="utf-8")
+    changed = subprocess.run([sys.executable, *args, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert changed.returncode == 2 and "made by an earlier version, before what it was made from was recorded" in \
+        changed.stderr and "resume with those" not in changed.stderr
+    counts.write_text(recorded, encoding="utf-8")
     # without the first run's --teacher: said before a round 0 is trained as teacher
     untaught = [a for a in args if a not in ("--teacher", str(teacher))]
     changed = subprocess.run([sys.executable, *untaught, "--resume"], cwd=ROOT, capture_output=True, text=True,
                              timeout=600)
-    assert changed.returncode == 2 and "--resume of a self-training whose silver was made with the teacher" in \
+    assert changed.returncode == 2 and "--resume of a self-training whose silver was made by the teacher" in \
         changed.stderr and not (tmp_path / "st-round0").exists()
     # more epochs on --resume train the finished round on, as train.py --resume does
     longer = subprocess.run([sys.executable, *args, "--train.epochs", "3", "--resume"], cwd=ROOT, capture_output=True,
@@ -428,20 +440,22 @@ def test_dev_and_test_sentences_and_their_articles_never_become_silver(tmp_path)
     and on test sentences were scored, unless the keep-out list happened to name them."""
     from arabic_ner.selftrain import silver_records, unlabelled
 
-    rows = [{"id": "a", "text": f"{WIRE}. {OTHER}."}, {"id": "b", "text": "خبر عن هجوم في الموصل قتل فيه جنديان"}]
+    annotated = "خبر عن هجوم في الموصل قتل فيه جنديان"
+    rows = [{"id": "a", "text": f"{WIRE}. {OTHER}."}, {"id": "b", "text": f"{annotated}. {LONG}."},
+            {"id": "c", "text": f"وفي تقرير آخر، {LONG}."}]  # c retells the part of b that is not annotated
     articles = tmp_path / "articles.jsonl"
     articles.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows) + '{"body": "x"}\n',
                         encoding="utf-8")
     dev, test = tmp_path / "dev.jsonl", tmp_path / "test.jsonl"
     dev.write_text(json.dumps({"id": "d1", "text": OTHER + ".", "entities": []}, ensure_ascii=False) + "\n",
                    encoding="utf-8")
-    test.write_text(json.dumps({"id": "t1", "article": "b", "text": rows[1]["text"], "entities": []},
+    test.write_text(json.dumps({"id": "t1", "article": "b", "text": annotated + ".", "entities": []},
                                ensure_ascii=False) + "\n", encoding="utf-8")
     config = load_config(None, ["--silver.articles", str(articles), "--data.dev", str(dev), "--data.test", str(test)])
     said = []
     usable, kept, kept_out = unlabelled(config, log=said.append)
     # selftrain has no --text-field to set: the skip does not send the user looking for one
-    assert [a.id for a in usable] == ["a"] and kept_out == 1 and said == [f"skipped {articles}:3: no string field 'text'"]
+    assert [a.id for a in usable] == ["a"] and kept_out == 2 and said == [f"skipped {articles}:4: no string field 'text'"]
     silver = list(silver_records(tagged_by(FirstWords(), usable), {"ARMED_GROUP": 0.0}, kept=kept))
     assert [r["text"] for r in silver] == [WIRE + "."]
 
@@ -482,3 +496,71 @@ def test_overwrite_refuses_while_another_run_tags(tmp_path, monkeypatch):
         with pytest.raises(UserError, match="another run is writing it now"):
             make_silver(tmp_path / "model", config, out, log=lambda m: None, overwrite=True)
         assert live.partial.exists()
+
+
+def test_resume_refuses_before_any_training_what_it_would_refuse_after(tiny_bert, corpus_dir, tmp_path):
+    """A self-training begun with --teacher and resumed without it trained a whole round 0 before
+    refusing; more --train.epochs trained a finished round 0 on, then refused its own round 1's silver
+    (made by the round 0 of before), leaving no way on but --overwrite."""
+    from dataclasses import replace
+
+    from arabic_ner.config import dump_yaml
+    from arabic_ner.model import model_version
+    from arabic_ner.run_folder import RUN_MARK
+    from arabic_ner.selftrain import selftrain
+
+    config = load_config(None, tiny_args(tiny_bert, corpus_dir, tmp_path, **{
+        "run_name": "st", "train.epochs": "2", "silver.articles": str(_articles(tmp_path)), "silver.rounds": "2"}))
+    round0 = tmp_path / "st-round0"
+    (round0 / "best").mkdir(parents=True)
+    (round0 / "best" / "model.safetensors").write_bytes(b"weights")
+    (round0 / "config.yaml").write_text(RUN_MARK + dump_yaml(replace(config, run_name="st-round0")), encoding="utf-8")
+    (round0 / "metrics.json").write_text("{}\n", encoding="utf-8")
+    stats = tmp_path / "st-selftrain" / "silver-round1.counts.json"
+    stats.parent.mkdir()
+    (tmp_path / "st-selftrain" / "silver-round1.jsonl").write_text("", encoding="utf-8")
+    stats.write_text(json.dumps({"made_with": {"teacher": "fit/best-84074fdd"}}), encoding="utf-8")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    with pytest.raises(UserError, match=r"st-selftrain: --resume of a self-training whose silver was made by the "
+                                        r"teacher fit/best-84074fdd, not by its round 0 .*; pass the same --teacher"):
+        selftrain(config, resume=True, log=lambda m: None)
+    stats.write_text(json.dumps({"made_with": {"teacher": model_version(round0 / "best")}}), encoding="utf-8")
+    longer = replace(config, train=replace(config.train, epochs=5))
+    with pytest.raises(UserError, match=r"st-round0: finished with 2 epochs, and the silver of round 1 was made by "
+                                        r"it: --train.epochs 5 would train it on under that silver; resume with "
+                                        r"--train.epochs 2"):
+        selftrain(longer, resume=True, log=lambda m: None)
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # nothing trained, nothing written
+
+
+def test_overwrite_refuses_while_another_self_training_tags_any_round(tmp_path):
+    """The guard looked at this run's rounds only: a live run tagging round 3 lost its tagging to
+    an --overwrite with --silver.rounds 1."""
+    from arabic_ner.files import ResumableLines
+    from arabic_ner.selftrain import selftrain
+
+    folder = tmp_path / "st-selftrain"
+    folder.mkdir()
+    config = load_config(None, ["--run_name", "st", "--output_dir", str(tmp_path), "--silver.rounds", "1",
+                                "--silver.articles", str(_articles(tmp_path))])
+    with ResumableLines(folder / "silver-round3.tagged.jsonl", {"run": "the other"}) as live:
+        with pytest.raises(UserError, match="silver-round3.tagged.jsonl: another run is writing it now"):
+            selftrain(config, overwrite=True, log=lambda m: None)
+        assert live.partial.exists()
+
+
+def test_overwrite_refuses_while_a_round_trains(tmp_path):
+    """A self-training's --overwrite removed the round folder another self-training was training in."""
+    from arabic_ner.run_folder import RUN_MARK, run_lock
+    from arabic_ner.selftrain import selftrain
+
+    round1 = tmp_path / "st-round1"
+    (round1 / "last").mkdir(parents=True)
+    (round1 / "config.yaml").write_text(RUN_MARK + "run_name: st-round1\n", encoding="utf-8")
+    (round1 / "metrics.jsonl").write_text("", encoding="utf-8")
+    config = load_config(None, ["--run_name", "st", "--output_dir", str(tmp_path), "--silver.articles",
+                                str(_articles(tmp_path))])
+    with run_lock(round1):
+        with pytest.raises(UserError, match=r"st-round1: another training runs in it now"):
+            selftrain(config, overwrite=True, log=lambda m: None)
+    assert (round1 / "last").is_dir()
