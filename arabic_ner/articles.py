@@ -250,7 +250,8 @@ def read_kept_out(paths: Iterable[str | Path], articles: dict[str, str] | None =
                 ids.add(line.strip())
                 continue
             record = parse_json(line, f"{path}:{n}")
-            if not (isinstance(record, dict) and "article" in record and isinstance(record.get("text"), str)):
+            if not (isinstance(record, dict) and record.get("article") is not None
+                    and isinstance(record.get("text"), str)):
                 raise UserError(f"{path}:{n}: a record to keep out needs `article` and `text` (a string)")
             ids.add(str(record["article"]))
             texts[str(record["article"])].append(record["text"])

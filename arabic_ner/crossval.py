@@ -21,7 +21,7 @@ from arabic_ner.corpus import jsonl_text, read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
 from arabic_ner.files import file_digest, make_output_folder, write_atomic
 from arabic_ner.messages import plural
-from arabic_ner.run_folder import BEST, CONFIG, LAST, clear_run_dir, read_epochs
+from arabic_ner.run_folder import BEST, CONFIG, LAST, clear_run_dir, read_epochs, refuse_if_training
 from arabic_ner.split import assign_groups, members
 from arabic_ner.training import train
 
@@ -77,6 +77,9 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             # what they hold, as for the corpus: a resume after an edit would mix runs of two data sets
             "also_train_digest": _files_digest([path for k in range(folds) for path in extra(k)]),
             "config": {key: value for key, value in to_dict(config).items() if key not in NOT_READ}}
+    if overwrite:  # nothing removed while another cross-validation trains one of the runs
+        for folder in sorted(out.glob("fold*-seed*")):
+            refuse_if_training(folder)
     done = _runs_so_far(out, plan, resume, overwrite, log, rescore)
     if overwrite:  # started again: a run of before, left in its folder, must not be continued by a later --resume
         for folder in sorted(out.glob("fold*-seed*")):

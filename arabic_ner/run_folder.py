@@ -64,7 +64,7 @@ def run_lock(run_dir: Path, holder: bool = True):
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise _busy(run_dir) from None
+            raise busy(run_dir) from None
         except OSError:
             pass  # a file system without locks
         yield  # released as the file closes
@@ -79,7 +79,7 @@ def refuse_if_training(run_dir: Path) -> None:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise _busy(run_dir) from None
+            raise busy(run_dir) from None
         except OSError:
             pass
 
@@ -88,7 +88,8 @@ def _lock_file(run_dir: Path) -> Path:
     return Path(run_dir).with_name(f".{Path(run_dir).name}.arabic-ner-lock")
 
 
-def _busy(run_dir: Path) -> UserError:
+def busy(run_dir: Path) -> UserError:
+    """The line every process of a training refused by another's lock stops with."""
     return UserError(f"{run_dir}: another training runs in it now ({_lock_file(run_dir)} is locked); wait for it "
                      f"to end or stop it, or give this one another --run_name")
 
@@ -118,18 +119,19 @@ def _written_by_train(path: Path) -> bool:
 
 def _adopt_legacy_swaps(run_dir: Path) -> None:
     """Before 2026-12-06 a save swapped through `last.tmp`/`last.old` (`best.*`): in a folder train.py
-    wrote whose `last/` (`best/`) is missing, a crash fell between that code's renames, so they take
-    today's names and the swap is finished as today's are. Beside a `last/` they may be a user's
-    backup (`best.old`): left alone."""
+    wrote, both of them and no `last/` (`best/`) is what a crash between that code's renames left, so
+    they take today's names and the swap is finished as today's are. Any other `best.old` may be a
+    user's backup (`mv best best.old`): left alone."""
     if not _written_by_train(run_dir):
         return
     for name in (LAST, BEST):
-        if (run_dir / name).exists():
+        legacy = [run_dir / f"{name}{suffix}" for suffix in (".tmp", ".old")]
+        today = swap_folders(run_dir / name)
+        if (run_dir / name).exists() or not all(p.is_dir() and not p.is_symlink() for p in legacy) or any(
+                p.exists() for p in today):
             continue
-        for suffix, today in zip((".tmp", ".old"), swap_folders(run_dir / name)):
-            legacy = run_dir / f"{name}{suffix}"
-            if legacy.is_dir() and not legacy.is_symlink() and not today.exists():
-                legacy.rename(today)
+        for old, new in zip(legacy, today):
+            old.rename(new)
 
 
 def is_run_folder(path: Path) -> bool:

@@ -258,12 +258,13 @@ def _round_holding(model_dir: Path, config: Config) -> Path | None:
 
 def _clear(folder: Path, config: Config) -> None:
     """Remove an earlier self-training: its silver files (and taggings a stop left), its summary and
-    its rounds' run folders (clear_run_dir: only ever folders train.py wrote)."""
+    its rounds' run folders (clear_run_dir: only ever folders train.py wrote); nothing of it while
+    one of its rounds trains."""
+    for run_dir in _rounds(config):
+        refuse_if_training(run_dir)  # a live self-training's round: both runs would fail, its work lost
     for path in [*folder.glob("silver-round*"), *folder.glob(".silver-round*"), folder / "selftrain.json"]:
         if path.is_file():
             path.unlink()
-    for run_dir in _rounds(config):
-        refuse_if_training(run_dir)  # a live self-training's round: both runs would fail, its work lost
     for run_dir in _rounds(config):
         clear_run_dir(run_dir)
 

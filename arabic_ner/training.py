@@ -46,7 +46,7 @@ from arabic_ner.offline_encoder import ensure_offline_encoder
 from arabic_ner.predictor import Predictor
 from arabic_ner.progress import progress_bar, say
 from arabic_ner.run_folder import (BEST, CONFIG, LAST, METRICS, RUN_MARK, SUMMARY, check_resumable, check_run_dir,
-                                  clear_run_dir, run_lock)
+                                  busy, clear_run_dir, run_lock)
 from arabic_ner.sentences import to_sentence
 from arabic_ner.weight_average import WeightAverage
 from arabic_ner.windows import IGNORE, WindowEncoder
@@ -70,7 +70,7 @@ def _train(config: Config, resume: bool, overwrite: bool, held: contextlib.ExitS
         gradient_accumulation_steps=config.train.grad_accum,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
-    held.enter_context(run_lock(config.run_dir, accelerator.is_main_process))
+    _lock_run_folder(accelerator, config.run_dir, held)
     log = _logger(accelerator)
     if accelerator.mixed_precision != "no":  # its autocast would take over from train.precision's
         raise UserError(f"accelerate's mixed_precision is {accelerator.mixed_precision!r} (from accelerate launch or "
@@ -203,6 +203,22 @@ def _train(config: Config, resume: bool, overwrite: bool, held: contextlib.ExitS
         raise Interrupted(stopped)
 
     return _finish(accelerator, config, splits, data, precision, log)
+
+
+def _lock_run_folder(accelerator, run_dir: Path, held: contextlib.ExitStack) -> None:
+    """The main process takes the run folder's lock; every process learns whether it was refused and
+    stops with the same line (the others went on alone and died at the next barrier)."""
+    try:
+        held.enter_context(run_lock(run_dir, accelerator.is_main_process))
+        refused = None
+    except UserError as exc:
+        refused = exc
+    if accelerator.num_processes > 1:
+        flag = torch.tensor([float(refused is not None)], device=accelerator.device)
+        if accelerator.reduce(flag, reduction="sum").item() > 0:
+            raise refused or busy(run_dir)
+    elif refused is not None:
+        raise refused
 
 
 def _train_epoch(accelerator, model, optimizer, scheduler, average: WeightAverage, loader, config: Config, epoch: int,

@@ -561,6 +561,12 @@ def test_a_swap_cut_short_by_the_code_of_before_is_finished_and_a_backup_kept(ti
     assert (run / "last").is_dir() and not (run / "last.old").exists() and not (run / "last.tmp").exists()
     assert (run / "best.old").is_dir() and no_swap_left(run)
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+    (run / "best").rename(run / "mine")  # `mv best best.old` of a user, the one before moved away first
+    shutil.rmtree(run / "best.old")
+    (run / "mine").rename(run / "best.old")
+    with pytest.raises(UserError, match=r"best: missing or damaged .*; restore it, or start again with --overwrite"):
+        train(replace(config, train=replace(config.train, epochs=3)), resume=True)
+    assert (run / "best.old").is_dir() and not (run / "best").exists()  # not taken for the run's best/
 
 
 def test_a_second_training_of_a_folder_in_use_is_refused(tiny_bert, corpus_dir, tmp_path):

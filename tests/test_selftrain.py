@@ -70,6 +70,8 @@ def test_keep_out_files_are_read_as_every_corpus_is(tmp_path):
     ("gold.jsonl", '{"id": "s1", "text": "نص"}\n', r"gold\.jsonl:1: a record to keep out needs `article` and `text`"),
     ("gold.jsonl", "not json\n", r"gold\.jsonl:1: not valid JSON"),
     ("gold.jsonl", '{"article": "a1", "text": 5}\n', r"gold\.jsonl:1: a record to keep out needs .* \(a string\)"),
+    # a table's column with gaps: every null-article record was one article named "None"
+    ("gold.jsonl", '{"article": null, "text": "نص"}\n', r"gold\.jsonl:1: a record to keep out needs `article`"),
     ("export.json", "[]", r"export\.json: to keep out, give a \.txt of article ids .* or annotated \.jsonl"),
 ])
 def test_a_bad_keep_out_file_is_one_line(tmp_path, name, content, message):
@@ -560,7 +562,10 @@ def test_overwrite_refuses_while_a_round_trains(tmp_path):
     (round1 / "metrics.jsonl").write_text("", encoding="utf-8")
     config = load_config(None, ["--run_name", "st", "--output_dir", str(tmp_path), "--silver.articles",
                                 str(_articles(tmp_path))])
+    silver = tmp_path / "st-selftrain" / "silver-round1.jsonl"
+    silver.parent.mkdir()
+    silver.write_text("", encoding="utf-8")  # the live run's data.train: it was removed before the refusal
     with run_lock(round1):
         with pytest.raises(UserError, match=r"st-round1: another training runs in it now"):
             selftrain(config, overwrite=True, log=lambda m: None)
-    assert (round1 / "last").is_dir()
+    assert (round1 / "last").is_dir() and silver.exists()

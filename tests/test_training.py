@@ -210,6 +210,21 @@ def test_two_processes(tiny_bert, corpus_dir, tmp_path):
     assert len((tmp_path / "tiny" / "metrics.jsonl").read_text().splitlines()) == 3
 
 
+def test_two_processes_refused_by_a_run_in_progress_stop_with_one_line_each(tiny_bert, corpus_dir, tmp_path):
+    """Only the main process takes the run folder's lock: the other went on alone, renamed folders
+    of the live run and died at the next barrier with a page of gloo tracebacks."""
+    from arabic_ner.run_folder import run_lock
+
+    with run_lock(tmp_path / "tiny"):
+        result = subprocess.run(TWO_CPU_PROCESSES + ["train.py", "configs/quickstart.yaml",
+                                                     *tiny_args(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})],
+                                cwd=ROOT, capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "ACCELERATE_USE_CPU": "true"})
+    assert result.returncode != 0 and result.stderr.count(f"error: {tmp_path / 'tiny'}: another training runs in it "
+                                                          f"now") == 2, result.stderr[-3000:]
+    assert "[rank1]" not in result.stderr and "[rank0]" not in result.stderr
+
+
 def test_arabert_tokenizer_with_normalization(corpus_dir, tmp_path):
     """AraBERT v0.2's real WordPiece vocabulary (from ../shared) under a small random BERT."""
     vocab = Path(ROOT).parent / "shared" / "tokenizers" / "arabertv02"
@@ -385,6 +400,13 @@ def test_training_evaluate_and_crossval_score_alike(tiny_bert, records, tmp_path
     with pytest.raises(UserError, match=r"no best/ kept for fold1-seed0; --rescore needs"):
         crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=lambda m: None,
                  resume=True, rescore=True)
+    # --overwrite while another cross-validation trains one of the runs: it cleared every folder first
+    from arabic_ner.run_folder import run_lock
+    with run_lock(tmp_path / "tiny-cv" / "fold1-seed0"):
+        with pytest.raises(UserError, match=r"fold1-seed0: another training runs in it now"):
+            crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=lambda m: None,
+                     overwrite=True)
+    assert (tmp_path / "tiny-cv" / "fold0-seed0" / "best").is_dir() and (tmp_path / "tiny-cv" / "crossval.json").exists()
 
 
 @pytest.mark.parametrize("seed, seeds, refused", [(2**32 - 2001, 1, False), (2**32 - 2000, 1, True),
