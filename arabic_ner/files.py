@@ -18,9 +18,37 @@ from arabic_ner.errors import UserError, held_stops
 from arabic_ner.messages import plural
 
 try:
-    import fcntl  # POSIX: ResumableLines locks its file
-except ImportError:  # Windows: no lock
+    import fcntl  # POSIX: the locks below
+except ImportError:  # Windows: no lock, everything runs unguarded
     fcntl = None
+
+
+def lock(file, shared: bool = False, wait: bool = False) -> bool:
+    """Locks the open `file` (flock: released as it closes, or as its process dies, even killed):
+    False only when another holder has it and `wait` is off. Where there are no locks (Windows; a
+    file system whose locks fail, as NFS's emulated flock refuses some) it answers True: the work
+    goes on unguarded, as it did before the locks. The file is opened for writing for an exclusive
+    lock, as NFS needs."""
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(file, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError:
+        pass  # a file system without locks
+    return True
+
+
+def locked_now(path: Path) -> bool:
+    """Whether a live process holds `path`'s lock now (a shared lock is refused); False where there is
+    no such file, or no locks. Reads only: it creates no file and needs no right to write."""
+    try:
+        file = open(path, "rb")  # noqa: SIM115 (closed by the with below)
+    except OSError:
+        return False
+    with file:
+        return not lock(file, shared=True)
 
 
 def check_output_files(outputs: dict[str, Path | None], inputs: list[Path] = (),
@@ -209,14 +237,9 @@ class ResumableLines:
         # one writer at a time: a second run on the same output (a scheduler's requeue with --resume
         # while the first still runs) would interleave its chunks with the first's. Held until close,
         # which the caller leaves until the output has its name.
-        if fcntl is not None:
-            try:
-                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                self.file.close()
-                raise self._busy(self.path) from None
-            except OSError:
-                pass  # a file system without locks: the run goes on unguarded, as it would without fcntl
+        if not lock(self.file):
+            self.file.close()
+            raise self._busy(self.path)
         try:
             self.file.truncate(self.bytes)  # a chunk cut short is dropped whole; appends go on from here
         except OSError as exc:
@@ -239,20 +262,9 @@ class ResumableLines:
     def refuse_if_written_now(cls, paths: list[Path]) -> None:
         """One line if a live run holds the partial file of any of `paths` (its lock): its records are
         no interrupted run's, to resume or to delete and start over."""
-        if fcntl is None:
-            return
         for path in paths:
-            try:
-                file = open(cls.files_of(Path(path))[0], "rb")  # noqa: SIM115 (closed below)
-            except OSError:
-                continue  # no partial file: no run writes it
-            with file:
-                try:
-                    fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released as the file closes
-                except BlockingIOError:
-                    raise cls._busy(Path(path)) from None
-                except OSError:
-                    continue  # a file system without locks: nothing to tell
+            if locked_now(cls.files_of(Path(path))[0]):
+                raise cls._busy(Path(path))
 
     @staticmethod
     def files_of(path: Path) -> tuple[Path, Path]:

@@ -29,12 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from arabic_ner.errors import UserError, moved_command
-from arabic_ner.files import readable_as_usual, recover_swap, replace_folder, swap_folders, write_atomic
-
-try:
-    import fcntl  # POSIX: one build of a folder at a time
-except ImportError:  # Windows
-    fcntl = None
+from arabic_ner.files import lock, readable_as_usual, recover_swap, replace_folder, swap_folders, write_atomic
 
 DEFAULT_DIR = Path("models/encoders/multilingual-e5-small")
 
@@ -106,14 +101,8 @@ def _one_build_at_a_time(out_dir: Path):
     as NFS's emulated locks need; where locking fails (or on Windows) the build goes on unguarded,
     as before."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
-        yield
-        return
-    with open(out_dir.with_name(f".{out_dir.name}.arabic-ner-lock"), "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        except OSError:
-            pass  # a file system without locks
+    with open(out_dir.with_name(f".{out_dir.name}.arabic-ner-lock"), "a") as file:
+        lock(file, wait=True)
         yield  # the lock goes with the file's closing
 
 

@@ -19,14 +19,9 @@ import json
 import shutil
 from pathlib import Path
 
-try:
-    import fcntl  # POSIX: a run folder's lock
-except ImportError:  # Windows: runs unguarded
-    fcntl = None
-
 from arabic_ner.config import Config, changed_settings, parse_yaml, to_dict
 from arabic_ner.errors import UserError, held_stops
-from arabic_ner.files import check_output_folder, recover_swap, swap_folders
+from arabic_ner.files import check_output_folder, lock, locked_now, recover_swap, swap_folders
 from arabic_ner.textfiles import numbered_lines
 
 CONFIG, METRICS, SUMMARY, LAST, BEST = "config.yaml", "metrics.jsonl", "metrics.json", "last", "best"
@@ -52,36 +47,24 @@ def run_lock(run_dir: Path, holder: bool = True):
     A hidden `.<run_name>.arabic-ner-lock` beside the folder, opened for writing as NFS's locks
     need; unguarded where the output folder does not exist yet or its file system has no locks."""
     path = _lock_file(run_dir)
-    if not holder or fcntl is None or not path.parent.is_dir():
+    if not holder or not path.parent.is_dir():
         yield
         return
     try:
-        lock = open(path, "a")  # noqa: SIM115 (closed by the with below)
-    except OSError:
+        file = open(path, "a")  # noqa: SIM115 (closed by the with below)
+    except OSError:  # a folder it may not write in: unguarded
         yield
         return
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise busy(run_dir) from None
-        except OSError:
-            pass  # a file system without locks
+    with file:
+        if not lock(file):
+            raise busy(run_dir)
         yield  # released as the file closes
 
 
 def refuse_if_training(run_dir: Path) -> None:
     """One line if a training holds `run_dir`'s lock now: its folder is not to be removed."""
-    path = _lock_file(run_dir)
-    if fcntl is None or not path.is_file():
-        return
-    with open(path, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise busy(run_dir) from None
-        except OSError:
-            pass
+    if locked_now(_lock_file(run_dir)):
+        raise busy(run_dir)
 
 
 def _lock_file(run_dir: Path) -> Path:
@@ -131,7 +114,11 @@ def _adopt_legacy_swaps(run_dir: Path) -> None:
                 p.exists() for p in today):
             continue
         for old, new in zip(legacy, today):
-            old.rename(new)
+            try:
+                old.rename(new)
+            except OSError:
+                if not new.exists():
+                    raise  # else another process of the same run (torchrun's) renamed it first
 
 
 def is_run_folder(path: Path) -> bool:

@@ -273,7 +273,8 @@ def _check_resumed_rounds(folder: Path, config: Config, teacher: Path | None) ->
     """On --resume, what would train a round only to be refused after it, said before any training:
     silver made by a teacher that this run would not have (a self-training begun with `--teacher`,
     resumed without it), and a finished round that more epochs would train on although a later
-    round's silver was made by it (its teacher would change under that silver)."""
+    round's silver was made by it (its teacher would change under that silver), or fewer epochs
+    than a finished round's (train.py's --resume refuses them; the round would be kept as it is)."""
     stats_file = _stats_file(folder / "silver-round1.jsonl")
     try:
         then = json.loads(stats_file.read_text(encoding="utf-8"))["made_with"]["teacher"]
@@ -285,12 +286,16 @@ def _check_resumed_rounds(folder: Path, config: Config, teacher: Path | None) ->
                         f"by its round 0 ({round0}); pass the same --teacher, or start again with --overwrite")
     for run_dir in sorted(_rounds(config)):
         r = int(run_dir.name.removeprefix(f"{config.run_name}-round"))
-        if (run_dir / SUMMARY).exists() and _stats_file(folder / f"silver-round{r + 1}.jsonl").exists():
-            epochs = load_config(run_dir / CONFIG).train.epochs
-            if config.train.epochs > epochs:
-                raise UserError(f"{run_dir}: finished with {epochs} epochs, and the silver of round {r + 1} was made "
-                                f"by it: --train.epochs {config.train.epochs} would train it on under that silver; "
-                                f"resume with --train.epochs {epochs}, or start again with --overwrite")
+        if not (run_dir / SUMMARY).exists():
+            continue
+        epochs = load_config(run_dir / CONFIG).train.epochs
+        if config.train.epochs < epochs:
+            raise UserError(f"{run_dir}: finished with {epochs} epochs; --train.epochs {config.train.epochs} would "
+                            f"leave it as it is: resume with its own or more, or start again with --overwrite")
+        if config.train.epochs > epochs and _stats_file(folder / f"silver-round{r + 1}.jsonl").exists():
+            raise UserError(f"{run_dir}: finished with {epochs} epochs, and the silver of round {r + 1} was made "
+                            f"by it: --train.epochs {config.train.epochs} would train it on under that silver; "
+                            f"resume with --train.epochs {epochs}, or start again with --overwrite")
 
 
 def check_teacher(model_dir: Path, config: Config) -> None:

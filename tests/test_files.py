@@ -253,3 +253,20 @@ def test_a_full_disk_is_one_line_and_keeps_what_was_written(tmp_path):
             second.append(['{"id": 2}\n'])
     with ResumableLines(out, fingerprint, resume=True) as third:
         assert third.done() == ['{"id": 1}\n']
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fcntl") is None, reason="no fcntl here (Windows): no lock to test")
+def test_locked_now_says_whether_another_holder_has_the_lock(tmp_path):
+    """One answer for every "is a live run using it?" (a run folder, a partial output): it reads
+    only, so a lock file the asker may not write still answers."""
+    from arabic_ner.files import lock, locked_now
+    path = tmp_path / ".run.arabic-ner-lock"
+    assert not locked_now(path)  # no file: nothing holds it, and none is created
+    assert not path.exists()
+    with open(path, "a") as holder:
+        assert lock(holder)
+        path.chmod(0o444)
+        assert locked_now(path)
+        with open(path, "rb") as second:
+            assert not lock(second, shared=True)
+    assert not locked_now(path)  # released as the holder closed

@@ -246,12 +246,12 @@ def test_a_file_system_without_locks_still_builds(tmp_path, monkeypatch):
     """NFS emulates flock and refuses some locks (EBADF): the build goes on unguarded, as before the lock."""
     import errno
 
-    from arabic_ner import offline_encoder
+    from arabic_ner import files, offline_encoder
     _source_or_skip()
 
     def refused(*args):
         raise OSError(errno.EBADF, "Bad file descriptor")
-    monkeypatch.setattr(offline_encoder.fcntl, "flock", refused)
+    monkeypatch.setattr(files.fcntl, "flock", refused)
     assert offline_encoder.is_current(offline_encoder.build_offline_encoder(tmp_path / "enc"))
 
 

@@ -584,3 +584,21 @@ def test_a_second_training_of_a_folder_in_use_is_refused(tiny_bert, corpus_dir, 
                 train(config, resume=resume, overwrite=overwrite)
     assert sorted(p.name for p in config.run_dir.iterdir()) == before
     assert train(config, overwrite=True)["best_epoch"] == 1  # the lock goes with the run
+
+
+def test_a_legacy_swap_another_process_finished_first_is_no_error(tmp_path, monkeypatch):
+    """Under torchrun every process checks the run folder: the one that renames a swap of the code
+    before second found it gone (a FileNotFoundError traceback), though the first had finished it."""
+    from arabic_ner.run_folder import RUN_MARK, _adopt_legacy_swaps
+    run = tmp_path / "run"
+    (run / "last.tmp").mkdir(parents=True)
+    (run / "last.old").mkdir()
+    (run / "config.yaml").write_text(RUN_MARK + "run_name: run\n", encoding="utf-8")
+    rename = Path.rename
+
+    def another_process_first(self, target):
+        rename(self, target)  # as the other process did, a moment before
+        return rename(self, target)
+    monkeypatch.setattr(Path, "rename", another_process_first)
+    _adopt_legacy_swaps(run)
+    assert sorted(p.name for p in run.iterdir()) == [".last.arabic-ner-new", ".last.arabic-ner-old", "config.yaml"]

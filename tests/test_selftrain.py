@@ -532,6 +532,10 @@ def test_resume_refuses_before_any_training_what_it_would_refuse_after(tiny_bert
                                         r"it: --train.epochs 5 would train it on under that silver; resume with "
                                         r"--train.epochs 2"):
         selftrain(longer, resume=True, log=lambda m: None)
+    shorter = replace(config, train=replace(config.train, epochs=1))  # was kept as it was, without a word
+    with pytest.raises(UserError, match=r"st-round0: finished with 2 epochs; --train.epochs 1 would leave it as it "
+                                        r"is: resume with its own or more"):
+        selftrain(shorter, resume=True, log=lambda m: None)
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # nothing trained, nothing written
 
 
