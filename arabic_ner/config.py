@@ -29,7 +29,7 @@ THREAD_LIMIT = 1024  # the most CPU threads a run may ask for
 
 @dataclass
 class ModelConfig:
-    name_or_path: str = "aubmindlab/bert-base-arabertv02"  # hub name or local folder (from_pretrained)
+    name_or_path: str = "aubmindlab/bert-base-arabertv02"  # hub name or local folder; configs/ but arabert.yaml: the offline encoder
     normalization: str = "arabert_v02"  # text normalization the encoder was pretrained with
     max_length: int = 128  # subwords per window, special tokens included
     stride: int = 32  # subwords shared by consecutive windows of a long sentence

@@ -32,7 +32,7 @@ SURENESS = {
     "entropy": "1 - the mean over words of their tag distribution's entropy (over log of the label count)",
 }
 # Entropy orders best: in the news simulation (benchmarks/active_learning.py, 3 seeds on 3 folds,
-# README "Does it pay?") it beat random selection and margin at 200 sentences in every seed.
+# README, Serve, "Does it pay?") it beat random selection and margin at 200 sentences in every seed.
 DEFAULT_SURENESS = "entropy"
 
 
