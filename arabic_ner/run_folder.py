@@ -117,8 +117,8 @@ def _adopt_legacy_swaps(run_dir: Path) -> None:
             try:
                 old.rename(new)
             except OSError:
-                if not new.exists():
-                    raise  # else another process of the same run (torchrun's) renamed it first
+                if old.exists():
+                    raise  # else another process of the same run (torchrun's) moved it first, maybe on to LAST
 
 
 def is_run_folder(path: Path) -> bool:

@@ -589,16 +589,29 @@ def test_a_second_training_of_a_folder_in_use_is_refused(tiny_bert, corpus_dir, 
 def test_a_legacy_swap_another_process_finished_first_is_no_error(tmp_path, monkeypatch):
     """Under torchrun every process checks the run folder: the one that renames a swap of the code
     before second found it gone (a FileNotFoundError traceback), though the first had finished it."""
+    from arabic_ner.files import recover_swap
     from arabic_ner.run_folder import RUN_MARK, _adopt_legacy_swaps
     run = tmp_path / "run"
     (run / "last.tmp").mkdir(parents=True)
     (run / "last.old").mkdir()
     (run / "config.yaml").write_text(RUN_MARK + "run_name: run\n", encoding="utf-8")
-    rename = Path.rename
+    rename, others = Path.rename, []
 
     def another_process_first(self, target):
-        rename(self, target)  # as the other process did, a moment before
+        if not others:  # the other process, a moment before: both renames, then the swap finished
+            others.append(run)
+            rename(run / "last.tmp", run / ".last.arabic-ner-new")
+            rename(run / "last.old", run / ".last.arabic-ner-old")
+            recover_swap(run / "last")
         return rename(self, target)
     monkeypatch.setattr(Path, "rename", another_process_first)
     _adopt_legacy_swaps(run)
-    assert sorted(p.name for p in run.iterdir()) == [".last.arabic-ner-new", ".last.arabic-ner-old", "config.yaml"]
+    assert sorted(p.name for p in run.iterdir()) == [".last.arabic-ner-old", "config.yaml", "last"]
+    (run / "last").rename(run / "last.tmp")
+    (run / ".last.arabic-ner-old").rename(run / "last.old")
+
+    def refused(self, target):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(Path, "rename", refused)
+    with pytest.raises(PermissionError):  # a rename that fails with its source still there: no race, its error stands
+        _adopt_legacy_swaps(run)
