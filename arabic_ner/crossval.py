@@ -77,13 +77,13 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             # what they hold, as for the corpus: a resume after an edit would mix runs of two data sets
             "also_train_digest": _files_digest([path for k in range(folds) for path in extra(k)]),
             "config": {key: value for key, value in to_dict(config).items() if key not in NOT_READ}}
-    if overwrite:  # nothing removed while another cross-validation trains one of the runs
-        for folder in sorted(out.glob("fold*-seed*")):
-            refuse_if_training(folder)
+    runs_before = sorted(out.glob("fold*-seed*")) if overwrite else []
+    for folder in runs_before:  # nothing removed while another cross-validation trains one of them
+        refuse_if_training(folder)
     done = _runs_so_far(out, plan, resume, overwrite, log, rescore)
-    if overwrite:  # started again: a run of before, left in its folder, must not be continued by a later --resume
-        for folder in sorted(out.glob("fold*-seed*")):
-            clear_run_dir(folder)
+    for folder in runs_before:  # started again: a run of before must not be continued by a later --resume
+        clear_run_dir(folder)
+    if overwrite:
         (out / "crossval.json").unlink(missing_ok=True)  # it summarized the runs of before
     if rescore:
         _rescore(done, out, fold_records, config, log)

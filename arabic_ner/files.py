@@ -162,13 +162,18 @@ def readable_as_usual(folder: Path) -> None:
             path.chmod(0o666 & ~mask)
 
 
-def swap_folders(target: Path) -> tuple[Path, Path]:
-    """The two folders a `replace_folder` of `target` uses: the new copy written beside it, and the
-    old one stepped aside. Hidden names that say whose they are, since both get removed or renamed:
+def beside(target: Path, role: str) -> Path:
+    """The hidden `.<name>.arabic-ner-<role>` next to `target` this project keeps for it (its lock,
+    its swap folders): a name that says whose it is, since such files get removed or renamed, and
     `<name>.tmp` or `<name>.old` is what a user calls a backup (review 11 lost one that way)."""
     target = Path(target)
-    return (target.with_name(f".{target.name}.arabic-ner-new"),
-            target.with_name(f".{target.name}.arabic-ner-old"))
+    return target.with_name(f".{target.name}.arabic-ner-{role}")
+
+
+def swap_folders(target: Path) -> tuple[Path, Path]:
+    """The two folders a `replace_folder` of `target` uses: the new copy written beside it, and the
+    old one stepped aside."""
+    return beside(target, "new"), beside(target, "old")
 
 
 def replace_folder(tmp: Path, target: Path) -> None:

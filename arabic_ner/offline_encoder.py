@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from arabic_ner.errors import UserError, moved_command
-from arabic_ner.files import lock, readable_as_usual, recover_swap, replace_folder, swap_folders, write_atomic
+from arabic_ner.files import beside, lock, readable_as_usual, recover_swap, replace_folder, swap_folders, write_atomic
 
 DEFAULT_DIR = Path("models/encoders/multilingual-e5-small")
 
@@ -101,7 +101,7 @@ def _one_build_at_a_time(out_dir: Path):
     as NFS's emulated locks need; where locking fails (or on Windows) the build goes on unguarded,
     as before."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_dir.with_name(f".{out_dir.name}.arabic-ner-lock"), "a") as file:
+    with open(beside(out_dir, "lock"), "a") as file:
         lock(file, wait=True)
         yield  # the lock goes with the file's closing
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from arabic_ner.config import Config, changed_settings, parse_yaml, to_dict
 from arabic_ner.errors import UserError, held_stops
-from arabic_ner.files import check_output_folder, lock, locked_now, recover_swap, swap_folders
+from arabic_ner.files import beside, check_output_folder, lock, locked_now, recover_swap, swap_folders
 from arabic_ner.textfiles import numbered_lines
 
 CONFIG, METRICS, SUMMARY, LAST, BEST = "config.yaml", "metrics.jsonl", "metrics.json", "last", "best"
@@ -68,7 +68,7 @@ def refuse_if_training(run_dir: Path) -> None:
 
 
 def _lock_file(run_dir: Path) -> Path:
-    return Path(run_dir).with_name(f".{Path(run_dir).name}.arabic-ner-lock")
+    return beside(run_dir, "lock")
 
 
 def busy(run_dir: Path) -> UserError:

@@ -322,7 +322,7 @@ def _trained(run: Config, resume: bool, overwrite: bool) -> dict:
     summary = run.run_dir / SUMMARY
     if resume and summary.exists():
         check_resumable(run.run_dir, run)
-        if run.train.epochs <= load_config(run.run_dir / CONFIG).train.epochs:
+        if run.train.epochs == load_config(run.run_dir / CONFIG).train.epochs:  # fewer: refused before
             return json.loads(summary.read_text(encoding="utf-8"))
     return train(run, resume=resume, overwrite=overwrite)
 
