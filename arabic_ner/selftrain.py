@@ -274,7 +274,7 @@ def _check_resumed_rounds(folder: Path, config: Config, teacher: Path | None) ->
     silver made by a teacher that this run would not have (a self-training begun with `--teacher`,
     resumed without it), and a finished round that more epochs would train on although a later
     round's silver was made by it (its teacher would change under that silver), or fewer epochs
-    than a finished round's (train.py's --resume refuses them; the round would be kept as it is)."""
+    than a finished round's (the round would be kept as it is, trained longer than the command says)."""
     stats_file = _stats_file(folder / "silver-round1.jsonl")
     try:
         then = json.loads(stats_file.read_text(encoding="utf-8"))["made_with"]["teacher"]
