@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,6 +73,7 @@ def check_output_files(outputs: dict[str, Path | None], inputs: list[Path] = (),
             raise UserError(f"{option} {path}: folder {folder} is not writable")
         if path.exists() and _identity(path) in sources:
             raise UserError(f"{option} {path}: is also an input; writing it would destroy the input")
+        check_replaceable(path, option)
         key = path.resolve()
         for what, inside in kept.items():
             if path.exists() and key.is_relative_to(inside):
@@ -79,6 +81,22 @@ def check_output_files(outputs: dict[str, Path | None], inputs: list[Path] = (),
         if key in seen:
             raise UserError(f"{option} {path}: {seen[key]} writes there too; give each output its own file")
         seen[key] = option
+
+
+def check_replaceable(path: Path, option: str = "") -> None:
+    """An output is written whole under a temporary name, then renamed over `path`: that would put a
+    regular file in place of a device or a pipe (`-o /dev/null`, run as root, replaced the machine's
+    /dev/null) or of a symbolic link (the link lost, the file it points to left as it was). Refused
+    in one line, before any work."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return  # nothing there yet
+    name = f"{option} {path}" if option else str(path)
+    if stat.S_ISLNK(mode):
+        raise UserError(f"{name}: is a symbolic link (to {os.readlink(path)}); name the file it points to")
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a folder: each caller says what it expects
+        raise UserError(f"{name}: is not a regular file (a device, a pipe or a socket); name a file")
 
 
 def check_output_folder(path: Path, option: str) -> None:
@@ -127,6 +145,8 @@ def write_files(contents: dict[str | Path, str | Callable[[Path], None]], rename
     no file of the user's share one. `renames` (complete files written elsewhere, source: target)
     and `removals` happen in the same held block, after the others."""
     tmps = {Path(path): Path(path).with_name(f".{Path(path).name}.{os.getpid()}.tmp") for path in contents}
+    for path in [*tmps, *(renames or {}).values()]:
+        check_replaceable(path)
     try:
         for (path, tmp), content in zip(tmps.items(), contents.values()):
             try:

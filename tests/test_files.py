@@ -1,6 +1,7 @@
 """Output paths are checked before any work; files are written whole or not at all."""
 import importlib.util
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,11 @@ from arabic_ner.files import check_output_files, check_output_folder, make_outpu
     ({"-o": "out.jsonl", "--html": "out.jsonl"}, "--html {tmp}/out.jsonl: -o writes there too; give each output its own file"),
     ({"-o": "model/config.json"}, "-o {tmp}/model/config.json: would replace a file of the model folder {tmp}/model; "
                                   "name a file elsewhere"),
+    # written whole, then renamed over it: a regular file in place of the link (the file it points to
+    # left as it was) or of the pipe or device (`-o /dev/null` as root replaced the machine's)
+    ({"-o": "other-link.txt"}, "-o {tmp}/other-link.txt: is a symbolic link (to {tmp}/mine.txt); name the file it "
+                               "points to"),
+    ({"--conll": "pipe"}, "--conll {tmp}/pipe: is not a regular file (a device, a pipe or a socket); name a file"),
     ({"--html": "sub/../model/tokenizer.json"}, "--html {tmp}/sub/../model/tokenizer.json: would replace a file of the "
                                                 "model folder {tmp}/model; name a file elsewhere"),
 ])
@@ -28,6 +34,9 @@ def test_bad_outputs_are_refused(tmp_path, outputs, message):
     (tmp_path / "sub").mkdir()
     (tmp_path / "in.txt").write_text("نص", encoding="utf-8")
     (tmp_path / "link.txt").symlink_to(tmp_path / "in.txt")
+    (tmp_path / "mine.txt").write_text("a file of the user's", encoding="utf-8")
+    (tmp_path / "other-link.txt").symlink_to(tmp_path / "mine.txt")
+    os.mkfifo(tmp_path / "pipe")
     (tmp_path / "model").mkdir()
     for name in ("config.json", "tokenizer.json"):
         (tmp_path / "model" / name).write_text("{}")
@@ -68,6 +77,19 @@ def test_write_atomic_failure_is_one_line_and_leaves_nothing(tmp_path):
     with pytest.raises(UserError, match="out: cannot write"):
         write_atomic(tmp_path / "out", "x")  # a folder stands where the file would go
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("kind", ["link", "pipe"])
+def test_write_files_replaces_no_link_and_no_pipe(tmp_path, kind):
+    """The last guard, for a path no option check saw: the link or pipe stays, and nothing is written."""
+    (tmp_path / "mine.txt").write_text("a file of the user's", encoding="utf-8")
+    target = tmp_path / "out"
+    target.symlink_to(tmp_path / "mine.txt") if kind == "link" else os.mkfifo(target)
+    with pytest.raises(UserError, match=f"^{target}: is (a symbolic link|not a regular file)"):
+        write_files({target: "x", tmp_path / "other.txt": "y"})
+    assert target.is_symlink() == (kind == "link") and (tmp_path / "mine.txt").read_text(encoding="utf-8") == \
+        "a file of the user's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt", "out"]
 
 
 def test_stdin_that_is_not_utf8_is_skipped(monkeypatch, tmp_path):
