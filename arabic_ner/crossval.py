@@ -77,6 +77,7 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             # what they hold, as for the corpus: a resume after an edit would mix runs of two data sets
             "also_train_digest": _files_digest([path for k in range(folds) for path in extra(k)]),
             "config": {key: value for key, value in to_dict(config).items() if key not in NOT_READ}}
+    _check_cross_validation_folder(out)
     runs_before = sorted(out.glob("fold*-seed*")) if overwrite else []
     for folder in runs_before:  # nothing removed while another cross-validation trains one of them
         refuse_if_training(folder)
@@ -232,6 +233,19 @@ def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], c
         run["test"] = score_model(predictor, fold_records[run["fold"]], config.entity_types).scores
         log(f"{name}: test F1 {'n/a' if before is None else f'{before:.4f}'} -> {run['test']['char']['f1']:.4f} "
             f"(character-exact), scored again")
+
+
+def _check_cross_validation_folder(out: Path) -> None:
+    """A run writes plan.json, runs.jsonl, crossval.json and data/ into `out`, and --overwrite removes
+    its runs: only where `out` is absent, empty or a cross-validation's (plan.json, the first file
+    each writes). A folder of the user's under that name had its plan.json and runs.jsonl replaced."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return  # absent, or a file: make_output_folder says so in one line
+    plan = out / "plan.json"
+    if not plan.is_file():
+        raise UserError(f"{out}: holds files but no plan.json, so no cross-validation wrote it; give another "
+                        f"--run_name or --output_dir")
+    read_plan(plan)  # one line if it is not a cross-validation's
 
 
 def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log, rescore: bool = False) -> dict[str, dict]:

@@ -500,6 +500,28 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
                     overwrite=True, also_train=[tmp_path / "copy.jsonl"])
 
 
+@pytest.mark.parametrize("mine, overwrite, message", [
+    ({"plan.json": '{"my": "own"}', "runs.jsonl": '{"mine": 1}'}, True, "plan.json: not a cross-validation plan"),
+    ({"notes.txt": "mine", "data/fold0/train.jsonl": "mine"}, False, "x-cv: holds files but no plan.json"),
+    ({"notes.txt": "mine"}, True, "x-cv: holds files but no plan.json"),
+])
+def test_crossval_writes_into_no_folder_of_the_users(records, tmp_path, monkeypatch, mine, overwrite, message):
+    """A folder of the user's under <run_name>-cv: its plan.json and runs.jsonl were replaced by
+    --overwrite, and without it plan.json, runs.jsonl and data/ were written into it."""
+    import arabic_ner.crossval as cv
+    from arabic_ner.config import Config
+
+    monkeypatch.setattr(cv, "train", lambda *a, **k: pytest.fail("trained"))
+    out = tmp_path / "x-cv"
+    for name, text in mine.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text, encoding="utf-8")
+    with pytest.raises(UserError, match=message):
+        cv.crossval(Config(run_name="x", output_dir=str(tmp_path)), paragraph_corpus(tmp_path / "corpus.jsonl", records),
+                    folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None, overwrite=overwrite)
+    assert {str(p.relative_to(out)): p.read_text(encoding="utf-8") for p in out.rglob("*") if p.is_file()} == mine
+
+
 def test_crossval_overwrite_clears_the_runs_of_before(records, tmp_path, monkeypatch):
     """--overwrite then a stop then --resume: the runs the overwrite started again were continued
     from their folders of before (an old last/, or "nothing to resume" where it had been removed).
