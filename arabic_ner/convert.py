@@ -105,10 +105,10 @@ def from_labelstudio(content: str, name: str, predictions: bool = False,
 def _min_spans(row: dict, where: str) -> list:
     """A JSON-MIN row's spans: under the name of the project's <Labels> control, `label` unless the
     project named it otherwise; the row's other keys are the task's data and the annotation's own."""
-    if "label" in row:
-        return row["label"]
     found = [key for key, value in row.items() if isinstance(value, list) and value
              and all(isinstance(span, dict) and "labels" in span for span in value)]
+    if "label" in row and "label" not in found:
+        found.insert(0, "label")  # the default name, with nothing marked under it: the others' spans were dropped
     if len(found) > 1:
         raise CorpusError(f"{where}: spans under several keys ({', '.join(found)}); export a project with one "
                           f"<Labels> control")

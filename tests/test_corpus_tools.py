@@ -76,6 +76,10 @@ def test_label_studio_json_min_reads_the_spans_under_the_controls_name():
     two = {**row, "tags": [{"start": 0, "end": 3, "labels": ["CASUALTY"]}]}
     with pytest.raises(CorpusError, match=r"m.json: task 1: spans under several keys \(ner, tags\)"):
         from_labelstudio(json.dumps([two]), "m.json")
+    # beside the default name too, marked or not: the other key's spans were dropped, exit 0
+    for label in ([{"start": 0, "end": 3, "labels": ["CASUALTY"]}], []):
+        with pytest.raises(CorpusError, match=r"m.json: task 1: spans under several keys \(label, ner\)"):
+            from_labelstudio(json.dumps([{"label": label, **row}]), "m.json")
 
 
 def test_label_studio_json_min_keeps_the_records_own_ids(records):
