@@ -148,8 +148,11 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
                        inputs=[Path(p) for p in [*config.data.train, *config.data.dev, *config.data.test,
                                                  *config.silver.articles, *config.silver.keep_out]],
                        keep_out_of={"the model folder": model_dir})
-    if out.exists() and not (resume or overwrite):  # it may be gold: a copy of train.jsonl named by mistake
-        raise UserError(f"{out}: exists; name a new file, or pass --overwrite to replace it")
+    # it may be gold (a copy of train.jsonl named by mistake): --resume replaces only silver this wrote,
+    # which its counts file comes with
+    if out.exists() and not overwrite and not (resume and _stats_file(out).exists()):
+        raise UserError(f"{out}: exists" + (f" and no --silver-only made it (no {_stats_file(out).name} beside it)"
+                                            if resume else "") + "; name a new file, or pass --overwrite to replace it")
     if overwrite:  # only once the outputs are known good: a refused run removes nothing
         ResumableLines.refuse_if_written_now([tagged_file])  # a live run's tagging is not to remove
         for path in ResumableLines.files_of(tagged_file):

@@ -379,21 +379,23 @@ def test_silver_only_writes_one_models_silver_and_trains_nothing(trained, tmp_pa
         "error: --silver-only needs --teacher, the model that tags the articles"
 
 
-@pytest.mark.parametrize("target, message", [
-    ("articles.jsonl", "is also an input"),  # the unlabelled articles
-    ("reserved.txt", "silver data is written as .jsonl"),
-    ("silver.json", "silver data is written as .jsonl"),
-    ("gold.jsonl", "gold.jsonl: exists; name a new file, or pass --overwrite to replace it"),  # was replaced
+@pytest.mark.parametrize("target, options, message", [
+    ("articles.jsonl", [], "is also an input"),  # the unlabelled articles
+    ("reserved.txt", [], "silver data is written as .jsonl"),
+    ("silver.json", [], "silver data is written as .jsonl"),
+    ("gold.jsonl", [], "gold.jsonl: exists; name a new file, or pass --overwrite to replace it"),  # was replaced
+    ("gold.jsonl", ["--resume"], "gold.jsonl: exists and no --silver-only made it (no gold.counts.json beside it); "
+                                 "name a new file, or pass --overwrite to replace it"),  # replaced, by --resume
 ])
-def test_silver_only_never_writes_over_an_input(trained, tmp_path, target, message):
+def test_silver_only_never_writes_over_an_input(trained, tmp_path, target, options, message):
     teacher = trained[0].run_dir / "best"
     articles = _articles(tmp_path)
     (tmp_path / "gold.jsonl").write_text('{"id": "g1", "text": "نص", "entities": []}\n', encoding="utf-8")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     result = subprocess.run([sys.executable, "selftrain.py", "configs/news-selftrain.yaml", "--teacher", str(teacher),
                              "--silver.articles", str(articles), "--silver.keep_out", str(tmp_path / "reserved.txt"),
-                             "--silver-only", str(tmp_path / target)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+                             "--silver-only", str(tmp_path / target), *options], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
     assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
