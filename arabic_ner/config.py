@@ -258,16 +258,21 @@ def check_batch_size(value: int) -> None:
         raise UserError(f"--batch-size {value}: must be 1-{COUNT_LIMIT:,}")
 
 
+def check_entity_types(need, entity_types: list[str]) -> None:
+    """A tag set's names, wherever one is given (a config, a model folder, `validate --types`)."""
+    need(len(entity_types) > 0, "entity_types", "must declare at least one entity type")
+    for name in entity_types:
+        need(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) is not None and name != "O", "entity_types",
+             f"must hold names made of letters, digits and _, other than O, IOB2's outside tag (bad: {name!r})")
+    need(len(set(entity_types)) == len(entity_types), "entity_types", "must not repeat a type")
+
+
 def check_model_text(need, entity_types: list[str], normalization: str, max_length: int, stride: int,
                      prefix: str) -> None:
     """The checks of what a model is told about its text, asked of a config (`prefix` "model.") and
     again of a model folder's settings (prefix "", the file may have been edited); `need(ok, key,
     message)` raises the caller's error."""
-    need(len(entity_types) > 0, "entity_types", "must declare at least one entity type")
-    for name in entity_types:
-        need(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) is not None, "entity_types",
-             f"must hold names made of letters, digits and _ (bad: {name!r})")
-    need(len(set(entity_types)) == len(entity_types), "entity_types", "must not repeat a type")
+    check_entity_types(need, entity_types)
     need(normalization in NORMALIZATIONS, f"{prefix}normalization", f"must be one of {', '.join(NORMALIZATIONS)}")
     need(max_length >= 8, f"{prefix}max_length", "must be at least 8")
     # the tokenizer's special tokens take a few more: windows.WindowEncoder checks with them

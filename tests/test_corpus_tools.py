@@ -270,6 +270,21 @@ def test_line_separators_inside_json_strings_stay_in_their_record(tmp_path):
     assert result.returncode == 0 and "not valid JSON" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("types, message", [
+    ("", "must declare at least one entity type"),
+    ("O", "other than O, IOB2's outside tag (bad: 'O')"),
+    ("ARMED_GROUP,B-X", "(bad: 'B-X')"),
+    ("A B", "(bad: 'A B')"),
+    ("A,A", "must not repeat a type"),
+])
+def test_validate_refuses_a_tag_set_a_config_would_refuse(tmp_path, types, message):
+    """Each was taken as a tag set, and the file checked against it."""
+    path = write(tmp_path / "c.jsonl", [{"id": "a", "text": "قتل جندي", "entities": []}])
+    result = run_module("arabic_ner", "validate", path, "--types", types)
+    assert_one_line_error(result, message)
+    assert result.stderr.startswith(f"error: --types {types!r}: ")
+
+
 @pytest.mark.parametrize("content", [
     "-DOCSTART- -X- O O\n\nقتل\tO\nجندي\tB-CASUALTY\n",  # CoNLL-2003's document mark is no sentence
     "-DOCSTART-\tO\nقتل\tO\nجندي\tB-CASUALTY\n",  # nor a word, even with no blank line after it

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from arabic_ner import validate
-from arabic_ner.config import Config
+from arabic_ner.config import Config, check_entity_types
+from arabic_ner.errors import UserError
 from arabic_ner.messages import plural
 from arabic_ner.validate import validate_files
 
@@ -17,7 +18,13 @@ def main() -> int:
     parser.add_argument("--types", default=",".join(Config().entity_types),
                         help="comma-separated tag set (default: %(default)s)")
     args = parser.parse_args()
-    types = [t for t in args.types.split(",") if t]
+    types = [t.strip() for t in args.types.split(",") if t.strip()]
+
+    def need(ok: bool, key: str, message: str) -> None:  # the config's checks, said of the option
+        if not ok:
+            raise UserError(f"--types {args.types!r}: {message}")
+
+    check_entity_types(need, types)  # an empty, repeated or IOB2-tag name was taken as a tag set
     problems, counts = validate_files(args.files, types)
     for problem in problems:
         print(problem, file=sys.stderr)
