@@ -10,7 +10,7 @@ paragraphs up to its sentence budget, the articles with the most harm words firs
 SaudiNewsNet security articles in none of the annotated sets nor the reserved set, nor retelling the
 story of an article in any of them, until TOTAL sentences; articles of the selection that retell
 one story share its `story`, and a sentence already annotated or already taken is dropped.
-Deterministic.
+Deterministic. The next batch by the same rule (`../leads2`): `--after data/leads/train.jsonl`.
 """
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ TOTAL = 180  # sentences, about: whole leads are taken, so the last one may pass
 
 
 def main() -> None:
-    args = saudinewsnet_arguments(__doc__.split("\n")[0])
-    articles, kept_out = open_to_annotation(args.saudinewsnet, ANNOTATED)
-    seen = annotated_texts(ANNOTATED)
+    args = saudinewsnet_arguments(__doc__.split("\n")[0], after=True)
+    annotated = ANNOTATED + [path.resolve() for path in args.after]
+    articles, kept_out = open_to_annotation(args.saudinewsnet, annotated)
+    seen = annotated_texts(annotated)
     leads = []
     for article in articles:
         if not kept_out(article) and (records := lead(article)):

@@ -108,7 +108,7 @@ def open_to_annotation(saudinewsnet: Path, annotated: list[Path]) -> tuple[list[
     """SaudiNewsNet's security articles in `saudinewsnet`, sorted by id, and a test of whether one
     is kept out of further annotation: reserved for evaluation, already `annotated`, or retelling
     the story of either. For the selections of more sentences after the news corpus (data/targeted,
-    data/casualty, data/forces, data/leads)."""
+    data/casualty, data/forces, data/leads, data/leads2)."""
     articles = [json.loads(line) for line in (saudinewsnet / "security_articles.jsonl").read_text(encoding="utf-8").splitlines()]
     texts = {a["id"]: a["text"] for a in articles}
     reserved = read_kept_out([saudinewsnet / "reserved_for_evaluation.txt"], texts)
@@ -170,11 +170,15 @@ def pick_sentences_command(description: str, annotated: list[Path], rank: Callab
     print(f"{len(taken)} sentences from {len({r['article'] for r in taken})} articles -> {args.out}", file=sys.stderr)
 
 
-def saudinewsnet_arguments(description: str) -> argparse.Namespace:
-    """The command line of a selection from SaudiNewsNet: its folder and the JSONL file to write."""
+def saudinewsnet_arguments(description: str, after: bool = False) -> argparse.Namespace:
+    """The command line of a selection from SaudiNewsNet: its folder and the JSONL file to write;
+    with `after`, the annotated files of the batches the same rule chose before, left out too."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("saudinewsnet", type=Path, help="the folder with security_articles.jsonl and reserved_for_evaluation.txt")
     parser.add_argument("out", type=Path)
+    if after:
+        parser.add_argument("--after", type=Path, nargs="+", default=[], metavar="FILE",
+                            help="annotated files of earlier batches by this rule: their articles and stories are left out too")
     return parser.parse_args()
 
 
