@@ -262,6 +262,8 @@ def from_doccano(content: str, name: str) -> list[dict]:
         check_json(row, where)
         if row.get("entities") == [] and "label" in row:  # both written by some versions: the spans are in label
             del row["entities"]
+        if row.get("entities") and row.get("label"):  # the label spans were dropped without a word
+            raise CorpusError(f"{where}: spans under both 'entities' and 'label'; export the project with one")
         if "annotations" in row and not {"entities", "label", "labels"} & row.keys():
             raise CorpusError(f"{where}: doccano 1.0-1.2's 'annotations' name labels by number only; export the "
                               f"project from doccano 1.3 or later (JSONL, spans in 'label' or 'entities')")

@@ -165,6 +165,9 @@ def test_label_studio_cancelled_annotation_is_not_gold():
     (from_doccano, '{"text": "داعش", "label": 5}', "x:1: 'label' is a list of"),
     (from_doccano, '{"text": "داعش", "annotations": [{"label": 1, "start_offset": 0, "end_offset": 4}]}',
      "x:1: doccano 1.0-1.2's 'annotations' name labels by number only"),  # was records with no entity
+    (from_doccano, '{"text": "قتل جندي", "label": [[0, 3, "CASUALTY"]], "entities": [{"label": "CASUALTY", '
+                   '"start_offset": 4, "end_offset": 8}]}',
+     "x:1: spans under both 'entities' and 'label'"),  # the label spans were dropped, exit 0
 ])
 def test_malformed_exports_are_one_line_errors(importer, content, message):
     with pytest.raises(CorpusError, match=message):
@@ -706,6 +709,16 @@ def assert_one_line_error(result, message):
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1 and message in result.stderr, \
         result.stderr
+
+
+@pytest.mark.parametrize("command, option", [("to-conll", "--repair"), ("from-conll", "--as annotations"),
+                                             ("to-labelstudio", "--predictions"), ("from-doccano", "--repair")])
+def test_convert_refuses_an_option_of_another_command(tmp_path, command, option):
+    """Each was ignored, exit 0: the output was not what the option asked for."""
+    corpus = write(tmp_path / "c.jsonl", [{"id": "a", "text": "قتل جندي", "entities": []}])
+    result = run_module("arabic_ner", "convert", command, corpus, tmp_path / "out", *option.split())
+    assert_one_line_error(result, f"{option.split()[0]} is an option of ")
+    assert not (tmp_path / "out").exists()
 
 
 def test_to_conll_counts_what_it_writes(tmp_path):

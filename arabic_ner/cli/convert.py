@@ -30,9 +30,15 @@ def main() -> int:
                              "annotation (by default such tasks are left out: predictions are not gold)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace OUTPUT where it exists (by default it is refused: it may be annotation of before)")
-    parser.add_argument("--as", dest="kind", choices=["predictions", "annotations"], default="predictions",
-                        help="to-labelstudio: import the spans as pre-annotations (default) or annotations")
+    parser.add_argument("--as", dest="kind", choices=["predictions", "annotations"],
+                        help="to-labelstudio: import the spans as pre-annotations (default: predictions) or annotations")
     args = parser.parse_args()
+    # an option of another command was ignored, exit 0: the output was not what it asked for
+    for option, given, command in (("--repair", args.repair, "from-conll"),
+                                   ("--predictions", args.predictions, "from-labelstudio"),
+                                   ("--as", args.kind is not None, "to-labelstudio")):
+        if given and args.command != command:
+            raise UserError(f"{option} is an option of {command}, not of {args.command}")
     check_output_files({"output": args.output}, [args.input])
     # a converted export is annotation: the README's round-2 command, or a train.jsonl typed by mistake,
     # would otherwise replace the gold of before
@@ -76,7 +82,8 @@ def main() -> int:
                 print(f"warning: {plural(len(merged), 'record')} with entities that share a word, one entity in CoNLL, "
                       f"which tags whole words (first: id {shorten(merged[0])})", file=sys.stderr)
         else:
-            write_atomic(args.output, json.dumps(to_labelstudio(records, args.kind), ensure_ascii=False, indent=1))
+            write_atomic(args.output, json.dumps(to_labelstudio(records, args.kind or "predictions"), ensure_ascii=False,
+                                                 indent=1))
     print(f"wrote {plural(len(records), 'record')} to {args.output}", file=sys.stderr)
     return 0
 
