@@ -137,6 +137,11 @@ class Articles:
                  check: Callable[[object, str], None] | None = None) -> Article:
         """The article of one record; `check`: of the fields a JSON record carries to the output."""
         if not isinstance(record, dict) or not isinstance(record.get(self.text_field), str):
+            value = record.get(self.text_field) if isinstance(record, dict) else None
+            if value is not None:  # the field is there: another one is no answer
+                kind = "true or false" if isinstance(value, bool) else {int: "a number", float: "a number", list: "a list",
+                                                                        dict: "an object"}.get(type(value), "no text")
+                raise CorpusError(f"{where}: field {shorten(self.text_field)} holds {kind}, not text")
             hint = f" (set {self.text_option})" if self.text_option else ""
             raise CorpusError(f"{where}: no string field {shorten(self.text_field)}{hint}")
         if check:

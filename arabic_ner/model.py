@@ -38,6 +38,12 @@ hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()
 
 
+def check_model_folder(folder: Path) -> None:
+    """One line where `folder` is no folder: missing, or a file of a model named instead of it."""
+    if not Path(folder).is_dir():
+        raise UserError(f"{folder}: " + ("a file, not a model folder" if Path(folder).exists() else "no such model folder"))
+
+
 @dataclass
 class ModelSettings:
     """What a model folder needs besides its weights (`arabic_ner.json`): its tag set, and how it reads
@@ -55,8 +61,7 @@ class ModelSettings:
     @classmethod
     def load(cls, folder: Path) -> "ModelSettings":
         path = Path(folder) / SETTINGS_FILE
-        if not Path(folder).is_dir():
-            raise UserError(f"{folder}: no such model folder")
+        check_model_folder(folder)
         if not path.exists():
             if (Path(folder) / "best" / SETTINGS_FILE).exists():  # the run folder, not its model
                 raise UserError(f"{folder}: a training run folder; its model is {Path(folder) / 'best'}")

@@ -35,6 +35,7 @@ from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.errors import Stopped, UserError
 from arabic_ner.files import ResumableLines, check_output_files, write_files
 from arabic_ner.messages import plural
+from arabic_ner.model import check_model_folder
 from arabic_ner.progress import progress_bar
 from arabic_ner.words import running_words
 
@@ -299,8 +300,7 @@ def predict(job: PredictJob) -> int:
     """Tag every article of `job.inputs` into the outputs asked for, resumably, on this process or
     its share of several (torchrun, `accelerate launch`); says what it did on stderr. The exit
     status: 1 where an input or record was skipped, else 0; bad options and inputs are UserErrors."""
-    if not job.model_dir.is_dir():
-        raise UserError(f"{job.model_dir}: no such model folder")
+    check_model_folder(job.model_dir)
     check_batch_size(job.batch_size)
     if job.chunk_words < 1:
         raise UserError(f"--chunk-words {job.chunk_words}: must be at least 1")

@@ -114,6 +114,8 @@ def test_jsonl_article_keeps_its_line_separators(tmp_path):
     (b'{"text": broken', "not valid JSON (Expecting value)"),
     (b'{"body": "x"}', "no string field 'text' (set --text-field)"),
     (b'["text"]', "no string field 'text' (set --text-field)"),
+    (b'{"text": 5}', "field 'text' holds a number, not text"),  # was "no string field 'text' (set --text-field)"
+    (b'{"text": ["a"]}', "field 'text' holds a list, not text"),
     (b'{"text": "ok", "id": [1]}', "'id' is a string or a whole number, got [1]"),
     (b'{"text": "' + b"x" * 2_000_000 + b'", ', "not valid JSON (Expecting property name enclosed in double quotes)"),
 ])

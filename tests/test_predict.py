@@ -231,6 +231,9 @@ def test_cli_errors(trained, tmp_path):
     result = subprocess.run([sys.executable, "predict.py", str(tmp_path / "nope"), "x.txt"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 2 and "no such model folder" in result.stderr
+    result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best" / "model.safetensors"), "x.txt"],
+                            cwd=ROOT, capture_output=True, text=True)  # was "no such model folder"
+    assert result.returncode == 2 and result.stderr.endswith("model.safetensors: a file, not a model folder\n")
     result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), str(tmp_path / "missing.txt")],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "missing.txt: no such file or folder" in result.stderr
