@@ -138,11 +138,11 @@ class Articles:
         """The article of one record; `check`: of the fields a JSON record carries to the output."""
         if not isinstance(record, dict) or not isinstance(record.get(self.text_field), str):
             value = record.get(self.text_field) if isinstance(record, dict) else None
-            if value is not None:  # the field is there: another one is no answer
+            hint = f" (set {self.text_option})" if self.text_option else ""
+            if value is not None:  # "no string field" sent users looking for a field that is there
                 kind = "true or false" if isinstance(value, bool) else {int: "a number", float: "a number", list: "a list",
                                                                         dict: "an object"}.get(type(value), "no text")
-                raise CorpusError(f"{where}: field {shorten(self.text_field)} holds {kind}, not text")
-            hint = f" (set {self.text_option})" if self.text_option else ""
+                raise CorpusError(f"{where}: field {shorten(self.text_field)} holds {kind}, not text{hint}")
             raise CorpusError(f"{where}: no string field {shorten(self.text_field)}{hint}")
         if check:
             check(record, where)

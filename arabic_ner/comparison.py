@@ -76,9 +76,15 @@ def read_runs(runs_file: Path, entity_types: list[str] | None, log=None) -> list
             raise UserError(f"{runs_file}:{k}: not a finished run (it needs name, fold and seed, whole numbers, "
                             f"and test scores)")
         if entity_types is not None and not _scored(run["test"], entity_types):
-            raise UserError(f"{runs_file}:{k}: not a run with test F1 (0 to 1) per type of {', '.join(entity_types)}, "
+            raise UserError(f"{runs_file}:{k}: not a run with test F1 per type of {', '.join(entity_types)}, "
                             f"character-exact and over words (runs from before 2026-12-02: eval/crossval.py "
                             f"--resume --rescore --keep-models)")
+        # an impossible score (an edit) won the comparison: its mean gain exceeded any spread
+        for level in ("char", "words") if entity_types is not None else ():
+            for entity_type in (None, *entity_types):
+                if not 0 <= (f1 := run_f1(run, entity_type, level)) <= 1:
+                    raise UserError(f"{runs_file}:{k}: test F1 {f1} ({level}, {entity_type or 'overall'}) is not "
+                                    f"between 0 and 1")
         if (key := (run["fold"], run["seed"])) in seen:
             raise UserError(f"{runs_file}:{k}: fold {key[0]} with seed {key[1]} again, first at line {seen[key]}")
         seen[key] = k
@@ -87,10 +93,9 @@ def read_runs(runs_file: Path, entity_types: list[str] | None, log=None) -> list
 
 
 def _scored(test: dict, entity_types: list[str]) -> bool:
-    """`test` holds every F1 that `run_f1` reads, as numbers from 0 to 1 (an edited 7.0 won the
-    comparison: its mean gain exceeded any spread)."""
+    """`test` holds every F1 that `run_f1` reads, as numbers."""
     def has_f1(scores) -> bool:
-        return isinstance(scores, dict) and type(scores.get("f1")) in (int, float) and 0 <= scores["f1"] <= 1
+        return isinstance(scores, dict) and type(scores.get("f1")) in (int, float)
     return all(has_f1(scores) and isinstance(scores.get("per_type"), dict)
                and all(has_f1(scores["per_type"].get(t)) for t in entity_types)
                for scores in (test, test.get("char")))

@@ -107,7 +107,7 @@ def _min_spans(row: dict, where: str) -> list:
     project named it otherwise; the row's other keys are the task's data and the annotation's own."""
     found = [key for key, value in row.items() if isinstance(value, list) and value
              and all(isinstance(span, dict) and "labels" in span for span in value)]
-    if "label" in row and "label" not in found:
+    if isinstance(row.get("label"), list) and "label" not in found:
         found.insert(0, "label")  # the default name, with nothing marked under it: the others' spans were dropped
     if len(found) > 1:
         raise CorpusError(f"{where}: spans under several keys ({', '.join(found)}); export a project with one "
@@ -260,17 +260,17 @@ def from_doccano(content: str, name: str) -> list[dict]:
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise CorpusError(f"{where}: a doccano record needs 'text'")
         check_json(row, where)
-        if row.get("entities") == [] and "label" in row:  # both written by some versions: the spans are in label
-            del row["entities"]
-        if row.get("entities") and row.get("label"):  # the label spans were dropped without a word
-            raise CorpusError(f"{where}: spans under both 'entities' and 'label'; export the project with one")
+        # some versions write an empty `entities` beside `label`; spans under two keys, one was dropped
+        holding = [key for key in ("entities", "label", "labels") if isinstance(row.get(key), list) and row[key]]
+        if len(holding) > 1:
+            raise CorpusError(f"{where}: spans under several keys ({', '.join(holding)}); export the project with one")
         if "annotations" in row and not {"entities", "label", "labels"} & row.keys():
             raise CorpusError(f"{where}: doccano 1.0-1.2's 'annotations' name labels by number only; export the "
                               f"project from doccano 1.3 or later (JSONL, spans in 'label' or 'entities')")
-        if isinstance(row.get("entities"), list):
+        if holding == ["entities"] or (not holding and isinstance(row.get("entities"), list)):
             spans = [_doccano_entity(e, where) for e in row["entities"]]
         else:
-            spans = row.get("label", row.get("labels", []))
+            spans = row[holding[0]] if holding else row.get("label", row.get("labels", []))
             if not isinstance(spans, list):
                 raise CorpusError(f"{where}: 'label' is a list of [start, end, label] triples, got {shorten(spans)}")
         entities = []

@@ -238,14 +238,16 @@ def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], c
 def _check_cross_validation_folder(out: Path) -> None:
     """A run writes plan.json, runs.jsonl, crossval.json and data/ into `out`, and --overwrite removes
     its runs: only where `out` is absent, empty or a cross-validation's (plan.json, the first file
-    each writes). A folder of the user's under that name had its plan.json and runs.jsonl replaced."""
-    if not out.is_dir() or not any(out.iterdir()):
+    each writes, or runs.jsonl: `_runs_so_far` says what to do without its plan). A folder of the
+    user's under that name had its plan.json and runs.jsonl replaced."""
+    if not out.is_dir():
         return  # absent, or a file: make_output_folder says so in one line
-    plan = out / "plan.json"
-    if not plan.is_file():
+    if (out / "plan.json").is_file():
+        read_plan(out / "plan.json")  # one line if it is not a cross-validation's
+    elif not (out / "runs.jsonl").is_file() and any(not path.name.startswith(".") or ".arabic-ner-" not in path.name
+                                                    for path in out.iterdir()):  # the runs' locks stay (run_folder)
         raise UserError(f"{out}: holds files but no plan.json, so no cross-validation wrote it; give another "
                         f"--run_name or --output_dir")
-    read_plan(plan)  # one line if it is not a cross-validation's
 
 
 def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log, rescore: bool = False) -> dict[str, dict]:

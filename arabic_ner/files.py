@@ -94,9 +94,17 @@ def check_replaceable(path: Path, option: str = "") -> None:
         return  # nothing there yet
     name = f"{option} {path}" if option else str(path)
     if stat.S_ISLNK(mode):
-        raise UserError(f"{name}: is a symbolic link (to {os.readlink(path)}); name the file it points to")
+        raise UserError(f"{name}: is a symbolic link (to {Path(path).resolve()}), which the output would replace; "
+                        f"name a regular file")
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a folder: each caller says what it expects
         raise UserError(f"{name}: is not a regular file (a device, a pipe or a socket); name a file")
+
+
+def check_model_folder(folder: Path) -> None:
+    """One line where `folder` is no folder: missing, or a file of a model named instead of it. Here,
+    not in model.py: predict checks its options before torch and transformers load."""
+    if not Path(folder).is_dir():
+        raise UserError(f"{folder}: " + ("a file, not a model folder" if Path(folder).exists() else "no such model folder"))
 
 
 def check_output_folder(path: Path, option: str) -> None:

@@ -25,7 +25,7 @@ from transformers.utils import logging as hf_logging
 from arabic_ner.config import check_model_text
 from arabic_ner.errors import UserError, held_stops
 from arabic_ner.messages import first_line, plural
-from arabic_ner.files import write_atomic
+from arabic_ner.files import check_model_folder, write_atomic
 from arabic_ner.labels import LabelSet
 
 SETTINGS_FILE = "arabic_ner.json"
@@ -36,12 +36,6 @@ TOKENIZER_PROBE = "في بغداد 2015 \U00013000"  # Arabic, digits, and a hie
 # per-load progress bar clutters batch jobs: the heads are new by design, so keep loads quiet.
 hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()
-
-
-def check_model_folder(folder: Path) -> None:
-    """One line where `folder` is no folder: missing, or a file of a model named instead of it."""
-    if not Path(folder).is_dir():
-        raise UserError(f"{folder}: " + ("a file, not a model folder" if Path(folder).exists() else "no such model folder"))
 
 
 @dataclass

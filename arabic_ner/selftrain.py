@@ -130,12 +130,13 @@ def articles_digest(articles: list[Article]) -> str:
 
 
 def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None, resume: bool = False,
-                overwrite: bool = False) -> dict:
+                overwrite: bool = False, round_file: bool = False) -> dict:
     """Tag the usable articles with the model in `model_dir` and write the silver records to `out`
     (whole, or not at all); what was written, counted. The model's entities on every article go
     to `<out stem>.tagged.jsonl`, chunk by chunk: a stop (Ctrl-C, SIGTERM) keeps what was tagged,
     and `resume` continues from there (`overwrite` starts it again). `pool`: what `unlabelled` gave,
-    when the caller already asked (each round tags the same articles)."""
+    when the caller already asked (each round tags the same articles); `round_file`: `out` is a
+    round's, in the self-training's own folder."""
     from arabic_ner.device import choose_device, torch_threads
     from arabic_ner.predictor import Predictor
 
@@ -149,8 +150,8 @@ def make_silver(model_dir: Path, config: Config, out: Path, log=print, pool=None
                                                  *config.silver.articles, *config.silver.keep_out]],
                        keep_out_of={"the model folder": model_dir})
     # it may be gold (a copy of train.jsonl named by mistake): --resume replaces only silver this wrote,
-    # which its counts file comes with
-    if out.exists() and not overwrite and not (resume and _stats_file(out).exists()):
+    # which its counts file comes with (a round's in the self-training's folder: by a version before it, too)
+    if out.exists() and not overwrite and not (resume and (round_file or _stats_file(out).exists())):
         raise UserError(f"{out}: exists" + (f" and no --silver-only made it (no {_stats_file(out).name} beside it)"
                                             if resume else "") + "; name a new file, or pass --overwrite to replace it")
     if overwrite:  # only once the outputs are known good: a refused run removes nothing
@@ -229,7 +230,7 @@ def selftrain(config: Config, resume: bool = False, overwrite: bool = False, tea
                                 f"({changed}); resume with those, or start again with --overwrite")
             log(f"silver: {silver_file}, kept from the interrupted run")
         else:
-            stats = make_silver(best, config, silver_file, log, pool, resume=resume)
+            stats = make_silver(best, config, silver_file, log, pool, resume=resume, round_file=True)
         if not stats["sentences"]:
             log(f"round {r}: no sentence had all its entities among the most confident ones; stopping")
             rounds.append({"round": r, "model": None, "dev_f1": None, "silver": stats})

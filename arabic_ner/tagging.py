@@ -33,9 +33,8 @@ from pathlib import Path
 from arabic_ner.articles import Article, Articles, Skips
 from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.errors import Stopped, UserError
-from arabic_ner.files import ResumableLines, check_output_files, write_files
+from arabic_ner.files import ResumableLines, check_model_folder, check_output_files, write_files
 from arabic_ner.messages import plural
-from arabic_ner.model import check_model_folder
 from arabic_ner.progress import progress_bar
 from arabic_ner.words import running_words
 

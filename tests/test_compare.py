@@ -91,14 +91,14 @@ def test_compare_prints_the_table_and_writes_json(tmp_path):
     (lambda b: (b / "plan.json").unlink(), r"b/plan.json: not found; name a folder eval/crossval.py wrote"),
     (lambda b: (b / "runs.jsonl").write_text('\n{"name": "fold0-seed0"}\n'), r"b/runs.jsonl:2: not a finished run"),
     (lambda b: (b / "runs.jsonl").write_text(json.dumps({**BASE[0], "test": {"f1": 0.5}}) + "\n"),
-     r"b/runs.jsonl:1: not a run with test F1 \(0 to 1\) per type of ARMED_GROUP, .*character-exact and over words"),
+     r"b/runs.jsonl:1: not a run with test F1 per type of ARMED_GROUP, .*character-exact and over words"),
     (lambda b: (b / "runs.jsonl").write_text(json.dumps(BASE[0]) + "\n" + json.dumps(BASE[0]) + "\n"),
      r"b/runs.jsonl:2: fold 0 with seed 42 again, first at line 1"),
     (lambda b: (b / "runs.jsonl").write_text(json.dumps({**BASE[0], "test": {**BASE[0]["test"], "f1": "0.5"}}) + "\n"),
      r"b/runs.jsonl:1: not a run with test F1"),
     # an impossible score (an edit) won the comparison: its mean gain exceeded any spread
     (lambda b: (b / "runs.jsonl").write_text(json.dumps({**BASE[0], "test": {**BASE[0]["test"], "char": {
-        **BASE[0]["test"]["char"], "f1": 7.0}}}) + "\n"), r"b/runs.jsonl:1: not a run with test F1 \(0 to 1\)"),
+        **BASE[0]["test"]["char"], "f1": 7.0}}}) + "\n"), r"b/runs.jsonl:1: test F1 7.0 \(char, overall\) is not between 0 and 1"),
     (lambda b: (b / "runs.jsonl").write_text(json.dumps({**BASE[0], "test": {**BASE[0]["test"], "char": {"f1": 0.5}}})
                                              + "\n"), r"b/runs.jsonl:1: not a run with test F1"),
     (lambda b: (b / "runs.jsonl").write_text(json.dumps({**BASE[0], "fold": [0]}) + "\n"),

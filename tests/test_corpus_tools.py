@@ -80,6 +80,8 @@ def test_label_studio_json_min_reads_the_spans_under_the_controls_name():
     for label in ([{"start": 0, "end": 3, "labels": ["CASUALTY"]}], []):
         with pytest.raises(CorpusError, match=r"m.json: task 1: spans under several keys \(label, ner\)"):
             from_labelstudio(json.dumps([{"label": label, **row}]), "m.json")
+    # a task's own data column named `label` holds no spans
+    assert from_labelstudio(json.dumps([{**row, "label": "security"}]), "m.json") == [rec]
 
 
 def test_label_studio_json_min_keeps_the_records_own_ids(records):
@@ -167,7 +169,11 @@ def test_label_studio_cancelled_annotation_is_not_gold():
      "x:1: doccano 1.0-1.2's 'annotations' name labels by number only"),  # was records with no entity
     (from_doccano, '{"text": "قتل جندي", "label": [[0, 3, "CASUALTY"]], "entities": [{"label": "CASUALTY", '
                    '"start_offset": 4, "end_offset": 8}]}',
-     "x:1: spans under both 'entities' and 'label'"),  # the label spans were dropped, exit 0
+     r"x:1: spans under several keys \(entities, label\)"),  # the label spans were dropped, exit 0
+    (from_doccano, '{"text": "قتل جندي", "label": [[0, 3, "CASUALTY"]], "labels": [[4, 8, "CASUALTY"]]}',
+     r"x:1: spans under several keys \(label, labels\)"),
+    (from_doccano, '{"text": "قتل جندي", "entities": [], "labels": [[4, 8, "CASUALTY"]], "label": [[0, 3, "CASUALTY"]]}',
+     r"x:1: spans under several keys \(label, labels\)"),
 ])
 def test_malformed_exports_are_one_line_errors(importer, content, message):
     with pytest.raises(CorpusError, match=message):
@@ -188,6 +194,7 @@ def test_label_studio_latest_annotation_wins_and_json_min():
 @pytest.mark.parametrize("line", [
     '{"id": 1, "text": "قتل جندي", "label": [[4, 8, "CASUALTY"]]}',
     '{"id": 1, "text": "قتل جندي", "label": [[4, 8, "CASUALTY"]], "entities": []}',  # its spans were lost
+    '{"id": 1, "text": "قتل جندي", "labels": [[4, 8, "CASUALTY"]], "entities": []}',  # and these
     '{"id": 1, "text": "قتل جندي", "entities": [{"id": 9, "label": "CASUALTY", "start_offset": 4, "end_offset": 8}]}',
 ])
 def test_doccano_import(line):

@@ -2,6 +2,7 @@
 import importlib.util
 import io
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -24,8 +25,8 @@ from arabic_ner.files import check_output_files, check_output_folder, make_outpu
                                   "name a file elsewhere"),
     # written whole, then renamed over it: a regular file in place of the link (the file it points to
     # left as it was) or of the pipe or device (`-o /dev/null` as root replaced the machine's)
-    ({"-o": "other-link.txt"}, "-o {tmp}/other-link.txt: is a symbolic link (to {tmp}/mine.txt); name the file it "
-                               "points to"),
+    ({"-o": "other-link.txt"}, "-o {tmp}/other-link.txt: is a symbolic link (to {tmp}/mine.txt), which the output "
+                               "would replace; name a regular file"),
     ({"--conll": "pipe"}, "--conll {tmp}/pipe: is not a regular file (a device, a pipe or a socket); name a file"),
     ({"--html": "sub/../model/tokenizer.json"}, "--html {tmp}/sub/../model/tokenizer.json: would replace a file of the "
                                                 "model folder {tmp}/model; name a file elsewhere"),
@@ -87,8 +88,8 @@ def test_write_files_replaces_no_link_and_no_pipe(tmp_path, kind):
     target.symlink_to(tmp_path / "mine.txt") if kind == "link" else os.mkfifo(target)
     with pytest.raises(UserError, match=f"^{target}: is (a symbolic link|not a regular file)"):
         write_files({target: "x", tmp_path / "other.txt": "y"})
-    assert target.is_symlink() == (kind == "link") and (tmp_path / "mine.txt").read_text(encoding="utf-8") == \
-        "a file of the user's"
+    assert (target.is_symlink() if kind == "link" else stat.S_ISFIFO(os.lstat(target).st_mode))
+    assert (tmp_path / "mine.txt").read_text(encoding="utf-8") == "a file of the user's"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt", "out"]
 
 
@@ -114,8 +115,8 @@ def test_jsonl_article_keeps_its_line_separators(tmp_path):
     (b'{"text": broken', "not valid JSON (Expecting value)"),
     (b'{"body": "x"}', "no string field 'text' (set --text-field)"),
     (b'["text"]', "no string field 'text' (set --text-field)"),
-    (b'{"text": 5}', "field 'text' holds a number, not text"),  # was "no string field 'text' (set --text-field)"
-    (b'{"text": ["a"]}', "field 'text' holds a list, not text"),
+    (b'{"text": 5}', "field 'text' holds a number, not text (set --text-field)"),  # was "no string field 'text'"
+    (b'{"text": ["a"]}', "field 'text' holds a list, not text (set --text-field)"),
     (b'{"text": "ok", "id": [1]}', "'id' is a string or a whole number, got [1]"),
     (b'{"text": "' + b"x" * 2_000_000 + b'", ', "not valid JSON (Expecting property name enclosed in double quotes)"),
 ])

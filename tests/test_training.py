@@ -522,6 +522,19 @@ def test_crossval_writes_into_no_folder_of_the_users(records, tmp_path, monkeypa
     assert {str(p.relative_to(out)): p.read_text(encoding="utf-8") for p in out.rglob("*") if p.is_file()} == mine
 
 
+@pytest.mark.parametrize("left", [[".fold0-seed0.arabic-ner-lock"], ["runs.jsonl"], []])
+def test_a_cross_validations_folder_is_its_own_without_its_plan(tmp_path, left):
+    """What `rm -rf x-cv/*` leaves (the runs' hidden locks), or runs.jsonl without its plan (which
+    --resume and --overwrite answer in their own words): not taken for a folder of the user's."""
+    from arabic_ner.crossval import _check_cross_validation_folder
+
+    out = tmp_path / "x-cv"
+    out.mkdir()
+    for name in left:
+        (out / name).write_text("", encoding="utf-8")
+    _check_cross_validation_folder(out)
+
+
 def test_crossval_overwrite_clears_the_runs_of_before(records, tmp_path, monkeypatch):
     """--overwrite then a stop then --resume: the runs the overwrite started again were continued
     from their folders of before (an old last/, or "nothing to resume" where it had been removed).

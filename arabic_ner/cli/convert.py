@@ -82,8 +82,8 @@ def main() -> int:
                 print(f"warning: {plural(len(merged), 'record')} with entities that share a word, one entity in CoNLL, "
                       f"which tags whole words (first: id {shorten(merged[0])})", file=sys.stderr)
         else:
-            write_atomic(args.output, json.dumps(to_labelstudio(records, args.kind or "predictions"), ensure_ascii=False,
-                                                 indent=1))
+            tasks = to_labelstudio(records, **({"kind": args.kind} if args.kind else {}))  # its default: predictions
+            write_atomic(args.output, json.dumps(tasks, ensure_ascii=False, indent=1))
     print(f"wrote {plural(len(records), 'record')} to {args.output}", file=sys.stderr)
     return 0
 
