@@ -19,7 +19,7 @@ from arabic_ner.comparison import mean_std, read_plan, read_runs, run_f1
 from arabic_ner.config import SEED_LIMIT, Config, changed_settings, load_config, to_dict
 from arabic_ner.corpus import jsonl_text, read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
-from arabic_ner.files import file_digest, make_output_folder, write_atomic
+from arabic_ner.files import file_digest, is_beside, make_output_folder, write_atomic
 from arabic_ner.messages import plural
 from arabic_ner.run_folder import BEST, CONFIG, LAST, clear_run_dir, read_epochs, refuse_if_training
 from arabic_ner.split import assign_groups, members
@@ -244,8 +244,8 @@ def _check_cross_validation_folder(out: Path) -> None:
         return  # absent, or a file: make_output_folder says so in one line
     if (out / "plan.json").is_file():
         read_plan(out / "plan.json")  # one line if it is not a cross-validation's
-    elif not (out / "runs.jsonl").is_file() and any(not path.name.startswith(".") or ".arabic-ner-" not in path.name
-                                                    for path in out.iterdir()):  # the runs' locks stay (run_folder)
+    # the runs' hidden locks stay after them (run_folder): they alone are no user's files
+    elif not (out / "runs.jsonl").is_file() and not all(is_beside(path) for path in out.iterdir()):
         raise UserError(f"{out}: holds files but no plan.json, so no cross-validation wrote it; give another "
                         f"--run_name or --output_dir")
 

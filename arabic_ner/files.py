@@ -190,12 +190,21 @@ def readable_as_usual(folder: Path) -> None:
             path.chmod(0o666 & ~mask)
 
 
+_BESIDE = ".arabic-ner-"  # in the names below: says whose a hidden file is
+
+
 def beside(target: Path, role: str) -> Path:
     """The hidden `.<name>.arabic-ner-<role>` next to `target` this project keeps for it (its lock,
     its swap folders): a name that says whose it is, since such files get removed or renamed, and
     `<name>.tmp` or `<name>.old` is what a user calls a backup (review 11 lost one that way)."""
     target = Path(target)
-    return target.with_name(f".{target.name}.arabic-ner-{role}")
+    return target.with_name(f".{target.name}{_BESIDE}{role}")
+
+
+def is_beside(path: Path) -> bool:
+    """Whether `path` is one of the names `beside` gives."""
+    name = Path(path).name
+    return name.startswith(".") and _BESIDE in name
 
 
 def swap_folders(target: Path) -> tuple[Path, Path]:
