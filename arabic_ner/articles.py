@@ -8,6 +8,7 @@ never the end of the run: the millionth record of an archive should not cost the
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -196,7 +197,11 @@ def input_files(item: str) -> list[Path]:
         return []
     path = Path(item)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*.txt") if p.is_file())
+        found = sorted(path.rglob("*.txt"))
+        broken = next((p for p in found if p.is_symlink() and not p.exists()), None)
+        if broken:  # skipping it would lose an article without a word
+            raise UserError(f"{broken}: a link to {os.readlink(broken)}, which does not exist")
+        files = [p for p in found if p.is_file()]
         if not files:
             raise UserError(f"{path}: no .txt files")
         return files

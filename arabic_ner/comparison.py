@@ -43,11 +43,13 @@ def read_plan(plan_file: Path) -> dict:
     """A cross-validation's plan.json, checked."""
     plan = parse_json(decode_text(plan_file.read_bytes(), str(plan_file)), str(plan_file), numbered=True)
     if (not isinstance(plan, dict) or any(key not in plan for key in ("corpus", "folds", "group_by", "config"))
-            or not isinstance(plan.get("seeds", 1), int) or not isinstance(plan["config"], dict)
+            or not all(isinstance(plan.get(key, 1), int) and not isinstance(plan.get(key), bool)
+                       for key in ("folds", "seeds"))  # "5" against 5 would say the folds differ
+            or not isinstance(plan["group_by"], str) or not isinstance(plan["config"], dict)
             or not isinstance(types := plan["config"].get("entity_types"), list)
             or not all(isinstance(t, str) for t in types)):
-        raise UserError(f"{plan_file}: not a cross-validation plan (it needs corpus, folds, group_by, "
-                        f"config.entity_types and, if any, whole-number seeds)")
+        raise UserError(f"{plan_file}: not a cross-validation plan (it needs corpus, whole-number folds, "
+                        f"group_by, config.entity_types and, if any, whole-number seeds)")
     return plan
 
 

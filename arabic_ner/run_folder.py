@@ -45,20 +45,31 @@ def run_lock(run_dir: Path, holder: bool = True):
     of the folder (the same command twice, a scheduler's requeue while the first still runs, a
     self-training's --overwrite) is refused in one line; it deleted or interleaved the first's saves.
     A hidden `.<run_name>.arabic-ner-lock` beside the folder, opened for writing as NFS's locks
-    need; unguarded where the output folder does not exist yet or its file system has no locks."""
+    need; an output folder that does not exist yet is made for it (two first runs of one command
+    raced unguarded), and removed again if the run left nothing else there. Unguarded where its file
+    system has no locks."""
     path = _lock_file(run_dir)
-    if not holder or not path.parent.is_dir():
+    if not holder:
         yield
         return
+    made = [parent for parent in (path.parent, *path.parent.parents) if not parent.exists()]
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         file = open(path, "a")  # noqa: SIM115 (closed by the with below)
     except OSError:  # a folder it may not write in: unguarded
         yield
         return
-    with file:
-        if not lock(file):
-            raise busy(run_dir)
-        yield  # released as the file closes
+    try:
+        with file:
+            if not lock(file):
+                raise busy(run_dir)
+            yield  # released as the file closes
+    finally:
+        with contextlib.suppress(OSError):
+            if made and [p.name for p in path.parent.iterdir()] == [path.name]:  # the run failed before writing
+                path.unlink()
+                for folder in made:  # deepest first
+                    folder.rmdir()
 
 
 def refuse_if_training(run_dir: Path) -> None:

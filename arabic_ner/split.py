@@ -20,7 +20,7 @@ from pathlib import Path
 from arabic_ner.corpus import jsonl_text, read_jsonl, record_place
 from arabic_ner.errors import UserError, moved_command
 from arabic_ner.files import check_output_files, check_output_folder, make_output_folder, write_files
-from arabic_ner.messages import shorten
+from arabic_ner.messages import plural, shorten
 
 SPLITS = ("train", "dev", "test")
 GROUP_BY = "paragraph"  # the field whose groups stay together: data/article's; many articles want article or story
@@ -45,6 +45,8 @@ def split_corpus(corpus: Path, out: Path, group_by: str = GROUP_BY, fractions: t
     outputs = {**{out / f"{name}.jsonl": f"--out ({name})" for name in SPLITS}, out / "folds.json": "--out (folds)"}
     if out.is_dir():  # the splits may overwrite files there, but never the corpus itself
         check_output_files({option: path for path, option in outputs.items()}, [corpus])
+    if len(set(record_groups(records, group_by, str(corpus)))) < len(SPLITS):  # no --folds or --fractions would do
+        raise UserError(f"{corpus} has only {_groups(records, group_by)}: train, dev and test need one each")
     splits = assign_groups(records, group_by, list(fractions), seed, where=str(corpus))
     fold_keys = assign_groups(records, group_by, [1 / folds] * folds, seed, where=str(corpus))
     if not all(fold_keys):
@@ -77,7 +79,7 @@ def _groups(records: list[dict], group_by: str) -> str:
     """How many groups the records make, said with the joins of groups that share a text."""
     joined = len(set(record_groups(records, group_by)))
     apart = len({group_key(r, group_by, "") for r in records})
-    return f"{joined} {group_by} groups" + (f" ({apart} before those sharing a sentence were joined)"
+    return plural(joined, f"{group_by} group") + (f" ({apart} before those sharing a sentence were joined)"
                                             if joined < apart else "")
 
 

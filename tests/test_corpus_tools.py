@@ -423,8 +423,8 @@ def test_split_refuses_to_leave_a_split_empty(tmp_path):
                                              for n, (i, p) in enumerate(zip("abcd", (1, 1, 2, 2)))])
     result = subprocess.run([sys.executable, "-m", "arabic_ner", "split", str(corpus), "--folds", "2"], cwd=ROOT,
                             capture_output=True, text=True)
-    assert result.returncode == 2 and result.stderr == (f"error: --fractions 0.7,0.15,0.15: {corpus} has only 2 "
-                                                        f"paragraph groups, too few to give each split one\n")
+    assert result.returncode == 2 and result.stderr == (f"error: {corpus} has only 2 paragraph groups: train, dev "
+                                                        f"and test need one each\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all.jsonl"]  # no empty test.jsonl
 
 
@@ -558,8 +558,8 @@ def test_split_keeps_groups_sharing_a_sentence_together(tmp_path):
         assert len({name for name, part in split_of(tmp_path / "spaced").items() for r in part
                     if r["article"] in ("a0", "a1")}) == 1
     corpus = articles_corpus(tmp_path / "three.jsonl", articles=3, shared=shared, sharing=3)
-    with pytest.raises(UserError, match=r"has only 1 article groups \(3 before those sharing a sentence were "
-                                        r"joined\); use at most that many folds"):
+    with pytest.raises(UserError, match=r"has only 1 article group \(3 before those sharing a sentence were "
+                                        r"joined\): train, dev and test need one each"):
         split_corpus(corpus, tmp_path / "three", group_by="article")
 
 

@@ -149,6 +149,17 @@ def test_folder_with_no_txt_files_is_an_error(tmp_path):
         input_files(str(tmp_path / "docs"))
 
 
+def test_folder_with_a_broken_link_is_an_error_not_an_article_lost(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("نص", encoding="utf-8")
+    (tmp_path / "docs" / "b.txt").symlink_to(tmp_path / "gone.txt")
+    with pytest.raises(UserError, match=f"^{tmp_path / 'docs' / 'b.txt'}: a link to {tmp_path / 'gone.txt'}, "
+                                        "which does not exist$"):
+        input_files(str(tmp_path / "docs"))
+    (tmp_path / "gone.txt").write_text("نص", encoding="utf-8")
+    assert input_files(str(tmp_path / "docs")) == [tmp_path / "docs" / "a.txt", tmp_path / "docs" / "b.txt"]
+
+
 @pytest.mark.parametrize("data", [b"", b"\n\n"])
 def test_jsonl_with_no_articles_is_skipped(tmp_path, data):
     path = tmp_path / "a.jsonl"

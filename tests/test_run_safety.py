@@ -586,6 +586,19 @@ def test_a_second_training_of_a_folder_in_use_is_refused(tiny_bert, corpus_dir, 
     assert train(config, overwrite=True)["best_epoch"] == 1  # the lock goes with the run
 
 
+def test_a_training_into_an_output_folder_not_made_yet_is_guarded_too(tiny_bert, corpus_dir, tmp_path):
+    """Two first runs of one command into a new --output_dir ran unguarded: the lock lives beside the
+    run folder, in the output folder, which did not exist yet."""
+    from arabic_ner.run_folder import run_lock
+
+    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1", "output_dir": str(tmp_path / "new" / "runs")})
+    with run_lock(config.run_dir):  # as the first training holds it while it runs
+        with pytest.raises(UserError, match=rf"^{config.run_dir}: another training runs in it now"):
+            train(config)
+    assert not (tmp_path / "new").exists()  # made for the lock, and gone with it: nothing was written
+    assert train(config)["best_epoch"] == 1 and (config.run_dir / "best").is_dir()
+
+
 def test_a_legacy_swap_another_process_finished_first_is_no_error(tmp_path, monkeypatch):
     """Under torchrun every process checks the run folder: the one that renames a swap of the code
     before second found it gone (a FileNotFoundError traceback), though the first had finished it."""

@@ -227,6 +227,26 @@ def test_a_stopped_silver_tagging_keeps_its_chunks_and_resumes(tmp_path, monkeyp
         out.read_text(encoding="utf-8")
 
 
+def test_resume_remakes_a_rounds_silver_without_counts_but_never_a_file_of_the_users(tmp_path, monkeypatch):
+    """--resume replaces only silver this wrote: a file named by --silver-only needs its counts file
+    beside it (it may be gold); a round's file in the self-training's own folder is its own, even
+    from a version that wrote no counts."""
+    import arabic_ner.predictor as predictor
+    from arabic_ner.selftrain import make_silver
+
+    monkeypatch.setattr(predictor.Predictor, "from_folder", classmethod(lambda cls, *a, **k: FirstWords()))
+    config = load_config(None, ["--silver.articles", str(_articles(tmp_path)),
+                                "--silver.keep_out", str(tmp_path / "reserved.txt")])
+    out = tmp_path / "silver-round1.jsonl"
+    out.write_text('{"id": "gold", "text": "نص", "entities": []}\n', encoding="utf-8")
+    with pytest.raises(UserError, match=r"silver-round1.jsonl: exists and no --silver-only made it \(no "
+                                        r"silver-round1.counts.json beside it\)"):
+        make_silver(tmp_path / "model", config, out, log=lambda m: None, resume=True)
+    assert "gold" in out.read_text(encoding="utf-8")
+    stats = make_silver(tmp_path / "model", config, out, log=lambda m: None, resume=True, round_file=True)
+    assert stats["sentences"] == 1 and {json.loads(line)["article"] for line in out.read_text().splitlines()} == {"ok3"}
+
+
 def test_make_silver_keeps_the_reserved_articles_and_their_stories_out():
     """The self-training config's silver, from ../shared's SaudiNewsNet articles, holds none of the
     articles reserved for measuring generalisation, none that retells one, and none annotated."""
