@@ -258,13 +258,14 @@ def test_make_silver_keeps_the_reserved_articles_and_their_stories_out():
     config = load_config(ROOT / "configs" / "news-selftrain.yaml",
                          ["--silver.articles", str(folder / "security_articles.jsonl"), "--silver.keep_out",
                           f"[{folder / 'reserved_for_evaluation.txt'}, data/news/news.jsonl, data/targeted/train.jsonl, "
-                          f"data/casualty/train.jsonl, data/forces/train.jsonl, data/leads/train.jsonl, data/leads2/train.jsonl]"])
+                          f"data/casualty/train.jsonl, data/forces/train.jsonl, data/leads/train.jsonl, "
+                          f"data/leads2/train.jsonl, data/casualty2/train.jsonl]"])
     usable, kept, kept_out = unlabelled(config, log=lambda m: None)
     texts = {a["id"]: a["text"] for a in map(json.loads, (folder / "security_articles.jsonl")
                                              .read_text(encoding="utf-8").splitlines())}
     reserved = (folder / "reserved_for_evaluation.txt").read_text(encoding="utf-8").split()
     gold = ("news/news.jsonl", "targeted/train.jsonl", "casualty/train.jsonl", "forces/train.jsonl", "leads/train.jsonl",
-            "leads2/train.jsonl")
+            "leads2/train.jsonl", "casualty2/train.jsonl")
     annotated = {json.loads(line)["article"] for name in gold
                  for line in (ROOT / "data" / name).read_text(encoding="utf-8").splitlines()}
     assert len(usable) + kept_out == len(texts) and kept_out >= len(reserved) + len(annotated)

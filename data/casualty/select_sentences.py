@@ -9,7 +9,9 @@ against 0.90 (ARMED_GROUP) and 0.79 (SECURITY_UNIT) in the cross-validation of l
 the targeted sentences nor the reserved set, nor retelling the story of an article in any of them,
 the sentences that use a harm word (the news corpus's list), at most PER_ARTICLE from an article
 (the most harm words first), from articles in a seeded random order until TOTAL; a sentence
-already annotated, or already taken from another paper, is skipped. Deterministic.
+already annotated, or already taken from another paper, is skipped. Deterministic. The next batch by
+the same rule (`../casualty2`, the 93 harm sentences left): `--after data/casualty/train.jsonl
+data/forces/train.jsonl data/leads/train.jsonl data/leads2/train.jsonl`.
 """
 from __future__ import annotations
 

@@ -108,7 +108,7 @@ def open_to_annotation(saudinewsnet: Path, annotated: list[Path]) -> tuple[list[
     """SaudiNewsNet's security articles in `saudinewsnet`, sorted by id, and a test of whether one
     is kept out of further annotation: reserved for evaluation, already `annotated`, or retelling
     the story of either. For the selections of more sentences after the news corpus (data/targeted,
-    data/casualty, data/forces, data/leads, data/leads2)."""
+    data/casualty, data/forces, data/leads, data/leads2, data/casualty2)."""
     articles = [json.loads(line) for line in (saudinewsnet / "security_articles.jsonl").read_text(encoding="utf-8").splitlines()]
     texts = {a["id"]: a["text"] for a in articles}
     reserved = read_kept_out([saudinewsnet / "reserved_for_evaluation.txt"], texts)
@@ -163,8 +163,10 @@ def pick_sentences(saudinewsnet: Path, annotated: list[Path], rank: Callable[[st
 def pick_sentences_command(description: str, annotated: list[Path], rank: Callable[[str], tuple | None], total: int,
                            per_article: int, seed: int) -> None:
     """The command line of a selection of single sentences: `pick_sentences` from the SaudiNewsNet
-    folder it is given, written to its OUT.jsonl."""
-    args = saudinewsnet_arguments(description)
+    folder it is given, written to its OUT.jsonl; `--after` names the files of batches annotated
+    since, whose articles and sentences are left out too (the next batch by the same rule)."""
+    args = saudinewsnet_arguments(description, after=True)
+    annotated = annotated + [path.resolve() for path in args.after]
     taken = pick_sentences(args.saudinewsnet, annotated, rank=rank, total=total, per_article=per_article, seed=seed)
     write_records(taken, args.out)
     print(f"{len(taken)} sentences from {len({r['article'] for r in taken})} articles -> {args.out}", file=sys.stderr)
