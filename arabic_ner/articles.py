@@ -198,9 +198,11 @@ def input_files(item: str) -> list[Path]:
     path = Path(item)
     if path.is_dir():
         found = sorted(path.rglob("*.txt"))
-        broken = next((p for p in found if p.is_symlink() and not p.exists()), None)
-        if broken:  # skipping it would lose an article without a word
-            raise UserError(f"{broken}: a link to {os.readlink(broken)}, which does not exist")
+        # skipping a broken link would lose an article without a word; a hidden one is an editor's
+        # mark of a file open (Emacs's .#a.txt), no article
+        broken = next((p for p in found if p.is_symlink() and not p.exists() and not p.name.startswith(".")), None)
+        if broken:
+            raise UserError(f"{broken}: a link to {os.readlink(broken)}, which leads to no file")
         files = [p for p in found if p.is_file()]
         if not files:
             raise UserError(f"{path}: no .txt files")

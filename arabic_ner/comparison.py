@@ -8,6 +8,7 @@ deviation) of the baseline's runs.
 """
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 
@@ -40,17 +41,27 @@ def kept_models(folder: Path, runs: list[dict], log) -> list[tuple[dict, Path]]:
 
 
 def read_plan(plan_file: Path) -> dict:
-    """A cross-validation's plan.json, checked."""
+    """A cross-validation's plan.json, checked: one line naming the first key that is wrong."""
     plan = parse_json(decode_text(plan_file.read_bytes(), str(plan_file)), str(plan_file), numbered=True)
-    if (not isinstance(plan, dict) or any(key not in plan for key in ("corpus", "folds", "group_by", "config"))
-            or not all(isinstance(plan.get(key, 1), int) and not isinstance(plan.get(key), bool)
-                       for key in ("folds", "seeds"))  # "5" against 5 would say the folds differ
-            or not isinstance(plan["group_by"], str) or not isinstance(plan["config"], dict)
-            or not isinstance(types := plan["config"].get("entity_types"), list)
-            or not all(isinstance(t, str) for t in types)):
-        raise UserError(f"{plan_file}: not a cross-validation plan (it needs corpus, whole-number folds, "
-                        f"group_by, config.entity_types and, if any, whole-number seeds)")
+    if not isinstance(plan, dict):
+        problem = "not a JSON object"
+    elif missing := [key for key in ("corpus", "folds", "group_by", "config") if key not in plan]:
+        problem = f"no {', '.join(missing)}"
+    else:
+        types = plan["config"].get("entity_types") if isinstance(plan["config"], dict) else None
+        problem = next((f"{key} {json.dumps(plan.get(key))[:40]} is not {what}" for key, what, ok in [
+            ("folds", "a whole number of 2 or more", _whole(plan["folds"], 2)),  # "5" against 5 said they differ
+            ("seeds", "a whole number of 1 or more", _whole(plan.get("seeds", 1), 1)),
+            ("group_by", "a field name", isinstance(plan["group_by"], str))] if not ok), None)
+        if not problem and not (isinstance(types, list) and all(isinstance(t, str) for t in types)):
+            problem = "config.entity_types is not a list of names"
+    if problem:
+        raise UserError(f"{plan_file}: not a cross-validation plan ({problem})")
     return plan
+
+
+def _whole(value, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 def read_runs(runs_file: Path, entity_types: list[str] | None, log=None) -> list[dict]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -46,30 +47,60 @@ def run_lock(run_dir: Path, holder: bool = True):
     self-training's --overwrite) is refused in one line; it deleted or interleaved the first's saves.
     A hidden `.<run_name>.arabic-ner-lock` beside the folder, opened for writing as NFS's locks
     need; an output folder that does not exist yet is made for it (two first runs of one command
-    raced unguarded), and removed again if the run left nothing else there. Unguarded where its file
-    system has no locks."""
-    path = _lock_file(run_dir)
+    raced unguarded), and removed again, by the holder while it still holds the lock, if the run
+    left nothing else there. Unguarded where its file system has no locks."""
     if not holder:
         yield
         return
-    made = [parent for parent in (path.parent, *path.parent.parents) if not parent.exists()]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        file = open(path, "a")  # noqa: SIM115 (closed by the with below)
-    except OSError:  # a folder it may not write in: unguarded
+    path = _lock_file(run_dir)
+    taken = _take_lock(path, run_dir)
+    if taken is None:  # a folder it may not write in: unguarded
         yield
         return
-    try:
-        with file:
-            if not lock(file):
-                raise busy(run_dir)
-            yield  # released as the file closes
-    finally:
+    file, made = taken
+    with file:  # the lock is released as the file closes
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                if made and [p.name for p in path.parent.iterdir()] == [path.name]:  # the run failed before writing
+                    _remove_made(made, path)
+
+
+def _take_lock(path: Path, run_dir: Path):
+    """The open lock file, locked, and the folders made for it (deepest first); None where it cannot
+    be written. A lock taken on a file the holder before removed as it ended (the folder made for a
+    failed run) guards nothing: the file now there is taken instead."""
+    made: set[Path] = set()
+    while True:
+        made |= {parent for parent in (path.parent, *path.parent.parents) if not parent.exists()}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            file = open(path, "a")  # noqa: SIM115 (the caller closes it)
+        except OSError:
+            _remove_made(_deepest_first(made), path)
+            return None
+        if not lock(file):
+            file.close()
+            raise busy(run_dir)
         with contextlib.suppress(OSError):
-            if made and [p.name for p in path.parent.iterdir()] == [path.name]:  # the run failed before writing
-                path.unlink()
-                for folder in made:  # deepest first
-                    folder.rmdir()
+            if os.fstat(file.fileno()).st_ino == path.stat().st_ino:
+                return file, _deepest_first(made)
+        file.close()
+
+
+def _deepest_first(folders: set[Path]) -> list[Path]:
+    return sorted(folders, key=lambda folder: -len(folder.parts))
+
+
+def _remove_made(made: list[Path], lock_file: Path) -> None:
+    """The folders made for a run's lock, deepest first, with the lock file: a failed run leaves none."""
+    if not made:  # the folder was there before: the lock file may be another run's
+        return
+    with contextlib.suppress(OSError):
+        lock_file.unlink(missing_ok=True)
+        for folder in made:
+            folder.rmdir()
 
 
 def refuse_if_training(run_dir: Path) -> None:

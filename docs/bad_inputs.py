@@ -262,8 +262,12 @@ def build_runs(tmp: Path, model: Path, tiny_bert: Path, corpus: Path) -> list[Ru
     articles = write_inputs(tmp / "articles", article_files())
     (tmp / "no-txt").mkdir()
     (tmp / "no-txt" / "notes.md").write_text("قتل داعش", encoding="utf-8")
+    (tmp / "broken-link").mkdir()
+    (tmp / "broken-link" / "a.txt").write_text("قتل داعش", encoding="utf-8")
+    (tmp / "broken-link" / "b.txt").symlink_to(tmp / "moved.txt")
     predict = py + ["predict.py", model]
-    for case, path in {**articles, "folder with no .txt": tmp / "no-txt", "missing file": tmp / "nope.txt"}.items():
+    for case, path in {**articles, "folder with no .txt": tmp / "no-txt", "folder with a broken link":
+                       tmp / "broken-link", "missing file": tmp / "nope.txt"}.items():
         add("predict", case, predict + [path], expected("predict", case, REPORTED))
     add("predict", "binary on stdin", predict + ["-"], REPORTED, stdin=bytes(range(256)) * 8)
     txt = articles["empty .txt"]

@@ -153,8 +153,9 @@ def test_folder_with_a_broken_link_is_an_error_not_an_article_lost(tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.txt").write_text("نص", encoding="utf-8")
     (tmp_path / "docs" / "b.txt").symlink_to(tmp_path / "gone.txt")
+    (tmp_path / "docs" / ".#a.txt").symlink_to("user@host.1234:1700000000")  # Emacs: a.txt is open, no article
     with pytest.raises(UserError, match=f"^{tmp_path / 'docs' / 'b.txt'}: a link to {tmp_path / 'gone.txt'}, "
-                                        "which does not exist$"):
+                                        "which leads to no file$"):
         input_files(str(tmp_path / "docs"))
     (tmp_path / "gone.txt").write_text("نص", encoding="utf-8")
     assert input_files(str(tmp_path / "docs")) == [tmp_path / "docs" / "a.txt", tmp_path / "docs" / "b.txt"]

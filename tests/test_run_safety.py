@@ -589,14 +589,34 @@ def test_a_second_training_of_a_folder_in_use_is_refused(tiny_bert, corpus_dir, 
 def test_a_training_into_an_output_folder_not_made_yet_is_guarded_too(tiny_bert, corpus_dir, tmp_path):
     """Two first runs of one command into a new --output_dir ran unguarded: the lock lives beside the
     run folder, in the output folder, which did not exist yet."""
-    from arabic_ner.run_folder import run_lock
+    from arabic_ner.run_folder import _lock_file, run_lock
 
     config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1", "output_dir": str(tmp_path / "new" / "runs")})
     with run_lock(config.run_dir):  # as the first training holds it while it runs
         with pytest.raises(UserError, match=rf"^{config.run_dir}: another training runs in it now"):
             train(config)
+        assert _lock_file(config.run_dir).exists()  # the refused run removes nothing of the holder's
     assert not (tmp_path / "new").exists()  # made for the lock, and gone with it: nothing was written
     assert train(config)["best_epoch"] == 1 and (config.run_dir / "best").is_dir()
+
+
+def test_a_lock_taken_on_a_lock_file_removed_meanwhile_is_taken_again(tmp_path, monkeypatch):
+    """The holder of a lock in a folder made for it removes both as it ends, if its run wrote
+    nothing: a run that opened the file just before holds a lock on a file no one else can see."""
+    import arabic_ner.run_folder as run_folder
+
+    taken = []
+
+    def removed_as_it_is_locked(file, *args, **kwargs):
+        taken.append(file.name)
+        if len(taken) == 1:
+            Path(file.name).unlink()  # the holder before ended, and removed it
+        return True
+
+    monkeypatch.setattr(run_folder, "lock", removed_as_it_is_locked)
+    with run_folder.run_lock(tmp_path / "out" / "run"):
+        assert run_folder._lock_file(tmp_path / "out" / "run").exists()
+    assert len(taken) == 2 and not (tmp_path / "out").exists()
 
 
 def test_a_legacy_swap_another_process_finished_first_is_no_error(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ the first article id of its group of near-duplicates (articles whose chosen sent
 story by `arabic_ner.stories.same_story`, joined transitively). Splits keep a story together.
 
 It also holds what the later selections of more sentences (data/targeted, data/casualty,
-data/forces, data/leads) share: which articles are still open to annotation, and the loop that
+data/forces, data/leads and the next batches by their rules, data/leads2 and data/casualty2) share: which articles are still open to annotation, and the loop that
 picks single sentences from them.
 """
 from __future__ import annotations
@@ -134,7 +134,7 @@ def sentence_record(article: dict, start: int, end: int) -> dict:
 def pick_sentences(saudinewsnet: Path, annotated: list[Path], rank: Callable[[str], tuple | None], total: int,
                    per_article: int, seed: int, words: tuple[int, int] = (6, 80)) -> list[dict]:
     """Records of `total` sentences to annotate, for the selections of single sentences (data/casualty,
-    data/forces): from the articles open to annotation, in a seeded random order, each article's
+    data/forces, data/casualty2): from the articles open to annotation, in a seeded random order, each article's
     sentences of `words` (min, max) words that `rank` keeps (a sort key, lowest first; None drops
     one), at most `per_article` from an article; a sentence already annotated, or already taken
     from another paper, is skipped. The word bounds keep out headlines and whole unpunctuated
