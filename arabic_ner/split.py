@@ -79,7 +79,7 @@ def _groups(records: list[dict], group_by: str) -> str:
     joined = len(set(record_groups(records, group_by)))
     apart = len({group_key(r, group_by, "") for r in records})
     return plural(joined, f"{group_by} group") + (f" ({apart} before those sharing a sentence were joined)"
-                                            if joined < apart else "")
+                                                  if joined < apart else "")
 
 
 def assign_groups(records: list[dict], group_by: str, targets: list[float], seed: int, where: str = "corpus"

@@ -110,7 +110,8 @@ def test_compare_prints_the_table_and_writes_json(tmp_path):
                                                         "config": []})), r"b/plan.json: not a cross-validation plan"),
     (lambda b: (b / "plan.json").write_text(json.dumps({"corpus": "news.jsonl", "folds": "3", "group_by": "story",
                                                         "config": {"entity_types": TYPES}})),
-     r"b/plan.json: not a cross-validation plan \(folds \"3\" is not a whole number of 2 or more\)$"),  # said: 3 against 3
+     # it said "folds: 3 against 3"
+     r"b/plan.json: not a cross-validation plan \(folds \"3\" is not a whole number of 2 or more\)$"),
     (lambda b: (b / "plan.json").write_text(json.dumps({"corpus": "c", "folds": 3, "group_by": "story",
                                                         "config": {}})), r"b/plan.json: not a cross-validation plan"),
     (lambda b: (b / "runs.jsonl").write_text("{oops\n"), r"b/runs.jsonl:1"),

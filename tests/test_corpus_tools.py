@@ -680,8 +680,9 @@ def test_no_extra_training_article_retells_a_news_corpus_story(name):
 @pytest.mark.parametrize("name, script, options", [("casualty", "casualty", []), ("forces", "forces", []),
                                                    ("leads", "leads", []),
                                                    ("leads2", "leads", ["--after", "data/leads/train.jsonl"]),
-                                                   ("casualty2", "casualty", ["--after", *(f"data/{name}/train.jsonl" for name in
-                                                                                          ("casualty", "forces", "leads", "leads2"))])])
+                                                   ("casualty2", "casualty", ["--after", *(
+                                                       f"data/{name}/train.jsonl" for name in
+                                                       ("casualty", "forces", "leads", "leads2"))])])
 def test_sentence_selections_reproduce_the_shipped_files(name, script, options, tmp_path):
     """Each file's README says how its sentences were chosen: its script, run again, chooses the
     same ones (the targeted one does not: 14 of its first choice were removed, see its README)."""

@@ -591,7 +591,8 @@ def test_a_training_into_an_output_folder_not_made_yet_is_guarded_too(tiny_bert,
     run folder, in the output folder, which did not exist yet."""
     from arabic_ner.run_folder import _lock_file, run_lock
 
-    config = tiny(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1", "output_dir": str(tmp_path / "new" / "runs")})
+    config = tiny(tiny_bert, corpus_dir, tmp_path,
+                  **{"train.epochs": "1", "output_dir": str(tmp_path / "new" / "runs")})
     with run_lock(config.run_dir):  # as the first training holds it while it runs
         with pytest.raises(UserError, match=rf"^{config.run_dir}: another training runs in it now"):
             train(config)

@@ -14,8 +14,9 @@ the first article id of its group of near-duplicates (articles whose chosen sent
 story by `arabic_ner.stories.same_story`, joined transitively). Splits keep a story together.
 
 It also holds what the later selections of more sentences (data/targeted, data/casualty,
-data/forces, data/leads and the next batches by their rules, data/leads2 and data/casualty2) share: which articles are still open to annotation, and the loop that
-picks single sentences from them.
+data/forces, data/leads and the next batches by their rules, data/leads2 and data/casualty2)
+share: which articles are still open to annotation, and the loop that picks single sentences
+from them.
 """
 from __future__ import annotations
 
