@@ -45,11 +45,11 @@ def split_corpus(corpus: Path, out: Path, group_by: str = GROUP_BY, fractions: t
     outputs = {**{out / f"{name}.jsonl": f"--out ({name})" for name in SPLITS}, out / "folds.json": "--out (folds)"}
     if out.is_dir():  # the splits may overwrite files there, but never the corpus itself
         check_output_files({option: path for path, option in outputs.items()}, [corpus])
-    # fewer groups than splits would leave one empty, a file no command reads; with as many,
-    # assign_groups gives each bin one (an empty bin lags most)
-    if len(set(record_groups(records, group_by, str(corpus)))) < len(SPLITS):
-        raise UserError(f"{corpus} has only {_groups(records, group_by)}: train, dev and test need one each")
     splits = assign_groups(records, group_by, list(fractions), seed, where=str(corpus))
+    # empty only with fewer groups than splits (assign_groups fills an empty bin first): a file no
+    # command reads, whatever --fractions or --folds say
+    if not all(splits):
+        raise UserError(f"{corpus} has only {_groups(records, group_by)}: train, dev and test need one each")
     fold_keys = assign_groups(records, group_by, [1 / folds] * folds, seed, where=str(corpus))
     if not all(fold_keys):
         raise UserError(f"--folds {folds}: {corpus} has only {_groups(records, group_by)}; use at most that many folds")

@@ -135,9 +135,9 @@ def sentence_record(article: dict, start: int, end: int) -> dict:
 def pick_sentences(saudinewsnet: Path, annotated: list[Path], rank: Callable[[str], tuple | None], total: int,
                    per_article: int, seed: int, words: tuple[int, int] = (6, 80)) -> list[dict]:
     """Records of `total` sentences to annotate, for the selections of single sentences (data/casualty,
-    data/forces, data/casualty2): from the articles open to annotation, in a seeded random order, each article's
-    sentences of `words` (min, max) words that `rank` keeps (a sort key, lowest first; None drops
-    one), at most `per_article` from an article; a sentence already annotated, or already taken
+    data/forces, data/casualty2): from the articles open to annotation, in a seeded random order,
+    each article's sentences of `words` (min, max) words that `rank` keeps (a sort key, lowest
+    first; None drops one), at most `per_article` from an article; a sentence already annotated, or already taken
     from another paper, is skipped. The word bounds keep out headlines and whole unpunctuated
     articles."""
     articles, kept_out = open_to_annotation(saudinewsnet, annotated)
