@@ -22,6 +22,7 @@ try:
     import fcntl  # POSIX: the locks below
 except ImportError:  # Windows: no lock, everything runs unguarded
     fcntl = None
+LOCKS = fcntl is not None  # whether a lock file guards anything here
 
 
 def lock(file, shared: bool = False, wait: bool = False) -> bool:

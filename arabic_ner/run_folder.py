@@ -22,7 +22,7 @@ from pathlib import Path
 
 from arabic_ner.config import Config, changed_settings, parse_yaml, to_dict
 from arabic_ner.errors import UserError, held_stops
-from arabic_ner.files import beside, check_output_folder, lock, locked_now, recover_swap, swap_folders
+from arabic_ner.files import LOCKS, beside, check_output_folder, lock, locked_now, recover_swap, swap_folders
 from arabic_ner.textfiles import numbered_lines
 
 CONFIG, METRICS, SUMMARY, LAST, BEST = "config.yaml", "metrics.jsonl", "metrics.json", "last", "best"
@@ -47,8 +47,10 @@ def run_lock(run_dir: Path, holder: bool = True):
     self-training's --overwrite) is refused in one line; it deleted or interleaved the first's saves.
     A hidden `.<run_name>.arabic-ner-lock` beside the folder, opened for writing as NFS's locks
     need; an output folder that does not exist yet is made for it (two first runs of one command
-    raced unguarded), and removed again, by the holder while it still holds the lock, if the run
-    left nothing else there. Unguarded where its file system has no locks."""
+    raced unguarded). The holder removes the file while it still holds the lock (`_take_lock` takes
+    a removed file's successor instead), and the folder made for it if the run left nothing else
+    there: a finished run leaves no lock file beside its folder for a user to copy or wonder at.
+    Unguarded, with no file, where there are no locks (Windows) or the folder cannot be written."""
     if not holder:
         yield
         return
@@ -65,12 +67,16 @@ def run_lock(run_dir: Path, holder: bool = True):
             with contextlib.suppress(OSError):
                 if made and [p.name for p in path.parent.iterdir()] == [path.name]:  # the run failed before writing
                     _remove_made(made, path)
+                else:
+                    path.unlink(missing_ok=True)
 
 
 def _take_lock(path: Path, run_dir: Path):
     """The open lock file, locked, and the folders made for it (deepest first); None where it cannot
-    be written. A lock taken on a file the holder before removed as it ended (the folder made for a
-    failed run) guards nothing: the file now there is taken instead."""
+    be written or nothing locks. A lock taken on a file the holder before removed as it ended guards
+    nothing: the file now there (or a new one) is taken instead."""
+    if not LOCKS:
+        return None
     made: set[Path] = set()
     while True:
         made |= {parent for parent in (path.parent, *path.parent.parents) if not parent.exists()}

@@ -584,6 +584,23 @@ def test_a_second_training_of_a_folder_in_use_is_refused(tiny_bert, corpus_dir, 
                 train(config, resume=resume, overwrite=overwrite)
     assert sorted(p.name for p in config.run_dir.iterdir()) == before
     assert train(config, overwrite=True)["best_epoch"] == 1  # the lock goes with the run
+    assert sorted(p.name for p in config.run_dir.parent.iterdir()) == [config.run_dir.name]  # and its file
+
+
+def test_a_finished_run_leaves_no_lock_file_beside_its_folder(tmp_path, monkeypatch):
+    """Each run left its `.<name>.arabic-ner-lock` beside its folder: the cross-validation records
+    copied into docs/cv carried one a run. Where nothing locks (Windows), no file is made at all."""
+    import arabic_ner.run_folder as run_folder
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for _ in range(2):  # the second takes a new file
+        with run_folder.run_lock(run):
+            assert run_folder._lock_file(run).exists()
+        assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    monkeypatch.setattr(run_folder, "LOCKS", False)
+    with run_folder.run_lock(tmp_path / "new" / "run"):
+        assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
 def test_a_training_into_an_output_folder_not_made_yet_is_guarded_too(tiny_bert, corpus_dir, tmp_path):
