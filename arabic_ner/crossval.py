@@ -244,7 +244,7 @@ def _check_cross_validation_folder(out: Path) -> None:
         return  # absent, or a file: make_output_folder says so in one line
     if (out / "plan.json").is_file():
         read_plan(out / "plan.json")  # one line if it is not a cross-validation's
-    # the runs' hidden locks stay after them (run_folder): they alone are no user's files
+    # a killed run's hidden lock (or one a version before 2026-12-06 left) alone is no user's file
     elif not (out / "runs.jsonl").is_file() and not all(is_beside(path) for path in out.iterdir()):
         raise UserError(f"{out}: holds files but no plan.json, so no cross-validation wrote it; give another "
                         f"--run_name or --output_dir")

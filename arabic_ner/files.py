@@ -45,12 +45,21 @@ def lock(file, shared: bool = False, wait: bool = False) -> bool:
 def locked_now(path: Path) -> bool:
     """Whether a live process holds `path`'s lock now (a shared lock is refused); False where there is
     no such file, or no locks. Reads only: it creates no file and needs no right to write."""
-    try:
-        file = open(path, "rb")  # noqa: SIM115 (closed by the with below)
-    except OSError:
-        return False
-    with file:
-        return not lock(file, shared=True)
+    while True:
+        try:
+            file = open(path, "rb")  # noqa: SIM115 (closed by the with below)
+        except OSError:
+            return False
+        with file:
+            if not lock(file, shared=True):
+                return True
+            # A run's holder removes its lock file as it ends (run_folder): a lock got on the removed
+            # file says nothing of a run that started since on a new one.
+            try:
+                if os.fstat(file.fileno()).st_ino == path.stat().st_ino:
+                    return False
+            except OSError:
+                return False  # removed, and no new one: nothing holds it
 
 
 def check_output_files(outputs: dict[str, Path | None], inputs: list[Path] = (),

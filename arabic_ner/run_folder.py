@@ -67,8 +67,8 @@ def run_lock(run_dir: Path, holder: bool = True):
             with contextlib.suppress(OSError):
                 if made and [p.name for p in path.parent.iterdir()] == [path.name]:  # the run failed before writing
                     _remove_made(made, path)
-                else:
-                    path.unlink(missing_ok=True)
+                elif os.fstat(file.fileno()).st_ino == path.stat().st_ino:  # not another run's, made since
+                    path.unlink()
 
 
 def _take_lock(path: Path, run_dir: Path):

@@ -293,6 +293,29 @@ def test_a_full_disk_is_one_line_and_keeps_what_was_written(tmp_path):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("fcntl") is None, reason="no fcntl here (Windows): no lock to test")
+def test_locked_now_asks_the_lock_file_there_now(tmp_path, monkeypatch):
+    """A run's holder removes its lock file as it ends: an asker that had opened the old file got its
+    lock and answered "free" though a new run had started on a new file (crossval --overwrite would
+    then clear a live run's folder)."""
+    import arabic_ner.files as files
+    path = tmp_path / ".run.arabic-ner-lock"
+    path.write_text("", encoding="utf-8")
+    real_lock, new_run = files.lock, []
+
+    def the_run_ends_and_another_starts(file, *args, **kwargs):
+        if not new_run:
+            path.unlink()
+            new_run.append(open(path, "a"))  # noqa: SIM115 (closed below)
+            assert real_lock(new_run[0])
+        return real_lock(file, *args, **kwargs)
+
+    monkeypatch.setattr(files, "lock", the_run_ends_and_another_starts)
+    assert files.locked_now(path)
+    new_run[0].close()
+    assert not files.locked_now(path)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fcntl") is None, reason="no fcntl here (Windows): no lock to test")
 def test_locked_now_says_whether_another_holder_has_the_lock(tmp_path):
     """One answer for every "is a live run using it?" (a run folder, a partial output): it reads
     only, so a lock file the asker may not write still answers."""

@@ -1,6 +1,7 @@
 """No flag removes a folder that is not a run; every stop (Ctrl-C, SIGTERM, a full disk, a diverging
 loss) leaves resumable state or nothing half written."""
 import errno
+import importlib.util
 import json
 import os
 import shutil
@@ -587,6 +588,7 @@ def test_a_second_training_of_a_folder_in_use_is_refused(tiny_bert, corpus_dir, 
     assert sorted(p.name for p in config.run_dir.parent.iterdir()) == [config.run_dir.name]  # and its file
 
 
+@pytest.mark.skipif(importlib.util.find_spec("fcntl") is None, reason="no fcntl here (Windows): no lock to test")
 def test_a_finished_run_leaves_no_lock_file_beside_its_folder(tmp_path, monkeypatch):
     """Each run left its `.<name>.arabic-ner-lock` beside its folder: the cross-validation records
     copied into docs/cv carried one a run. Where nothing locks (Windows), no file is made at all."""
@@ -598,9 +600,13 @@ def test_a_finished_run_leaves_no_lock_file_beside_its_folder(tmp_path, monkeypa
         with run_folder.run_lock(run):
             assert run_folder._lock_file(run).exists()
         assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    with run_folder.run_lock(run):
+        run_folder._lock_file(run).unlink()  # removed by hand while the run went on,
+        run_folder._lock_file(run).write_text("", encoding="utf-8")  # and another run's made since: not removed
+    assert run_folder._lock_file(run).exists()
     monkeypatch.setattr(run_folder, "LOCKS", False)
     with run_folder.run_lock(tmp_path / "new" / "run"):
-        assert [p.name for p in tmp_path.iterdir()] == ["run"]
+        assert not (tmp_path / "new").exists()
 
 
 def test_a_training_into_an_output_folder_not_made_yet_is_guarded_too(tiny_bert, corpus_dir, tmp_path):
