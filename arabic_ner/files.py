@@ -54,12 +54,19 @@ def locked_now(path: Path) -> bool:
             if not lock(file, shared=True):
                 return True
             # A run's holder removes its lock file as it ends (run_folder): a lock got on the removed
-            # file says nothing of a run that started since on a new one.
-            try:
-                if os.fstat(file.fileno()).st_ino == path.stat().st_ino:
-                    return False
-            except OSError:
-                return False  # removed, and no new one: nothing holds it
+            # file says nothing of a run that started since on a new one (gone, and no new one: the
+            # next open answers).
+            if is_file_at(file, path):
+                return False
+
+
+def is_file_at(file, path: Path) -> bool:
+    """Whether the open `file` is still the one at `path`; False where `path` is gone. A run's lock
+    holder removes its file as it ends, and the next run makes a new one (run_folder)."""
+    try:
+        return os.fstat(file.fileno()).st_ino == path.stat().st_ino
+    except OSError:
+        return False
 
 
 def check_output_files(outputs: dict[str, Path | None], inputs: list[Path] = (),

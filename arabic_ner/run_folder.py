@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 from pathlib import Path
 
 from arabic_ner.config import Config, changed_settings, parse_yaml, to_dict
 from arabic_ner.errors import UserError, held_stops
-from arabic_ner.files import LOCKS, beside, check_output_folder, lock, locked_now, recover_swap, swap_folders
+from arabic_ner.files import (LOCKS, beside, check_output_folder, is_file_at, lock, locked_now, recover_swap,
+                              swap_folders)
 from arabic_ner.textfiles import numbered_lines
 
 CONFIG, METRICS, SUMMARY, LAST, BEST = "config.yaml", "metrics.jsonl", "metrics.json", "last", "best"
@@ -67,7 +67,7 @@ def run_lock(run_dir: Path, holder: bool = True):
             with contextlib.suppress(OSError):
                 if made and [p.name for p in path.parent.iterdir()] == [path.name]:  # the run failed before writing
                     _remove_made(made, path)
-                elif os.fstat(file.fileno()).st_ino == path.stat().st_ino:  # not another run's, made since
+                elif is_file_at(file, path):  # not another run's, made since
                     path.unlink()
 
 
@@ -89,9 +89,8 @@ def _take_lock(path: Path, run_dir: Path):
         if not lock(file):
             file.close()
             raise busy(run_dir)
-        with contextlib.suppress(OSError):
-            if os.fstat(file.fileno()).st_ino == path.stat().st_ino:
-                return file, _deepest_first(made)
+        if is_file_at(file, path):
+            return file, _deepest_first(made)
         file.close()
 
 
