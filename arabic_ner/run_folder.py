@@ -65,10 +65,9 @@ def run_lock(run_dir: Path, holder: bool = True):
             yield
         finally:
             with contextlib.suppress(OSError):
-                if made and [p.name for p in path.parent.iterdir()] == [path.name]:  # the run failed before writing
-                    _remove_made(made, path)
-                elif is_file_at(file, path):  # not another run's, made since
+                if is_file_at(file, path):  # not another run's, made since
                     path.unlink()
+            _remove_made(made)  # where the run failed before writing
 
 
 def _take_lock(path: Path, run_dir: Path):
@@ -84,7 +83,7 @@ def _take_lock(path: Path, run_dir: Path):
             path.parent.mkdir(parents=True, exist_ok=True)
             file = open(path, "a")  # noqa: SIM115 (the caller closes it)
         except OSError:
-            _remove_made(_deepest_first(made), path)
+            _remove_made(_deepest_first(made))
             return None
         if not lock(file):
             file.close()
@@ -98,12 +97,10 @@ def _deepest_first(folders: set[Path]) -> list[Path]:
     return sorted(folders, key=lambda folder: -len(folder.parts))
 
 
-def _remove_made(made: list[Path], lock_file: Path) -> None:
-    """The folders made for a run's lock, deepest first, with the lock file: a failed run leaves none."""
-    if not made:  # the folder was there before: the lock file may be another run's
-        return
+def _remove_made(made: list[Path]) -> None:
+    """The folders made for a run's lock, deepest first, if they are empty: a failed run leaves none.
+    rmdir refuses a folder with anything in it, so another run's lock file or run folder stays."""
     with contextlib.suppress(OSError):
-        lock_file.unlink(missing_ok=True)
         for folder in made:
             folder.rmdir()
 

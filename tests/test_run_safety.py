@@ -604,6 +604,11 @@ def test_a_finished_run_leaves_no_lock_file_beside_its_folder(tmp_path, monkeypa
         run_folder._lock_file(run).unlink()  # removed by hand while the run went on,
         run_folder._lock_file(run).write_text("", encoding="utf-8")  # and another run's made since: not removed
     assert run_folder._lock_file(run).exists()
+    made = tmp_path / "made" / "run"
+    with run_folder.run_lock(made):  # the same in an output folder made for the lock: both stay
+        run_folder._lock_file(made).unlink()
+        run_folder._lock_file(made).write_text("", encoding="utf-8")
+    assert run_folder._lock_file(made).exists()
     monkeypatch.setattr(run_folder, "LOCKS", False)
     with run_folder.run_lock(tmp_path / "new" / "run"):
         assert not (tmp_path / "new").exists()
