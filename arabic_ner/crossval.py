@@ -9,6 +9,7 @@ the finished runs and continues it.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -21,7 +22,7 @@ from arabic_ner.corpus import jsonl_text, read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
 from arabic_ner.files import file_digest, is_beside, make_output_folder, write_atomic
 from arabic_ner.messages import plural
-from arabic_ner.run_folder import BEST, CONFIG, LAST, clear_run_dir, read_epochs, refuse_if_training
+from arabic_ner.run_folder import BEST, CONFIG, LAST, clear_run_dir, read_epochs, run_lock
 from arabic_ner.split import assign_groups, members
 from arabic_ner.training import train
 
@@ -79,11 +80,12 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             "config": {key: value for key, value in to_dict(config).items() if key not in NOT_READ}}
     _check_cross_validation_folder(out)
     runs_before = sorted(out.glob("fold*-seed*")) if overwrite else []
-    for folder in runs_before:  # nothing removed while another cross-validation trains one of them
-        refuse_if_training(folder)
-    done = _runs_so_far(out, plan, resume, overwrite, log, rescore)
-    for folder in runs_before:  # started again: a run of before must not be continued by a later --resume
-        clear_run_dir(folder)
+    with contextlib.ExitStack() as held:
+        for folder in runs_before:  # nothing removed that another cross-validation trains, or starts to
+            held.enter_context(run_lock(folder))
+        done = _runs_so_far(out, plan, resume, overwrite, log, rescore)
+        for folder in runs_before:  # started again: a run of before must not be continued by a later --resume
+            clear_run_dir(folder)
     if overwrite:
         (out / "crossval.json").unlink(missing_ok=True)  # it summarized the runs of before
     if rescore:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from arabic_ner.config import Config, changed_settings, parse_yaml, to_dict
 from arabic_ner.errors import UserError, held_stops
-from arabic_ner.files import (LOCKS, beside, check_output_folder, is_file_at, lock, locked_now, recover_swap,
+from arabic_ner.files import (LOCKS, beside, check_output_folder, is_file_at, lock, recover_swap,
                               swap_folders)
 from arabic_ner.textfiles import numbered_lines
 
@@ -103,12 +103,6 @@ def _remove_made(made: list[Path]) -> None:
     with contextlib.suppress(OSError):
         for folder in made:
             folder.rmdir()
-
-
-def refuse_if_training(run_dir: Path) -> None:
-    """One line if a training holds `run_dir`'s lock now: its folder is not to be removed."""
-    if locked_now(_lock_file(run_dir)):
-        raise busy(run_dir)
 
 
 def _lock_file(run_dir: Path) -> Path:

@@ -22,6 +22,7 @@ model's labels on dev would choose the rounds, and on test be scored.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -40,7 +41,7 @@ from arabic_ner.files import ResumableLines, check_output_files, make_output_fol
 from arabic_ner.messages import plural
 from arabic_ner.metrics import score_model
 from arabic_ner.model import ModelSettings, model_version
-from arabic_ner.run_folder import BEST, CONFIG, SUMMARY, check_resumable, clear_run_dir, refuse_if_training
+from arabic_ner.run_folder import BEST, CONFIG, SUMMARY, check_resumable, clear_run_dir, run_lock
 from arabic_ner.stories import KeptOut
 from arabic_ner.tagging import CHUNK_WORDS, numerics, plan, tag_chunks
 from arabic_ner.training import train
@@ -264,13 +265,14 @@ def _clear(folder: Path, config: Config) -> None:
     """Remove an earlier self-training: its silver files (and taggings a stop left), its summary and
     its rounds' run folders (clear_run_dir: only ever folders train.py wrote); nothing of it while
     one of its rounds trains."""
-    for run_dir in _rounds(config):
-        refuse_if_training(run_dir)  # a live self-training's round: both runs would fail, its work lost
-    for path in [*folder.glob("silver-round*"), *folder.glob(".silver-round*"), folder / "selftrain.json"]:
-        if path.is_file():
-            path.unlink()
-    for run_dir in _rounds(config):
-        clear_run_dir(run_dir)
+    with contextlib.ExitStack() as held:
+        for run_dir in _rounds(config):  # held until cleared: a live self-training's round (or one that starts
+            held.enter_context(run_lock(run_dir))  # meanwhile) is refused, else both runs fail, its work lost
+        for path in [*folder.glob("silver-round*"), *folder.glob(".silver-round*"), folder / "selftrain.json"]:
+            if path.is_file():
+                path.unlink()
+        for run_dir in _rounds(config):
+            clear_run_dir(run_dir)
 
 
 def _check_resumed_rounds(folder: Path, config: Config, teacher: Path | None) -> None:

@@ -135,3 +135,18 @@ def read_articles(inputs: list[str], text_field: str = "text") -> tuple[list, li
     if not articles:
         raise UserError(f"nothing to tag: {skips.summary()}")
     return articles, skips.shown
+
+
+class Cleared(Exception):
+    """Raised by `refused_while_clearing` in place of the clearing it stands in for."""
+
+
+def refused_while_clearing(run_dir: Path) -> None:
+    """Stands in for run_folder.clear_run_dir: a training of `run_dir` that starts just as an
+    --overwrite clears it must be refused (it would lose its work, or the clearing would fail)."""
+    from arabic_ner.errors import UserError
+    from arabic_ner.run_folder import run_lock
+    with pytest.raises(UserError, match=rf"{run_dir.name}: another training runs in it now"):
+        with run_lock(run_dir):
+            pass
+    raise Cleared

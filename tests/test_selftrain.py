@@ -12,7 +12,7 @@ from arabic_ner.articles import Article, read_kept_out
 from arabic_ner.config import load_config
 from arabic_ner.errors import UserError
 from arabic_ner.sentences import split_sentences
-from conftest import SENTENCES, SHARED, tiny_args
+from conftest import SENTENCES, SHARED, Cleared, refused_while_clearing, tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]
 WIRE = "قالت وزارة الداخلية العراقية إن قواتها قتلت عشرين مسلحا من تنظيم داعش في هجوم على مواقعهم قرب الرمادي أمس"
@@ -583,7 +583,7 @@ def test_overwrite_refuses_while_another_self_training_tags_any_round(tmp_path):
         assert live.partial.exists()
 
 
-def test_overwrite_refuses_while_a_round_trains(tmp_path):
+def test_overwrite_refuses_while_a_round_trains(tmp_path, monkeypatch):
     """A self-training's --overwrite removed the round folder another self-training was training in."""
     from arabic_ner.run_folder import RUN_MARK, run_lock
     from arabic_ner.selftrain import selftrain
@@ -601,3 +601,9 @@ def test_overwrite_refuses_while_a_round_trains(tmp_path):
         with pytest.raises(UserError, match=r"st-round1: another training runs in it now"):
             selftrain(config, overwrite=True, log=lambda m: None)
     assert (round1 / "last").is_dir() and silver.exists()
+    # a round that starts to train between that check and the clearing is refused until it is done
+    import arabic_ner.selftrain as st
+
+    monkeypatch.setattr(st, "clear_run_dir", refused_while_clearing)
+    with pytest.raises(Cleared):
+        selftrain(config, overwrite=True, log=lambda m: None)

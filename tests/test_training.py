@@ -15,7 +15,8 @@ import pytest
 from arabic_ner.config import Config, load_config
 from arabic_ner.errors import UserError
 from arabic_ner.training import train
-from conftest import TWO_CPU_PROCESSES, assert_replayed_exactly, paragraph_corpus, tiny_args
+from conftest import (TWO_CPU_PROCESSES, Cleared, assert_replayed_exactly, paragraph_corpus, refused_while_clearing,
+                      tiny_args)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -351,7 +352,7 @@ def _multi_sentence_records(records: list[dict]) -> list[dict]:
     return joined
 
 
-def test_training_evaluate_and_crossval_score_alike(tiny_bert, records, tmp_path):
+def test_training_evaluate_and_crossval_score_alike(tiny_bert, records, tmp_path, monkeypatch):
     """One scoring of a model on gold records: training's test scores (metrics.json), evaluate.py's
     and cross-validation's are the same numbers, on records of several sentences."""
     from arabic_ner.evaluation import evaluate_model
@@ -407,6 +408,13 @@ def test_training_evaluate_and_crossval_score_alike(tiny_bert, records, tmp_path
             crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=lambda m: None,
                      overwrite=True)
     assert (tmp_path / "tiny-cv" / "fold0-seed0" / "best").is_dir() and (tmp_path / "tiny-cv" / "crossval.json").exists()
+    # and a training that starts between that check and the clearing: refused while the folders are cleared
+    import arabic_ner.crossval as cv
+
+    monkeypatch.setattr(cv, "clear_run_dir", refused_while_clearing)
+    with pytest.raises(Cleared):
+        crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=True, log=lambda m: None,
+                 overwrite=True)
 
 
 @pytest.mark.parametrize("seed, seeds, refused", [(2**32 - 2001, 1, False), (2**32 - 2000, 1, True),
