@@ -42,9 +42,10 @@ _UNSAVED = {CONFIG, BEST, METRICS, *(folder.name for name in (LAST, BEST) for fo
 
 @contextlib.contextmanager
 def run_lock(run_dir: Path, holder: bool = True):
-    """Held while a training runs in `run_dir`, by its main process (`holder`): a second training
-    of the folder (the same command twice, a scheduler's requeue while the first still runs, a
-    self-training's --overwrite) is refused in one line; it deleted or interleaved the first's saves.
+    """Held while a training runs in `run_dir`, by its main process (`holder`), and while an
+    --overwrite of a cross-validation or self-training clears it: a second training of the folder
+    (the same command twice, a scheduler's requeue while the first still runs, a self-training's
+    --overwrite) is refused in one line; it deleted or interleaved the first's saves.
     A hidden `.<run_name>.arabic-ner-lock` beside the folder, opened for writing as NFS's locks
     need; an output folder that does not exist yet is made for it (two first runs of one command
     raced unguarded). The holder removes the file while it still holds the lock (`_take_lock` takes
