@@ -53,9 +53,9 @@ def locked_now(path: Path) -> bool:
         with file:
             if not lock(file, shared=True):
                 return True
-            # A run's holder removes its lock file as it ends (run_folder): a lock got on the removed
-            # file says nothing of a run that started since on a new one (gone, and no new one: the
-            # next open answers).
+            # A locked file can leave its path as its holder ends (a partial output renamed into place,
+            # ResumableLines): a lock got on it then says nothing of a run that started since on a new
+            # file at the path (gone, and no new one: the next open answers).
             if is_file_at(file, path):
                 return False
 

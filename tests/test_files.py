@@ -294,9 +294,9 @@ def test_a_full_disk_is_one_line_and_keeps_what_was_written(tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("fcntl") is None, reason="no fcntl here (Windows): no lock to test")
 def test_locked_now_asks_the_lock_file_there_now(tmp_path, monkeypatch):
-    """A run's holder removes its lock file as it ends: an asker that had opened the old file got its
-    lock and answered "free" though a new run had started on a new file (crossval --overwrite would
-    then clear a live run's folder)."""
+    """A partial output is renamed into place as its run ends: an asker that had opened the old file
+    got its lock and answered "free" though a new run had started on a new partial file (its
+    records would then be taken over or deleted by a second run)."""
     import arabic_ner.files as files
     path = tmp_path / ".run.arabic-ner-lock"
     path.write_text("", encoding="utf-8")
