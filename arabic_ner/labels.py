@@ -48,15 +48,21 @@ def repair_iob2(tags: list[str]) -> list[str]:
     return fixed
 
 
-def viterbi_iob2(probs: np.ndarray, labels: list[str]) -> list[int]:
+def viterbi_iob2(probs: np.ndarray, labels: list[str],
+                 weights: tuple[np.ndarray, np.ndarray] | None = None) -> list[int]:
     """The most probable valid IOB2 sequence under independent per-word tag probabilities `probs`
     (words x labels): `I-X` only after `B-X` or `I-X`. Against `repair_iob2` over the argmax, a stray
     `I-X` whose word was probably `O`, or the `B-`/`I-` of another type, is decided by the words
-    around it and not always made an entity's start."""
+    around it and not always made an entity's start. `weights` (labels x labels, labels) are
+    log-weights added to each tag-to-tag step and to the first tag's score: decoders the project
+    measured and did not keep use them (benchmarks/decoding.py)."""
     n = len(labels)
     step, can_start = _transitions(tuple(labels))
+    start = np.where(can_start, 0.0, -np.inf)
+    if weights is not None:
+        step, start = step + weights[0], start + weights[1]
     scores = np.log(np.maximum(probs, 1e-30))  # a probability that underflowed to 0 is merely tiny
-    best = np.where(can_start, scores[0], -np.inf) if len(probs) else np.zeros(n)
+    best = start + scores[0] if len(probs) else np.zeros(n)
     back = np.zeros((len(probs), n), dtype=np.int64)
     for i in range(1, len(probs)):
         total = best[:, None] + step

@@ -69,3 +69,18 @@ def test_viterbi_iob2_finds_the_likeliest_valid_sequence(seed):
              if repair_iob2([LABELS[i] for i in seq]) == [LABELS[i] for i in seq]]
     best = max(valid, key=lambda seq: np.prod(probs[np.arange(4), seq]))
     assert tuple(viterbi_iob2(probs, LABELS)) == best
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_viterbi_iob2_with_weights_finds_the_best_weighted_sequence(seed):
+    """Golden: the tag-to-tag and first-tag log-weights add to each valid sequence's log probability."""
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(len(LABELS), 0.3), size=4)
+    step, start = rng.normal(size=(len(LABELS), len(LABELS))), rng.normal(size=len(LABELS))
+    valid = [seq for seq in product(range(len(LABELS)), repeat=4)
+             if repair_iob2([LABELS[i] for i in seq]) == [LABELS[i] for i in seq]]
+
+    def score(seq):
+        return (np.log(probs[np.arange(4), seq]).sum() + start[seq[0]]
+                + sum(step[a, b] for a, b in zip(seq, seq[1:])))
+    assert tuple(viterbi_iob2(probs, LABELS, (step, start))) == max(valid, key=score)
