@@ -340,17 +340,17 @@ def predict(job: PredictJob) -> int:
     interrupted = ResumableLines.interrupted(sinks, job.resume) if sinks else None
     if processes > 1:  # no process may start writing before every one has looked
         state.wait_for_everyone()
-    chunks = plan(articles, job.chunk_words)
+    work = plan(articles, job.chunk_words)  # the input's chunks, articles and words
     keep = bool(job.conll or job.labelstudio or job.html)  # whole-file outputs: every result kept
-    if keep and chunks.articles > LARGE and state.is_main_process:
-        print(f"note: --conll, --labelstudio and --html are written whole at the end: all {chunks.articles:,} "
+    if keep and work.articles > LARGE and state.is_main_process:
+        print(f"note: --conll, --labelstudio and --html are written whole at the end: all {work.articles:,} "
               f"articles and their entities are held in memory then; -o alone is written as it goes", file=sys.stderr)
 
     device = choose_device(job.device, job.int8, state)
     # each process tags its share: that share has to repay the compiling
-    compile = worth_compiling(chunks.words // processes, device, job.int8) if job.compile is None else job.compile
+    compile = worth_compiling(work.words // processes, device, job.int8) if job.compile is None else job.compile
     if compile and state.is_main_process:
-        why = "" if job.compile else f"; {chunks.words:,} words to tag repay it, --no-compile to skip"
+        why = "" if job.compile else f"; {work.words:,} words to tag repay it, --no-compile to skip"
         print(f"compiling the model (about 30 s on 2 CPU cores{why})", file=sys.stderr)
     int8 = job.int8
     if interrupted and job.int8:  # the interrupted run's kernel (or fp32), not a new probe's: the same bytes
@@ -368,7 +368,7 @@ def predict(job: PredictJob) -> int:
     # the sink's lock holds until the output has its name: no second run takes the records over before
     # (under several processes the others' locks go as they end; the main one's shard keeps the output's)
     with sink or contextlib.nullcontext():
-        outcome = tag_chunks(predictor, articles, chunks, sink, skips, keep and processes == 1, rank, processes)
+        outcome = tag_chunks(predictor, articles, work, sink, skips, keep and processes == 1, rank, processes)
         found, resumed = outcome.found, outcome.resumed
         if processes > 1:
             found, resumed = (sum(part) for part in zip(*gather_object([(found, resumed)])))
@@ -377,14 +377,14 @@ def predict(job: PredictJob) -> int:
             state.destroy_process_group()
         if state.is_main_process:
             try:
-                _finish(job, articles, chunks, sinks, outcome.results if processes == 1 else None, predictor)
+                _finish(job, articles, work, sinks, outcome.results if processes == 1 else None, predictor)
             except Stopped:
                 if any(ResumableLines.state_of(path) for path in sinks):  # stopped before the output took its name
                     print(f"\nevery article is tagged; the same command with --resume writes {job.output}",
                           file=sys.stderr)
                 raise
             seconds = time.time() - started
-            print(f"tagged {plural(chunks.articles - resumed, 'article')} ({plural(chunks.words, 'word')} in all) "
+            print(f"tagged {plural(work.articles - resumed, 'article')} ({plural(work.words, 'word')} in all) "
                   f"in {seconds:.1f} s, {plural(found, 'entity', 'entities')}"
                   + (f" on {processes} processes" if processes > 1 else "")
                   + (f"; {plural(resumed, 'article')} before it from the interrupted run" if resumed else ""),

@@ -125,8 +125,10 @@ def _train(config: Config, resume: bool, overwrite: bool, held: contextlib.ExitS
                         collate_fn=DataCollatorForTokenClassification(tokenizer))
     optimizer = _adamw(model, config)
     updates_per_epoch = math.ceil(len(loader) / accelerator.num_processes / config.train.grad_accum)
-    total_updates = updates_per_epoch * config.train.epochs * accelerator.num_processes
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.train.warmup_ratio * total_updates), total_updates)
+    # accelerate's prepared scheduler steps once per process for each update (AcceleratedScheduler)
+    scheduler_steps = updates_per_epoch * config.train.epochs * accelerator.num_processes
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.train.warmup_ratio * scheduler_steps),
+                                                scheduler_steps)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     average = WeightAverage(accelerator.unwrap_model(model), config.train.ema_decay)
 
@@ -494,9 +496,9 @@ def _resumed(config: Config, accelerator, model, optimizer, scheduler, average: 
         # its best/ was chosen on another scale; mixing the two would pick the wrong epoch
         raise UserError(f"{run_dir}: saved by a version that chose best/ on the F1 over words, before "
                         f"character-exact scores; start the run again with --overwrite")
-    done, has_best = state.progress.epoch, (run_dir / BEST).is_dir()
     if state.progress.best_epoch:
-        has_best = bool(_best_scores(run_dir / BEST))
+        _best_scores(run_dir / BEST)  # the run saved one: a one-line error where it is gone or damaged
+    done, has_best = state.progress.epoch, (run_dir / BEST).is_dir()
     if config.train.epochs < done or (config.train.epochs == done and not has_best):
         # fewer epochs than done would leave the run as it is, and a run without dev data without best/
         raise UserError(f"{run_dir}: train.epochs is {config.train.epochs}, but the run has done {done} "

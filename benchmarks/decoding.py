@@ -9,9 +9,10 @@ and test splits once, and every decoder reads the same tag probabilities:
 - `continuation`: Viterbi with a log-weight added to every `I-` tag, for entities that stop a word
   early (of the unseen stories' gold entities found with other ends, most are found shorter:
   docs/results.md);
-- `transitions`: Viterbi with weight x log(P(tag | previous tag) / P(tag)), counted on the fold's
-  training gold (an HMM's transitions over the model's per-word posteriors): an entity split in
-  two of one type, `B-X B-X`, is rare in gold and so costs.
+- `transitions`: Viterbi with weight x log(P(tag | previous tag) / P(tag)), counted on the tags
+  of the fold's training data (its part of the corpus and the `--also-train` files; an HMM's
+  transitions over the model's per-word posteriors): an entity split in two of one type,
+  `B-X B-X`, is rare there and so costs.
 The weight of the last two is chosen on the dev splits (the highest mean dev F1 over the runs; one
 value for all runs, as a setting would be). Then each decoder is compared with Viterbi on test, run
 by run, as `eval/compare.py` compares two recipes (arabic_ner/comparison.py). It measures and
@@ -36,8 +37,9 @@ from arabic_ner.corpus import read_corpus  # noqa: E402
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
 from arabic_ner.files import check_output_files, write_atomic  # noqa: E402
 from arabic_ner.labels import LabelSet, repair_iob2, viterbi_iob2  # noqa: E402
-from arabic_ner.metrics import record_tags, score_model  # noqa: E402
+from arabic_ner.metrics import score_model  # noqa: E402
 from arabic_ner.predictor import Predictor  # noqa: E402
+from arabic_ner.sentences import to_sentence  # noqa: E402
 
 WEIGHTS = {"continuation": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),  # log-weight of each I- tag (e^3: 20 times likelier)
            "transitions": (0.0, 0.25, 0.5, 1.0, 2.0)}  # how much of the training gold's transitions
@@ -55,13 +57,13 @@ def continuation(labels: list[str], weight: float) -> tuple[np.ndarray, np.ndarr
     return np.tile(inside, (len(labels), 1)), np.zeros(len(labels))
 
 
-def gold_transitions(records: list[dict], labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """log(P(b | a) / P(b)) for tag b after tag a, and log(P(b first) / P(b)), over the gold word
-    tags of `records`, add-one smoothed. P(b) is divided out since the model's per-word
-    probabilities carry it already."""
+def training_transitions(records: list[dict], labels: list[str], normalization: str) -> tuple[np.ndarray, np.ndarray]:
+    """log(P(b | a) / P(b)) for tag b after tag a, and log(P(b first) / P(b)), over the word tags
+    that training reads from `records`, add-one smoothed. P(b) is divided out since the model's
+    per-word probabilities carry it already."""
     index = {label: i for i, label in enumerate(labels)}
     steps, firsts = np.ones((len(labels), len(labels))), np.ones(len(labels))
-    for tags in record_tags(records, [[] for _ in records])[0]:
+    for tags in (to_sentence(record, normalization).tags for record in records):
         if tags:
             firsts[index[tags[0]]] += 1
         for a, b in zip(tags, tags[1:]):
@@ -110,14 +112,14 @@ def main() -> int:
         fold_data = args.cv_dir / "data" / f"fold{run['fold']}"
         splits = {split: read_corpus(fold_data / f"{split}.jsonl", types) for split in ("dev", "test")}
         train = read_corpus(fold_data / "train.jsonl", types)
-        for path in plan["also_train"]:
+        for path in plan.get("also_train", []):  # older plans have none
             train += read_corpus(Path(path.replace("{fold}", str(run["fold"]))), types)
         predictor = Remembering.from_folder(model)
         key = {k: run[k] for k in ("name", "fold", "seed")}
         for name, decode in (("argmax", argmax_repaired), ("viterbi", viterbi_iob2)):
             with decoder(decode):
                 scored[name].append({**key, "test": score_model(predictor, splits["test"], types).scores})
-        step, start = gold_transitions(train, labels)
+        step, start = training_transitions(train, labels, plan["config"]["model"]["normalization"])
         weights_of = {"continuation": lambda w: continuation(labels, w), "transitions": lambda w: (w * step, w * start)}
         for name, grid in WEIGHTS.items():
             for w in grid:
