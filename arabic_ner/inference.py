@@ -55,13 +55,16 @@ def window_probs(model, windows: list[Window], pad_id: int, batch_size: int, acc
     return out
 
 
+def margins(probs: np.ndarray) -> np.ndarray:
+    """Each row's two likeliest tags' probabilities apart: how sure the model is (a tag set has 3 labels or more)."""
+    top2 = np.partition(probs, -2, axis=-1)[..., -2:]
+    return top2[..., 1] - top2[..., 0]
+
+
 def close_call(window: Window, probs: np.ndarray, margin: float) -> bool:
     """Whether some word's two likeliest tags are within `margin` of each other."""
     heads = probs[np.array(window.heads, dtype=bool)]
-    if not len(heads):
-        return False
-    top2 = np.partition(heads, -2, axis=-1)[:, -2:]
-    return bool((top2[:, 1] - top2[:, 0]).min() < margin)
+    return bool(len(heads)) and bool(margins(heads).min() < margin)
 
 
 def word_tags_of(sentences: list[Sentence], windows: list[Window], probs: list[np.ndarray],
@@ -75,8 +78,7 @@ def word_tags_of(sentences: list[Sentence], windows: list[Window], probs: list[n
     tagged = []
     for word_probs in merge_windows(sentences, windows, probs, len(labels)):
         best = viterbi_iob2(word_probs, labels)
-        top2 = np.sort(word_probs, axis=-1)[:, -2:] if len(labels) > 1 else np.ones((len(best), 2))
-        entropy = -(word_probs * np.log(np.maximum(word_probs, 1e-30))).sum(axis=-1) / np.log(max(len(labels), 2))
+        entropy = -(word_probs * np.log(np.maximum(word_probs, 1e-30))).sum(axis=-1) / np.log(len(labels))
         tagged.append(Tagged([labels[i] for i in best], word_probs[np.arange(len(best)), best].tolist(),
-                             (top2[:, 1] - top2[:, 0]).tolist(), np.clip(entropy, 0.0, 1.0).tolist()))
+                             margins(word_probs).tolist(), np.clip(entropy, 0.0, 1.0).tolist()))
     return tagged
