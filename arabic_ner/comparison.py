@@ -25,7 +25,7 @@ def read_crossval(folder: Path) -> tuple[dict, list[dict]]:
         if not path.is_file():
             raise UserError(f"{path}: not found; name a folder eval/crossval.py wrote (<output_dir>/<run_name>-cv)")
     plan = read_plan(plan_file)
-    return plan, read_runs(runs_file, plan["config"]["entity_types"])
+    return plan, read_runs(runs_file, plan["config"]["entity_types"], folds=plan["folds"])
 
 
 def kept_models(folder: Path, runs: list[dict], log) -> list[tuple[dict, Path]]:
@@ -55,6 +55,9 @@ def read_plan(plan_file: Path) -> dict:
             ("group_by", "a field name", isinstance(plan["group_by"], str))] if not ok), None)
         if not problem and not (isinstance(types, list) and all(isinstance(t, str) for t in types)):
             problem = "config.entity_types is not a list of names"
+        also_train = plan.get("also_train", [])
+        if not problem and not (isinstance(also_train, list) and all(isinstance(p, str) for p in also_train)):
+            problem = "also_train is not a list of paths"
     if problem:
         raise UserError(f"{plan_file}: not a cross-validation plan ({problem})")
     return plan
@@ -64,9 +67,9 @@ def _whole(value, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
-def read_runs(runs_file: Path, entity_types: list[str] | None, log=None) -> list[dict]:
-    """A cross-validation's runs.jsonl, checked line by line: each a finished run with its name, fold,
-    seed and test scores (F1 overall and per type, character-exact and over words; `entity_types`
+def read_runs(runs_file: Path, entity_types: list[str] | None, log=None, folds: int | None = None) -> list[dict]:
+    """A cross-validation's runs.jsonl, checked line by line: each a finished run with its name, fold
+    (below `folds`), seed and test scores (F1 overall and per type, character-exact and over words; `entity_types`
     None: runs to resume, whose test scores --rescore may yet add), no (fold, seed) twice. With `log`
     (a resume), a cut last line (a run stopped while its line was written) is said and left out:
     that run is trained again."""
@@ -88,6 +91,9 @@ def read_runs(runs_file: Path, entity_types: list[str] | None, log=None) -> list
                 and type(run.get("seed")) is int and isinstance(run.get("test"), dict)):
             raise UserError(f"{runs_file}:{k}: not a finished run (it needs name, fold and seed, whole numbers, "
                             f"and test scores)")
+        if folds is not None and not 0 <= run["fold"] < folds:
+            raise UserError(f"{runs_file}:{k}: fold {run['fold']} in a cross-validation of {folds} folds "
+                            f"(0 to {folds - 1})")
         if entity_types is not None and not _scored(run["test"], entity_types):
             raise UserError(f"{runs_file}:{k}: not a run with test F1 per type of {', '.join(entity_types)}, "
                             f"character-exact and over words (runs from before 2026-12-02: eval/crossval.py "

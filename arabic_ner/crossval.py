@@ -282,5 +282,5 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log, resc
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
                         f"{', '.join(changed)}); pass --overwrite to start again")
     types = None if rescore else plan["config"]["entity_types"]  # the settings first: they say why, if both
-    runs = read_runs(runs_file, types, log) if runs_file.is_file() else []
+    runs = read_runs(runs_file, types, log, folds=plan["folds"]) if runs_file.is_file() else []
     return {run["name"]: run for run in runs}

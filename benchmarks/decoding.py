@@ -36,7 +36,7 @@ from arabic_ner.comparison import format_paired, kept_models, paired, read_cross
 from arabic_ner.corpus import read_corpus  # noqa: E402
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
 from arabic_ner.files import check_output_files, write_atomic  # noqa: E402
-from arabic_ner.labels import LabelSet, repair_iob2, viterbi_iob2  # noqa: E402
+from arabic_ner.labels import repair_iob2, viterbi_iob2  # noqa: E402
 from arabic_ner.metrics import score_model  # noqa: E402
 from arabic_ner.predictor import Predictor  # noqa: E402
 from arabic_ner.sentences import to_sentence  # noqa: E402
@@ -72,6 +72,17 @@ def training_transitions(records: list[dict], labels: list[str], normalization: 
     return np.log(steps / steps.sum(axis=1, keepdims=True) / prior), np.log(firsts / firsts.sum() / prior)
 
 
+def fold_data(cv_dir: Path, fold: int, also_train: list[str], types: list[str]) -> tuple[dict, list[dict]]:
+    """A fold's dev and test records, and its training records (its part of the corpus and the
+    `--also-train` files, `{fold}` filled in as crossval.py does)."""
+    folder = cv_dir / "data" / f"fold{fold}"
+    splits = {split: read_corpus(folder / f"{split}.jsonl", types) for split in ("dev", "test")}
+    train = read_corpus(folder / "train.jsonl", types)
+    for path in also_train:
+        train += read_corpus(Path(path.replace("{fold}", str(fold))), types)
+    return splits, train
+
+
 class Remembering(Predictor):
     """A Predictor that runs the model once per batch of windows: every decoder reads the same probabilities."""
 
@@ -105,21 +116,21 @@ def main() -> int:
     # checked before the scoring, and never a file of the cross-validation read (its runs.jsonl, say)
     check_output_files({"--json": args.json}, keep_out_of={"the cross-validation": args.cv_dir})
     types = plan["config"]["entity_types"]
-    labels = LabelSet(tuple(types)).labels
+    kept = kept_models(args.cv_dir, runs, log=lambda m: print(m, file=sys.stderr))
+    if not kept:
+        raise UserError(f"{args.cv_dir}: no run kept its best/; run eval/crossval.py with --keep-models")
+    # every run's files read before any scoring: a missing one stops the benchmark before minutes are spent
+    data = [fold_data(args.cv_dir, run["fold"], plan.get("also_train", []), types) for run, _ in kept]
     scored: dict[str, list] = {"argmax": [], "viterbi": []}
     tuned = {name: {w: [] for w in weights} for name, weights in WEIGHTS.items()}  # runs scored on dev and test
-    for run, model in kept_models(args.cv_dir, runs, log=lambda m: print(m, file=sys.stderr)):
-        fold_data = args.cv_dir / "data" / f"fold{run['fold']}"
-        splits = {split: read_corpus(fold_data / f"{split}.jsonl", types) for split in ("dev", "test")}
-        train = read_corpus(fold_data / "train.jsonl", types)
-        for path in plan.get("also_train", []):  # older plans have none
-            train += read_corpus(Path(path.replace("{fold}", str(run["fold"]))), types)
+    for (run, model), (splits, train) in zip(kept, data):
         predictor = Remembering.from_folder(model)
+        labels = [predictor.model.config.id2label[i] for i in range(len(predictor.model.config.id2label))]
         key = {k: run[k] for k in ("name", "fold", "seed")}
         for name, decode in (("argmax", argmax_repaired), ("viterbi", viterbi_iob2)):
             with decoder(decode):
                 scored[name].append({**key, "test": score_model(predictor, splits["test"], types).scores})
-        step, start = training_transitions(train, labels, plan["config"]["model"]["normalization"])
+        step, start = training_transitions(train, labels, predictor.settings.normalization)
         weights_of = {"continuation": lambda w: continuation(labels, w), "transitions": lambda w: (w * step, w * start)}
         for name, grid in WEIGHTS.items():
             for w in grid:
@@ -128,8 +139,6 @@ def main() -> int:
                                                      for split, records in splits.items()}})
         print(f"{run['name']}: test character-exact F1 argmax {scored['argmax'][-1]['test']['char']['f1']:.4f}, "
               f"Viterbi {scored['viterbi'][-1]['test']['char']['f1']:.4f}", file=sys.stderr)
-    if not scored["viterbi"]:
-        raise UserError(f"{args.cv_dir}: no run kept its best/; run eval/crossval.py with --keep-models")
     results = {"argmax": paired(scored["argmax"], scored["viterbi"], types)}
     print(format_paired(results["argmax"], "argmax + repair", "Viterbi"))
     for name, by_weight in tuned.items():

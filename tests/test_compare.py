@@ -115,6 +115,15 @@ def test_compare_prints_the_table_and_writes_json(tmp_path):
     (lambda b: (b / "plan.json").write_text(json.dumps({"corpus": "c", "folds": 3, "group_by": "story",
                                                         "config": {}})), r"b/plan.json: not a cross-validation plan"),
     (lambda b: (b / "runs.jsonl").write_text("{oops\n"), r"b/runs.jsonl:1"),
+    # --rescore indexed the folds' records by it: an IndexError, or another fold's test split scored
+    (lambda b: (b / "runs.jsonl").write_text(json.dumps({**BASE[0], "fold": 7}) + "\n"),
+     r"b/runs.jsonl:1: fold 7 in a cross-validation of 3 folds \(0 to 2\)$"),
+    (lambda b: (b / "runs.jsonl").write_text(json.dumps({**BASE[0], "fold": -1}) + "\n"),
+     r"b/runs.jsonl:1: fold -1 in"),
+    # benchmarks/decoding.py read each character of a string as a file
+    (lambda b: (b / "plan.json").write_text(json.dumps({"corpus": "c", "folds": 3, "group_by": "story",
+                                                        "also_train": "d", "config": {"entity_types": TYPES}})),
+     r"b/plan.json: not a cross-validation plan \(also_train is not a list of paths\)$"),
     (lambda b: (b / "plan.json").write_bytes(b"\xff\xfe"), r"b/plan.json"),
     (lambda b: (b / "plan.json").write_text(json.dumps({"corpus": "news.jsonl", "folds": 5, "group_by": "story",
                                                         "config": {"entity_types": TYPES}})),
