@@ -211,10 +211,17 @@ def _set(config: Config, dotted: str, raw: str, where: str) -> None:
     # a file list's one path is verbatim too; `[a.jsonl, b.jsonl]` is YAML
     verbatim = hint is str or (field_.metadata.get("one_or_more") and not raw.lstrip().startswith("["))
     value = raw if verbatim else parse_yaml(raw, f"--{dotted}")
-    if dataclasses.is_dataclass(hint):
-        setattr(node, leaf, _build(hint, value, f"{dotted}.", where))
+    if dataclasses.is_dataclass(hint):  # a mapping sets the keys it names; the section keeps the others
+        given = _merged(dataclasses.asdict(getattr(node, leaf)), value) if isinstance(value, dict) else value
+        setattr(node, leaf, _build(hint, given, f"{dotted}.", where))
     else:
         setattr(node, leaf, _coerce(_one_or_more(field_, value), hint, dotted, where))
+
+
+def _merged(current: dict, given: dict) -> dict:
+    """`given`'s keys over `current`'s, section by section."""
+    return {**current, **{key: _merged(current[key], value) if isinstance(current.get(key), dict)
+                          and isinstance(value, dict) else value for key, value in given.items()}}
 
 
 def _one_or_more(field_: dataclasses.Field, value: Any) -> Any:

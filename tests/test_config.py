@@ -33,6 +33,13 @@ def test_overrides_beat_the_file(tmp_path):
     assert (config.train.lr, config.run_name, config.model.label_all_subwords, config.data.test) == (3e-5, "b", True, [])
 
 
+def test_a_section_override_sets_only_the_keys_it_names(tmp_path):
+    """`--train '{lr: 1}'` rebuilt the section from the defaults: the file's epochs silently became 10."""
+    path = write(tmp_path, "train: {lr: 1e-4, epochs: 3}\ndata: {train: a.jsonl, dev: b.jsonl}")
+    config = load_config(path, ["--train", "{lr: 3e-5}", "--data", "{dev: []}"])
+    assert (config.train.lr, config.train.epochs, config.data.train, config.data.dev) == (3e-5, 3, ["a.jsonl"], [])
+
+
 @pytest.mark.parametrize("text, overrides, message", [
     ("trian: {lr: 1}", [], "unknown key 'trian'; valid keys: run_name, output_dir, entity_types, proclitics_in_spans, model, data, train, silver"),
     ("train: {lrr: 1}", [], "unknown key 'train.lrr'; valid keys: lr, epochs"),
