@@ -163,6 +163,7 @@ class Articles:
         import datasets
 
         datasets.disable_progress_bars()
+        datasets.logging.set_verbosity(datasets.logging.CRITICAL)  # a bad file's error is said once, below
         number = 0
         try:
             rows = iter(datasets.load_dataset(TABLES[path.suffix], data_files=str(path), split="train", streaming=True))
