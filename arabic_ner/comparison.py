@@ -25,7 +25,7 @@ def read_crossval(folder: Path) -> tuple[dict, list[dict]]:
         if not path.is_file():
             raise UserError(f"{path}: not found; name a folder eval/crossval.py wrote (<output_dir>/<run_name>-cv)")
     plan = read_plan(plan_file)
-    return plan, read_runs(runs_file, plan["config"]["entity_types"], folds=plan["folds"])
+    return plan, read_runs(runs_file, plan["config"]["entity_types"], plan["folds"])
 
 
 def kept_models(folder: Path, runs: list[dict], log) -> list[tuple[dict, Path]]:
@@ -67,7 +67,7 @@ def _whole(value, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
-def read_runs(runs_file: Path, entity_types: list[str] | None, log=None, folds: int | None = None) -> list[dict]:
+def read_runs(runs_file: Path, entity_types: list[str] | None, folds: int, log=None) -> list[dict]:
     """A cross-validation's runs.jsonl, checked line by line: each a finished run with its name, fold
     (below `folds`), seed and test scores (F1 overall and per type, character-exact and over words; `entity_types`
     None: runs to resume, whose test scores --rescore may yet add), no (fold, seed) twice. With `log`
@@ -91,7 +91,7 @@ def read_runs(runs_file: Path, entity_types: list[str] | None, log=None, folds: 
                 and type(run.get("seed")) is int and isinstance(run.get("test"), dict)):
             raise UserError(f"{runs_file}:{k}: not a finished run (it needs name, fold and seed, whole numbers, "
                             f"and test scores)")
-        if folds is not None and not 0 <= run["fold"] < folds:
+        if not 0 <= run["fold"] < folds:
             raise UserError(f"{runs_file}:{k}: fold {run['fold']} in a cross-validation of {folds} folds "
                             f"(0 to {folds - 1})")
         if entity_types is not None and not _scored(run["test"], entity_types):

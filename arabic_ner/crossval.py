@@ -57,15 +57,12 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
         raise UserError(f"{corpus}: too few {group_by} groups for {folds} folds")
     out = Path(config.output_dir) / f"{config.run_name}-cv"
 
-    def extra(k: int) -> list[str]:
-        return [str(path).replace("{fold}", str(k)) for path in also_train]
-
     # a bad or missing file is an error now, not at its fold's training; and sentences of the corpus
     # would be trained on in the very fold that tests them
     corpus_texts, extra_counts = {r["text"] for r in records}, []
     for k in range(folds):
         extra_counts.append(0)
-        for path in extra(k):
+        for path in fold_files(also_train, k):
             added = read_split([path], config.entity_types)
             shared = sum(r["text"] in corpus_texts for r in added)
             if shared:
@@ -76,7 +73,7 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             "fold_digest": fold_digest(fold_records),
             "also_train": [str(p) for p in also_train],
             # what they hold, as for the corpus: a resume after an edit would mix runs of two data sets
-            "also_train_digest": _files_digest([path for k in range(folds) for path in extra(k)]),
+            "also_train_digest": _files_digest([path for k in range(folds) for path in fold_files(also_train, k)]),
             "config": {key: value for key, value in to_dict(config).items() if key not in NOT_READ}}
     _check_cross_validation_folder(out)
     runs_before = sorted(out.glob("fold*-seed*")) if overwrite else []
@@ -106,7 +103,7 @@ def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str
             name = f"fold{k}-seed{s}"
             run_config = replace(
                 config, run_name=name, output_dir=str(out),
-                data=replace(config.data, train=[str(data_dir / "train.jsonl"), *extra(k)],
+                data=replace(config.data, train=[str(data_dir / "train.jsonl"), *fold_files(also_train, k)],
                              dev=[str(data_dir / "dev.jsonl")],
                              test=[str(data_dir / "test.jsonl")]),
                 train=replace(config.train, seed=config.train.seed + s))
@@ -237,6 +234,11 @@ def _rescore(done: dict[str, dict], out: Path, fold_records: list[list[dict]], c
             f"(character-exact), scored again")
 
 
+def fold_files(also_train: list, fold: int) -> list[str]:
+    """The `--also-train` files of one fold: `{fold}` in a path is the fold's number."""
+    return [str(path).replace("{fold}", str(fold)) for path in also_train]
+
+
 def _check_cross_validation_folder(out: Path) -> None:
     """A run writes plan.json, runs.jsonl, crossval.json and data/ into `out`, and --overwrite removes
     its runs: only where `out` is absent, empty or a cross-validation's (plan.json, the first file
@@ -282,5 +284,5 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log, resc
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
                         f"{', '.join(changed)}); pass --overwrite to start again")
     types = None if rescore else plan["config"]["entity_types"]  # the settings first: they say why, if both
-    runs = read_runs(runs_file, types, log, folds=plan["folds"]) if runs_file.is_file() else []
+    runs = read_runs(runs_file, types, plan["folds"], log) if runs_file.is_file() else []
     return {run["name"]: run for run in runs}

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import arabic_ner.inference as inference  # noqa: E402
 from arabic_ner.comparison import format_paired, kept_models, paired, read_crossval  # noqa: E402
 from arabic_ner.corpus import read_corpus  # noqa: E402
+from arabic_ner.crossval import fold_files  # noqa: E402
 from arabic_ner.errors import UserError, run_cli  # noqa: E402
 from arabic_ner.files import check_output_files, write_atomic  # noqa: E402
 from arabic_ner.labels import repair_iob2, viterbi_iob2  # noqa: E402
@@ -74,12 +75,12 @@ def training_transitions(records: list[dict], labels: list[str], normalization: 
 
 def fold_data(cv_dir: Path, fold: int, also_train: list[str], types: list[str]) -> tuple[dict, list[dict]]:
     """A fold's dev and test records, and its training records (its part of the corpus and the
-    `--also-train` files, `{fold}` filled in as crossval.py does)."""
+    `--also-train` files)."""
     folder = cv_dir / "data" / f"fold{fold}"
     splits = {split: read_corpus(folder / f"{split}.jsonl", types) for split in ("dev", "test")}
     train = read_corpus(folder / "train.jsonl", types)
-    for path in also_train:
-        train += read_corpus(Path(path.replace("{fold}", str(fold))), types)
+    for path in fold_files(also_train, fold):
+        train += read_corpus(Path(path), types)
     return splits, train
 
 
