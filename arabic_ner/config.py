@@ -36,6 +36,7 @@ class ModelConfig:
     label_all_subwords: bool = False  # False: only a word's first subword carries its tag (-100 elsewhere)
     dropout: float = 0.1  # dropout before the classification layer
     attention_dropout: float = 0.0  # dropout on attention weights (BERT pretrained with 0.1); see training.py
+    crf: bool = False  # a linear-chain CRF over the word tags, trained with the encoder (crf.py)
 
 
 def _files(*paths: str):
@@ -326,6 +327,10 @@ def validate(config: Config) -> None:
     need(t.head_lr >= 0, "train.head_lr", "must be >= 0 (0: train.lr)")
     need(0.0 < t.layer_lr_decay <= 1.0, "train.layer_lr_decay", "must be in (0, 1] (1: one rate for the encoder)")
     need(0.0 <= t.label_smoothing < 1.0, "train.label_smoothing", "must be in [0, 1)")
+    # the CRF's likelihood is over whole tag sequences, of words: it has no smoothing, and subwords
+    # labelled after their word's first would make its sequences subwords, not the words it decodes
+    need(not (m.crf and t.label_smoothing), "model.crf", "takes no train.label_smoothing; set one of them only")
+    need(not (m.crf and m.label_all_subwords), "model.crf", "tags words: set model.label_all_subwords false")
     need(0.0 <= t.ema_decay < 1.0, "train.ema_decay", "must be in [0, 1) (0: no average)")
     need(t.save_minutes >= 0, "train.save_minutes", "must be >= 0")
     need(0.0 <= m.attention_dropout < 1.0, "model.attention_dropout", "must be in [0, 1)")

@@ -23,6 +23,7 @@ from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokeni
 from transformers.utils import logging as hf_logging
 
 from arabic_ner.config import check_model_text
+from arabic_ner.crf import ATTRIBUTE, TagTransitions, add_crf
 from arabic_ner.errors import UserError, held_stops
 from arabic_ner.messages import first_line, plural
 from arabic_ner.files import check_model_folder, write_atomic
@@ -30,6 +31,7 @@ from arabic_ner.labels import LabelSet
 
 SETTINGS_FILE = "arabic_ner.json"
 WEIGHTS_FILE = "model.safetensors"
+CRF_WEIGHTS = {f"{ATTRIBUTE}.{name}" for name, _ in TagTransitions(1).named_parameters()}
 TOKENIZER_PROBE = "في بغداد 2015 \U00013000"  # Arabic, digits, and a hieroglyph no vocabulary here holds
 
 # transformers' load report lists the new classification head as "missing" on every run, and its
@@ -48,6 +50,7 @@ class ModelSettings:
     max_length: int
     stride: int
     proclitics_in_spans: bool = False  # absent from folders written before 2026-12-03, which all left them out
+    crf: bool = False  # a CRF's transitions (crf.py) in model.safetensors; absent from folders before 2026-12-07
 
     def save(self, folder: Path) -> None:
         write_atomic(Path(folder) / SETTINGS_FILE, json.dumps(asdict(self), indent=2) + "\n")
@@ -86,6 +89,7 @@ class ModelSettings:
         need(_is_int(self.max_length), "max_length", "must be an integer")
         need(_is_int(self.stride), "stride", "must be an integer")
         need(isinstance(self.proclitics_in_spans, bool), "proclitics_in_spans", "must be true or false")
+        need(isinstance(self.crf, bool), "crf", "must be true or false")
         check_model_text(need, types_, self.normalization, self.max_length, self.stride, prefix="")
 
 
@@ -131,10 +135,12 @@ def load_trained(model_dir: str | Path, device: str = "cpu"):
     settings = ModelSettings.load(model_dir)  # a missing folder is its one line too
     if not (model_dir / "tokenizer.json").exists():  # training always writes it; transformers' own message is cryptic
         raise UserError(f"{model_dir}: no tokenizer.json; copy the whole folder written by training")
-    model = _load_model(str(model_dir), new_head=False)  # first, as in load_encoder
+    model = _load_model(str(model_dir), new_head=False, crf=settings.crf)  # first, as in load_encoder
     tokenizer = load_tokenizer(str(model_dir))
     if model.config.id2label != LabelSet(tuple(settings.entity_types)).id2label:
         raise UserError(f"{model_dir}: the labels in config.json do not match the entity types in {SETTINGS_FILE}")
+    if settings.crf:
+        _load_crf(model, model_dir)
     # parts of other models (a tokenizer copied from another checkpoint, an edited max_length) would
     # load, then fail at the first text, or the first long one, with a traceback
     rows = model.get_input_embeddings().num_embeddings
@@ -158,9 +164,10 @@ def window_limit(model) -> int | None:
     return positions - (padding_idx + 1 if padding_idx is not None else 0)
 
 
-def _load_model(name_or_path: str, new_head: bool, **config_values):
+def _load_model(name_or_path: str, new_head: bool, crf: bool = False, **config_values):
     """The token-classification model of a hub name or folder; `new_head`: its classification head
-    is to be trained (an encoder), else every weight must come from the folder (a trained model)."""
+    is to be trained (an encoder), else every weight must come from the folder (a trained model),
+    with `crf` a CRF's too, which transformers leaves to `_load_crf`."""
     if os.path.isdir(name_or_path):
         _check_model_files(Path(name_or_path))
     hub = {"local_files_only": not _hub_reachable(name_or_path)}
@@ -189,11 +196,18 @@ def _load_model(name_or_path: str, new_head: bool, **config_values):
         # pad_token_id past the vocabulary, another tool's quantization_config)
         raise UserError(f"{_file(name_or_path, 'config.json')}: the model it describes cannot be built "
                         f"({first_line(exc)[:200]})") from None
-    _check_loading_info(name_or_path, model, info, new_head)
+    _check_loading_info(name_or_path, model, info, new_head, crf)
     return model
 
 
-def _check_loading_info(name_or_path: str, model, info: dict, new_head: bool) -> None:
+def _load_crf(model, model_dir: Path) -> None:
+    """The CRF's transitions, from the same weights file as the model's (transformers skipped them)."""
+    crf = add_crf(model, model.config.num_labels)
+    with safe_open(str(model_dir / WEIGHTS_FILE), framework="pt") as weights:
+        crf.load_state_dict({name: weights.get_tensor(f"{ATTRIBUTE}.{name}") for name, _ in crf.named_parameters()})
+
+
+def _check_loading_info(name_or_path: str, model, info: dict, new_head: bool, crf: bool = False) -> None:
     weights = _file(name_or_path, WEIGHTS_FILE)
     base = model.base_model_prefix + "."
     # A new head replaces a trained one of another size (a grown tag set): transformers re-initialises
@@ -210,6 +224,9 @@ def _check_loading_info(name_or_path: str, model, info: dict, new_head: bool) ->
     # (unexpected); a trained folder's weights must match its config.json exactly.
     missing = sorted(k for k in info["missing_keys"] if not new_head or k.startswith(base))
     unexpected = [] if new_head else sorted(info["unexpected_keys"])
+    if crf:  # its weights have no place in transformers' model, and must be there for _load_crf
+        missing += sorted(CRF_WEIGHTS - set(unexpected))
+        unexpected = [k for k in unexpected if k not in CRF_WEIGHTS]
     if missing or unexpected:
         problem = (f"the model config.json describes needs {plural(len(missing), 'weight')} not in this file "
                    f"(e.g. {missing[0]})" if missing else f"{plural(len(unexpected), 'weight')} in this file have "

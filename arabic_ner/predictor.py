@@ -9,6 +9,7 @@ from accelerate.utils import broadcast_object_list
 from arabic_ner.clitics import Proclitics
 from arabic_ner.compiled import CompiledTagger
 from arabic_ner.config import WINDOWS_PER_PASS
+from arabic_ner.crf import crf_of
 from arabic_ner.errors import UserError
 from arabic_ner.inference import close_call, window_probs, word_tags_of
 from arabic_ner.int8 import choose_for, fp32, int8_layers, quantize_int8
@@ -126,7 +127,9 @@ class Predictor:
             return
         sentences = [s for _, s in pending]
         windows = self.encoder.encode(sentences)
-        tagged = word_tags_of(sentences, windows, self._window_probs(windows), self.model.config.id2label)
+        crf = crf_of(self.model)  # read at each call: a model in training changes it
+        tagged = word_tags_of(sentences, windows, self._window_probs(windows), self.model.config.id2label,
+                              crf.weights() if crf is not None else None)
         for (i, sentence), result in zip(pending, tagged):
             done[i] += entities_from_tags(sentence.text, sentence.spans, result.tags, result.scores,
                                           self.proclitics)

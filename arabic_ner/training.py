@@ -35,6 +35,7 @@ from arabic_ner.augment import swap_mentions
 from arabic_ner.checkpoint import Progress, Saver, Snapshot, State, load_state
 from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_split
+from arabic_ner.crf import TagTransitions, add_crf, crf_of
 from arabic_ner.device import torch_threads, training_precision
 from arabic_ner.errors import Stopped, UserError, noted_stops
 from arabic_ner.files import file_digest, make_output_folder, write_atomic
@@ -101,6 +102,8 @@ def _train(config: Config, resume: bool, overwrite: bool, held: contextlib.ExitS
         # PyTorch's fused CPU attention (sdpa) is slow to differentiate: in bf16 its backward pass took
         # 1.0 s of 3.0 s over five batches of 8x128 subwords, where matmul and softmax take 0.25 s
         model.set_attn_implementation("eager")
+    if config.model.crf:
+        add_crf(model, len(label_set.labels))
     _freeze(model, config)
     precision = training_precision(config.train.precision, accelerator.device)
     encoder = WindowEncoder(tokenizer, config.model.max_length, config.model.stride, label_set,
@@ -145,7 +148,7 @@ def _train(config: Config, resume: bool, overwrite: bool, held: contextlib.ExitS
     accelerator.wait_for_everyone()
 
     settings = ModelSettings(list(config.entity_types), config.model.normalization,
-                            config.model.max_length, config.model.stride, config.proclitics_in_spans)
+                            config.model.max_length, config.model.stride, config.proclitics_in_spans, config.model.crf)
     data = data_summary(config, splits)
     saver = Saver(accelerator, model, tokenizer, optimizer, scheduler, average, settings, config, data, log)
     if resume:  # after a crash metrics.jsonl may hold epochs past last/, which are run again
@@ -244,7 +247,7 @@ def _train_epoch(accelerator, model, optimizer, scheduler, average: WeightAverag
             state.pending = None
         with accelerator.accumulate(model):
             with autocast():  # the forward pass only, as torch.autocast advises
-                loss = _token_loss(model, batch, config.train.label_smoothing)
+                loss = _token_loss(model, batch, config.train.label_smoothing, crf_of(accelerator.unwrap_model(model)))
             # Checked before the backward pass: a stop here leaves this batch unapplied, and a resume
             # replays it from the state saved at the last update.
             reason = stop.requested(bad_loss=not torch.isfinite(loss).item())
@@ -362,6 +365,9 @@ def _adamw(model, config: Config) -> torch.optim.Optimizer:
     encoder's layers at the rates `_layer_rates` gives."""
     no_decay = {id(p) for m in model.modules() if isinstance(m, torch.nn.LayerNorm) for p in m.parameters()}
     no_decay |= {id(p) for name, p in model.named_parameters() if name.endswith("bias")}
+    crf = crf_of(model)
+    if crf is not None:  # transition scores, not a projection to keep small
+        no_decay |= {id(p) for p in crf.parameters()}
     base = f"{model.base_model_prefix}."
     head = {id(p) for name, p in model.named_parameters() if not name.startswith(base)}
     train = config.train
@@ -393,13 +399,15 @@ def _layer_rates(model, config: Config) -> dict[int, float]:
     return rates
 
 
-def _token_loss(model, batch: dict, smoothing: float) -> torch.Tensor:
+def _token_loss(model, batch: dict, smoothing: float, crf: TagTransitions | None) -> torch.Tensor:
     """The model's own cross-entropy over the labelled subwords, or with `train.label_smoothing`
     the same with that share of each target spread over all tags (transformers' token-classification
-    heads take no smoothing)."""
-    if not smoothing:
+    heads take no smoothing), or with `model.crf` the CRF's likelihood of each window's tags."""
+    if not smoothing and crf is None:
         return model(**batch).loss
     logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+    if crf is not None:
+        return crf.nll(logits, batch["labels"])
     return torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(),
                                              ignore_index=IGNORE, label_smoothing=smoothing)
 

@@ -198,10 +198,12 @@ def test_interrupt_mid_epoch_then_resume_replays_the_run_exactly(tiny_bert, corp
     assert_replayed_exactly(whole, cut, epochs=3)
 
 
-def test_two_processes(tiny_bert, corpus_dir, tmp_path):
+@pytest.mark.parametrize("crf", ["false", "true"])  # the CRF's loss is computed outside the model's forward pass
+def test_two_processes(tiny_bert, corpus_dir, tmp_path, crf):
     result = subprocess.run(TWO_CPU_PROCESSES + ["train.py", "configs/quickstart.yaml",
                                                  *tiny_args(tiny_bert, corpus_dir, tmp_path,
-                                                            **{"train.epochs": "3", "train.group_by_length": "true"})],
+                                                            **{"train.epochs": "3", "train.group_by_length": "true",
+                                                               "model.crf": crf})],
                             cwd=ROOT, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "ACCELERATE_USE_CPU": "true"})
     assert result.returncode == 0, result.stderr[-3000:]

@@ -104,7 +104,7 @@ def test_label_smoothing_is_cross_entropy_with_its_targets_spread(tiny_bert, cor
         # by hand: (1 - s) of the target's log-probability and s spread evenly over the 3 tags
         logp = logits.log_softmax(-1)
         expected = -((1 - smoothing) * logp[range(3), labels[0, 1:4]] + smoothing * logp.mean(-1)).mean()
-        assert training._token_loss(model, batch, smoothing).item() == pytest.approx(expected.item(), rel=1e-5)
+        assert training._token_loss(model, batch, smoothing, None).item() == pytest.approx(expected.item(), rel=1e-5)
     assert "labels" in batch  # the batch is not changed
 
 
@@ -211,13 +211,14 @@ class _Clock:
         return getattr(time, name)
 
 
-@pytest.mark.parametrize("ema_decay", ["0", "0.9"])
+@pytest.mark.parametrize("ema_decay, crf", [("0", "false"), ("0.9", "false"), ("0", "true")])
 def test_resume_after_a_crash_replays_exactly_from_the_older_last(tiny_bert, corpus_dir, tmp_path, monkeypatch,
-                                                                  ema_decay):
+                                                                  ema_decay, crf):
     """last/ is saved every save_minutes: a crash (no save) in epoch 4 resumes from epoch 2, redoes
     epoch 3, and ends with the very weights and losses of a run never interrupted; with the average
-    of the weights too, which best/ holds."""
-    extra = {"train.epochs": "4", "model.dropout": "0.3", "train.save_minutes": "10", "train.ema_decay": ema_decay}
+    of the weights too, which best/ holds, and a CRF's transitions (model.crf)."""
+    extra = {"train.epochs": "4", "model.dropout": "0.3", "train.save_minutes": "10", "train.ema_decay": ema_decay,
+             "model.crf": crf}
     whole = config(tiny_bert, corpus_dir, tmp_path, run_name="whole", **extra)
     train(whole)
 
