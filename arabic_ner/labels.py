@@ -54,8 +54,8 @@ def viterbi_iob2(probs: np.ndarray, labels: list[str],
     (words x labels): `I-X` only after `B-X` or `I-X`. Against `repair_iob2` over the argmax, a stray
     `I-X` whose word was probably `O`, or the `B-`/`I-` of another type, is decided by the words
     around it and not always made an entity's start. `weights` (labels x labels, labels) are
-    log-weights added to each tag-to-tag step and to the first tag's score: decoders the project
-    measured and did not keep use them (benchmarks/decoding.py)."""
+    log-weights added to each tag-to-tag step and to the first tag's score: a CRF's learnt ones
+    (crf.py), or those of decoders the project measured and did not keep (benchmarks/decoding.py)."""
     n = len(labels)
     step, can_start = _transitions(tuple(labels))
     start = np.where(can_start, 0.0, -np.inf)

@@ -24,7 +24,6 @@ import argparse
 import json
 import sys
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,7 @@ from arabic_ner.errors import UserError, run_cli  # noqa: E402
 from arabic_ner.files import check_output_files, write_atomic  # noqa: E402
 from arabic_ner.labels import repair_iob2, viterbi_iob2  # noqa: E402
 from arabic_ner.metrics import score_model  # noqa: E402
+from arabic_ner.model import ModelSettings  # noqa: E402
 from arabic_ner.predictor import Predictor  # noqa: E402
 from arabic_ner.sentences import to_sentence  # noqa: E402
 
@@ -46,8 +46,9 @@ WEIGHTS = {"continuation": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),  # log-weight of each
            "transitions": (0.0, 0.25, 0.5, 1.0, 2.0)}  # how much of the training gold's transitions
 
 
-def argmax_repaired(probs: np.ndarray, labels: list[str]) -> list[int]:
-    """The decoder before 2026-12-02: each word's likeliest tag, stray `I-` tags made starts."""
+def argmax_repaired(probs: np.ndarray, labels: list[str], crf=None) -> list[int]:
+    """The decoder before 2026-12-02: each word's likeliest tag, stray `I-` tags made starts.
+    `crf`: the transitions `inference.word_tags_of` passes every decoder, None here (main refuses a CRF's models)."""
     index = {label: i for i, label in enumerate(labels)}
     return [index[tag] for tag in repair_iob2([labels[i] for i in probs.argmax(axis=-1)])]
 
@@ -98,6 +99,11 @@ class Remembering(Predictor):
         return [p.copy() for p in self._seen[key]]
 
 
+def weighted(weights: tuple[np.ndarray, np.ndarray]):
+    """Viterbi with `weights`, in the place of a CRF's transitions (None here: main refuses a CRF's models)."""
+    return lambda probs, labels, crf=None: viterbi_iob2(probs, labels, weights)
+
+
 @contextmanager
 def decoder(decode):
     real = inference.viterbi_iob2
@@ -120,6 +126,10 @@ def main() -> int:
     kept = kept_models(args.cv_dir, runs, log=lambda m: print(m, file=sys.stderr))
     if not kept:
         raise UserError(f"{args.cv_dir}: no run kept its best/; run eval/crossval.py with --keep-models")
+    for _, model in kept:
+        if ModelSettings.load(model).crf:
+            raise UserError(f"{model}: trained with model.crf, whose learnt transitions are its decoder; "
+                            "this benchmark compares decoders of a softmax trained alone")
     # every run's files read before any scoring: a missing one stops the benchmark before minutes are spent
     data = [fold_data(args.cv_dir, run["fold"], plan.get("also_train", []), types) for run, _ in kept]
     scored: dict[str, list] = {"argmax": [], "viterbi": []}
@@ -135,7 +145,7 @@ def main() -> int:
         weights_of = {"continuation": lambda w: continuation(labels, w), "transitions": lambda w: (w * step, w * start)}
         for name, grid in WEIGHTS.items():
             for w in grid:
-                with decoder(partial(viterbi_iob2, weights=weights_of[name](w))):
+                with decoder(weighted(weights_of[name](w))):
                     tuned[name][w].append({**key, **{split: score_model(predictor, records, types).scores
                                                      for split, records in splits.items()}})
         print(f"{run['name']}: test character-exact F1 argmax {scored['argmax'][-1]['test']['char']['f1']:.4f}, "

@@ -137,3 +137,22 @@ def test_weight_decay_spares_the_transitions(tiny_bert):
     groups = _adamw(model, run).param_groups
     decayed = {id(p) for g in groups if g["weight_decay"] for p in g["params"]}
     assert decayed and not decayed & {id(p) for p in crf.parameters()}
+
+
+def test_the_decoding_benchmark_refuses_a_crf_model_in_one_line(crf_run, tmp_path):
+    """benchmarks/decoding.py swaps Viterbi for decoders of a softmax trained alone, which would
+    leave a CRF's transitions out: its models are refused before any scoring (without the check:
+    the next step's error, a fold's data not found)."""
+    import shutil
+    import subprocess
+    import sys
+    run, _ = crf_run
+    cv = tmp_path / "x-cv"
+    cv.mkdir()
+    for name in ("plan.json", "runs.jsonl"):  # a real cross-validation's records, one of its runs with the model
+        shutil.copy(ROOT / "docs" / "cv" / "news-tcfl-crf-cv" / name, cv / name)
+    shutil.copytree(run.run_dir / "best", cv / "fold0-seed0" / "best")
+    result = subprocess.run([sys.executable, "benchmarks/decoding.py", str(cv)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1].endswith("this benchmark compares decoders of a softmax trained alone")

@@ -385,6 +385,11 @@ def test_training_evaluate_and_crossval_score_alike(tiny_bert, records, tmp_path
         evaluated = evaluate_model(folder / "best", tmp_path / "tiny-cv" / "data" / f"fold{run['fold']}" / "test.jsonl",
                                    bootstrap=0)["scores"]
         assert {k: evaluated[k] for k in keys} == {k: run["test"][k] for k in keys}
+    # the decoding benchmark on the kept models (it stopped with a TypeError once word_tags_of passed a CRF's
+    # transitions, None here, to the decoders it swaps in)
+    bench = subprocess.run([sys.executable, "benchmarks/decoding.py", str(tmp_path / "tiny-cv")], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+    assert bench.returncode == 0 and "Viterbi" in bench.stdout, bench.stderr[-2000:]
 
     # --rescore: the finished runs scored again from their best/ (here over numbers made wrong on purpose)
     runs_file = tmp_path / "tiny-cv" / "runs.jsonl"
