@@ -155,4 +155,4 @@ def test_the_decoding_benchmark_refuses_a_crf_model_in_one_line(crf_run, tmp_pat
     result = subprocess.run([sys.executable, "benchmarks/decoding.py", str(cv)], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.strip().splitlines()[-1].endswith("this benchmark compares decoders of a softmax trained alone")
+    assert result.stderr.strip().splitlines()[-1].endswith("compares decoders of a softmax trained alone")
