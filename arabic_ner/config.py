@@ -22,6 +22,7 @@ from arabic_ner.errors import UserError
 NORMALIZATIONS = ("arabert_v02", "none")
 PRECISIONS = ("auto", "bf16", "fp32")
 SEED_LIMIT = 2**32  # numpy seeds its generator with numbers below this
+BOOTSTRAP_LIMIT = 100_000  # the most resamples for an interval (1,000 is usual; 10,000 settles the third decimal)
 COUNT_LIMIT = 2**16  # the most sentences or windows in a batch, and batches in one update
 WINDOWS_PER_PASS = 32  # windows per forward pass when tagging or scoring: train.eval_batch_size, every --batch-size
 THREAD_LIMIT = 1024  # the most CPU threads a run may ask for

@@ -191,9 +191,9 @@ def _load_model(name_or_path: str, new_head: bool, crf: bool = False, **config_v
                 name_or_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True, **hub)
     except (OSError, ValueError) as exc:
         raise _load_error(name_or_path, exc) from None
-    except (KeyError, TypeError, AttributeError, AssertionError, ImportError, RuntimeError) as exc:
+    except (KeyError, TypeError, AttributeError, AssertionError, ImportError, RuntimeError, ArithmeticError) as exc:
         # values AutoConfig takes but the model's code cannot build on (hidden_act "bogus", a
-        # pad_token_id past the vocabulary, another tool's quantization_config)
+        # pad_token_id past the vocabulary, another tool's quantization_config, num_attention_heads 0)
         raise UserError(f"{_file(name_or_path, 'config.json')}: the model it describes cannot be built "
                         f"({first_line(exc)[:200]})") from None
     _check_loading_info(name_or_path, model, info, new_head, crf)

@@ -5,6 +5,7 @@ import pytest
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
+from arabic_ner import metrics
 from arabic_ner.analysis import analyse, format_errors
 from arabic_ner.conll import from_conll
 from arabic_ner.labels import entities_from_tags, tags_to_ranges
@@ -138,6 +139,16 @@ def test_bootstrap_interval_brackets_the_score_and_is_seeded():
     assert low <= f1 <= high and low < high
     assert bootstrap_f1(word_counts(gold, pred), samples=500, seed=3) == (low, high)
     assert bootstrap_f1(word_counts([["B-A"]] * 5, [["B-A"]] * 5)) == (1.0, 1.0)
+
+
+def test_bootstrap_draws_resamples_in_blocks_with_the_same_result(monkeypatch):
+    # memory held to a block of record indices, whatever the number of records and resamples
+    counts = [(i % 3, i % 4, i % 5) for i in range(37)]
+    whole = bootstrap_f1(counts, samples=500, seed=3)
+    monkeypatch.setattr(metrics, "BOOTSTRAP_BLOCK", 37 * 3)  # three resamples a block, the last block short
+    assert bootstrap_f1(counts, samples=500, seed=3) == whole
+    monkeypatch.setattr(metrics, "BOOTSTRAP_BLOCK", 1)  # one resample a block
+    assert bootstrap_f1(counts, samples=500, seed=3) == whole
 
 
 def char_tags(text: str, entities: list[dict]) -> list[str]:

@@ -119,6 +119,8 @@ TRAINED_DAMAGE = [
      "config.json: the model it describes cannot be built"),
     ("config.json pad_token_id past the vocabulary", edit("config.json", with_(pad_token_id=9999)),
      "config.json: the model it describes cannot be built"),
+    ("config.json num_attention_heads 0", edit("config.json", with_(num_attention_heads=0)),  # was ZeroDivisionError
+     "config.json: the model it describes cannot be built"),
     ("tokenizer.json of a larger vocabulary", edit("tokenizer.json", lambda t: {**t, "model": {
         **t["model"], "vocab": {**t["model"]["vocab"], **{f"zz{i}": len(t["model"]["vocab"]) + i for i in range(500)}}}}),
      "tokenizer.json: .* tokens, but the model's embeddings have .* rows"),

@@ -263,7 +263,9 @@ def test_evaluate_bad_input(trained, tmp_path, content, message):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--bootstrap", "-5"], "--bootstrap -5: must be 0 (no interval) or more"),
+    (["--bootstrap", "-5"], "--bootstrap -5: must be 0 (no interval) to 100,000"),
+    # was a MemoryError after predicting
+    (["--bootstrap", "100000000000"], "--bootstrap 100000000000: must be 0 (no interval) to 100,000"),
     (["--batch-size", "0"], "--batch-size 0: must be 1-65,536"),
     (["--seed", "-1"], "--seed -1: must be in [0, 2**32) (numpy's seed range)"),  # was a traceback after predicting
     (["--out", "{file}"], "--out {file}: is a file, not a folder"),

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from arabic_ner.config import SEED_LIMIT, WINDOWS_PER_PASS, check_batch_size
+from arabic_ner.config import BOOTSTRAP_LIMIT, SEED_LIMIT, WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.errors import UserError
 from arabic_ner.files import check_output_files, check_output_folder
 
@@ -36,8 +36,8 @@ def main() -> int:
     if not args.model_dir.is_dir():
         raise UserError(f"{args.model_dir}: no such model folder")
     check_batch_size(args.batch_size)
-    if args.bootstrap < 0:
-        raise UserError(f"--bootstrap {args.bootstrap}: must be 0 (no interval) or more")
+    if not 0 <= args.bootstrap <= BOOTSTRAP_LIMIT:  # found only after the whole prediction run otherwise
+        raise UserError(f"--bootstrap {args.bootstrap}: must be 0 (no interval) to {BOOTSTRAP_LIMIT:,}")
     if not 0 <= args.seed < SEED_LIMIT:  # found only after the whole prediction run otherwise
         raise UserError(f"--seed {args.seed}: must be in [0, 2**32) (numpy's seed range)")
     # beside the model, not inside it: a resumed training swaps in a new best/ whole, and results
