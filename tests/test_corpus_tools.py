@@ -879,6 +879,21 @@ def test_validator_says_an_empty_file_has_no_records(tmp_path):
     assert result.returncode == 1 and f"error: {empty}: no records" in result.stderr
 
 
+@pytest.mark.parametrize("name, says", [
+    ("train.tsv", "convert from-conll {path} OUT.jsonl` checks this CoNLL file line by line"),
+    ("train.conll", "convert from-conll {path} OUT.jsonl` checks this CoNLL file line by line"),
+    ("train.parquet", "a Parquet file is checked as training reads it"),
+])
+def test_validator_names_what_checks_a_file_that_is_not_jsonl(tmp_path, name, says):
+    # a CoNLL file was read as JSON: one "not valid JSON" error for each of its lines
+    path = tmp_path / name
+    path.write_text("الجيش\tB-SECURITY_UNIT\nالعراقي\tI-SECURITY_UNIT\n\nقال\tO\n", encoding="utf-8")
+    result = run_module("arabic_ner", "validate", path)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr
+    assert errors[0].startswith(f"error: {path}: validate checks JSONL; ") and says.format(path=path) in errors[0]
+
+
 @pytest.mark.parametrize("command, content", [
     ("from-conll", ""),
     ("from-conll", "\n\n"),
