@@ -78,9 +78,10 @@ def parse_json(text: str, where: str, numbered: bool = False) -> object:
     """One JSON value, or a CorpusError naming `where` (and, if `numbered`, the line within `text`).
     Python's json also reads NaN, Infinity and 1e999, which are not JSON and which writers would
     echo back, and fails otherwise than with JSONDecodeError on over-deep nesting and on integers of
-    over 4,300 digits."""
+    over 4,300 digits; and it keeps the last of a key given twice, which hides a slip (`"text"` twice)
+    that YAML configs refuse."""
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         where, why = (f"{where}:{exc.lineno}" if numbered else where), exc.msg
     except _NotJson as exc:
@@ -94,6 +95,15 @@ def parse_json(text: str, where: str, numbered: bool = False) -> object:
 
 class _NotJson(ValueError):
     pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise _NotJson(f"the key {shorten(key)} appears twice in one object")
+        found[key] = value
+    return found
 
 
 def _no_constant(name: str) -> float:

@@ -780,6 +780,10 @@ def test_split_ids_and_groups_are_names(tmp_path, row, message):
     ('{"id": true, "text": "abc", "entities": []}', "c.jsonl:1: 'id' is a string or a whole number, got True"),
     ('{"id": 1.5, "text": "abc", "entities": []}', "c.jsonl:1: 'id' is a string or a whole number, got 1.5"),
     ('{"text": NaN, "entities": []}', r"c.jsonl:1: not valid JSON \(NaN is not JSON\)"),
+    # Python's json kept the last of the two silently
+    ('{"text": "abc", "entities": [], "text": "def"}', r"c.jsonl:1: not valid JSON \(the key 'text' appears twice"),
+    ('{"text": "abc", "entities": [{"start": 0, "end": 1, "label": "CASUALTY", "end": 3}]}',
+     r"c.jsonl:1: not valid JSON \(the key 'end' appears twice in one object\)"),
     ('{"text": "abc", "entities": [], "n": 1e999}', r"c.jsonl:1: not valid JSON \('1e999' is not a finite number\)"),
     ('{"text": "abc", "entities": [], "n": ' + "9" * 5000 + "}",
      r"c.jsonl:1: not valid JSON \(a number of over 4,300 digits\)"),
