@@ -25,9 +25,10 @@ def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None,
     starts an entity, as conlleval reads it, and `warn` (default: print to stderr) says so.
     """
     path = Path(path)
-    if path.suffix == ".parquet":
+    kind = corpus_format(path)
+    if kind == "parquet":
         return read_parquet(path, entity_types)
-    if path.suffix not in CONLL_SUFFIXES:
+    if kind == "jsonl":
         return read_jsonl(path, entity_types)
     repaired: list[str] = []
     allowed = set(entity_types) if entity_types is not None else None
@@ -41,6 +42,13 @@ def read_corpus(path: str | Path, entity_types: Iterable[str] | None = None,
     if not records:
         raise CorpusError(f"{path}: no records")
     return records
+
+
+def corpus_format(path: Path) -> str:
+    """How `read_corpus` reads `path`: "parquet", "conll" (`.tsv`, `.conll`, `.bio`) or "jsonl" (any other)."""
+    if path.suffix == ".parquet":
+        return "parquet"
+    return "conll" if path.suffix in CONLL_SUFFIXES else "jsonl"
 
 
 def read_split(paths: Iterable[str | Path], entity_types: Iterable[str] | None = None,

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arabic_ner.clitics import Proclitics, may_be_proclitics
-from arabic_ner.conll import CONLL_SUFFIXES
-from arabic_ner.corpus import check_record, record_place
+from arabic_ner.corpus import check_record, corpus_format, record_place
 from arabic_ner.errors import moved_command
 from arabic_ner.messages import shorten
 from arabic_ner.textfiles import CorpusError, numbered_lines, parse_json, read_text
@@ -41,7 +40,7 @@ def validate_files(paths: list[Path], entity_types: list[str]) -> tuple[list[Pro
     loaded: list[tuple[str, dict]] = []
     for path in paths:
         counts[str(path)] = Counter()
-        if path.suffix in CONLL_SUFFIXES or path.suffix == ".parquet":
+        if corpus_format(path) != "jsonl":
             # read line by line as JSON, each of its lines was an error that said nothing of the file
             problems.append(Problem(_not_jsonl(path)))
             continue
@@ -84,7 +83,7 @@ def validate_files(paths: list[Path], entity_types: list[str]) -> tuple[list[Pro
 
 def _not_jsonl(path: Path) -> str:
     """What to do with a corpus file that training reads but this check does not."""
-    if path.suffix == ".parquet":
+    if corpus_format(path) == "parquet":
         return f"{path}: validate checks JSONL; a Parquet file is checked as training reads it, record by record"
     return (f"{path}: validate checks JSONL; `python -m arabic_ner convert from-conll {path} OUT.jsonl` checks "
             f"this CoNLL file line by line (tags, stray I-) and writes the JSONL to validate")

@@ -9,7 +9,7 @@ import pytest
 from arabic_ner.conll import from_conll, to_conll
 from arabic_ner.convert import from_doccano, from_labelstudio, to_labelstudio
 from arabic_ner.errors import UserError
-from arabic_ner.corpus import read_corpus, read_jsonl
+from arabic_ner.corpus import corpus_format, read_corpus, read_jsonl
 from arabic_ner.split import split_corpus
 from arabic_ner.textfiles import CorpusError
 from arabic_ner.validate import validate_files
@@ -881,6 +881,14 @@ def test_validator_says_an_empty_file_has_no_records(tmp_path):
     empty.write_text("\n \n", encoding="utf-8")
     result = run_module("arabic_ner", "validate", empty)
     assert result.returncode == 1 and f"error: {empty}: no records" in result.stderr
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("train.jsonl", "jsonl"), ("train.json", "jsonl"), ("train", "jsonl"), ("train.tsv", "conll"),
+    ("train.conll", "conll"), ("train.bio", "conll"), ("train.parquet", "parquet"),
+])
+def test_one_rule_tells_a_corpus_files_format_for_reading_and_validating(name, kind):
+    assert corpus_format(Path(name)) == kind
 
 
 @pytest.mark.parametrize("name, says", [
