@@ -3,6 +3,8 @@ threads it uses on the CPU."""
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 
 import torch
 
@@ -32,6 +34,22 @@ def choose_device(requested: str | None = None, int8: bool = False, state=None) 
     if int8 and kind != "cpu":
         raise UserError(f"--int8 runs on the CPU only; --device {device} is not the CPU")
     return device
+
+
+def leave(status: int) -> int:
+    """`status`, for the command to exit with; under several processes (torchrun, accelerate launch)
+    this process ends here with it. gloo's threads outlive destroy_process_group (gloo_tcp_loop and two
+    pt_gloo_runloop were alive at exit, the group still referenced), and a process whose C++ teardown
+    meets them may abort after its work ("terminate called without an active exception", SIGABRT:
+    rank 1, in fresh-clone CI runs of predict.py and of train.py), which torchrun reports as the
+    command failing. Call it once every output is closed and named."""
+    from accelerate import PartialState
+
+    if PartialState().num_processes > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 def training_precision(requested: str, device: torch.device) -> str:

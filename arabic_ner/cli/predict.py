@@ -20,11 +20,10 @@ main process merges them into -o in input order at the end.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
 
 from arabic_ner.config import WINDOWS_PER_PASS
+from arabic_ner.device import leave
 from arabic_ner.tagging import CHUNK_WORDS, PredictJob, predict
 
 
@@ -54,18 +53,6 @@ def main() -> int:
                         help="torch.compile the model first: ~30 s more start-up, then 10-20%% faster (default: "
                              "on for fp32 on the CPU from 400,000 words of input per process, where it pays off)")
     args = parser.parse_args()
-    code = predict(PredictJob(**vars(args)))
-    from accelerate import PartialState
-
-    if PartialState().num_processes > 1:
-        # gloo's threads outlive destroy_process_group here (gloo_tcp_loop and two pt_gloo_runloop were
-        # alive at exit, the group still referenced), and a process whose C++ teardown meets them may
-        # abort after its work ("terminate called without an active exception", SIGABRT: rank 1, in
-        # two fresh-clone CI runs), which torchrun reports as the command failing. Every output is
-        # closed and named by now: the processes end without that teardown.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    return leave(predict(PredictJob(**vars(args))))  # every output is closed and named by now
 
 

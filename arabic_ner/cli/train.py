@@ -24,17 +24,15 @@ def main() -> int:
     args, overrides = parser.parse_known_args()
     config = load_config(args.config, overrides)
 
-    from arabic_ner.training import (  # heavy imports after the config is known good
-        Interrupted,
-        train,
-    )
+    from arabic_ner.device import leave  # heavy imports after the config is known good
+    from arabic_ner.training import Interrupted, train
 
     try:
         summary = train(config, resume=args.resume, overwrite=args.overwrite)
     except Interrupted as exc:  # state saved, and said so: no "interrupted" line from run_cli
-        return exc.exit_status
+        return leave(exc.exit_status)
     from accelerate import PartialState
 
     if PartialState().is_main_process:
         print(json.dumps(summary, indent=2))
-    return 0
+    return leave(0)  # the run folder's lock is released and every file written by now
