@@ -64,6 +64,7 @@ class TrainConfig:
     warmup_ratio: float = 0.1  # fraction of updates with linear warmup, then linear decay
     max_grad_norm: float = 1.0  # gradient clipping
     freeze_embeddings: bool = True  # keep the pretrained word embeddings as they are (training.py says why)
+    fast_dropout: bool = True  # CPU dropout masks drawn 16 bits an element: a third of nn.Dropout's cost (dropout.py)
     freeze_layers: int = 0  # also keep the embeddings and the encoder's lowest N layers as pretrained (no backward through them)
     head_lr: float = 0.0  # peak learning rate of the new classification head; 0: train.lr
     layer_lr_decay: float = 1.0  # each encoder layer learns at this times the rate of the one above it (top: train.lr); 1: one rate

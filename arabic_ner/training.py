@@ -12,7 +12,8 @@ saves.
 What makes it fast on a CPU (benchmarks/bench.py measures each; README, Training speed): the
 forward pass in bf16 where the hardware has it, the word embeddings frozen, no dropout on the
 attention weights and eager attention (both: the CPU's fused attention and its dropout were a
-third of a step), and last/ written every few minutes rather than every epoch.
+third of a step), dropout masks drawn 16 bits an element (dropout.py), and last/ written every
+few minutes rather than every epoch.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from arabic_ner.config import Config, dump_yaml
 from arabic_ner.corpus import read_split
 from arabic_ner.crf import TagTransitions, add_crf, crf_of
 from arabic_ner.device import torch_threads, training_precision
+from arabic_ner.dropout import use_fast_dropout
 from arabic_ner.errors import Stopped, UserError, noted_stops
 from arabic_ner.files import file_digest, make_output_folder, write_atomic
 from arabic_ner.labels import LabelSet
@@ -102,6 +104,8 @@ def _train(config: Config, resume: bool, overwrite: bool, held: contextlib.ExitS
         # PyTorch's fused CPU attention (sdpa) is slow to differentiate: in bf16 its backward pass took
         # 1.0 s of 3.0 s over five batches of 8x128 subwords, where matmul and softmax take 0.25 s
         model.set_attn_implementation("eager")
+        if config.train.fast_dropout:
+            use_fast_dropout(model)
     if config.model.crf:
         add_crf(model, len(label_set.labels))
     _freeze(model, config)

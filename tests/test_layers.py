@@ -11,7 +11,7 @@ LAYERS = [
     ("base", {"errors", "messages", "files", "config", "progress"}),
     ("text", {"normalize", "words", "clitics", "labels", "sentences", "stories"}),
     ("data", {"augment", "textfiles", "corpus", "conll", "convert", "validate", "split", "articles", "render", "metrics"}),
-    ("model", {"model", "crf", "windows", "inference", "predictor", "int8", "compiled", "device"}),
+    ("model", {"model", "crf", "dropout", "windows", "inference", "predictor", "int8", "compiled", "device"}),
     ("run", {"model_card", "checkpoint", "weight_average", "run_folder", "training", "offline_encoder", "tagging", "ray_predict", "selftrain", "serve", "select"}),
     ("score", {"analysis", "report", "evaluation", "comparison", "crossval"}),
     ("cli", {"cli", "__main__"}),

@@ -1,4 +1,5 @@
-"""The training options that buy speed: frozen word embeddings, bf16, last/ saved every few minutes.
+"""The training options that buy speed: frozen word embeddings, bf16, cheaper dropout masks, last/ saved every
+few minutes.
 Speed itself is measured by benchmarks/bench.py; here, that each option does what it says."""
 import json
 import time
@@ -50,6 +51,20 @@ def test_frozen_layers_and_the_embedding_block_stay_as_pretrained(tiny_bert, cor
                 continue
             frozen = name.startswith(("embeddings.", "encoder.layer.0."))  # the tiny BERT has 2 layers
             assert torch.equal(after[f"bert.{name}"], weight) == frozen, (folder, name)
+
+
+def test_the_cheaper_dropout_masks_are_the_settings_choice(tiny_bert, corpus_dir, tmp_path):
+    """train.fast_dropout decides which masks a CPU run draws: the same seed then trains another
+    model (an ignored setting would give the same losses), saved as the same weights."""
+    runs = {fast: config(tiny_bert, corpus_dir, tmp_path / str(fast),
+                         **{"train.epochs": "1", "train.fast_dropout": str(fast)}) for fast in (True, False)}
+    for run in runs.values():
+        train(run)
+    losses = {fast: json.loads((run.run_dir / "metrics.jsonl").read_text())["train_loss"]
+              for fast, run in runs.items()}
+    assert losses[True] != losses[False]
+    weights = [load_file(run.run_dir / "best" / "model.safetensors") for run in runs.values()]
+    assert weights[0].keys() == weights[1].keys()
 
 
 def test_more_frozen_layers_than_the_encoder_has_is_one_line(tiny_bert, corpus_dir, tmp_path):
