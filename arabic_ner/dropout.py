@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from arabic_ner.model import replace_modules
+
 _FULL_RANGE = -2**63  # random_(from, None) then draws all 64 bits: random_() alone leaves the top bit 0
 
 
@@ -44,10 +46,4 @@ class Dropout(torch.nn.Module):
 def use_fast_dropout(model: torch.nn.Module) -> int:
     """Replace every nn.Dropout inside `model` with `Dropout` of the same p; how many were replaced.
     They hold no weights, so what the model saves and loads is unchanged."""
-    swapped = 0
-    for parent in list(model.modules()):
-        for name, child in parent.named_children():
-            if type(child) is torch.nn.Dropout:
-                setattr(parent, name, Dropout(child.p))
-                swapped += 1
-    return swapped
+    return replace_modules(model, torch.nn.Dropout, lambda dropout: Dropout(dropout.p))

@@ -44,6 +44,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from arabic_ner.model import replace_modules
+
 # int8 must multiply this much faster than fp32 on the probe to be used. The multiplies are about
 # 80% of fp32's time, so 1.2x there is about 1.15x for the model: less would not repay the ~1% of
 # entities that int8 changes, and the probe's own noise on a busy machine is several percent.
@@ -124,10 +126,7 @@ def quantize_int8(model: nn.Module, kernel: str) -> nn.Module:
     """Replace every `nn.Linear` of `model` (in place) by an `Int8Linear` on `kernel`; returns `model`."""
     if any(p.device.type != "cpu" for p in model.parameters()):
         raise ValueError("int8 inference runs on the CPU only")
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Linear):
-                setattr(parent, name, Int8Linear(child, kernel))
+    replace_modules(model, nn.Linear, lambda linear: Int8Linear(linear, kernel))
     return model
 
 

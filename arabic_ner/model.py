@@ -154,6 +154,18 @@ def load_trained(model_dir: str | Path, device: str = "cpu"):
     return model.to(device).eval(), tokenizer, settings
 
 
+def replace_modules(model, kind: type, make) -> int:
+    """Replace every `kind` module inside `model`, in place, by `make(it)`; how many were replaced.
+    One walk for the swaps made after loading (int8.py's layers, dropout.py's masks)."""
+    replaced = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, kind):
+                setattr(parent, name, make(child))
+                replaced += 1
+    return replaced
+
+
 def window_limit(model) -> int | None:
     """The most subwords a window may hold: the encoder's position table (None: it has none)."""
     positions = getattr(model.config, "max_position_embeddings", None)
