@@ -134,9 +134,11 @@ def load_state(last: Path, accelerator, model, optimizer, scheduler, average: We
     try:
         optimizer.load_state_dict(state["optimizer"])
     except ValueError:  # torch: "loaded state dict contains a parameter group that doesn't match the size..."
-        raise UserError(f"{last}: saved while training other weights than this config does (a run of a version "
-                        f"before train.freeze_embeddings, which trained the word embeddings?); start again with "
-                        f"--overwrite") from None
+        # check_resumable found the settings the same: config.yaml was edited, or the version that
+        # saved trained other weights under them
+        raise UserError(f"{last}: saved while training other weights than this config does (its optimizer holds "
+                        f"other parameter groups: config.yaml edited, or saved by another version?); start again "
+                        f"with --overwrite") from None
     scheduler.load_state_dict(state["scheduler"])
     average.load_state_dict(state.get("average"), str(last))
     return progress, saved or Snapshot.now(), saved

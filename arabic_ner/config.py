@@ -361,11 +361,33 @@ def flat_dict(nested: dict, prefix: str = "") -> dict:
     return flat
 
 
+# Settings added with a default other than what runs did before they existed: a config.yaml or
+# plan.json written before lacks the key, and such a run was made with the value here, not the
+# default. Settings added with the earlier behaviour as their default need no entry.
+BEFORE_ADDED = {
+    "model.attention_dropout": 0.1,  # until 2026-12-01 the encoder's own: BERT's and e5's 0.1
+    "train.freeze_embeddings": False,  # until 2026-12-01 the word embeddings trained
+    "train.precision": "fp32",  # until 2026-12-01
+    "train.fast_dropout": False,  # until 2026-12-07 nn.Dropout's masks
+}
+
+
+def saved_defaults() -> dict:
+    """What a saved config (a run's config.yaml, a cross-validation's plan) lacking a key was made
+    with, as `to_dict` nests it: the defaults, but BEFORE_ADDED's values. Without them, a run
+    resumed with today's defaults would go on under another recipe than it started with, silently."""
+    saved = to_dict(Config())
+    for dotted, value in BEFORE_ADDED.items():
+        section, key = dotted.split(".")
+        saved[section][key] = value
+    return saved
+
+
 def changed_settings(before: dict, now: dict, defaults: dict) -> dict[str, tuple[Any, Any]]:
     """The dotted keys whose value differs between `before` and `now`, with the two values: whether
     work done under `before` may go on under `now`. A key `before` lacks (a setting added to the
-    code since) counts as its value in `defaults`; one only `before` has (a setting removed since)
-    counts as changed, to None."""
+    code since) counts as its value in `defaults` (`saved_defaults()`); one only `before` has (a
+    setting removed since) counts as changed, to None."""
     now, then, defaults = flat_dict(now), flat_dict(before), flat_dict(defaults)
     return {key: (then.get(key, defaults.get(key)), now.get(key)) for key in sorted(now.keys() | then.keys())
             if then.get(key, defaults.get(key)) != now.get(key)}

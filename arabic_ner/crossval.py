@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from arabic_ner.comparison import mean_std, read_plan, read_runs, run_f1
-from arabic_ner.config import SEED_LIMIT, Config, changed_settings, load_config, to_dict
+from arabic_ner.config import SEED_LIMIT, Config, changed_settings, load_config, saved_defaults, to_dict
 from arabic_ner.corpus import jsonl_text, read_jsonl, read_split, write_jsonl
 from arabic_ner.errors import UserError
 from arabic_ner.files import file_digest, is_beside, make_output_folder, write_atomic
@@ -267,11 +267,11 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log, resc
     if not plan_file.is_file():
         raise UserError(f"{plan_file}: missing beside {runs_file}; pass --overwrite to start again")
     before = read_plan(plan_file)  # a damaged file is named with its line; the runs are kept for a fix
-    # a setting added to the code since, at its default, changes nothing that ran
+    # a setting added to the code since counts as what ran before it (config.saved_defaults)
     # (a plan written before folds were fingerprinted is taken at its word)
     defaults = {"also_train": [], "fold_digest": plan.get("fold_digest"),
-                "also_train_digest": plan.get("also_train_digest"), "config": to_dict(Config())}
-    changed = sorted(key for key, (then, now) in changed_settings(before, plan, defaults).items()
+                "also_train_digest": plan.get("also_train_digest"), "config": saved_defaults()}
+    changed = [(key, then, now) for key, (then, now) in changed_settings(before, plan, defaults).items()
                      if not any(key.startswith(f"config.{section}.") for section in NOT_READ)
                      # more seeds add runs to the same plan: seed s of a fold is the same run either way
                      and not (key == "seeds" and now > (then or 0))
@@ -279,10 +279,11 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log, resc
                      # the same corpus by another path: the folds' records decide, as compare.py pairs them
                      and not (key == "corpus" and before.get("fold_digest") is not None
                               and before.get("fold_digest") == plan.get("fold_digest"))
-                     and key not in {f"config.data.{split}" for split in FOLD_SPLITS})
+                     and key not in {f"config.data.{split}" for split in FOLD_SPLITS}]
     if changed:
-        raise UserError(f"{out}: --resume with other settings than the cross-validation it continues (changed: "
-                        f"{', '.join(changed)}); pass --overwrite to start again")
+        raise UserError(f"{out}: --resume with other settings than the cross-validation it continues ("
+                        + ", ".join(f"{key}: {then!r} there, {now!r} now" for key, then, now in changed)
+                        + "); resume with those of its plan.json, or pass --overwrite to start again")
     types = None if rescore else plan["config"]["entity_types"]  # the settings first: they say why, if both
     runs = read_runs(runs_file, types, plan["folds"], log) if runs_file.is_file() else []
     return {run["name"]: run for run in runs}

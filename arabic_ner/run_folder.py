@@ -19,7 +19,7 @@ import json
 import shutil
 from pathlib import Path
 
-from arabic_ner.config import Config, changed_settings, parse_yaml, to_dict
+from arabic_ner.config import Config, changed_settings, parse_yaml, saved_defaults, to_dict
 from arabic_ner.errors import UserError, held_stops
 from arabic_ner.files import (LOCKS, beside, check_output_folder, is_file_at, lock, recover_swap,
                               swap_folders)
@@ -235,7 +235,7 @@ def check_resumable(run_dir: Path, config: Config) -> None:
     if not isinstance(saved, dict):
         raise UserError(f"{path}: not the config of a run (a mapping of keys); pass --overwrite to start again")
     changed = {key: values for key, values in changed_settings(_data_where(saved), _data_where(to_dict(config)),
-                                                               to_dict(Config())).items()
+                                                               saved_defaults()).items()
                if key not in RESUME_MAY_CHANGE and not key.startswith("silver.")}
     if changed:
         raise UserError(f"{run_dir}: --resume with other settings than the run started with ("

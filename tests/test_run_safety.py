@@ -422,14 +422,25 @@ def test_crossval_resume_ignores_the_silver_section_but_not_a_training_setting(t
     # nor do a config's data splits: each fold replaces them (editing them in the config changes no run)
     assert list(_runs_so_far(tmp_path, plan(data={"train": ["other.jsonl"], "test": []}), resume=True,
                              overwrite=False, log=print)) == ["fold0-seed0"]
-    with pytest.raises(UserError, match=r"changed: config\.train\.lr\)"):
+    with pytest.raises(UserError, match=r"continues \(config\.train\.lr: 5e-05 there, 1\.0 now\); resume with "
+                                        r"those of its plan\.json"):
         _runs_so_far(tmp_path, plan(train={"lr": 1.0}), resume=True, overwrite=False, log=print)
+    # a plan written before a setting existed was run as config.BEFORE_ADDED says, not at today's default
+    before = plan()
+    del before["config"]["train"]["fast_dropout"]
+    (tmp_path / "plan.json").write_text(json.dumps(before))
+    with pytest.raises(UserError, match=r"continues \(config\.train\.fast_dropout: False there, True now\)"):
+        _runs_so_far(tmp_path, plan(), resume=True, overwrite=False, log=print)
+    assert list(_runs_so_far(tmp_path, plan(train={"fast_dropout": False}), resume=True, overwrite=False,
+                             log=print)) == ["fold0-seed0"]
+    (tmp_path / "plan.json").write_text(json.dumps(plan()))
     # the changed setting is what is said, not the kept runs' scores it makes unreadable (--rescore
     # would then fail on the setting all the same)
     old = finished_run(0, Config().entity_types)
     del old["test"]["char"]
     (tmp_path / "runs.jsonl").write_text(json.dumps(old) + "\n")
-    with pytest.raises(UserError, match=r"changed: config\.train\.lr\)"):
+    with pytest.raises(UserError, match=r"continues \(config\.train\.lr: 5e-05 there, 1\.0 now\); resume with "
+                                        r"those of its plan\.json"):
         _runs_so_far(tmp_path, plan(train={"lr": 1.0}), resume=True, overwrite=False, log=print)
 
 

@@ -472,12 +472,13 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
     for run in seen:
         assert {"extra-" + r["id"] for r in records[:2]} <= set(run["train"])
         assert not any(i.startswith("extra-") for i in run["dev"] + run["test"])
-    with pytest.raises(UserError, match="changed: also_train"):
+    with pytest.raises(UserError, match=r"continues \(also_train: \['\S+extra\.jsonl'\] there, \[\] now, "
+                                              r"also_train_digest: "):
         cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                     resume=True)
     # the same file with other sentences in it: more seeds would train on other data than the runs kept
     extra.write_text(extra.read_text(encoding="utf-8").replace(" امس", " اليوم"), encoding="utf-8")
-    with pytest.raises(UserError, match=r"changed: also_train_digest\)"):
+    with pytest.raises(UserError, match=r"continues \(also_train_digest: '\w+' there, '\w+' now\)"):
         cv.crossval(config, corpus, folds=3, seeds=2, group_by="paragraph", keep_models=False, log=lambda m: None,
                     resume=True, also_train=[extra])
 
@@ -493,7 +494,7 @@ def test_crossval_trains_every_fold_on_also_train_and_never_scores_it(records, t
     # the corpus edited under the same name: other folds, whose runs do not continue the old ones
     edited = corpus.read_text(encoding="utf-8").replace(records[0]["text"], records[0]["text"] + " امس")
     corpus.write_text(edited, encoding="utf-8")
-    with pytest.raises(UserError, match=r"changed: fold_digest\)"):
+    with pytest.raises(UserError, match=r"continues \(fold_digest: '\w+' there, '\w+' now\)"):
         cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                     resume=True)
 
@@ -702,7 +703,7 @@ def test_crossval_trains_a_collapsed_run_again_with_another_seed(records, tmp_pa
     result = cv.crossval(config, corpus, folds=3, seeds=2, group_by="paragraph", keep_models=False,
                          log=lambda m: None, resume=True)
     assert [(n, s) for n, s, _, _ in trained] == [(f"fold{k}-seed1", 43) for k in range(3)] and result["runs"] == 6
-    with pytest.raises(UserError, match=r"changed: seeds\)"):
+    with pytest.raises(UserError, match=r"continues \(seeds: 2 there, 1 now\)"):
         cv.crossval(config, corpus, folds=3, seeds=1, group_by="paragraph", keep_models=False, log=lambda m: None,
                     resume=True)
 

@@ -2,6 +2,7 @@
 few minutes.
 Speed itself is measured by benchmarks/bench.py; here, that each option does what it says."""
 import json
+import re
 import time
 from pathlib import Path
 
@@ -361,21 +362,42 @@ def test_a_moved_cross_validation_resumes_its_cut_run(tmp_path, monkeypatch):
         check_resumable(moved.run_dir, moved)
 
 
-def test_resume_with_other_trained_weights_is_one_line(tiny_bert, corpus_dir, tmp_path):
-    """A run from before train.freeze_embeddings existed trained the word embeddings; its config.yaml
-    lacks the key, so the default (frozen) passes for it and the optimizer's state tells."""
+@pytest.mark.parametrize("key, then, now", [
+    ("train.freeze_embeddings", False, True),  # the word embeddings trained
+    ("train.fast_dropout", False, True),  # nn.Dropout's masks
+    ("train.precision", "fp32", "auto"),
+    ("model.attention_dropout", 0.1, 0.0),
+])
+def test_a_run_from_before_a_setting_existed_resumes_only_as_it_ran(tiny_bert, corpus_dir, tmp_path, key, then, now):
+    """A config.yaml written before a setting existed lacks its key: such a run did what
+    config.BEFORE_ADDED says, not today's default, so today's default is refused, naming both."""
     from dataclasses import replace
 
     from arabic_ner.errors import UserError
-    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1"})
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1", key: str(now).lower()})
     train(run)
     written = run.run_dir / "config.yaml"
+    name = key.split(".")[1]
     written.write_text("".join(line for line in written.read_text().splitlines(keepends=True)
-                               if "freeze_embeddings" not in line))
-    other = replace(run, train=replace(run.train, epochs=2, freeze_embeddings=True))
+                               if f" {name}:" not in line))
+    with pytest.raises(UserError, match=rf"\({re.escape(key)}: {then!r} there, {now!r} now\); resume with those"):
+        train(replace(run, train=replace(run.train, epochs=2)), resume=True)
+
+
+def test_resume_with_other_trained_weights_is_one_line(tiny_bert, corpus_dir, tmp_path):
+    """The settings the same, but other weights trained than last/'s optimizer holds (config.yaml
+    edited by hand): one line, before any training."""
+    from dataclasses import replace
+
+    from arabic_ner.errors import UserError
+    run = config(tiny_bert, corpus_dir, tmp_path, **{"train.epochs": "1", "train.freeze_embeddings": "true"})
+    train(run)
+    written = run.run_dir / "config.yaml"
+    written.write_text(written.read_text().replace("freeze_embeddings: true", "freeze_embeddings: false"))
+    other = replace(run, train=replace(run.train, epochs=2, freeze_embeddings=False))
     with pytest.raises(UserError, match=r"last: saved while training other weights than this config does "
-                                        r"\(a run of a version before train.freeze_embeddings, which trained the word "
-                                        r"embeddings\?\); start again with --overwrite$"):
+                                        r"\(its optimizer holds other parameter groups: config.yaml edited, or saved "
+                                        r"by another version\?\); start again with --overwrite$"):
         train(other, resume=True)
 
 
