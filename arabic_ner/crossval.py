@@ -272,14 +272,14 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log, resc
     defaults = {"also_train": [], "fold_digest": plan.get("fold_digest"),
                 "also_train_digest": plan.get("also_train_digest"), "config": saved_defaults()}
     changed = [(key, then, now) for key, (then, now) in changed_settings(before, plan, defaults).items()
-                     if not any(key.startswith(f"config.{section}.") for section in NOT_READ)
-                     # more seeds add runs to the same plan: seed s of a fold is the same run either way
-                     and not (key == "seeds" and now > (then or 0))
-                     and key != "config.output_dir"  # a folder moved elsewhere (docs/cv/) holds the same runs
-                     # the same corpus by another path: the folds' records decide, as compare.py pairs them
-                     and not (key == "corpus" and before.get("fold_digest") is not None
-                              and before.get("fold_digest") == plan.get("fold_digest"))
-                     and key not in {f"config.data.{split}" for split in FOLD_SPLITS}]
+               if not any(key.startswith(f"config.{section}.") for section in NOT_READ)
+               # more seeds add runs to the same plan: seed s of a fold is the same run either way
+               and not (key == "seeds" and now > (then or 0))
+               and key != "config.output_dir"  # a folder moved elsewhere (docs/cv/) holds the same runs
+               # the same corpus by another path: the folds' records decide, as compare.py pairs them
+               and not (key == "corpus" and before.get("fold_digest") is not None
+                        and before.get("fold_digest") == plan.get("fold_digest"))
+               and key not in {f"config.data.{split}" for split in FOLD_SPLITS}]
     if changed:
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues ("
                         + ", ".join(f"{key}: {then!r} there, {now!r} now" for key, then, now in changed)
