@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
 # Two processes on the CPU, as on GPUs: `accelerate launch --cpu --num_processes 2` would start one
 # process (its CPU launcher without MPI), so torchrun starts them, with ACCELERATE_USE_CPU set.
 TWO_CPU_PROCESSES = [str(Path(sys.executable).with_name("torchrun")), "--standalone", "--nproc_per_node", "2"]
@@ -48,17 +49,20 @@ def corpus_dir(tmp_path_factory, records) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
-    """A randomly initialised 2-layer BERT with a WordPiece vocabulary learnt from SENTENCES."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    """A randomly initialised 2-layer BERT with a WordPiece vocabulary learnt from SENTENCES, the same
+    in every test session: the vocabulary is kept in tiny-bert-vocab.txt (WordPieceTrainer with
+    vocab_size 300 on SENTENCES three times and a line of quotes, digits and tatweel; the trainer
+    breaks ties differently in each process) and the weights are drawn from a seed of their own. Both
+    varied from one session to the next before, and with them what the tiny model learnt: a test of
+    what it finds could fail one run in many."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     folder = tmp_path_factory.mktemp("tiny-bert")
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok = Tokenizer(models.WordPiece.from_file(str(Path(__file__).with_name("tiny-bert-vocab.txt")), unk_token="[UNK]"))
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    corpus = [t for t, _ in SENTENCES] * 3 + ["لـ(المدى)، 2019م \"داعش\" ارهابي واصابت آخر"]
-    tok.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials))
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
         special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
@@ -67,8 +71,47 @@ def tiny_bert(tmp_path_factory) -> Path:
     fast.save_pretrained(folder)
     config = BertConfig(vocab_size=fast.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=128)
-    BertModel(config).save_pretrained(folder)
+    with torch.random.fork_rng():  # not the global generator, which the tests run before have drawn from
+        torch.manual_seed(0)
+        BertModel(config).save_pretrained(folder)
     return folder
+
+
+def run_here(script: str, *args: str, cwd: Path | None = None, input: str | None = None):
+    """`python SCRIPT ARGS...` (SCRIPT "-m": `python -m MODULE ARGS...`) run in this process as its
+    `__main__`, with run_cli's exit status and `error:` line: what a subprocess returns, without the
+    2-4 s each one spends importing torch again. For a command's checks and outputs; a stop by
+    signal, several processes, the environment and the entry points keep their subprocesses."""
+    import contextlib
+    import io
+    import os
+    import runpy
+    import signal
+    import subprocess
+
+    from arabic_ner.errors import STOP_SIGNALS
+
+    stdout, stderr = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8") for _ in range(2))
+    saved = sys.argv, sys.stdin, sys.path[:], os.getcwd(), {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    status = 0
+    try:
+        sys.argv = list(args) if script == "-m" else [script, *args]  # run_module names the module's file
+        sys.stdin = io.TextIOWrapper(io.BytesIO((input or "").encode()), encoding="utf-8")
+        os.chdir(cwd or ROOT)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            if script == "-m":
+                runpy.run_module(args[0], run_name="__main__", alter_sys=True)
+            else:
+                runpy.run_path(str(ROOT / script), run_name="__main__")
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        sys.argv, sys.stdin, sys.path[:] = saved[0], saved[1], saved[2]
+        os.chdir(saved[3])
+        for signum, handler in saved[4].items():
+            signal.signal(signum, handler)
+    out, err = (stream.flush() or stream.buffer.getvalue().decode("utf-8") for stream in (stdout, stderr))
+    return subprocess.CompletedProcess([script, *args], status, out, err)
 
 
 def paragraph_corpus(path: Path, records: list[dict]) -> Path:

@@ -3,7 +3,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from safetensors.torch import load_file, save_file
 from arabic_ner.errors import UserError
 from arabic_ner.labels import LabelSet
 from arabic_ner.model import load_encoder, load_trained
-from conftest import tiny_args
+from conftest import run_here, tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -213,25 +212,21 @@ def assert_one_error_line(result: subprocess.CompletedProcess, names: str) -> No
 def test_predict_on_damaged_folder(trained, tmp_path):
     config, _ = trained
     folder = damaged_copy(config.run_dir / "best", truncate("model.safetensors", 1000), tmp_path)
-    result = subprocess.run([sys.executable, "predict.py", str(folder), "-"], cwd=ROOT, input="داعش",
-                            capture_output=True, text=True)
+    result = run_here("predict.py", str(folder), "-", input="داعش")
     assert_one_error_line(result, f"{folder}/model.safetensors")
 
 
 def test_evaluate_on_damaged_folder(trained, corpus_dir, tmp_path):
     config, _ = trained
     folder = damaged_copy(config.run_dir / "best", edit("config.json", five_labels), tmp_path)
-    result = subprocess.run([sys.executable, "eval/evaluate.py", str(folder), str(corpus_dir / "test.jsonl"),
-                             "--out", str(tmp_path / "eval")], cwd=ROOT, capture_output=True, text=True)
+    result = run_here("eval/evaluate.py", str(folder), str(corpus_dir / "test.jsonl"), "--out", str(tmp_path / "eval"))
     assert_one_error_line(result, "classifier.weight has shape [7, 32]")
     assert not (tmp_path / "eval").exists()
 
 
 def test_train_on_damaged_encoder(tiny_bert, corpus_dir, tmp_path):
     folder = damaged_copy(tiny_bert, edit("tokenizer.json", without("added_tokens")), tmp_path)
-    result = subprocess.run([sys.executable, "train.py", "configs/quickstart.yaml",
-                             *tiny_args(folder, corpus_dir, tmp_path / "runs")], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = run_here("train.py", "configs/quickstart.yaml", *tiny_args(folder, corpus_dir, tmp_path / "runs"))
     assert_one_error_line(result, f"{folder}/tokenizer.json")
 
 
@@ -252,7 +247,6 @@ def test_a_run_folder_given_for_its_model_is_named_so(trained, tmp_path, command
     args = {"predict.py": [str(tmp_path / "a.jsonl")], "-m": []}[command[0]]
     if command[-1] == "ray-predict":
         args = [str(tmp_path / "a.jsonl"), "-o", str(tmp_path / "out")]
-    result = subprocess.run([sys.executable, *command, str(config.run_dir), *args], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = run_here(*command, str(config.run_dir), *args)
     assert result.returncode == 2
     assert result.stderr == f"error: {config.run_dir}: a training run folder; its model is {config.run_dir / 'best'}\n"

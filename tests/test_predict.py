@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED, TWO_CPU_PROCESSES
+from conftest import SHARED, TWO_CPU_PROCESSES, run_here
 
 from arabic_ner import inference
 from arabic_ner import int8 as int8_module
@@ -228,29 +228,23 @@ def test_parquet_in_parquet_out_and_a_bad_record_skipped(trained, tmp_path, caps
 
 def test_cli_errors(trained, tmp_path):
     config, _ = trained
-    result = subprocess.run([sys.executable, "predict.py", str(tmp_path / "nope"), "x.txt"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = run_here("predict.py", str(tmp_path / "nope"), "x.txt")
     assert result.returncode == 2 and "no such model folder" in result.stderr
-    result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best" / "model.safetensors"), "x.txt"],
-                            cwd=ROOT, capture_output=True, text=True)  # was "no such model folder"
+    result = run_here("predict.py", str(config.run_dir / "best" / "model.safetensors"),
+                      "x.txt")  # was "no such model folder"
     assert result.returncode == 2 and result.stderr.endswith("model.safetensors: a file, not a model folder\n")
-    result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), str(tmp_path / "missing.txt")],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = run_here("predict.py", str(config.run_dir / "best"), str(tmp_path / "missing.txt"))
     assert result.returncode == 2 and "missing.txt: no such file or folder" in result.stderr
-    result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), "-", "--device", "gpu0"],
-                            cwd=ROOT, capture_output=True, text=True, input="داعش")
+    result = run_here("predict.py", str(config.run_dir / "best"), "-", "--device", "gpu0", input="داعش")
     assert result.returncode == 2 and "--device gpu0: not a device name" in result.stderr
-    result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), "-", "--int8", "--device", "cpu:0"],
-                            cwd=ROOT, capture_output=True, text=True, input="داعش")
+    result = run_here("predict.py", str(config.run_dir / "best"), "-", "--int8", "--device", "cpu:0", input="داعش")
     assert result.returncode == 0, result.stderr  # cpu:0 is the CPU too
-    result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), "-", "--force"],
-                            cwd=ROOT, capture_output=True, text=True, input="داعش")
+    result = run_here("predict.py", str(config.run_dir / "best"), "-", "--force", input="داعش")
     assert result.returncode == 2 and result.stderr.startswith("error: --force goes with --int8")
     article = tmp_path / "a.txt"
     article.write_text("داعش", encoding="utf-8")
     for output, message in ((article, "is also an input"), (tmp_path / "no" / "o.jsonl", "no such folder")):
-        result = subprocess.run([sys.executable, "predict.py", str(config.run_dir / "best"), str(article),
-                                 "-o", str(output)], cwd=ROOT, capture_output=True, text=True)
+        result = run_here("predict.py", str(config.run_dir / "best"), str(article), "-o", str(output))
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert article.read_text(encoding="utf-8") == "داعش"
 
@@ -276,13 +270,11 @@ def test_choose_device(requested, int8, expected):
 
 def test_evaluate_takes_device(trained, corpus_dir, tmp_path):
     config, _ = trained
-    result = subprocess.run([sys.executable, "eval/evaluate.py", str(config.run_dir / "best"),
-                             str(corpus_dir / "test.jsonl"), "--device", "cpu", "--out", str(tmp_path / "e")],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = run_here("eval/evaluate.py", str(config.run_dir / "best"), str(corpus_dir / "test.jsonl"), "--device",
+                      "cpu", "--out", str(tmp_path / "e"))
     assert result.returncode == 0, result.stderr[-2000:]
-    result = subprocess.run([sys.executable, "eval/evaluate.py", str(config.run_dir / "best"),
-                             str(corpus_dir / "test.jsonl"), "--device", "gpu0"], cwd=ROOT, capture_output=True,
-                            text=True)
+    result = run_here("eval/evaluate.py", str(config.run_dir / "best"), str(corpus_dir / "test.jsonl"), "--device",
+                      "gpu0")
     assert result.returncode == 2 and result.stderr == "error: --device gpu0: not a device name (cpu, cuda, cuda:1, ...)\n"
 
 
@@ -302,8 +294,7 @@ def test_evaluate_never_writes_over_its_data_or_a_run(trained, corpus_dir, tmp_p
     if where == "link":  # a link to the run folder is the run folder
         out.symlink_to(config.run_dir, target_is_directory=True)
     before = {p: p.read_bytes() for p in [data, *out.glob("*.json*")]}
-    result = subprocess.run([sys.executable, "eval/evaluate.py", str(config.run_dir / "best"), str(data),
-                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    result = run_here("eval/evaluate.py", str(config.run_dir / "best"), str(data), "--out", str(out))
     assert result.returncode == 2 and result.stderr == f"error: {message.format(out=out)}\n"
     assert {p: p.read_bytes() for p in before} == before
 
@@ -313,8 +304,7 @@ def test_predict_never_writes_over_its_model(trained, tmp_path):
     best = config.run_dir / "best"
     (tmp_path / "a.txt").write_text("هاجم داعش القوات الأمنية", encoding="utf-8")
     before = (best / "config.json").read_bytes()
-    result = subprocess.run([sys.executable, "predict.py", str(best), str(tmp_path / "a.txt"), "-o",
-                             str(best / "config.json")], cwd=ROOT, capture_output=True, text=True)
+    result = run_here("predict.py", str(best), str(tmp_path / "a.txt"), "-o", str(best / "config.json"))
     assert result.returncode == 2 and "would replace a file of the model folder" in result.stderr
     assert (best / "config.json").read_bytes() == before
 

@@ -1,7 +1,5 @@
 """Choosing the sentences to annotate next."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +7,7 @@ import pytest
 from arabic_ner.articles import Article
 from arabic_ner.select import candidates, choose
 from arabic_ner.stories import KeptOut
-from conftest import SENTENCES
+from conftest import SENTENCES, run_here
 
 ROOT = Path(__file__).resolve().parents[1]
 WIRE = "قالت وزارة الداخلية العراقية إن قواتها قتلت عشرين مسلحا من تنظيم داعش قرب الرمادي"
@@ -55,9 +53,8 @@ def test_select_writes_label_studio_tasks_with_predictions(trained, tmp_path, by
     articles.write_text("".join(json.dumps({"id": f"a{i}", "text": ". ".join(t for t, _ in SENTENCES[i:] + SENTENCES[:i])},
                                            ensure_ascii=False) + "\n" for i in range(4)), encoding="utf-8")
     out = tmp_path / "tasks.json"
-    result = subprocess.run([sys.executable, "-m", "arabic_ner", "select", str(config.run_dir / "best"), str(articles),
-                             "-o", str(out), "--n", "3", "--jsonl", str(tmp_path / "chosen.jsonl"), "--by", by],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = run_here("-m", "arabic_ner", "select", str(config.run_dir / "best"), str(articles), "-o", str(out), "--n",
+                      "3", "--jsonl", str(tmp_path / "chosen.jsonl"), "--by", by)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"(sureness by {by} " in result.stderr
     tasks = json.loads(out.read_text(encoding="utf-8"))
@@ -117,9 +114,8 @@ def test_sureness_by_margin_and_by_entropy(trained):
 def test_select_with_nothing_to_offer_is_one_line(trained, tmp_path):
     config, _ = trained
     (tmp_path / "a.txt").write_text("قصير جدا", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "arabic_ner", "select", str(config.run_dir / "best"),
-                             str(tmp_path / "a.txt"), "-o", str(tmp_path / "t.json")], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = run_here("-m", "arabic_ner", "select", str(config.run_dir / "best"), str(tmp_path / "a.txt"), "-o",
+                      str(tmp_path / "t.json"))
     assert result.returncode == 2 and result.stderr.strip() == \
         "error: no sentence to offer among 1 article (all kept out, or too short)"
     assert not (tmp_path / "t.json").exists()
@@ -129,8 +125,7 @@ def test_select_never_writes_over_a_keep_out_file(trained, tmp_path):
     config, _ = trained
     (tmp_path / "a.txt").write_text(". ".join(t for t, _ in SENTENCES), encoding="utf-8")
     (tmp_path / "reserved.txt").write_text("x1\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "arabic_ner", "select", str(config.run_dir / "best"),
-                             str(tmp_path / "a.txt"), "-o", str(tmp_path / "reserved.txt"), "--keep-out",
-                             str(tmp_path / "reserved.txt")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = run_here("-m", "arabic_ner", "select", str(config.run_dir / "best"), str(tmp_path / "a.txt"), "-o",
+                      str(tmp_path / "reserved.txt"), "--keep-out", str(tmp_path / "reserved.txt"))
     assert result.returncode == 2 and "is also an input" in result.stderr
     assert (tmp_path / "reserved.txt").read_text(encoding="utf-8") == "x1\n"

@@ -12,7 +12,7 @@ from arabic_ner.articles import Article, read_kept_out
 from arabic_ner.config import load_config
 from arabic_ner.errors import UserError
 from arabic_ner.sentences import split_sentences
-from conftest import SENTENCES, SHARED, Cleared, refused_while_clearing, tiny_args
+from conftest import SENTENCES, SHARED, Cleared, refused_while_clearing, run_here, tiny_args
 
 ROOT = Path(__file__).resolve().parents[1]
 WIRE = "قالت وزارة الداخلية العراقية إن قواتها قتلت عشرين مسلحا من تنظيم داعش في هجوم على مواقعهم قرب الرمادي أمس"
@@ -293,7 +293,7 @@ def test_selftrain_rounds_keep_the_gold_files_as_they_are_and_resume(trained, ti
             *tiny_args(tiny_bert, corpus_dir, tmp_path, **{"run_name": "st", "train.epochs": "2"}),
             "--teacher", str(teacher), "--silver.articles", str(articles), "--silver.keep_out", str(tmp_path / "reserved.txt"),
             "--silver.confident_share", "1", "--silver.rounds", "1"]
-    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = run_here(*args)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout)
     assert [r["round"] for r in summary["rounds"]] == [0, 1]
@@ -304,22 +304,21 @@ def test_selftrain_rounds_keep_the_gold_files_as_they_are_and_resume(trained, ti
     assert hashlib.sha256(gold.read_bytes()).hexdigest() == before
     assert {json.loads(line)["article"] for line in silver.read_text(encoding="utf-8").splitlines()} <= {"ok3", "ok4"}
 
-    again = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    again = run_here(*args)
     assert again.returncode == 2 and "already holds a self-training; pass --resume" in again.stderr
-    resumed = subprocess.run([sys.executable, *args, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    resumed = run_here(*args, "--resume")
     assert resumed.returncode == 0 and json.loads(resumed.stdout) == summary
     assert "kept from the interrupted run" in resumed.stderr and "epoch 1" not in resumed.stderr
     # a resume with other settings than the rounds were made with would report them as this config's
     for flags, error in ((["--silver.confident_share", "0.2"], "silver-round1.jsonl: --resume with another teacher or "
                                                                 "silver settings than it was made with (silver.confident_share: 1.0 there, 0.2 now)"),
                          (["--train.lr", "1e-4"], "st-round1: --resume with other settings than the run started with (train.lr")):
-        changed = subprocess.run([sys.executable, *args, *flags, "--resume"], cwd=ROOT, capture_output=True, text=True,
-                                 timeout=600)
+        changed = run_here(*args, *flags, "--resume")
         assert changed.returncode == 2 and error in changed.stderr, changed.stderr[-2000:]
     # the keep-out list now names one more article: its silver, made before, is not taken as this one's
     reserved = tmp_path / "reserved.txt"
     reserved.write_text("r1\nok3\n", encoding="utf-8")
-    changed = subprocess.run([sys.executable, *args, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    changed = run_here(*args, "--resume")
     assert changed.returncode == 2 and "articles tagged (SHA-256 of their ids and texts): '" in changed.stderr
     reserved.write_text("r1\n", encoding="utf-8")
     # silver of the version before the articles were recorded: no resume that cannot be followed
@@ -328,19 +327,17 @@ def test_selftrain_rounds_keep_the_gold_files_as_they_are_and_resume(trained, ti
     stats = json.loads(recorded)
     del stats["made_with"]["articles tagged (SHA-256 of their ids and texts)"]
     counts.write_text(json.dumps(stats), encoding="utf-8")
-    changed = subprocess.run([sys.executable, *args, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    changed = run_here(*args, "--resume")
     assert changed.returncode == 2 and "made by an earlier version, before what it was made from was recorded" in \
         changed.stderr and "resume with those" not in changed.stderr
     counts.write_text(recorded, encoding="utf-8")
     # without the first run's --teacher: said before a round 0 is trained as teacher
     untaught = [a for a in args if a not in ("--teacher", str(teacher))]
-    changed = subprocess.run([sys.executable, *untaught, "--resume"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=600)
+    changed = run_here(*untaught, "--resume")
     assert changed.returncode == 2 and "--resume of a self-training whose silver was made by the teacher" in \
         changed.stderr and not (tmp_path / "st-round0").exists()
     # more epochs on --resume train the finished round on, as train.py --resume does
-    longer = subprocess.run([sys.executable, *args, "--train.epochs", "3", "--resume"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=600)
+    longer = run_here(*args, "--train.epochs", "3", "--resume")
     assert longer.returncode == 0 and "epoch 3" in longer.stderr and "epoch 2:" not in longer.stderr, \
         longer.stderr[-2000:]
     # --overwrite starts again: a tagging that a stop left behind, and rounds of an earlier run that
@@ -351,8 +348,7 @@ def test_selftrain_rounds_keep_the_gold_files_as_they_are_and_resume(trained, ti
     partial = tmp_path / "st-selftrain" / ".silver-round1.tagged.jsonl.partial"
     partial.write_text('{"id": "ok3", "entities": []}\n')
     partial.with_name(partial.name + ".json").write_text('{"fingerprint": {}, "records": 1, "bytes": 30}')
-    redone = subprocess.run([sys.executable, *args, "--overwrite"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
+    redone = run_here(*args, "--overwrite")
     assert redone.returncode == 0, redone.stderr[-2000:]
     assert not partial.exists() and not partial.with_name(partial.name + ".json").exists()
     assert not (tmp_path / "st-round2").exists() and not (tmp_path / "st-selftrain" / "silver-round2.jsonl").exists()
@@ -360,12 +356,10 @@ def test_selftrain_rounds_keep_the_gold_files_as_they_are_and_resume(trained, ti
 
 
 def test_selftrain_needs_articles(tmp_path):
-    result = subprocess.run([sys.executable, "selftrain.py", "configs/news.yaml"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+    result = run_here("selftrain.py", "configs/news.yaml")
     assert result.returncode == 2 and result.stderr.strip().endswith(
         "error: silver.articles: name the unlabelled articles to tag (JSONL, .txt files or folders)")
-    result = subprocess.run([sys.executable, "selftrain.py", "configs/news-selftrain.yaml", "--data.dev", ""],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = run_here("selftrain.py", "configs/news-selftrain.yaml", "--data.dev", "")
     assert result.returncode == 2 and result.stderr.strip().endswith(
         "error: data.dev: self-training keeps a round while its dev F1 rises; name the dev data")
 
@@ -418,10 +412,9 @@ def test_silver_only_never_writes_over_an_input(trained, tmp_path, target, optio
     articles = _articles(tmp_path)
     (tmp_path / "gold.jsonl").write_text('{"id": "g1", "text": "نص", "entities": []}\n', encoding="utf-8")
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    result = subprocess.run([sys.executable, "selftrain.py", "configs/news-selftrain.yaml", "--teacher", str(teacher),
-                             "--silver.articles", str(articles), "--silver.keep_out", str(tmp_path / "reserved.txt"),
-                             "--silver-only", str(tmp_path / target), *options], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = run_here("selftrain.py", "configs/news-selftrain.yaml", "--teacher", str(teacher),
+                      "--silver.articles", str(articles), "--silver.keep_out", str(tmp_path / "reserved.txt"),
+                      "--silver-only", str(tmp_path / target), *options)
     assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 

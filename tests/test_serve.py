@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SENTENCES
+from conftest import SENTENCES, run_here
 
 pytest.importorskip("fastapi", reason='the server needs its extra: pip install -e ".[serve]"')
 pytest.importorskip("uvicorn", reason='the server needs its extra: pip install -e ".[serve]"')
@@ -249,8 +249,8 @@ def test_an_address_it_cannot_listen_on_is_one_line(trained, host, message):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "arabic_ner", "serve", str(config.run_dir / "best"), "--host",
-                                 host, "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        result = run_here("-m", "arabic_ner", "serve", str(config.run_dir / "best"), "--host", host, "--port",
+                          str(port))
     assert result.returncode == 2
     assert result.stderr == f"error: {message.format(port=port)}\n"
 

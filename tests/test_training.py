@@ -16,7 +16,7 @@ from arabic_ner.config import Config, load_config
 from arabic_ner.errors import UserError
 from arabic_ner.training import train
 from conftest import (TWO_CPU_PROCESSES, Cleared, assert_replayed_exactly, paragraph_corpus, refused_while_clearing,
-                      tiny_args)
+                      run_here, tiny_args)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,9 +67,12 @@ def test_predictor_gives_exact_raw_offsets(trained):
         {"text": e["text"], "label": e["label"]} for e in entities]
 
 
-def run(*args, timeout=300, env=None):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+def run(*args, env=None):
+    """A command's result: in this process (run_here) unless it needs environment variables of its own."""
+    if env is None:
+        return run_here(*args)
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **env})
 
 
 def test_cli_evaluate_and_predict(trained, corpus_dir, tmp_path):
