@@ -82,3 +82,20 @@ def test_the_module_form_of_before_names_the_command(module, command):
                             text=True, timeout=300)
     assert result.returncode == 2
     assert result.stderr == f"error: the command is `python -m arabic_ner {command}` (or `arabic-ner {command}`)\n"
+
+
+@pytest.mark.parametrize("args, error", [
+    (["train", "configs/news.yaml", "--nokey", "1"], "command line: unknown key 'nokey'"),
+    (["selftrain", "configs/news.yaml", "--nokey", "1"], "command line: unknown key 'nokey'"),
+    (["predict", "nope", "a.txt"], "nope: no such model folder"),
+    (["evaluate", "nope", "a.jsonl"], "nope: no such model folder"),
+    (["compare", "nope", "nope"], "nope/plan.json: not found"),
+])
+def test_a_wrong_argument_is_said_before_torch_is_imported(tmp_path, args, error):
+    """torch and transformers take 2-3 s to import: a mistyped key or folder is said at once."""
+    (tmp_path / "configs").symlink_to(ROOT / "configs")
+    script = ("import sys\nfrom arabic_ner.cli import main\ntry:\n    main()\nexcept SystemExit as exc:\n"
+              "    print(exc.code, 'torch' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout == "2 False\n" and result.stderr.startswith(f"error: {error}"), result.stderr

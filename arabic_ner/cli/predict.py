@@ -23,7 +23,6 @@ import argparse
 from pathlib import Path
 
 from arabic_ner.config import WINDOWS_PER_PASS
-from arabic_ner.device import leave
 from arabic_ner.tagging import CHUNK_WORDS, PredictJob, predict
 
 
@@ -53,6 +52,10 @@ def main() -> int:
                         help="torch.compile the model first: ~30 s more start-up, then 10-20%% faster (default: "
                              "on for fp32 on the CPU from 400,000 words of input per process, where it pays off)")
     args = parser.parse_args()
-    return leave(predict(PredictJob(**vars(args))))  # every output is closed and named by now
+    status = predict(PredictJob(**vars(args)))  # every output is closed and named by now
+
+    from arabic_ner.device import leave  # torch: imported here, so that a wrong option is said at once
+
+    return leave(status)
 
 
