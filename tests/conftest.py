@@ -77,40 +77,82 @@ def tiny_bert(tmp_path_factory) -> Path:
     return folder
 
 
-def run_here(script: str, *args: str, cwd: Path | None = None, input: str | None = None):
+def run_here(script: str, *args: str, cwd: Path | None = None, input: str | None = None, timeout: int = 600):
     """`python SCRIPT ARGS...` (SCRIPT "-m": `python -m MODULE ARGS...`) run in this process as its
     `__main__`, with run_cli's exit status and `error:` line: what a subprocess returns, without the
-    2-4 s each one spends importing torch again. For a command's checks and outputs; a stop by
-    signal, several processes, the environment and the entry points keep their subprocesses."""
+    2-4 s each one spends importing torch again. Its stderr holds what a process's would: warnings
+    (as Python's default filters show them, not pytest's record), log records and what C++ writes to
+    file descriptor 2. For a command's checks and outputs; a stop by signal, several processes, the
+    environment and the entry points keep their subprocesses."""
     import contextlib
     import io
+    import logging
     import os
     import runpy
     import signal
     import subprocess
+    import tempfile
+    import warnings
 
     from arabic_ner.errors import STOP_SIGNALS
 
-    stdout, stderr = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8") for _ in range(2))
-    saved = sys.argv, sys.stdin, sys.path[:], os.getcwd(), {s: signal.getsignal(s) for s in STOP_SIGNALS}
-    status = 0
-    try:
-        sys.argv = list(args) if script == "-m" else [script, *args]  # run_module names the module's file
-        sys.stdin = io.TextIOWrapper(io.BytesIO((input or "").encode()), encoding="utf-8")
-        os.chdir(cwd or ROOT)
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            if script == "-m":
-                runpy.run_module(args[0], run_name="__main__", alter_sys=True)
-            else:
-                runpy.run_path(str(ROOT / script), run_name="__main__")
-    except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    finally:
-        sys.argv, sys.stdin, sys.path[:] = saved[0], saved[1], saved[2]
-        os.chdir(saved[3])
-        for signum, handler in saved[4].items():
-            signal.signal(signum, handler)
-    out, err = (stream.flush() or stream.buffer.getvalue().decode("utf-8") for stream in (stdout, stderr))
+    def timed_out(signum, frame):
+        raise TimeoutError(f"{script} {' '.join(args)}: still running after {timeout} s")
+
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace")
+    # handlers bound to stderr when their library was imported (logging.lastResort's follows sys.stderr)
+    handlers = [h for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+                for h in getattr(logger, "handlers", []) if isinstance(h, logging.StreamHandler)
+                and not isinstance(getattr(type(h), "stream", None), property)
+                and h.stream in (sys.stderr, sys.__stderr__)]
+    streams = [h.stream for h in handlers]
+    signals = {s: signal.getsignal(s) for s in (*STOP_SIGNALS, signal.SIGALRM)}
+    saved = sys.argv, sys.stdin, sys.path[:], os.getcwd(), os.dup(2)
+    status, finished = 0, False
+    with tempfile.TemporaryFile() as fd2, warnings.catch_warnings():
+        warnings.resetwarnings()  # Python's defaults
+        warnings.simplefilter("ignore", ResourceWarning)
+        warnings.simplefilter("ignore", ImportWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+        warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: sys.stderr.write(
+            warnings.formatwarning(message, category, filename, lineno, line))
+        try:
+            sys.argv = list(args) if script == "-m" else [script, *args]  # run_module names the module's file
+            sys.stdin = io.TextIOWrapper(io.BytesIO((input or "").encode()), encoding="utf-8")
+            os.chdir(cwd or ROOT)
+            os.dup2(fd2.fileno(), 2)
+            for handler in handlers:
+                handler.setStream(stderr)
+            signal.signal(signal.SIGALRM, timed_out)
+            signal.alarm(timeout)
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                if script == "-m":
+                    runpy.run_module(args[0], run_name="__main__", alter_sys=True)
+                else:
+                    runpy.run_path(str(ROOT / script), run_name="__main__")
+            finished = True
+        except SystemExit as exc:
+            status, finished = exc.code if isinstance(exc.code, int) else int(exc.code is not None), True
+        finally:
+            signal.alarm(0)
+            sys.argv, sys.stdin, sys.path[:] = saved[0], saved[1], saved[2]
+            os.chdir(saved[3])
+            os.dup2(saved[4], 2)
+            os.close(saved[4])
+            for handler, stream in zip(handlers, streams):
+                handler.setStream(stream)
+            for signum, handler in signals.items():
+                signal.signal(signum, handler)
+            fd2.seek(0)
+            out, err = (stream.flush() or stream.buffer.getvalue().decode("utf-8") for stream in (stdout, stderr))
+            err += fd2.read().decode("utf-8", errors="backslashreplace")
+            if not finished:  # an exception, not an exit: what the command said goes with its traceback
+                sys.stderr.write(err)
+    if status in (128 + signal.SIGINT, 128 + signal.SIGTERM):  # a stop meant for the tests: they stop too
+        signal.raise_signal(status - 128)
     return subprocess.CompletedProcess([script, *args], status, out, err)
 
 
