@@ -5,8 +5,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 ENTRY = Path(sys.executable).with_name("arabic-ner")
 
 pytestmark = pytest.mark.skipif(not ENTRY.exists(), reason=f"{ENTRY} absent: install the package (make setup)")

@@ -1,16 +1,14 @@
 """Proclitics left outside entity spans (clitics.py): the rules as a table, then against every gold
 entity of data/news, and in the conversion from word tags to entities."""
 import json
-from pathlib import Path
 
 import pytest
 
 from arabic_ner.clitics import Proclitics, may_be_proclitics
 from arabic_ner.labels import entities_from_tags
 from arabic_ner.words import word_spans
-from conftest import SHARED
+from conftest import ROOT, SHARED
 
-ROOT = Path(__file__).resolve().parents[1]
 # حدة, لاية, جان, بار, احد, حرية, لول, لاء: pieces of e5-small's or AraBERT's vocabulary that would cut
 # وحدة, ولاية, لجان, كبار, واحد, بحرية, فلول, وكلاء but for KEPT_WHOLE
 STEMS = {"تنظيم", "داعش", "حدة", "لاية", "جان", "بار", "احد", "حرية", "لول", "لاء"}

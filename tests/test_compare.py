@@ -9,8 +9,8 @@ import pytest
 
 from arabic_ner.comparison import format_paired, paired
 from arabic_ner.errors import UserError
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 TYPES = ["ARMED_GROUP", "CASUALTY"]
 
 

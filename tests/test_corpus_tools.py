@@ -13,9 +13,8 @@ from arabic_ner.corpus import corpus_format, read_corpus, read_jsonl
 from arabic_ner.split import split_corpus
 from arabic_ner.textfiles import CorpusError
 from arabic_ner.validate import validate_files
-from conftest import SHARED
+from conftest import ROOT, SHARED
 
-ROOT = Path(__file__).resolve().parents[1]
 TYPES = ["ARMED_GROUP", "SECURITY_UNIT", "CASUALTY"]
 
 

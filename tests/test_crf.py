@@ -14,9 +14,8 @@ from arabic_ner.errors import UserError
 from arabic_ner.model import load_trained
 from arabic_ner.predictor import Predictor
 from arabic_ner.training import train
-from conftest import tiny_args
+from conftest import ROOT, tiny_args
 
-ROOT = Path(__file__).resolve().parents[1]
 IGNORE = -100
 
 

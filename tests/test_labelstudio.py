@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from test_serve import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "arabic-ner-test-token"
 TEXTS = ["قتل تنظيم داعش خمسة جنود في بغداد", "اعلنت القوات الامنية اعتقال عنصرين من داعش", "وصل الوفد الى البصرة امس"]
 

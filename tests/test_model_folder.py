@@ -14,8 +14,6 @@ from arabic_ner.labels import LabelSet
 from arabic_ner.model import load_encoder, load_trained
 from conftest import run_here, tiny_args
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def truncate(name, keep):
     def damage(folder):

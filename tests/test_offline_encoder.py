@@ -12,8 +12,8 @@ import torch
 
 from arabic_ner.errors import UserError
 from arabic_ner.offline_encoder import WEIGHTS, build_offline_encoder, read_source
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SENTENCES = [
     "أعلنت قيادة العمليات المشتركة مقتل ثلاثة من عناصر تنظيم داعش في الأنبار",
     "وقال جهاز مكافحة الإرهاب إن الحشد الشعبي شارك في العملية",

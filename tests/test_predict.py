@@ -6,12 +6,11 @@ import subprocess
 import sys
 import types
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED, TWO_CPU_PROCESSES, run_here
+from conftest import ROOT, SHARED, TWO_CPU_PROCESSES, run_here
 
 from arabic_ner import inference
 from arabic_ner import int8 as int8_module
@@ -23,7 +22,6 @@ from arabic_ner.predictor import Predictor
 from arabic_ner.windows import Window
 from arabic_ner.words import word_spans
 
-ROOT = Path(__file__).resolve().parents[1]
 HARD = ("قُتِلَ تنظيـــم داعش ٥ جنود 😀 في\u200cبغداد. اعلنت القوات الامنية (ISIS) اعتقال عنصرين من داعش!\n\n"
         "\ufeffوقال جهاز مكافحة الارهاب ان الحشد الشعبي شارك؟ نعم؛ 12 مدنيا")
 

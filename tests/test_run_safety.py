@@ -19,9 +19,7 @@ from arabic_ner.errors import Stopped, UserError
 from arabic_ner.files import swap_folders, write_files
 from arabic_ner.run_folder import RUN_MARK
 from arabic_ner.training import train
-from conftest import paragraph_corpus, tiny_args
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, paragraph_corpus, tiny_args
 
 
 def no_swap_left(run_dir: Path) -> bool:

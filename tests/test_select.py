@@ -1,6 +1,5 @@
 """Choosing the sentences to annotate next."""
 import json
-from pathlib import Path
 
 import pytest
 
@@ -9,7 +8,6 @@ from arabic_ner.select import candidates, choose
 from arabic_ner.stories import KeptOut
 from conftest import SENTENCES, run_here
 
-ROOT = Path(__file__).resolve().parents[1]
 WIRE = "قالت وزارة الداخلية العراقية إن قواتها قتلت عشرين مسلحا من تنظيم داعش قرب الرمادي"
 
 

@@ -12,9 +12,8 @@ from arabic_ner.articles import Article, read_kept_out
 from arabic_ner.config import load_config
 from arabic_ner.errors import UserError
 from arabic_ner.sentences import split_sentences
-from conftest import SENTENCES, SHARED, Cleared, refused_while_clearing, run_here, tiny_args
+from conftest import ROOT, SENTENCES, SHARED, Cleared, refused_while_clearing, run_here, tiny_args
 
-ROOT = Path(__file__).resolve().parents[1]
 WIRE = "قالت وزارة الداخلية العراقية إن قواتها قتلت عشرين مسلحا من تنظيم داعش في هجوم على مواقعهم قرب الرمادي أمس"
 OTHER = "أعلن الجيش اللبناني اعتقال خلية من جبهة النصرة في عرسال بعد اشتباكات استمرت ساعات مع المسلحين"
 LONG = ("وأضاف المصدر أن القوات الأمنية نفذت عملية واسعة في المناطق الصحراوية غرب المحافظة بمشاركة طيران الجيش "

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SENTENCES, run_here
+from conftest import ROOT, SENTENCES, run_here
 
 pytest.importorskip("fastapi", reason='the server needs its extra: pip install -e ".[serve]"')
 pytest.importorskip("uvicorn", reason='the server needs its extra: pip install -e ".[serve]"')
 
-ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [text for text, _ in SENTENCES] + ["", "وصل الوفد. " * 300]
 
 

@@ -15,10 +15,8 @@ import pytest
 from arabic_ner.config import Config, load_config
 from arabic_ner.errors import UserError
 from arabic_ner.training import train
-from conftest import (TWO_CPU_PROCESSES, Cleared, assert_replayed_exactly, paragraph_corpus, refused_while_clearing,
+from conftest import (ROOT, TWO_CPU_PROCESSES, Cleared, assert_replayed_exactly, paragraph_corpus, refused_while_clearing,
                       run_here, tiny_args)
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_run_folder(trained):

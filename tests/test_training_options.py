@@ -4,7 +4,6 @@ Speed itself is measured by benchmarks/bench.py; here, that each option does wha
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,9 +13,8 @@ import arabic_ner.training as training
 from arabic_ner.config import load_config
 from arabic_ner.device import training_precision
 from arabic_ner.training import train
-from conftest import assert_replayed_exactly, tiny_args
+from conftest import ROOT, assert_replayed_exactly, tiny_args
 
-ROOT = Path(__file__).resolve().parents[1]
 EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
 
 
@@ -415,7 +413,6 @@ def test_resuming_a_run_that_chose_best_on_words_is_one_line(tiny_bert, corpus_d
     torch.save(state, state_file)
     with pytest.raises(UserError, match=r"chose best/ on the F1 over words.*--overwrite$"):
         train(replace(run, train=replace(run.train, epochs=2)), resume=True)
-
 
 
 def test_swapped_mentions_join_the_training_windows(tiny_bert, corpus_dir, tmp_path, monkeypatch):
