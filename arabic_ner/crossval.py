@@ -23,12 +23,11 @@ from arabic_ner.errors import UserError
 from arabic_ner.files import file_digest, is_beside, make_output_folder, write_atomic
 from arabic_ner.messages import plural
 from arabic_ner.run_folder import BEST, CONFIG, LAST, clear_run_dir, read_epochs, run_lock
-from arabic_ner.split import assign_groups, members
+from arabic_ner.split import SPLITS, assign_groups, members
 from arabic_ner.training import train
 
 NOT_READ = {"silver"}  # config sections a cross-validation never reads: not in its plan, no bar to --resume
 TRIES = 3  # training seeds a run may take when it collapses: its own, then its own + 1000, + 2000
-FOLD_SPLITS = ("train", "dev", "test")  # data.* that each fold replaces: the config's are never read
 
 
 def crossval(config: Config, corpus: Path, folds: int, seeds: int, group_by: str, keep_models: bool, log=print,
@@ -279,7 +278,7 @@ def _runs_so_far(out: Path, plan: dict, resume: bool, overwrite: bool, log, resc
                # the same corpus by another path: the folds' records decide, as compare.py pairs them
                and not (key == "corpus" and before.get("fold_digest") is not None
                         and before.get("fold_digest") == plan.get("fold_digest"))
-               and key not in {f"config.data.{split}" for split in FOLD_SPLITS}]
+               and key not in {f"config.data.{split}" for split in SPLITS}]  # each fold's own
     if changed:
         raise UserError(f"{out}: --resume with other settings than the cross-validation it continues ("
                         + ", ".join(f"{key}: {then!r} there, {now!r} now" for key, then, now in changed)

@@ -7,7 +7,6 @@ window), so that eval and predict apply exactly the same ones.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import socket
@@ -349,14 +348,3 @@ def _load_error(name_or_path: str, exc: Exception, name: str | None = None) -> U
         f"reached. Download it where there is network (hf download {name_or_path} --local-dir DIR) and "
         f"pass --model.name_or_path DIR"
     )
-
-
-def model_version(model_dir: Path) -> str:
-    """The folder's name and the first 8 hex digits of its weights' SHA-256: two models differ in it."""
-    weights = next((p for p in sorted(Path(model_dir).glob("*.safetensors"))), None)
-    digest = hashlib.sha256()
-    if weights is not None:
-        with open(weights, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256")
-    name = Path(model_dir).resolve()
-    return f"{name.parent.name}/{name.name}-{digest.hexdigest()[:8]}"

@@ -1,13 +1,15 @@
-"""The `README.md` (model card) and `scores.json` written into every saved model folder."""
+"""The `README.md` (model card) and `scores.json` written into every saved model folder, and the
+version a model folder is named by (the server, Label Studio tasks, self-training's records)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
 
 from arabic_ner.config import Config, dump_yaml
 from arabic_ner.errors import UserError
-from arabic_ner.files import write_files
+from arabic_ner.files import file_digest, write_files
 from arabic_ner.labels import LabelSet
 from arabic_ner.textfiles import parse_json, read_text
 
@@ -75,3 +77,12 @@ def read_scores(folder: Path) -> dict | None:
     if not isinstance(scores, dict):
         raise UserError(f"{path}: not a JSON object of scores")
     return scores
+
+
+def model_version(model_dir: Path) -> str:
+    """The folder's name and the first 8 hex digits of its weights' SHA-256: two models differ in it.
+    Here, not in model.py: the commands that name a model say a wrong option before torch loads."""
+    weights = next(iter(sorted(Path(model_dir).glob("*.safetensors"))), None)
+    digest = file_digest(weights) if weights is not None else hashlib.sha256().hexdigest()
+    name = Path(model_dir).resolve()
+    return f"{name.parent.name}/{name.name}-{digest[:8]}"

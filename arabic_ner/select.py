@@ -30,6 +30,7 @@ from arabic_ner.corpus import jsonl_text
 from arabic_ner.errors import UserError, moved_command
 from arabic_ner.files import check_output_files, write_files
 from arabic_ner.messages import plural
+from arabic_ner.model_card import model_version
 from arabic_ner.progress import progress_bar
 from arabic_ner.stories import KeptOut, four_grams, same_story
 from arabic_ner.words import running_words
@@ -55,7 +56,6 @@ def select_sentences(model_dir: Path, inputs: list[str], output: Path, n: int = 
                        keep_out_of={"the model folder": model_dir})
 
     from arabic_ner.device import choose_device  # torch with them: only once the options are known good
-    from arabic_ner.model import model_version
     from arabic_ner.predictor import DEFAULT_SURENESS, Predictor
 
     by = by or DEFAULT_SURENESS

@@ -40,7 +40,8 @@ from arabic_ner.errors import UserError
 from arabic_ner.files import ResumableLines, check_output_files, make_output_folder, write_atomic, write_files
 from arabic_ner.messages import plural
 from arabic_ner.metrics import score_model
-from arabic_ner.model import ModelSettings, model_version
+from arabic_ner.model import ModelSettings
+from arabic_ner.model_card import model_version
 from arabic_ner.run_folder import BEST, CONFIG, SUMMARY, check_resumable, clear_run_dir, run_lock
 from arabic_ner.stories import KeptOut
 from arabic_ner.tagging import CHUNK_WORDS, numerics, plan, tag_chunks

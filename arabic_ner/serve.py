@@ -29,12 +29,15 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from arabic_ner.convert import LabelingConfig, labelstudio_regions, read_labeling_config
 from arabic_ner.errors import UserError, moved_command
-from arabic_ner.model import ModelSettings, model_version
-from arabic_ner.model_card import read_scores
+from arabic_ner.model_card import model_version, read_scores
 from arabic_ner.textfiles import CorpusError, check_json, parse_json
+
+if TYPE_CHECKING:  # model.py loads torch and transformers: `serve` says a wrong option before they load
+    from arabic_ner.model import ModelSettings
 
 MAX_BODY_BYTES = 8 * 2**20  # a request body larger than this is refused (413)
 DRAIN_BYTES = 8 * MAX_BODY_BYTES  # an oversized body is read (and dropped) up to this, for the 413 to reach the client
@@ -130,7 +133,7 @@ class Batcher:
         return list(self.predictor.predict_iter(texts, sureness=self.sureness))
 
 
-def metadata(model_dir: Path, settings: ModelSettings, version: str) -> dict:
+def metadata(model_dir: Path, settings: "ModelSettings", version: str) -> dict:
     scores = read_scores(model_dir) or {}  # written by training; a hand-edited copy may be anything
     summary = {split: {"f1": (result.get("char") if isinstance(result.get("char"), dict) else {}).get("f1"),
                        "f1_over_words": result.get("f1")}
@@ -179,7 +182,7 @@ def _task_text(field: str):
     return text_of
 
 
-def create_app(predictor, settings: ModelSettings, model_dir: Path, version: str | None = None):
+def create_app(predictor, settings: "ModelSettings", model_dir: Path, version: str | None = None):
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException

@@ -35,6 +35,7 @@ from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.errors import Stopped, UserError
 from arabic_ner.files import ResumableLines, check_model_folder, check_output_files, write_files
 from arabic_ner.messages import plural
+from arabic_ner.model_card import model_version
 from arabic_ner.progress import progress_bar
 from arabic_ner.words import running_words
 
@@ -443,7 +444,6 @@ def _other_outputs(job: PredictJob, articles, results, entity_types) -> dict:
     """The whole-file outputs asked for (CoNLL, Label Studio, HTML): path -> content."""
     from arabic_ner.conll import to_conll
     from arabic_ner.convert import to_labelstudio
-    from arabic_ner.model import model_version
     from arabic_ner.render import render_html
 
     records = [{"id": str(a.id), "text": a.text, "entities": e} for a, e in zip(articles, results)]

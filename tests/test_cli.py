@@ -90,6 +90,9 @@ def test_the_module_form_of_before_names_the_command(module, command):
     (["predict", "nope", "a.txt"], "nope: no such model folder"),
     (["evaluate", "nope", "a.jsonl"], "nope: no such model folder"),
     (["compare", "nope", "nope"], "nope/plan.json: not found"),
+    (["crossval", "configs/news.yaml", "--nokey", "1"], "command line: unknown key 'nokey'"),
+    (["crossval", "configs/news.yaml", "--data.dev", "a.jsonl"], "--data.dev: a cross-validation trains"),
+    (["serve", "nope"], "nope: no such model folder"),
 ])
 def test_a_wrong_argument_is_said_before_torch_is_imported(tmp_path, args, error):
     """torch and transformers take 2-3 s to import: a mistyped key or folder is said at once."""

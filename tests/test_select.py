@@ -65,7 +65,7 @@ def test_select_writes_label_studio_tasks_with_predictions(trained, tmp_path, by
     assert [r["entities"] for r in records] == [[{k: e[k] for k in ("start", "end", "label")} for e in c["entities"]]
                                                 for c in chosen]
     assert [c["sureness"] for c in chosen] == scores
-    from arabic_ner.model import model_version  # as the server names the model, not "best" for every one
+    from arabic_ner.model_card import model_version  # as the server names the model, not "best" for every one
     assert {t["predictions"][0]["model_version"] for t in tasks} == {model_version(config.run_dir / "best")}
 
 

@@ -527,7 +527,7 @@ def test_resume_refuses_before_any_training_what_it_would_refuse_after(tiny_bert
     from dataclasses import replace
 
     from arabic_ner.config import dump_yaml
-    from arabic_ner.model import model_version
+    from arabic_ner.model_card import model_version
     from arabic_ner.run_folder import RUN_MARK
     from arabic_ner.selftrain import selftrain
 

@@ -16,7 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from arabic_ner.config import load_config
 from arabic_ner.errors import UserError
+from arabic_ner.split import SPLITS
 
 
 def main() -> int:
@@ -44,15 +46,14 @@ def main() -> int:
     if args.seeds < 1:
         raise UserError(f"--seeds {args.seeds}: at least 1")
 
-    from arabic_ner.config import load_config
-    from arabic_ner.crossval import FOLD_SPLITS, crossval
-
-    for key in (f"--data.{split}" for split in FOLD_SPLITS):
+    for key in (f"--data.{split}" for split in SPLITS):  # a fold replaces each of them
         if any(o == key or o.startswith(f"{key}=") for o in overrides):
             raise UserError(f"{key}: a cross-validation trains, selects and tests on the folds of --corpus and "
                             f"never reads {key[2:]}; add training files with --also-train")
 
     config = load_config(args.config, overrides)
+    from arabic_ner.crossval import crossval  # torch with it: only once the options are known good
+
     result = crossval(config, args.corpus, args.folds, args.seeds, args.group_by, args.keep_models,
                       log=lambda m: print(m, file=sys.stderr), resume=args.resume, overwrite=args.overwrite,
                       also_train=args.also_train, rescore=args.rescore)

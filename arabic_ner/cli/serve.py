@@ -7,7 +7,7 @@ from pathlib import Path
 from arabic_ner import serve as server
 from arabic_ner.config import WINDOWS_PER_PASS, check_batch_size
 from arabic_ner.errors import UserError
-from arabic_ner.model import ModelSettings
+from arabic_ner.files import check_model_folder
 from arabic_ner.serve import bind_problem, create_app, serve
 
 
@@ -22,6 +22,7 @@ def main() -> int:
                         help="windows per forward pass (default: %(default)s)")
     parser.add_argument("--int8", action="store_true", help="int8 matrix multiplies on a CPU, where faster (int8.py)")
     args = parser.parse_args()
+    check_model_folder(args.model_dir)
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
@@ -33,7 +34,8 @@ def main() -> int:
     if problem := bind_problem(args.host, args.port):
         raise UserError(problem)
 
-    from arabic_ner.device import choose_device
+    from arabic_ner.device import choose_device  # torch with them: only once the options are known good
+    from arabic_ner.model import ModelSettings
     from arabic_ner.predictor import Predictor
 
     settings = ModelSettings.load(args.model_dir)
